@@ -1,0 +1,54 @@
+-- pg_insight: views, comments and grants. Runs last when the extension is created.
+
+CREATE VIEW insight.model_registry AS
+WITH names AS (
+    SELECT name, max(version) AS latest_version, count(*) AS versions FROM insight.models GROUP BY name
+), current AS (
+    SELECT DISTINCT ON (name) name, model_id, deployed_at, deployed_by
+      FROM insight.deployments ORDER BY name, id DESC
+)
+SELECT n.name,
+       m.version AS deployed_version,
+       n.latest_version,
+       n.versions,
+       m.algorithm,
+       m.task,
+       m.relation,
+       m.target,
+       (m.metrics ->> 'roc_auc')::float8  AS roc_auc,
+       (m.metrics ->> 'accuracy')::float8 AS accuracy,
+       (m.metrics ->> 'f1')::float8       AS f1,
+       (m.metrics ->> 'rmse')::float8     AS rmse,
+       (m.metrics ->> 'r2')::float8       AS r2,
+       c.deployed_at,
+       c.deployed_by
+  FROM names n
+  LEFT JOIN current c ON c.name = n.name
+  LEFT JOIN insight.models m ON m.id = c.model_id;
+
+COMMENT ON SCHEMA insight IS 'pg_insight: customer-insight machine learning in SQL';
+COMMENT ON TABLE insight.models IS 'One row per trained model version: recipe, preprocessing, metrics and weights';
+COMMENT ON TABLE insight.deployments IS 'Deployment history: the newest row per name is the version that serves predictions';
+COMMENT ON VIEW insight.model_registry IS 'One row per model name: deployed version, algorithm, task and key test metrics';
+
+COMMENT ON FUNCTION insight.train(text, regclass, text, text, text[], text[], jsonb, float8, bigint, text) IS
+  'Train a model on a table or view and store it as a new version; returns id, version, deployed and test metrics';
+COMMENT ON FUNCTION insight.predict(text, anyelement) IS
+  'Score a row (bound by column name) or numeric array (by feature order): P(positive), value, or class number';
+COMMENT ON FUNCTION insight.predict_proba(text, anyelement) IS 'P(positive class) of a binary classifier';
+COMMENT ON FUNCTION insight.predict_purchase(text, anyelement) IS 'Purchase propensity: P(positive) of a binary purchase model';
+COMMENT ON FUNCTION insight.predict_class(text, anyelement) IS 'Predicted label (at the model threshold for binary classifiers)';
+COMMENT ON FUNCTION insight.explain(text, anyelement) IS 'Per-input additive contributions of a linear model''s score, plus the intercept';
+COMMENT ON FUNCTION insight.evaluate(text, regclass) IS 'Metrics of a model on a labelled relation (same keys as training)';
+COMMENT ON FUNCTION insight.roc_curve(text, regclass) IS 'ROC curve points of a binary classifier on a labelled relation';
+COMMENT ON FUNCTION insight.lift(text, regclass, int) IS 'Lift / cumulative gains table of a binary classifier on a labelled relation';
+COMMENT ON FUNCTION insight.model_info(text) IS 'Everything about a model version as jsonb, including learned parameters';
+COMMENT ON FUNCTION insight.deploy(text, int, text) IS 'Deploy a version (or the best / latest one); returns the model id';
+COMMENT ON FUNCTION insight.demo_customers(int, bigint) IS 'Seeded synthetic customers with a planted purchase model (see demo_truth)';
+COMMENT ON FUNCTION insight.demo_orders(int, bigint) IS 'Seeded synthetic orders of the demo customers';
+COMMENT ON FUNCTION insight.demo_truth() IS 'The planted purchase model behind demo_customers';
+
+-- Everyone may read the registry and score; writing models needs explicit grants
+-- (GRANT INSERT ON insight.models, insight.deployments TO analyst).
+GRANT USAGE ON SCHEMA insight TO PUBLIC;
+GRANT SELECT ON insight.models, insight.deployments, insight.model_registry TO PUBLIC;

@@ -1,0 +1,231 @@
+//! insight.evaluate / roc_curve / lift / model_info: scoring a labelled relation and describing
+//! a model version.
+
+use crate::api::train::{binary_metrics_json, multiclass_metrics_json, regression_metrics_json};
+use crate::data::columns;
+use crate::data::reader::{self, ReadSpec, TargetColumn, TargetRead};
+use crate::error::{ident, InsightError, OrRaise, Result};
+use crate::ml::metrics;
+use crate::ml::model::{Estimator, Model, Task};
+use crate::store::{cache, catalog};
+use pgrx::prelude::*;
+use pgrx::{JsonB, PgRelation};
+use serde_json::{json, Value};
+use std::rc::Rc;
+
+pub(crate) struct Scored {
+    pub model: Rc<Model>,
+    pub outputs: Vec<f64>,
+    pub target: TargetColumn,
+}
+
+fn target_name(id: i64) -> Option<String> {
+    Spi::get_one_with_args::<String>("SELECT target FROM insight.models WHERE id = $1", &[id.into()]).ok().flatten()
+}
+
+/// Reads the model's features and target from `relid` and scores every row.
+pub(crate) fn score_relation(model_ref: &str, relid: pg_sys::Oid) -> Result<Scored> {
+    let id = catalog::resolve(&catalog::parse_ref(model_ref)?)?;
+    let model = cache::load(id)?;
+    let relation = columns::relation_name(relid);
+    let cols = columns::relation_columns(relid);
+    let target = target_name(id).unwrap_or_default();
+    let tcol = columns::find(&cols, &target, &relation, "target")?;
+    let mut inputs = Vec::new();
+    for f in &model.preprocessor.features {
+        let c = columns::find(&cols, &f.name, &relation, "feature")?;
+        let ok = match (f.kind, c.kind) {
+            (crate::ml::preprocess::ValueKind::Text, _) => true, // anything reads as text
+            (_, Some(k)) => k.is_numeric(),
+            _ => false,
+        };
+        if !ok {
+            return Err(InsightError::datatype_mismatch(
+                format!(
+                    "column {} of {relation} has type {}, but model \"{model_ref}\" was trained on it as {}",
+                    ident(&c.name),
+                    c.sql_type,
+                    columns::kind_name(f.kind)
+                ),
+                "Evaluate on a relation with the training table's column types.",
+            ));
+        }
+        inputs.push((f.name.clone(), f.kind));
+    }
+    let how = if model.task == Task::Regression { TargetRead::Number } else { TargetRead::Text };
+    if how == TargetRead::Number && tcol.kind != Some(crate::ml::preprocess::ValueKind::Number) {
+        return Err(InsightError::datatype_mismatch(
+            format!("target column {} of {relation} is not numeric", ident(&target)),
+            "A regression model is evaluated against a numeric target.",
+        ));
+    }
+    let frame = reader::read(&ReadSpec { relation: &relation, inputs: &inputs, target: Some((&target, how)) })?;
+    if frame.n_rows == 0 {
+        return Err(InsightError::data(
+            format!("relation {relation} has no rows with a non-NULL {}", ident(&target)),
+            "Evaluate on labelled rows.",
+        ));
+    }
+    let k = model.outputs();
+    let mut x = vec![0.0; model.preprocessor.width];
+    let mut out = vec![0.0; k];
+    let mut outputs = Vec::with_capacity(frame.n_rows * k);
+    for r in 0..frame.n_rows {
+        if r % 10_000 == 0 {
+            pgrx::check_for_interrupts!();
+        }
+        for (j, col) in frame.columns.iter().enumerate() {
+            model.preprocessor.encode(j, col.value(r), &mut x).map_err(|e| {
+                InsightError::data(format!("row {} cannot be scored: {e:?}", r + 1), "Check the column values.")
+            })?;
+        }
+        model.predict_encoded(&x, &mut out);
+        outputs.extend_from_slice(&out);
+    }
+    Ok(Scored { model, outputs, target: frame.target.unwrap() })
+}
+
+/// Class index of each label; labels the model never saw are an error.
+fn class_indices(model: &Model, labels: &[String]) -> Result<Vec<usize>> {
+    labels
+        .iter()
+        .map(|l| {
+            model.classes.iter().position(|c| c == l).ok_or_else(|| {
+                InsightError::data(
+                    format!("target value \"{l}\" was not a class when the model was trained"),
+                    format!("Known classes: {}.", model.classes.join(", ")),
+                )
+            })
+        })
+        .collect()
+}
+
+fn binary_parts(s: &Scored, model_ref: &str) -> Result<(Vec<f64>, Vec<bool>)> {
+    if s.model.task != Task::Binary {
+        return Err(InsightError::not_supported(
+            format!("model \"{model_ref}\" is a {} model; ROC curves and lift tables need a binary classifier", s.model.task.as_str()),
+            "Use insight.evaluate for its metrics.",
+        ));
+    }
+    let TargetColumn::Text(labels) = &s.target else { unreachable!() };
+    let idx = class_indices(&s.model, labels)?;
+    Ok((s.outputs.clone(), idx.iter().map(|&c| c == 1).collect()))
+}
+
+/// Metrics of a model on a labelled relation, with the keys training reports.
+#[pg_extern(stable, parallel_restricted)]
+fn evaluate(model: &str, relation: PgRelation) -> JsonB {
+    let relid = relation.oid();
+    drop(relation);
+    let run = || -> Result<Value> {
+        let s = score_relation(model, relid)?;
+        Ok(match (&s.target, s.model.task) {
+            (TargetColumn::Text(labels), Task::Binary) => {
+                let truth: Vec<bool> = class_indices(&s.model, labels)?.iter().map(|&c| c == 1).collect();
+                binary_metrics_json(&metrics::binary(&s.outputs, &truth, s.model.threshold))
+            }
+            (TargetColumn::Text(labels), Task::Multiclass) => {
+                let idx = class_indices(&s.model, labels)?;
+                multiclass_metrics_json(&metrics::multiclass(&s.outputs, s.model.classes.len(), &idx))
+            }
+            (TargetColumn::Number(y), _) => regression_metrics_json(&metrics::regression(&s.outputs, y)),
+            _ => unreachable!(),
+        })
+    };
+    JsonB(run().or_raise())
+}
+
+/// The ROC curve of a binary classifier on a labelled relation, one row per distinct score.
+#[pg_extern(stable, parallel_restricted)]
+fn roc_curve(
+    model: &str,
+    relation: PgRelation,
+) -> TableIterator<'static, (name!(threshold, f64), name!(tpr, f64), name!(fpr, f64))> {
+    let relid = relation.oid();
+    drop(relation);
+    let (scores, truth) = score_relation(model, relid).and_then(|s| binary_parts(&s, model)).or_raise();
+    let pts = metrics::roc_curve(&scores, &truth);
+    TableIterator::new(pts.into_iter().map(|p| (p.threshold, p.tpr, p.fpr)))
+}
+
+/// Lift / gains table: customers ranked by score cut into `bins` equal groups.
+#[pg_extern(stable, parallel_restricted)]
+#[allow(clippy::type_complexity)]
+fn lift(
+    model: &str,
+    relation: PgRelation,
+    bins: default!(i32, 10),
+) -> TableIterator<
+    'static,
+    (
+        name!(bin, i32),
+        name!(customers, i64),
+        name!(positives, i64),
+        name!(rate, f64),
+        name!(lift, f64),
+        name!(cumulative_gain, f64),
+    ),
+> {
+    let relid = relation.oid();
+    drop(relation);
+    if !(1..=1000).contains(&bins) {
+        InsightError::invalid_parameter(format!("bins must be from 1 to 1000, got {bins}"), "Deciles: bins => 10.")
+            .raise();
+    }
+    let (scores, truth) = score_relation(model, relid).and_then(|s| binary_parts(&s, model)).or_raise();
+    let t = metrics::lift_table(&scores, &truth, bins as usize);
+    TableIterator::new(t.into_iter().map(|b| {
+        (b.bin as i32, b.customers as i64, b.positives as i64, b.rate, b.lift, b.cumulative_gain)
+    }))
+}
+
+/// Everything about a model version as jsonb: the catalog row (without weights), whether it is
+/// deployed, the classes, and the learned parameters (intercept and coefficient per encoded input).
+#[pg_extern(stable, parallel_safe)]
+fn model_info(model: &str) -> JsonB {
+    let run = || -> Result<Value> {
+        let id = catalog::resolve(&catalog::parse_ref(model)?)?;
+        let m = cache::load(id)?;
+        let row = Spi::get_one_with_args::<JsonB>(
+            "SELECT to_jsonb(m) - 'weights'
+                    || jsonb_build_object('deployed', coalesce((SELECT d.model_id = m.id FROM insight.deployments d
+                                                                 WHERE d.name = m.name ORDER BY d.id DESC LIMIT 1), false))
+               FROM insight.models m WHERE id = $1",
+            &[id.into()],
+        )
+        .ok()
+        .flatten()
+        .map(|j| j.0)
+        .unwrap_or(Value::Null);
+        let mut info = row;
+        let names = m.preprocessor.encoded_names();
+        let params = match &m.estimator {
+            Estimator::Linear { coef, intercept } => {
+                let per_output = |k: usize| -> Value {
+                    let w = names.len();
+                    Value::Object(names.iter().cloned().zip(coef[k * w..(k + 1) * w].iter().map(|v| json!(v))).collect())
+                };
+                match m.task {
+                    Task::Multiclass => json!({
+                        "intercept": Value::Object(m.classes.iter().cloned().zip(intercept.iter().map(|v| json!(v))).collect()),
+                        "coefficients": Value::Object(m.classes.iter().cloned().enumerate().map(|(k, c)| (c, per_output(k))).collect()),
+                        "scale": "encoded inputs (standardised numbers, one-hot categories)",
+                    }),
+                    _ => json!({
+                        "intercept": intercept[0],
+                        "coefficients": per_output(0),
+                        "scale": "encoded inputs (standardised numbers, one-hot categories)",
+                    }),
+                }
+            }
+        };
+        if let Value::Object(o) = &mut info {
+            o.insert("classes".into(), json!(m.classes));
+            o.insert("threshold".into(), json!(m.threshold));
+            o.insert("parameters".into(), params);
+            o.insert("format_version".into(), json!(crate::ml::model::FORMAT_VERSION));
+        }
+        Ok(info)
+    };
+    JsonB(run().or_raise())
+}

@@ -1,0 +1,9 @@
+//! Thin SQL wrappers (#[pg_extern]), grouped by what the user does.
+
+pub mod demo;
+pub mod evaluate;
+pub mod lifecycle;
+pub mod monitor;
+pub mod options;
+pub mod predict;
+pub mod train;

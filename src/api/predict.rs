@@ -1,0 +1,490 @@
+//! Scoring: insight.predict / predict_proba / predict_class / predict_purchase / explain.
+//!
+//! The hot path, per row: find this call's slot (a short linear scan by model text), deform the
+//! row once into reused buffers with the row type -> feature mapping cached in the slot, encode
+//! into a reused vector and run the kernel. Nothing is allocated per row for numeric features.
+//! Which version a name means is looked up once per statement (see store::cache).
+
+use crate::error::{ident, InsightError, OrRaise, Result};
+use crate::ml::metrics::argmax;
+use crate::ml::model::{Model, Task};
+use crate::ml::preprocess::{PrepError, ValueKind, Value};
+use crate::store::{cache, catalog};
+use pgrx::prelude::*;
+use pgrx::AnyElement;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// How one attribute's datum is read.
+enum AttrRead {
+    Int2,
+    Int4,
+    Int8,
+    Float4,
+    Float8,
+    Numeric,
+    Bool,
+    Date,
+    Timestamp,
+    Text,
+    Enum(HashMap<u32, String>),
+}
+
+/// A row type bound to a model's features.
+struct Binding {
+    typid: pg_sys::Oid,
+    typmod: i32,
+    tupdesc: pg_sys::TupleDesc,
+    /// per model feature: attribute index and how to read it
+    reads: Vec<(usize, AttrRead)>,
+    values: Vec<pg_sys::Datum>,
+    nulls: Vec<bool>,
+}
+
+impl Drop for Binding {
+    fn drop(&mut self) {
+        unsafe { pg_sys::FreeTupleDesc(self.tupdesc) }
+    }
+}
+
+struct Slot {
+    key: String,
+    stamp: (i64, u32),
+    model_id: i64,
+    model: Rc<Model>,
+    binding: Option<Binding>,
+    x: Vec<f64>,
+    out: Vec<f64>,
+}
+
+thread_local! {
+    static SLOTS: RefCell<Vec<Slot>> = const { RefCell::new(Vec::new()) };
+}
+const MAX_SLOTS: usize = 16;
+
+/// Scores `row` with `model` and hands the outputs to `f`.
+fn with_scores<R>(model: &str, row: &AnyElement, f: impl FnOnce(&Model, &[f64], &[f64]) -> Result<R>) -> R {
+    SLOTS
+        .with(|slots| {
+            let mut slots = slots.borrow_mut();
+            let stamp = cache::statement_stamp();
+            let idx = match slots.iter().position(|s| s.key == model) {
+                Some(i) => {
+                    if slots[i].stamp != stamp {
+                        let id = catalog::resolve(&catalog::parse_ref(model)?)?;
+                        if id != slots[i].model_id {
+                            let m = cache::load(id)?;
+                            let s = &mut slots[i];
+                            s.x = vec![0.0; m.preprocessor.width];
+                            s.out = vec![0.0; m.outputs()];
+                            s.model = m;
+                            s.model_id = id;
+                            s.binding = None;
+                        }
+                        slots[i].stamp = stamp;
+                    }
+                    i
+                }
+                None => {
+                    let id = catalog::resolve(&catalog::parse_ref(model)?)?;
+                    let m = cache::load(id)?;
+                    if slots.len() >= MAX_SLOTS {
+                        slots.remove(0);
+                    }
+                    slots.push(Slot {
+                        key: model.to_string(),
+                        stamp,
+                        model_id: id,
+                        x: vec![0.0; m.preprocessor.width],
+                        out: vec![0.0; m.outputs()],
+                        model: m,
+                        binding: None,
+                    });
+                    slots.len() - 1
+                }
+            };
+            let slot = &mut slots[idx];
+            unsafe { encode_input(slot, model, row)? };
+            let Slot { model: m, x, out, .. } = slot;
+            m.predict_encoded(x, out);
+            f(m, x, out)
+        })
+        .or_raise()
+}
+
+unsafe fn encode_input(slot: &mut Slot, model_name: &str, row: &AnyElement) -> Result<()> {
+    let typoid = row.oid();
+    if pg_sys::type_is_rowtype(typoid) {
+        encode_row(slot, model_name, row.datum())
+    } else if pg_sys::get_element_type(typoid) != pg_sys::InvalidOid {
+        encode_array(slot, model_name, row.datum())
+    } else {
+        Err(InsightError::datatype_mismatch(
+            format!("cannot score a value of type {}", type_name(typoid)),
+            "Pass a table row (insight.predict('model', c) FROM customers c) or a numeric array in the model's feature order.",
+        ))
+    }
+}
+
+fn type_name(oid: pg_sys::Oid) -> String {
+    Spi::get_one_with_args::<String>("SELECT format_type($1, NULL)", &[oid.into()])
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn encode_err(model_name: &str, e: PrepError) -> InsightError {
+    match e {
+        PrepError::Null { feature } => InsightError::null_value(
+            format!("column {} is NULL and model \"{model_name}\" was trained with impute = error", ident(&feature)),
+            "Pass a value, or retrain with options => '{\"impute\": \"mean\"}'.",
+        ),
+        PrepError::NotFinite { feature } => InsightError::data(
+            format!("feature {} is NaN or Infinity", ident(&feature)),
+            "Pass finite numbers; NULL is imputed.",
+        ),
+        PrepError::WrongKind { feature, expected } => InsightError::datatype_mismatch(
+            format!("feature {} must be {expected} for model \"{model_name}\"", ident(&feature)),
+            "Check the column types against insight.model_info(model)->'features'.",
+        ),
+        PrepError::AllNull { feature } => InsightError::data(format!("feature {} has no values", ident(&feature)), ""),
+    }
+}
+
+unsafe fn encode_row(slot: &mut Slot, model_name: &str, datum: pg_sys::Datum) -> Result<()> {
+    let td = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
+    let typid = (*td).t_choice.t_datum.datum_typeid;
+    let typmod = (*td).t_choice.t_datum.datum_typmod;
+    let rebind = match &slot.binding {
+        Some(b) => b.typid != typid || b.typmod != typmod,
+        None => true,
+    };
+    if rebind {
+        slot.binding = None;
+        slot.binding = Some(bind(typid, typmod, &slot.model, model_name)?);
+    }
+    let Slot { binding, x, model, .. } = slot;
+    let b = binding.as_mut().unwrap();
+    let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
+    tuple.t_len = pgrx::varlena::varsize_4b(td as *const pg_sys::varlena) as u32;
+    tuple.t_data = td;
+    pg_sys::heap_deform_tuple(&mut tuple, b.tupdesc, b.values.as_mut_ptr(), b.nulls.as_mut_ptr());
+    let pre = &model.preprocessor;
+    for (j, (att, read)) in b.reads.iter().enumerate() {
+        let v = if b.nulls[*att] { Value::Null } else { read_datum(read, b.values[*att]) };
+        pre.encode(j, v, x).map_err(|e| encode_err(model_name, e))?;
+    }
+    Ok(())
+}
+
+const EPOCH_SHIFT_DAYS: f64 = 10957.0; // 1970-01-01 -> 2000-01-01
+
+#[inline]
+unsafe fn read_datum(read: &AttrRead, d: pg_sys::Datum) -> Value<'_> {
+    match read {
+        AttrRead::Float8 => Value::Number(f64::from_bits(d.value() as u64)),
+        AttrRead::Int4 => Value::Number(d.value() as i32 as f64),
+        AttrRead::Int8 => Value::Number(d.value() as i64 as f64),
+        AttrRead::Int2 => Value::Number(d.value() as i16 as f64),
+        AttrRead::Float4 => Value::Number(f32::from_bits(d.value() as u32) as f64),
+        AttrRead::Bool => Value::Number(if d.value() & 0xff != 0 { 1.0 } else { 0.0 }),
+        AttrRead::Numeric => {
+            Value::Number(pgrx::direct_function_call::<f64>(pg_sys::numeric_float8, &[Some(d)]).unwrap_or(f64::NAN))
+        }
+        AttrRead::Date => {
+            let v = d.value() as i32;
+            if v == i32::MAX || v == i32::MIN {
+                Value::Number(f64::INFINITY)
+            } else {
+                Value::Number(v as f64 + EPOCH_SHIFT_DAYS)
+            }
+        }
+        AttrRead::Timestamp => {
+            let v = d.value() as i64;
+            if v == i64::MAX || v == i64::MIN {
+                Value::Number(f64::INFINITY)
+            } else {
+                Value::Number(v as f64 / 86_400_000_000.0 + EPOCH_SHIFT_DAYS)
+            }
+        }
+        AttrRead::Text => {
+            let p = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
+            Value::Text(pgrx::varlena::text_to_rust_str_unchecked(p))
+        }
+        AttrRead::Enum(labels) => Value::Text(labels.get(&(d.value() as u32)).map_or("", |s| s.as_str())),
+    }
+}
+
+fn base_read(typ: pg_sys::Oid) -> Option<AttrRead> {
+    let base = unsafe { pg_sys::getBaseType(typ) };
+    Some(match base {
+        pg_sys::INT2OID => AttrRead::Int2,
+        pg_sys::INT4OID => AttrRead::Int4,
+        pg_sys::INT8OID => AttrRead::Int8,
+        pg_sys::FLOAT4OID => AttrRead::Float4,
+        pg_sys::FLOAT8OID => AttrRead::Float8,
+        pg_sys::NUMERICOID => AttrRead::Numeric,
+        pg_sys::BOOLOID => AttrRead::Bool,
+        pg_sys::DATEOID => AttrRead::Date,
+        pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID => AttrRead::Timestamp,
+        pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID | pg_sys::NAMEOID => AttrRead::Text,
+        t if unsafe { pg_sys::type_is_enum(t) } => {
+            let labels = Spi::connect(|c| {
+                c.select("SELECT oid::int8, enumlabel::text FROM pg_enum WHERE enumtypid = $1", None, &[t.into()])
+                    .map(|rows| {
+                        rows.filter_map(|r| {
+                            Some((r.get::<i64>(1).ok()?? as u32, r.get::<String>(2).ok()??))
+                        })
+                        .collect::<HashMap<u32, String>>()
+                    })
+                    .unwrap_or_default()
+            });
+            AttrRead::Enum(labels)
+        }
+        _ => return None,
+    })
+}
+
+fn compatible(kind: ValueKind, read: &AttrRead) -> bool {
+    use AttrRead::*;
+    match kind {
+        ValueKind::Number | ValueKind::Boolean => {
+            matches!(read, Int2 | Int4 | Int8 | Float4 | Float8 | Numeric | Bool)
+        }
+        ValueKind::Date | ValueKind::Timestamp => matches!(read, Date | Timestamp),
+        ValueKind::Text => matches!(read, Text | Enum(_)),
+    }
+}
+
+unsafe fn bind(typid: pg_sys::Oid, typmod: i32, model: &Model, model_name: &str) -> Result<Binding> {
+    let src = pg_sys::lookup_rowtype_tupdesc(typid, typmod);
+    let tupdesc = {
+        let old = pg_sys::MemoryContextSwitchTo(pg_sys::TopMemoryContext);
+        let c = pg_sys::CreateTupleDescCopy(src);
+        pg_sys::MemoryContextSwitchTo(old);
+        c
+    };
+    if (*src).tdrefcount >= 0 {
+        pg_sys::DecrTupleDescRefCount(src);
+    }
+    let natts = (*tupdesc).natts as usize;
+    let attrs = (*tupdesc).attrs.as_slice(natts);
+    let live: Vec<(usize, String, pg_sys::Oid)> = attrs
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| !a.attisdropped)
+        .map(|(i, a)| {
+            let name = std::ffi::CStr::from_ptr(a.attname.data.as_ptr()).to_string_lossy().into_owned();
+            (i, name, a.atttypid)
+        })
+        .collect();
+    // from here on, free the copy if binding fails
+    let binding = Binding { typid, typmod, tupdesc, reads: Vec::new(), values: vec![pg_sys::Datum::from(0); natts], nulls: vec![true; natts] };
+    let mut binding = binding;
+    let features = &model.preprocessor.features;
+    let anonymous = typid == pg_sys::RECORDOID;
+    if anonymous && live.len() != features.len() {
+        return Err(InsightError::datatype_mismatch(
+            format!(
+                "ROW(...) has {} fields but model \"{model_name}\" has {} features",
+                live.len(),
+                features.len()
+            ),
+            format!(
+                "An anonymous ROW binds by position: pass {} in this order.",
+                features.iter().map(|f| ident(&f.name)).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    for (j, f) in features.iter().enumerate() {
+        let found = if anonymous { live.get(j) } else { live.iter().find(|(_, n, _)| *n == f.name) };
+        let Some((att, att_name, att_type)) = found else {
+            let missing: Vec<String> = features
+                .iter()
+                .filter(|g| !live.iter().any(|(_, n, _)| *n == g.name))
+                .map(|g| ident(&g.name))
+                .collect();
+            return Err(InsightError::undefined_column(
+                format!(
+                    "the row passed to model \"{model_name}\" has no column {}",
+                    ident(&f.name)
+                ),
+                format!(
+                    "The model needs columns {}; missing: {}. Pass a row of the training table or a view with those columns.",
+                    features.iter().map(|g| ident(&g.name)).collect::<Vec<_>>().join(", "),
+                    missing.join(", ")
+                ),
+            ));
+        };
+        let read = base_read(*att_type);
+        match read {
+            Some(r) if compatible(f.kind, &r) => binding.reads.push((*att, r)),
+            _ => {
+                return Err(InsightError::datatype_mismatch(
+                    format!(
+                        "column {} has type {}, but model \"{model_name}\" was trained on it as {} ({})",
+                        ident(att_name),
+                        type_name(*att_type),
+                        crate::data::columns::kind_name(f.kind),
+                        f.sql_type
+                    ),
+                    "Cast the column in a view or in the ROW(...) you pass.",
+                ))
+            }
+        }
+    }
+    Ok(binding)
+}
+
+unsafe fn encode_array(slot: &mut Slot, model_name: &str, datum: pg_sys::Datum) -> Result<()> {
+    let arr = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as *mut pg_sys::ArrayType;
+    let Slot { x, model, .. } = slot;
+    let features = &model.preprocessor.features;
+    if let Some(f) = features.iter().find(|f| f.kind == ValueKind::Text) {
+        return Err(InsightError::not_supported(
+            format!("model \"{model_name}\" has text feature {}, which an array cannot carry", ident(&f.name)),
+            "Score it with a row: insight.predict('model', t) FROM your_table t.",
+        ));
+    }
+    let ndim = (*arr).ndim;
+    let elem = (*arr).elemtype;
+    let mut raw = pgrx::array::RawArray::from_ptr(std::ptr::NonNull::new_unchecked(arr));
+    let n = raw.len();
+    if ndim > 1 || n != features.len() {
+        return Err(InsightError::array_length(
+            format!(
+                "array has {n} elements{} but model \"{model_name}\" has {} features",
+                if ndim > 1 { format!(" in {ndim} dimensions") } else { String::new() },
+                features.len()
+            ),
+            format!(
+                "Pass a one-dimensional array in this order: {}.",
+                features.iter().map(|f| ident(&f.name)).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    let pre = &model.preprocessor;
+    let has_nulls = pg_sys::array_contains_nulls(arr);
+    macro_rules! fast {
+        ($t:ty) => {{
+            let data: &[$t] = raw.data::<$t>().as_ref();
+            for (j, v) in data.iter().enumerate() {
+                pre.encode(j, Value::Number(*v as f64), x).map_err(|e| encode_err(model_name, e))?;
+            }
+            return Ok(());
+        }};
+    }
+    if !has_nulls {
+        match elem {
+            pg_sys::FLOAT8OID => fast!(f64),
+            pg_sys::FLOAT4OID => fast!(f32),
+            pg_sys::INT4OID => fast!(i32),
+            pg_sys::INT8OID => fast!(i64),
+            pg_sys::INT2OID => fast!(i16),
+            _ => {}
+        }
+    }
+    let read = match elem {
+        pg_sys::FLOAT8OID => AttrRead::Float8,
+        pg_sys::FLOAT4OID => AttrRead::Float4,
+        pg_sys::INT4OID => AttrRead::Int4,
+        pg_sys::INT8OID => AttrRead::Int8,
+        pg_sys::INT2OID => AttrRead::Int2,
+        pg_sys::NUMERICOID => AttrRead::Numeric,
+        other => {
+            return Err(InsightError::datatype_mismatch(
+                format!("cannot score an array of {}", type_name(other)),
+                "Pass an array of int, bigint, numeric, real or double precision.",
+            ))
+        }
+    };
+    let (mut typlen, mut byval, mut align) = (0i16, false, 0 as std::os::raw::c_char);
+    pg_sys::get_typlenbyvalalign(elem, &mut typlen, &mut byval, &mut align);
+    let mut elems: *mut pg_sys::Datum = std::ptr::null_mut();
+    let mut nulls: *mut bool = std::ptr::null_mut();
+    let mut count = 0i32;
+    pg_sys::deconstruct_array(arr, elem, typlen as i32, byval, align, &mut elems, &mut nulls, &mut count);
+    let elems = std::slice::from_raw_parts(elems, count as usize);
+    let nulls = std::slice::from_raw_parts(nulls, count as usize);
+    for j in 0..count as usize {
+        let v = if nulls[j] { Value::Null } else { read_datum(&read, elems[j]) };
+        pre.encode(j, v, x).map_err(|e| encode_err(model_name, e))?;
+    }
+    Ok(())
+}
+
+fn needs_binary(model_name: &str, m: &Model, what: &str) -> Result<()> {
+    if m.task != Task::Binary {
+        return Err(InsightError::not_supported(
+            format!("{what} needs a binary classifier, but model \"{model_name}\" is a {} model", m.task.as_str()),
+            match m.task {
+                Task::Multiclass => "Use insight.predict_class for the label or insight.predict for the class number.",
+                _ => "Use insight.predict for the predicted value.",
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// P(positive) for binary classifiers, the value for regression, the class number (0-based, in
+/// the order of model_info's classes) for multiclass classifiers.
+#[pg_extern(stable, parallel_safe)]
+fn predict(model: &str, row_or_array: AnyElement) -> f64 {
+    with_scores(model, &row_or_array, |m, _x, out| {
+        Ok(match m.task {
+            Task::Binary | Task::Regression => out[0],
+            Task::Multiclass => argmax(out) as f64,
+        })
+    })
+}
+
+/// P(positive class) of a binary classifier.
+#[pg_extern(stable, parallel_safe)]
+fn predict_proba(model: &str, row_or_array: AnyElement) -> f64 {
+    with_scores(model, &row_or_array, |m, _x, out| {
+        needs_binary(model, m, "predict_proba")?;
+        Ok(out[0])
+    })
+}
+
+/// Purchase propensity: predict_proba of a binary purchase model.
+#[pg_extern(stable, parallel_safe)]
+fn predict_purchase(model: &str, row_or_array: AnyElement) -> f64 {
+    with_scores(model, &row_or_array, |m, _x, out| {
+        needs_binary(model, m, "predict_purchase")?;
+        Ok(out[0])
+    })
+}
+
+/// The predicted label, at the model's threshold for binary classifiers.
+#[pg_extern(stable, parallel_safe)]
+fn predict_class(model: &str, row_or_array: AnyElement) -> String {
+    with_scores(model, &row_or_array, |m, _x, out| match m.task {
+        Task::Binary => Ok(m.classes[usize::from(out[0] >= m.threshold)].clone()),
+        Task::Multiclass => Ok(m.classes[argmax(out)].clone()),
+        Task::Regression => Err(InsightError::not_supported(
+            format!("model \"{model}\" is a regression model and has no classes"),
+            "Use insight.predict for the predicted value.",
+        )),
+    })
+}
+
+/// Exact additive explanation of a linear model's score: one row per encoded input
+/// (coefficient x scaled value) plus the intercept; the contributions sum to the log-odds
+/// (binary; of the predicted class for multiclass) or to the predicted value (regression).
+#[pg_extern(stable, parallel_safe)]
+fn explain(
+    model: &str,
+    row_or_array: AnyElement,
+) -> TableIterator<'static, (name!(feature, String), name!(value, Option<f64>), name!(contribution, f64))> {
+    let (names, x, contrib, intercept) = with_scores(model, &row_or_array, |m, x, out| {
+        let k = if m.task == Task::Multiclass { argmax(out) } else { 0 };
+        let (c, b) = m.linear_contributions(x, k);
+        Ok((m.preprocessor.encoded_names(), x.to_vec(), c, b))
+    });
+    let mut out: Vec<(String, Option<f64>, f64)> =
+        names.into_iter().zip(x).zip(contrib).map(|((n, v), c)| (n, Some(v), c)).collect();
+    out.push(("(intercept)".to_string(), None, intercept));
+    TableIterator::new(out)
+}

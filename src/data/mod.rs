@@ -1,0 +1,5 @@
+//! Reading relations through SPI (with the caller's privileges) into column batches, and the
+//! mapping from PostgreSQL types to what the models understand.
+
+pub mod columns;
+pub mod reader;

@@ -1,0 +1,95 @@
+//! One error type for everything users can get wrong. Each becomes an ERROR with a specific
+//! SQLSTATE, a message naming the problem and a hint saying how to fix it.
+
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::{PgLogLevel, PgSqlErrorCode};
+
+#[derive(Debug)]
+pub struct InsightError {
+    pub code: PgSqlErrorCode,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+pub type Result<T> = std::result::Result<T, InsightError>;
+
+impl InsightError {
+    fn new(code: PgSqlErrorCode, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        let hint = hint.into();
+        InsightError { code, message: message.into(), hint: (!hint.is_empty()).then_some(hint) }
+    }
+
+    /// 22023: a function argument or option has a bad value.
+    pub fn invalid_parameter(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message, hint)
+    }
+
+    /// 42703: a column that does not exist.
+    pub fn undefined_column(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN, message, hint)
+    }
+
+    /// 42704: a model (or version) that does not exist.
+    pub fn undefined_object(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, message, hint)
+    }
+
+    /// 42804: a column or argument of a type the model cannot use.
+    pub fn datatype_mismatch(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH, message, hint)
+    }
+
+    /// 22000: data that cannot train or score a model (empty, one class, NaN).
+    pub fn data(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, message, hint)
+    }
+
+    /// 22004: a NULL where the model does not allow one.
+    pub fn null_value(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, message, hint)
+    }
+
+    /// 2202E: an array of the wrong length.
+    pub fn array_length(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(PgSqlErrorCode::ERRCODE_ARRAY_ELEMENT_ERROR, message, hint)
+    }
+
+    /// 0A000: a valid request this model cannot serve.
+    pub fn not_supported(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, message, hint)
+    }
+
+    /// XX001: a stored model that cannot be decoded.
+    pub fn corrupt(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(PgSqlErrorCode::ERRCODE_DATA_CORRUPTED, message, hint)
+    }
+
+    /// Raises this error as a PostgreSQL ERROR; never returns.
+    pub fn raise(self) -> ! {
+        let mut report = ErrorReport::new(self.code, self.message, "pg_insight");
+        if let Some(h) = self.hint {
+            report = report.set_hint(h);
+        }
+        report.report(PgLogLevel::ERROR);
+        unreachable!("ERROR does not return")
+    }
+}
+
+/// Unwraps a result or raises its error.
+pub trait OrRaise<T> {
+    fn or_raise(self) -> T;
+}
+
+impl<T> OrRaise<T> for Result<T> {
+    fn or_raise(self) -> T {
+        match self {
+            Ok(v) => v,
+            Err(e) => e.raise(),
+        }
+    }
+}
+
+/// Identifiers in messages are shown as SQL would quote them.
+pub fn ident(name: &str) -> String {
+    pgrx::spi::quote_identifier(name)
+}

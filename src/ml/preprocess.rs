@@ -1,0 +1,401 @@
+//! Turning table columns into model inputs: scaling numbers, one-hot encoding categories,
+//! imputing NULLs. Everything fitted here is stored with the model and re-applied at scoring.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// What a column holds, as far as encoding is concerned.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    /// int2/int4/int8/float4/float8/numeric
+    Number,
+    /// bool, read as 0/1
+    Boolean,
+    /// date, read as days since 1970-01-01
+    Date,
+    /// timestamp/timestamptz, read as (fractional) days since 1970-01-01
+    Timestamp,
+    /// text/varchar/char/enum: categories
+    Text,
+}
+
+impl ValueKind {
+    pub fn is_numeric(self) -> bool {
+        !matches!(self, ValueKind::Text)
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Impute {
+    Mean,
+    Median,
+    Zero,
+    Error,
+}
+
+impl Impute {
+    pub fn parse(s: &str) -> Option<Impute> {
+        match s {
+            "mean" => Some(Impute::Mean),
+            "median" => Some(Impute::Median),
+            "zero" => Some(Impute::Zero),
+            "error" => Some(Impute::Error),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PrepOptions {
+    pub impute: Impute,
+    /// Most frequent categories kept per text column; the rest share an "other" slot.
+    pub max_categories: usize,
+    /// Standardise numbers (mean 0, variance 1 on the training rows).
+    pub scale: bool,
+}
+
+impl Default for PrepOptions {
+    fn default() -> Self {
+        PrepOptions { impute: Impute::Mean, max_categories: 20, scale: true }
+    }
+}
+
+/// A column as read for training: numbers with NaN for NULL, or dictionary-coded text with
+/// `NULL_CODE` for NULL.
+#[derive(Clone, Debug)]
+pub enum RawColumn {
+    Number(Vec<f64>),
+    Text { dict: Vec<String>, codes: Vec<u32> },
+}
+
+pub const NULL_CODE: u32 = u32::MAX;
+
+impl RawColumn {
+    pub fn len(&self) -> usize {
+        match self {
+            RawColumn::Number(v) => v.len(),
+            RawColumn::Text { codes, .. } => codes.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn value(&self, row: usize) -> Value<'_> {
+        match self {
+            RawColumn::Number(v) if v[row].is_nan() => Value::Null,
+            RawColumn::Number(v) => Value::Number(v[row]),
+            RawColumn::Text { codes, .. } if codes[row] == NULL_CODE => Value::Null,
+            RawColumn::Text { dict, codes } => Value::Text(&dict[codes[row] as usize]),
+        }
+    }
+}
+
+/// One input value at scoring time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Value<'a> {
+    Null,
+    Number(f64),
+    Text(&'a str),
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub enum Encoding {
+    /// encoded = (value - mean) / scale, NULL -> fill (in raw units)
+    Scaled { mean: f64, scale: f64, fill: f64 },
+    /// one slot per kept category plus a last "other" slot for everything else; NULL sets the
+    /// slot `null_slot` (the most frequent category) or none (impute zero).
+    OneHot { categories: Vec<String>, null_slot: Option<usize> },
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Feature {
+    pub name: String,
+    pub sql_type: String,
+    pub kind: ValueKind,
+    pub encoding: Encoding,
+    /// First position of this feature in the encoded vector.
+    pub offset: usize,
+    /// NULL is an error (options.impute = 'error').
+    pub null_is_error: bool,
+    #[serde(skip)]
+    index: HashMap<String, usize>,
+}
+
+impl Feature {
+    pub fn width(&self) -> usize {
+        match &self.encoding {
+            Encoding::Scaled { .. } => 1,
+            Encoding::OneHot { categories, .. } => categories.len() + 1,
+        }
+    }
+
+    fn build_index(&mut self) {
+        if let Encoding::OneHot { categories, .. } = &self.encoding {
+            self.index = categories.iter().enumerate().map(|(i, c)| (c.clone(), i)).collect();
+        }
+    }
+
+    /// The names of this feature's encoded columns.
+    pub fn encoded_names(&self) -> Vec<String> {
+        match &self.encoding {
+            Encoding::Scaled { .. } => vec![self.name.clone()],
+            Encoding::OneHot { categories, .. } => categories
+                .iter()
+                .map(|c| format!("{}={}", self.name, c))
+                .chain(std::iter::once(format!("{}=(other)", self.name)))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PrepError {
+    /// A NULL where options.impute = 'error' (or no way to impute).
+    Null { feature: String },
+    /// A column with no non-NULL value among the training rows.
+    AllNull { feature: String },
+    /// A value of the wrong kind (text for a numeric feature or the reverse).
+    WrongKind { feature: String, expected: &'static str },
+    /// NaN or +-Infinity.
+    NotFinite { feature: String },
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Preprocessor {
+    pub features: Vec<Feature>,
+    pub width: usize,
+}
+
+/// Name, SQL type and kind of one input column.
+#[derive(Clone, Debug)]
+pub struct ColumnSpec {
+    pub name: String,
+    pub sql_type: String,
+    pub kind: ValueKind,
+}
+
+impl Preprocessor {
+    /// Fits scalers, category lists and fill values on the given training rows.
+    pub fn fit(
+        specs: &[ColumnSpec],
+        data: &[RawColumn],
+        rows: &[usize],
+        opts: &PrepOptions,
+    ) -> Result<Preprocessor, PrepError> {
+        let mut features = Vec::with_capacity(specs.len());
+        let mut offset = 0;
+        for (spec, col) in specs.iter().zip(data) {
+            let encoding = match col {
+                RawColumn::Number(v) => {
+                    let mut vals: Vec<f64> = rows.iter().map(|&r| v[r]).filter(|x| !x.is_nan()).collect();
+                    if vals.is_empty() {
+                        return Err(PrepError::AllNull { feature: spec.name.clone() });
+                    }
+                    if opts.impute == Impute::Error && vals.len() < rows.len() {
+                        return Err(PrepError::Null { feature: spec.name.clone() });
+                    }
+                    let n = vals.len() as f64;
+                    let mean = vals.iter().sum::<f64>() / n;
+                    let var = vals.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+                    let fill = match opts.impute {
+                        Impute::Mean | Impute::Error => mean,
+                        Impute::Zero => 0.0,
+                        Impute::Median => {
+                            vals.sort_by(f64::total_cmp);
+                            let m = vals.len() / 2;
+                            if vals.len() % 2 == 1 { vals[m] } else { (vals[m - 1] + vals[m]) / 2.0 }
+                        }
+                    };
+                    let std = var.sqrt();
+                    if opts.scale {
+                        Encoding::Scaled { mean, scale: if std > 0.0 { std } else { 1.0 }, fill }
+                    } else {
+                        Encoding::Scaled { mean: 0.0, scale: 1.0, fill }
+                    }
+                }
+                RawColumn::Text { dict, codes } => {
+                    let mut counts = vec![0usize; dict.len()];
+                    let mut nulls = 0;
+                    for &r in rows {
+                        match codes[r] {
+                            NULL_CODE => nulls += 1,
+                            c => counts[c as usize] += 1,
+                        }
+                    }
+                    if nulls == rows.len() {
+                        return Err(PrepError::AllNull { feature: spec.name.clone() });
+                    }
+                    if opts.impute == Impute::Error && nulls > 0 {
+                        return Err(PrepError::Null { feature: spec.name.clone() });
+                    }
+                    let mut order: Vec<usize> = (0..dict.len()).filter(|&c| counts[c] > 0).collect();
+                    // most frequent first; ties by name so the encoding is deterministic
+                    order.sort_by(|&a, &b| counts[b].cmp(&counts[a]).then_with(|| dict[a].cmp(&dict[b])));
+                    order.truncate(opts.max_categories.max(1));
+                    let categories: Vec<String> = order.iter().map(|&c| dict[c].clone()).collect();
+                    let null_slot = match opts.impute {
+                        Impute::Zero => None,
+                        _ => Some(0), // the most frequent category
+                    };
+                    Encoding::OneHot { categories, null_slot }
+                }
+            };
+            let mut f = Feature {
+                name: spec.name.clone(),
+                sql_type: spec.sql_type.clone(),
+                kind: spec.kind,
+                encoding,
+                offset,
+                null_is_error: opts.impute == Impute::Error,
+                index: HashMap::new(),
+            };
+            f.build_index();
+            offset += f.width();
+            features.push(f);
+        }
+        Ok(Preprocessor { features, width: offset })
+    }
+
+    /// Rebuilds lookup tables after decoding (they are not serialised).
+    pub fn prepare(&mut self) {
+        for f in &mut self.features {
+            f.build_index();
+        }
+    }
+
+    /// Writes the encoding of feature `j`'s value into `out` (the whole encoded row).
+    #[inline]
+    pub fn encode(&self, j: usize, value: Value<'_>, out: &mut [f64]) -> Result<(), PrepError> {
+        let f = &self.features[j];
+        match &f.encoding {
+            Encoding::Scaled { mean, scale, fill } => {
+                let v = match value {
+                    Value::Number(v) if v.is_finite() => v,
+                    Value::Number(_) => return Err(PrepError::NotFinite { feature: f.name.clone() }),
+                    Value::Null if f.null_is_error => return Err(PrepError::Null { feature: f.name.clone() }),
+                    Value::Null => *fill,
+                    Value::Text(_) => {
+                        return Err(PrepError::WrongKind { feature: f.name.clone(), expected: "a number" })
+                    }
+                };
+                out[f.offset] = (v - mean) / scale;
+            }
+            Encoding::OneHot { categories, null_slot } => {
+                let slots = &mut out[f.offset..f.offset + categories.len() + 1];
+                slots.iter_mut().for_each(|s| *s = 0.0);
+                match value {
+                    Value::Text(s) => {
+                        let slot = f.index.get(s).copied().unwrap_or(categories.len());
+                        slots[slot] = 1.0;
+                    }
+                    Value::Null if f.null_is_error => return Err(PrepError::Null { feature: f.name.clone() }),
+                    Value::Null => {
+                        if let Some(s) = null_slot {
+                            slots[*s] = 1.0;
+                        }
+                    }
+                    Value::Number(_) => {
+                        return Err(PrepError::WrongKind { feature: f.name.clone(), expected: "text" })
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes whole columns for the given rows into a dense matrix.
+    pub fn encode_rows(
+        &self,
+        data: &[RawColumn],
+        rows: &[usize],
+    ) -> Result<super::linalg::Matrix, PrepError> {
+        let mut m = super::linalg::Matrix::zeros(rows.len(), self.width);
+        for (k, &r) in rows.iter().enumerate() {
+            let out = m.row_mut(k);
+            for (j, col) in data.iter().enumerate() {
+                self.encode(j, col.value(r), out)?;
+            }
+        }
+        Ok(m)
+    }
+
+    pub fn encoded_names(&self) -> Vec<String> {
+        self.features.iter().flat_map(|f| f.encoded_names()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn specs() -> Vec<ColumnSpec> {
+        vec![
+            ColumnSpec { name: "spend".into(), sql_type: "numeric".into(), kind: ValueKind::Number },
+            ColumnSpec { name: "region".into(), sql_type: "text".into(), kind: ValueKind::Text },
+        ]
+    }
+
+    fn data() -> Vec<RawColumn> {
+        vec![
+            RawColumn::Number(vec![1.0, 2.0, f64::NAN, 5.0]),
+            RawColumn::Text {
+                dict: vec!["north".into(), "south".into(), "east".into()],
+                codes: vec![0, 1, 0, NULL_CODE],
+            },
+        ]
+    }
+
+    #[test]
+    fn fits_scaler_categories_and_imputes() {
+        let p = Preprocessor::fit(&specs(), &data(), &[0, 1, 2, 3], &PrepOptions::default()).unwrap();
+        assert_eq!(p.width, 1 + 3);
+        // mean of 1, 2, 5 = 8/3; population std
+        match &p.features[0].encoding {
+            Encoding::Scaled { mean, fill, scale } => {
+                assert!((mean - 8.0 / 3.0).abs() < 1e-12);
+                assert_eq!(fill, mean);
+                let var = ((1.0f64 - 8.0 / 3.0).powi(2) + (2.0f64 - 8.0 / 3.0).powi(2) + (5.0f64 - 8.0 / 3.0).powi(2)) / 3.0;
+                assert!((scale - var.sqrt()).abs() < 1e-12);
+            }
+            e => panic!("{e:?}"),
+        }
+        // "east" never occurs in training rows: not a category
+        assert_eq!(p.encoded_names(), vec!["spend", "region=north", "region=south", "region=(other)"]);
+        let m = p.encode_rows(&data(), &[2, 3]).unwrap();
+        // row 2: NULL spend -> mean -> 0; north
+        assert_eq!(m.row(0), &[0.0, 1.0, 0.0, 0.0]);
+        // row 3: NULL region -> most frequent (north)
+        assert_eq!(m.row(1)[1..], [1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn unseen_category_goes_to_other_and_bad_values_are_errors() {
+        let p = Preprocessor::fit(&specs(), &data(), &[0, 1, 2], &PrepOptions::default()).unwrap();
+        let mut out = vec![9.0; p.width];
+        p.encode(1, Value::Text("mars"), &mut out).unwrap();
+        assert_eq!(out[1..], [0.0, 0.0, 1.0]);
+        assert_eq!(
+            p.encode(0, Value::Number(f64::NAN), &mut out),
+            Err(PrepError::NotFinite { feature: "spend".into() })
+        );
+        assert!(matches!(p.encode(0, Value::Text("x"), &mut out), Err(PrepError::WrongKind { .. })));
+    }
+
+    #[test]
+    fn impute_options() {
+        let median = PrepOptions { impute: Impute::Median, ..Default::default() };
+        let p = Preprocessor::fit(&specs(), &data(), &[0, 1, 2, 3], &median).unwrap();
+        assert!(matches!(p.features[0].encoding, Encoding::Scaled { fill, .. } if fill == 2.0));
+        let err = PrepOptions { impute: Impute::Error, ..Default::default() };
+        assert_eq!(
+            Preprocessor::fit(&specs(), &data(), &[0, 1, 2, 3], &err).unwrap_err(),
+            PrepError::Null { feature: "spend".into() }
+        );
+        assert_eq!(
+            Preprocessor::fit(&specs(), &data(), &[2], &PrepOptions::default()).unwrap_err(),
+            PrepError::AllNull { feature: "spend".into() }
+        );
+    }
+}

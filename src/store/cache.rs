@@ -1,0 +1,57 @@
+//! Per-backend cache of decoded models, and the per-statement resolution of model names.
+//!
+//! Versions are immutable rows, so a decoded model is cached by id for the life of the backend.
+//! Which version `'name'` means can change at any time (insight.deploy), so a name is resolved
+//! again whenever the statement or command changes: a new deployment is seen by the next
+//! statement of every session without reconnecting, and a row-by-row scan pays for one catalog
+//! lookup per statement, not per row.
+
+use crate::error::{InsightError, Result};
+use crate::ml::model::{CodecError, Model};
+use crate::store::catalog;
+use pgrx::prelude::*;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+thread_local! {
+    static MODELS: RefCell<HashMap<i64, Rc<Model>>> = RefCell::new(HashMap::new());
+}
+
+/// At most this many decoded models stay cached per backend.
+const MAX_CACHED: usize = 64;
+
+pub fn load(id: i64) -> Result<Rc<Model>> {
+    if let Some(m) = MODELS.with(|c| c.borrow().get(&id).cloned()) {
+        return Ok(m);
+    }
+    let bytes = catalog::weights(id);
+    let model = Model::decode(&bytes).map_err(|e| match e {
+        CodecError::UnsupportedVersion(v) => InsightError::corrupt(
+            format!("model row {id} was written in model format {v}, which this pg_insight release cannot read"),
+            "Upgrade pg_insight (ALTER EXTENSION pg_insight UPDATE) or retrain the model.",
+        ),
+        CodecError::NotAModel => InsightError::corrupt(
+            format!("insight.models row {id} does not hold a pg_insight model in its weights"),
+            "Retrain the model; do not edit insight.models.weights by hand.",
+        ),
+        CodecError::Corrupt(msg) => InsightError::corrupt(
+            format!("model row {id} cannot be decoded: {msg}"),
+            "Retrain the model; do not edit insight.models.weights by hand.",
+        ),
+    })?;
+    let model = Rc::new(model);
+    MODELS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= MAX_CACHED {
+            c.clear();
+        }
+        c.insert(id, model.clone());
+    });
+    Ok(model)
+}
+
+/// A (statement, command) stamp: a name resolved under one stamp is valid for that stamp only.
+pub fn statement_stamp() -> (i64, u32) {
+    unsafe { (pg_sys::GetCurrentStatementStartTimestamp(), pg_sys::GetCurrentCommandId(false)) }
+}

@@ -1,0 +1,174 @@
+//! Model rows in insight.models and deployments in insight.deployments.
+
+use crate::error::{InsightError, Result};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+/// A parsed model reference: `'name'` (the deployed version) or `'name@3'`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelRef<'a> {
+    pub name: &'a str,
+    pub version: Option<i32>,
+}
+
+pub fn parse_ref(s: &str) -> Result<ModelRef<'_>> {
+    let bad = || {
+        InsightError::invalid_parameter(
+            format!("invalid model reference \"{s}\""),
+            "Name a model as 'name' (its deployed version) or 'name@3' (version 3).",
+        )
+    };
+    match s.rsplit_once('@') {
+        Some((name, v)) => {
+            let version: i32 = v.parse().map_err(|_| bad())?;
+            if name.is_empty() || version < 1 {
+                return Err(bad());
+            }
+            Ok(ModelRef { name, version: Some(version) })
+        }
+        None if s.is_empty() => Err(bad()),
+        None => Ok(ModelRef { name: s, version: None }),
+    }
+}
+
+/// Checks a name given to train/deploy.
+pub fn validate_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(InsightError::invalid_parameter(
+            "model name must not be empty",
+            "Pass a name such as 'purchase_propensity'.",
+        ));
+    }
+    if name.contains('@') {
+        return Err(InsightError::invalid_parameter(
+            format!("model name \"{name}\" must not contain '@'"),
+            "'@' separates a name from a version, as in 'purchase_propensity@2'.",
+        ));
+    }
+    if name.len() > 200 {
+        return Err(InsightError::invalid_parameter("model name is longer than 200 bytes", "Use a shorter name."));
+    }
+    Ok(())
+}
+
+/// Resolves a reference to a model id.
+pub fn resolve(r: &ModelRef) -> Result<i64> {
+    if let Some(v) = r.version {
+        let id = Spi::get_one_with_args::<i64>(
+            "SELECT id FROM insight.models WHERE name = $1 AND version = $2",
+            &[r.name.into(), v.into()],
+        )
+        .ok()
+        .flatten();
+        return id.ok_or_else(|| {
+            let latest = latest_version(r.name);
+            match latest {
+                None => no_such_model(r.name),
+                Some(l) => InsightError::undefined_object(
+                    format!("model \"{}\" has no version {v}", r.name),
+                    format!("Versions 1 to {l} may exist; see SELECT version FROM insight.models WHERE name = '{}'.", r.name),
+                ),
+            }
+        });
+    }
+    let id = Spi::get_one_with_args::<i64>(
+        "SELECT model_id FROM insight.deployments WHERE name = $1 ORDER BY id DESC LIMIT 1",
+        &[r.name.into()],
+    )
+    .ok()
+    .flatten();
+    id.ok_or_else(|| match latest_version(r.name) {
+        None => no_such_model(r.name),
+        Some(l) => InsightError::undefined_object(
+            format!("model \"{}\" has no deployed version", r.name),
+            format!(
+                "Deploy one with SELECT insight.deploy('{}', {l}); or score a version directly as '{}@{l}'.",
+                r.name, r.name
+            ),
+        ),
+    })
+}
+
+fn no_such_model(name: &str) -> InsightError {
+    InsightError::undefined_object(
+        format!("model \"{name}\" does not exist"),
+        "Train it with insight.train(...); SELECT name FROM insight.model_registry lists existing models.",
+    )
+}
+
+pub fn latest_version(name: &str) -> Option<i32> {
+    Spi::get_one_with_args::<i32>("SELECT max(version) FROM insight.models WHERE name = $1", &[name.into()])
+        .ok()
+        .flatten()
+}
+
+pub fn weights(id: i64) -> Vec<u8> {
+    Spi::get_one_with_args::<Vec<u8>>("SELECT weights FROM insight.models WHERE id = $1", &[id.into()])
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Everything train writes about a model version, but the id and version it is given.
+pub struct NewModel<'a> {
+    pub name: &'a str,
+    pub task: &'a str,
+    pub algorithm: &'a str,
+    pub relation: &'a str,
+    pub target: Option<&'a str>,
+    pub features: serde_json::Value,
+    pub options: serde_json::Value,
+    pub metrics: serde_json::Value,
+    pub weights: Vec<u8>,
+    pub n_rows: i64,
+    pub train_seconds: f64,
+}
+
+/// Inserts a new version (the next number for this name) and returns (id, version). A
+/// transaction-scoped advisory lock on the name serialises concurrent trainings of one name.
+pub fn insert(m: NewModel) -> (i64, i32) {
+    Spi::run_with_args("SELECT pg_advisory_xact_lock(hashtext('insight.models'), hashtext($1))", &[m.name.into()])
+        .expect("advisory lock");
+    let version = latest_version(m.name).unwrap_or(0) + 1;
+    let id = Spi::get_one_with_args::<i64>(
+        "INSERT INTO insight.models (name, version, task, algorithm, relation, target, features, options,
+                                     metrics, weights, n_rows, train_seconds)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+        &[
+            m.name.into(),
+            version.into(),
+            m.task.into(),
+            m.algorithm.into(),
+            m.relation.into(),
+            m.target.into(),
+            JsonB(m.features).into(),
+            JsonB(m.options).into(),
+            JsonB(m.metrics).into(),
+            m.weights.into(),
+            m.n_rows.into(),
+            m.train_seconds.into(),
+        ],
+    )
+    .expect("insert model")
+    .expect("model id");
+    (id, version)
+}
+
+pub fn deploy(name: &str, model_id: i64, strategy: &str, reason: &str) {
+    Spi::run_with_args(
+        "INSERT INTO insight.deployments (name, model_id, strategy, reason) VALUES ($1, $2, $3, $4)",
+        &[name.into(), model_id.into(), strategy.into(), reason.into()],
+    )
+    .expect("insert deployment");
+}
+
+/// The metrics of the version of `name` deployed now, if any.
+pub fn deployed_metrics(name: &str) -> Option<(i64, serde_json::Value)> {
+    Spi::get_two_with_args::<i64, JsonB>(
+        "SELECT m.id, m.metrics FROM insight.deployments d JOIN insight.models m ON m.id = d.model_id
+          WHERE d.name = $1 ORDER BY d.id DESC LIMIT 1",
+        &[name.into()],
+    )
+    .ok()
+    .and_then(|(id, j)| Some((id?, j?.0)))
+}

@@ -1,0 +1,5 @@
+//! insight.models / insight.deployments: reading and writing model rows, resolving
+//! `'name'` / `'name@3'`, and the per-backend cache of decoded models.
+
+pub mod cache;
+pub mod catalog;
