@@ -22,9 +22,53 @@ pub extern "C-unwind" fn _PG_init() {
     gucs::init();
 }
 
+/// SPI and catalog behaviour; the SQL surface and its errors are pg_regress goldens
+/// (tests/pg_regress) and the algorithms are pure `#[test]`s in src/ml.
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
-mod tests;
+mod tests {
+    use pgrx::prelude::*;
+
+    fn setup_customers(n: i32) {
+        Spi::run(&format!("CREATE TABLE t_customers AS SELECT * FROM insight.demo_customers({n}, 3)")).unwrap();
+    }
+
+    #[pg_test]
+    fn a_new_deployment_is_seen_without_reconnecting() {
+        setup_customers(600);
+        Spi::run("SELECT * FROM insight.train('m', 't_customers', target => 'purchased')").unwrap();
+        Spi::run("SELECT * FROM insight.train('m', 't_customers', target => 'purchased', features => ARRAY['age'], deploy => 'never')").unwrap();
+        let q = "SELECT insight.predict('m', c) FROM t_customers c WHERE customer_id = 1";
+        let v1 = Spi::get_one::<f64>(q).unwrap().unwrap();
+        Spi::run("SELECT insight.deploy('m', 2)").unwrap();
+        let v2 = Spi::get_one::<f64>(q).unwrap().unwrap();
+        let direct = Spi::get_one::<f64>("SELECT insight.predict('m@2', c) FROM t_customers c WHERE customer_id = 1")
+            .unwrap()
+            .unwrap();
+        assert_ne!(v1, v2);
+        assert_eq!(v2, direct);
+    }
+
+    #[pg_test]
+    fn stored_model_round_trips_through_the_catalog() {
+        setup_customers(400);
+        Spi::run("SELECT * FROM insight.train('rt', 't_customers', target => 'purchased')").unwrap();
+        let bytes = Spi::get_one::<Vec<u8>>("SELECT weights FROM insight.models WHERE name = 'rt'").unwrap().unwrap();
+        let model = crate::ml::model::Model::decode(&bytes).expect("decodes");
+        assert_eq!(model.classes, vec!["false".to_string(), "true".to_string()]);
+        let n_features = Spi::get_one::<i64>(
+            "SELECT jsonb_array_length(features->'columns')::int8 FROM insight.models WHERE name = 'rt'",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(n_features as usize, model.preprocessor.features.len());
+    }
+
+    #[pg_test(error = "model \"nope\" does not exist")]
+    fn unknown_model_is_an_error() {
+        Spi::run("SELECT insight.predict('nope', ARRAY[1, 2])").unwrap();
+    }
+}
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

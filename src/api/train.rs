@@ -144,6 +144,8 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
         scale: opts.bool("scale", true)?,
     };
     let l2 = opts.f64_in("l2", if classification { 1.0 } else { 0.0 }, 0.0, 1e12, "a number >= 0")?;
+    // every option is checked before any data is read
+    let class_cfg = if classification { Some(ClassifierConfig::parse(&opts)?) } else { None };
 
     // features
     let feats = choose_features(&cols, req.features.as_deref(), req.exclude.as_deref(), &target_col, &relation)?;
@@ -183,7 +185,8 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
             Some(TargetColumn::Text(v)) => v,
             _ => unreachable!(),
         };
-        fit_classifier(&frame, labels, &specs, &prep, &opts, l2, &target_col, req.test_size, seed, &par, &monitor)?
+        let cfg = class_cfg.as_ref().unwrap();
+        fit_classifier(&frame, labels, &specs, &prep, cfg, l2, &target_col, req.test_size, seed, &par, &monitor)?
     } else {
         let y = match &frame.target {
             Some(TargetColumn::Number(v)) => v,
@@ -367,7 +370,7 @@ fn fit_classifier(
     labels: &[String],
     specs: &[ColumnSpec],
     prep: &PrepOptions,
-    opts: &Options,
+    cfg: &ClassifierConfig,
     l2: f64,
     target: &ColumnInfo,
     test_size: f64,
@@ -396,7 +399,7 @@ fn fit_classifier(
         ));
     }
     sort_labels(&mut classes);
-    if let Some(pos) = opts.string("positive_class")? {
+    if let Some(pos) = cfg.positive_class.clone() {
         if classes.len() != 2 {
             return Err(InsightError::invalid_parameter(
                 "option \"positive_class\" applies to binary targets only",
@@ -427,18 +430,14 @@ fn fit_classifier(
     let pre = Preprocessor::fit(specs, &frame.columns, &train_idx, prep).map_err(prep_error)?;
     let x_train: Matrix = pre.encode_rows(&frame.columns, &train_idx).map_err(prep_error)?;
     let y_train: Vec<usize> = train_idx.iter().map(|&i| y[i]).collect();
-    let class_weight = opts.choice("class_weight", "none", &["none", "balanced"])?;
+    let class_weight = cfg.class_weight;
     let weights = if class_weight == "balanced" {
         logistic::balanced_weights(&y_train, k)
     } else {
         vec![1.0; y_train.len()]
     };
-    let lopts = logistic::LogisticOptions {
-        l2,
-        max_iter: opts.usize_in("max_iter", 100, 1, 100_000)?,
-        tol: opts.f64_in("tol", 1e-10, 1e-16, 1.0, "a number in (0, 1]")?,
-    };
-    let threshold = opts.f64_in("threshold", 0.5, 0.0, 1.0, "a number from 0 to 1")?;
+    let lopts = logistic::LogisticOptions { l2, max_iter: cfg.max_iter, tol: cfg.tol };
+    let threshold = cfg.threshold;
     let fit = logistic::fit(&x_train, &y_train, k, &weights, &lopts, par, monitor);
     drop(x_train);
     if !fit.converged {
@@ -481,10 +480,31 @@ fn fit_classifier(
     let options = json!({
         "l2": l2, "max_iter": lopts.max_iter, "tol": lopts.tol, "class_weight": class_weight,
         "threshold": threshold, "positive_class": if k == 2 { json!(classes[1]) } else { Value::Null },
-        "impute": opts.choice("impute", "mean", &["mean", "median", "zero", "error"])?,
+        "impute": format!("{:?}", prep.impute).to_lowercase(),
         "max_categories": prep.max_categories, "scale": prep.scale,
     });
     Ok(Fitted { model, metrics: metrics_json, options })
+}
+
+/// The logistic options, parsed and range-checked.
+pub struct ClassifierConfig {
+    max_iter: usize,
+    tol: f64,
+    threshold: f64,
+    class_weight: &'static str,
+    positive_class: Option<String>,
+}
+
+impl ClassifierConfig {
+    fn parse(opts: &Options) -> Result<Self> {
+        Ok(ClassifierConfig {
+            max_iter: opts.usize_in("max_iter", 100, 1, 100_000)?,
+            tol: opts.f64_in("tol", 1e-10, 1e-16, 1.0, "a number in (0, 1]")?,
+            threshold: opts.f64_in("threshold", 0.5, 0.0, 1.0, "a number from 0 to 1")?,
+            class_weight: opts.choice("class_weight", "none", &["none", "balanced"])?,
+            positive_class: opts.string("positive_class")?,
+        })
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

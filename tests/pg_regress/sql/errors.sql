@@ -1,0 +1,102 @@
+-- Every bad input is an ERROR with a specific SQLSTATE, a message naming the problem and a hint
+-- with the fix; the backend stays up and no model row is written.
+CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE st text; msg text; hint text;
+BEGIN
+  EXECUTE q;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
+  RETURN st || ': ' || msg || coalesce(E'\n       HINT: ' || nullif(hint, ''), '');
+END $f$;
+\pset tuples_only on
+\pset format unaligned
+SELECT count(*) AS models_before FROM insight.models \gset
+CREATE TABLE one_class AS SELECT customer_id, visits_30d, true AS bought FROM customers LIMIT 100;
+CREATE TABLE empty_customers (LIKE customers);
+CREATE TABLE with_nan (x float8, y bool);
+INSERT INTO with_nan SELECT CASE WHEN i = 7 THEN 'NaN'::float8 ELSE i END, i % 2 = 0 FROM generate_series(1, 50) i;
+CREATE TABLE with_inf (x float8, y bool);
+INSERT INTO with_inf SELECT CASE WHEN i = 7 THEN 'Infinity'::float8 ELSE i END, i % 2 = 0 FROM generate_series(1, 50) i;
+CREATE TABLE odd_types (j jsonb, x int, y bool);
+INSERT INTO odd_types SELECT '{}', i, i % 2 = 0 FROM generate_series(1, 50) i;
+CREATE TABLE other_shape (a int);
+INSERT INTO other_shape VALUES (1);
+CREATE TABLE text_visits AS SELECT customer_id, visits_30d::text AS visits_30d, email_opens_30d,
+  days_since_last_purchase, support_tickets FROM customers LIMIT 5;
+CREATE TABLE few_rows (x int, y bool);
+INSERT INTO few_rows VALUES (1, true), (2, false);
+CREATE TABLE nulls_t (x float8, y bool);
+INSERT INTO nulls_t SELECT CASE WHEN i % 10 = 0 THEN NULL ELSE i END, i % 2 = 0 FROM generate_series(1, 50) i;
+
+-- unknown relation, column, model, version
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'no_such_table', target => 'purchased')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'no_such_column')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', features => ARRAY['visits_30d', 'nope'])$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', exclude => ARRAY['nope'])$$);
+SELECT pg_temp.try($$SELECT insight.predict('no_such_model', c) FROM customers c LIMIT 1$$);
+SELECT pg_temp.try($$SELECT insight.predict('purchase@99', c) FROM customers c LIMIT 1$$);
+SELECT pg_temp.try($$SELECT insight.predict('purchase@x', c) FROM customers c LIMIT 1$$);
+SELECT pg_temp.try($$SELECT insight.model_info('no_such_model')$$);
+SELECT pg_temp.try($$SELECT insight.deploy('no_such_model')$$);
+SELECT pg_temp.try($$SELECT insight.deploy('purchase', 42)$$);
+-- bad data
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'one_class', target => 'bought')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'empty_customers', target => 'purchased')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'with_nan', target => 'y')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'with_inf', target => 'y')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'few_rows', target => 'y')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'nulls_t', target => 'y', options => '{"impute": "error"}')$$);
+SELECT pg_temp.try($$SELECT insight.predict('engagement', ARRAY[1, 'NaN', 3, 4]::float8[])$$);
+-- wrong shapes and types
+SELECT pg_temp.try($$SELECT insight.predict('engagement', ARRAY[1, 2, 3])$$);
+SELECT pg_temp.try($$SELECT insight.predict('engagement', ARRAY[[1, 2], [3, 4]])$$);
+SELECT pg_temp.try($$SELECT insight.predict('engagement', ARRAY['a', 'b', 'c', 'd'])$$);
+SELECT pg_temp.try($$SELECT insight.predict('engagement', 42)$$);
+SELECT pg_temp.try($$SELECT insight.predict('engagement', ROW(1, 2))$$);
+SELECT pg_temp.try($$SELECT insight.predict('purchase', o) FROM other_shape o$$);
+SELECT pg_temp.try($$SELECT insight.predict('engagement', t) FROM text_visits t$$);
+SELECT pg_temp.try($$SELECT insight.predict('purchase', ARRAY[1, 2, 3])$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'odd_types', target => 'j')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'odd_types', target => 'y', features => ARRAY['j', 'x'])$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'region', algorithm => 'linear')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', features => ARRAY['purchased'])$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', features => ARRAY[]::text[])$$);
+-- the wrong scorer for the model's task
+SELECT pg_temp.try($$SELECT insight.predict_proba('aov', c) FROM customers c LIMIT 1$$);
+SELECT pg_temp.try($$SELECT insight.predict_class('aov', c) FROM customers c LIMIT 1$$);
+SELECT pg_temp.try($$SELECT insight.predict_purchase('channel', c) FROM customers c LIMIT 1$$);
+SELECT pg_temp.try($$SELECT * FROM insight.lift('aov', 'customers')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.lift('purchase', 'customers', bins => 0)$$);
+SELECT pg_temp.try($$SELECT insight.evaluate('purchase', 'other_shape')$$);
+-- algorithms and options
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'forest')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"learning_rate": 0.1}')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"l2": -1}')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"max_iter": 0}')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"impute": "mode"}')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"threshold": 2}')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"class_weight": "heavy"}')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"positive_class": "maybe"}')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '[1, 2]')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', test_size => 0)$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', test_size => 1.5)$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('', 'customers', target => 'purchased')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('a@b', 'customers', target => 'purchased')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', deploy => 'sometimes')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', NULL, target => 'purchased')$$);
+SELECT pg_temp.try($$SELECT insight.deploy('purchase', strategy => 'random')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.demo_customers(-1)$$);
+-- privileges: training reads with the caller's rights
+CREATE ROLE insight_regress_analyst;
+SET ROLE insight_regress_analyst;
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased')$$);
+RESET ROLE;
+DROP ROLE insight_regress_analyst;
+
+-- the backend is alive and nothing was written
+SELECT 'alive' AS backend;
+SELECT count(*) - :models_before AS models_written FROM insight.models;
+SELECT count(*) AS models_named_m FROM insight.models WHERE name IN ('m', '', 'a@b');

@@ -1,0 +1,33 @@
+-- The learned purchase model recovers the drivers planted by insight.demo_customers
+-- (insight.demo_truth()): same signs, magnitudes within a factor of 1.5 of the truth,
+-- and noise features near zero. Coefficients are per standard deviation of the column.
+SELECT name, version FROM insight.train('truth_check', 'customers', target => 'purchased', deploy => 'never');
+WITH learned AS (
+  SELECT key AS feature, value::float8 AS coef
+    FROM jsonb_each_text(insight.model_info('truth_check@1')->'parameters'->'coefficients')
+), truth AS (
+  SELECT key AS feature, value::float8 AS planted FROM jsonb_each_text(insight.demo_truth()->'drivers')
+), sd AS (
+  -- is_member is planted per member; the model's coefficient is per standard deviation
+  SELECT stddev_pop(is_member::int) AS member_sd FROM customers
+)
+SELECT t.feature, t.planted,
+       sign(l.coef) = sign(t.planted) AS same_sign,
+       (CASE WHEN t.feature = 'is_member' THEN l.coef / sd.member_sd ELSE l.coef END) / t.planted BETWEEN 0.66 AND 1.5 AS magnitude_ok
+  FROM truth t JOIN learned l USING (feature), sd
+ ORDER BY t.feature;
+-- channel effects relative to web
+WITH c AS (
+  SELECT replace(key, 'channel=', '') AS channel, value::float8 AS coef
+    FROM jsonb_each_text(insight.model_info('truth_check@1')->'parameters'->'coefficients')
+   WHERE key LIKE 'channel=%' AND key <> 'channel=(other)'
+)
+SELECT c.channel, t.value::float8 AS planted_vs_web,
+       abs((c.coef - w.coef) - t.value::float8) < 0.3 AS within_0_3
+  FROM c JOIN c w ON w.channel = 'web'
+  JOIN jsonb_each_text(insight.demo_truth()->'channel_effect_vs_web') t ON t.key = c.channel
+ ORDER BY c.channel;
+-- noise features carry far less weight than the weakest driver
+SELECT bool_and(abs(value::float8) < 0.15) AS noise_near_zero
+  FROM jsonb_each_text(insight.model_info('truth_check@1')->'parameters'->'coefficients')
+ WHERE key IN ('age', 'tenure_days', 'avg_order_value') OR key LIKE 'region=%';

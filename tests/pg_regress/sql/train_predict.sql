@@ -1,0 +1,91 @@
+-- Training, scoring in every form, versions and deployment, evaluation.
+\pset null '(null)'
+SELECT name, version, algorithm, deployed,
+       (metrics->>'roc_auc')::float8 > 0.78 AS auc_above_078,
+       metrics->>'n_test' AS n_test, metrics->>'n_train' AS n_train, (metrics->>'converged')::bool AS converged
+  FROM insight.train('purchase', 'customers', target => 'purchased');
+-- every metric the contract promises is present
+SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(insight.model_info('purchase')->'metrics') k
+ WHERE k IN ('accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'log_loss');
+-- probabilities are probabilities; the three binary scorers agree
+SELECT count(*) FILTER (WHERE p NOT BETWEEN 0 AND 1) AS out_of_range,
+       bool_and(p = insight.predict_proba('purchase', c)) AS proba_agrees,
+       bool_and(p = insight.predict('purchase', c)) AS predict_agrees
+  FROM customers c, LATERAL (SELECT insight.predict_purchase('purchase', c) AS p) s;
+-- predict_class applies the threshold
+SELECT bool_and((insight.predict_class('purchase', c) = 'true') = (insight.predict('purchase', c) >= 0.5)) AS threshold_ok
+  FROM customers c;
+-- the top customers by propensity buy far more often than average
+SELECT round(avg(purchased::int), 2) > 0.8 AS top_decile_buys
+  FROM (SELECT purchased FROM customers c ORDER BY insight.predict_purchase('purchase', c) DESC LIMIT 500) t;
+
+-- a numeric-only model scores arrays by position, rows by name, anonymous ROWs by position
+SELECT name, version, deployed FROM insight.train('engagement', 'customers', target => 'purchased',
+  features => ARRAY['visits_30d', 'email_opens_30d', 'days_since_last_purchase', 'support_tickets']);
+SELECT max(abs(insight.predict('engagement', c)
+             - insight.predict('engagement', ARRAY[c.visits_30d, c.email_opens_30d, c.days_since_last_purchase, c.support_tickets])))
+       < 1e-12 AS int_array_matches_row
+  FROM customers c;
+SELECT insight.predict('engagement', ARRAY[8, 5, 30, 1]) = insight.predict('engagement', ARRAY[8.0, 5.0, 30.0, 1.0]::float8[]) AS float8_array,
+       insight.predict('engagement', ARRAY[8, 5, 30, 1]) = insight.predict('engagement', ARRAY[8, 5, 30, 1]::numeric[]) AS numeric_array,
+       insight.predict('engagement', ARRAY[8, 5, 30, 1]) = insight.predict('engagement', ARRAY[8, 5, 30, 1]::bigint[]) AS bigint_array,
+       insight.predict('engagement', ARRAY[8, 5, 30, 1]) = insight.predict('engagement', ROW(8, 5, 30, 1)) AS anonymous_row;
+-- NULL is imputed with the training mean (encoded as 0): NULL in an array equals NULL in a row
+SELECT insight.predict('engagement', ARRAY[8, NULL, 30, 1]) =
+       insight.predict('engagement', ROW(8, NULL::int, 30, 1)) AS null_imputed_alike;
+-- a NULL row gives NULL (the scorers are strict)
+SELECT insight.predict('engagement', NULL::customers) AS null_row;
+
+-- versions: a worse model (one noise feature) is stored but not deployed
+SELECT name, version, deployed FROM insight.train('purchase', 'customers', target => 'purchased', features => ARRAY['age']);
+SELECT name, deployed_version, latest_version, versions, algorithm, task FROM insight.model_registry ORDER BY name;
+-- 'name@version' scores a given version; deploying one is seen by the next statement
+SELECT count(*) FILTER (WHERE insight.predict('purchase@2', c) <> insight.predict('purchase', c)) > 0 AS versions_differ
+  FROM customers c;
+SELECT insight.deploy('purchase', 2) = (SELECT id FROM insight.models WHERE name = 'purchase' AND version = 2) AS deployed_v2;
+SELECT bool_and(insight.predict('purchase', c) = insight.predict('purchase@2', c)) AS now_serves_v2 FROM customers c;
+SELECT insight.deploy('purchase', strategy => 'best') = (SELECT id FROM insight.models WHERE name = 'purchase' AND version = 1) AS best_is_v1;
+SELECT insight.model_info('purchase')->>'version' AS serving_version, (insight.model_info('purchase')->>'deployed')::bool AS deployed;
+SELECT name, (SELECT version FROM insight.models m WHERE m.id = d.model_id) AS version, strategy
+  FROM insight.deployments d ORDER BY d.id;
+
+-- evaluation on a labelled relation
+SELECT (insight.evaluate('purchase', 'customers')->>'roc_auc')::float8 > 0.78 AS auc_ok,
+       (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(insight.evaluate('purchase', 'customers')) k) AS keys;
+SELECT count(*) > 1000 AS many_points, min(tpr) AS min_tpr, max(tpr) AS max_tpr, max(fpr) AS max_fpr,
+       bool_and(threshold IS NOT NULL) AS thresholds
+  FROM insight.roc_curve('purchase', 'customers');
+-- lift: first bin well above 1, gains reach 1, bins hold equal counts
+SELECT bin, customers, positives > 0 AS has_positives, lift > 1 AS above_average, round(cumulative_gain::numeric, 4) = 1 AS all_found
+  FROM insight.lift('purchase', 'customers', bins => 5);
+
+-- explanation: contributions add up to the log-odds
+SELECT abs(sum(contribution) - ln(p / (1 - p))) < 1e-9 AS sums_to_logit, count(*) AS terms
+  FROM customers c,
+       LATERAL (SELECT insight.predict('purchase', c) AS p) s,
+       LATERAL insight.explain('purchase', c) e
+ WHERE c.customer_id = 1
+ GROUP BY p;
+
+-- multiclass (channel) and regression (avg_order_value)
+SELECT name, algorithm, (metrics->>'accuracy')::float8 > 0.3 AS better_than_chance
+  FROM insight.train('channel', 'customers', target => 'channel', exclude => ARRAY['purchased']);
+SELECT insight.predict_class('channel', c) IN ('web', 'store', 'app', 'email') AS known_label,
+       insight.predict('channel', c) BETWEEN 0 AND 3 AS class_number
+  FROM customers c WHERE customer_id = 1;
+SELECT name, algorithm, (metrics->>'rmse')::float8 > 0 AS has_rmse, metrics ? 'r2' AS has_r2
+  FROM insight.train('aov', 'customers', target => 'avg_order_value');
+SELECT insight.predict('aov', c) > 0 AS positive_value FROM customers c WHERE customer_id = 1;
+
+-- scoring functions are STABLE and PARALLEL SAFE
+SELECT proname, provolatile, proparallel FROM pg_proc
+ WHERE pronamespace = 'insight'::regnamespace AND proname IN ('predict', 'predict_proba', 'predict_class', 'predict_purchase', 'explain')
+ ORDER BY 1;
+
+-- identifiers are quoted, never injected
+CREATE TABLE "we;ird ""tbl""" ("cust; DROP TABLE customers;--" int, "label""x" bool, "Région" text);
+INSERT INTO "we;ird ""tbl"""
+SELECT i % 17, (i % 17) > 8 OR i % 5 = 0, CASE WHEN i % 3 = 0 THEN 'nord' ELSE 'süd' END FROM generate_series(1, 300) i;
+SELECT name, version, algorithm FROM insight.train('hostile', '"we;ird ""tbl"""', target => 'label"x');
+SELECT insight.predict_class('hostile', t) AS cls, count(*) FROM "we;ird ""tbl""" t GROUP BY 1 ORDER BY 1;
+SELECT count(*) AS customers_still_there FROM customers;
