@@ -1,1 +1,124 @@
-fn main(){}
+//! Criterion benchmarks of the src/ml kernels (pure Rust, compiled in directly: src/ml has no
+//! pgrx, so no PostgreSQL is needed). Run with `cargo bench --bench kernels`.
+//!
+//! Each kernel is compared in the same run with its floor: the bare arithmetic it must do.
+
+#[allow(dead_code, unused_imports)]
+#[path = "../src/ml/mod.rs"]
+mod ml;
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use ml::linalg::{dot, Matrix};
+use ml::logistic::{self, LogisticOptions};
+use ml::model::{Estimator, Model, Task};
+use ml::monitor::Silent;
+use ml::parallel::Parallel;
+use ml::preprocess::{ColumnSpec, PrepOptions, Preprocessor, RawColumn, Value, ValueKind};
+
+const N_FEATURES: usize = 20;
+
+fn data(n: usize) -> (Vec<RawColumn>, Vec<usize>) {
+    let mut cols = Vec::new();
+    for j in 0..N_FEATURES {
+        cols.push(RawColumn::Number((0..n).map(|i| ((i * (j + 3)) as f64 * 0.013).sin() * (j + 1) as f64).collect()));
+    }
+    let y = (0..n)
+        .map(|i| {
+            let s: f64 = (0..N_FEATURES).map(|j| ((i * (j + 3)) as f64 * 0.013).sin() * if j % 2 == 0 { 1.0 } else { -0.5 }).sum();
+            usize::from(s + ((i as f64) * 7.7).sin() > 0.0)
+        })
+        .collect();
+    (cols, y)
+}
+
+fn model(cols: &[RawColumn], y: &[usize]) -> Model {
+    let specs: Vec<ColumnSpec> = (0..N_FEATURES)
+        .map(|j| ColumnSpec { name: format!("f{j}"), sql_type: "float8".into(), kind: ValueKind::Number })
+        .collect();
+    let rows: Vec<usize> = (0..y.len()).collect();
+    let pre = Preprocessor::fit(&specs, cols, &rows, &PrepOptions::default()).unwrap();
+    let x = pre.encode_rows(cols, &rows).unwrap();
+    let fit = logistic::fit(&x, y, 2, &vec![1.0; y.len()], &LogisticOptions::default(), &Parallel::serial(), &Silent);
+    Model {
+        task: Task::Binary,
+        classes: vec!["false".into(), "true".into()],
+        threshold: 0.5,
+        preprocessor: pre,
+        estimator: Estimator::Linear { coef: fit.coef, intercept: fit.intercept },
+    }
+}
+
+fn scoring(c: &mut Criterion) {
+    let n = 10_000;
+    let (cols, y) = data(n);
+    let m = model(&cols, &y);
+    let raw: Vec<Vec<f64>> = (0..n)
+        .map(|i| cols.iter().map(|c| if let RawColumn::Number(v) = c { v[i] } else { 0.0 }).collect())
+        .collect();
+    let mut g = c.benchmark_group("score_10k_rows_x20");
+    // floor: a dot product and a sigmoid per row on pre-scaled inputs
+    let w: Vec<f64> = (0..N_FEATURES).map(|j| j as f64 * 0.01).collect();
+    g.bench_function("floor_dot_sigmoid", |b| {
+        b.iter(|| {
+            let mut s = 0.0;
+            for r in &raw {
+                s += logistic::sigmoid(dot(r, &w) + 0.1);
+            }
+            black_box(s)
+        })
+    });
+    g.bench_function("encode_and_predict", |b| {
+        let mut x = vec![0.0; m.preprocessor.width];
+        let mut out = [0.0];
+        b.iter(|| {
+            let mut s = 0.0;
+            for r in &raw {
+                for (j, v) in r.iter().enumerate() {
+                    m.preprocessor.encode(j, Value::Number(*v), &mut x).unwrap();
+                }
+                m.predict_encoded(&x, &mut out);
+                s += out[0];
+            }
+            black_box(s)
+        })
+    });
+    g.finish();
+}
+
+fn training(c: &mut Criterion) {
+    let n = 100_000;
+    let (cols, y) = data(n);
+    let specs: Vec<ColumnSpec> = (0..N_FEATURES)
+        .map(|j| ColumnSpec { name: format!("f{j}"), sql_type: "float8".into(), kind: ValueKind::Number })
+        .collect();
+    let rows: Vec<usize> = (0..n).collect();
+    let pre = Preprocessor::fit(&specs, &cols, &rows, &PrepOptions::default()).unwrap();
+    let x: Matrix = pre.encode_rows(&cols, &rows).unwrap();
+    let w = vec![1.0; n];
+    let mut g = c.benchmark_group("logistic_fit_100k_x20");
+    g.sample_size(10);
+    // floor: one pass computing X'r, the least any first-order method does per iteration
+    g.bench_function("floor_one_gradient_pass", |b| {
+        b.iter(|| {
+            let mut grad = vec![0.0; N_FEATURES];
+            for i in 0..n {
+                let r = x.row(i);
+                let z = logistic::sigmoid(dot(r, &grad)) - y[i] as f64;
+                for j in 0..N_FEATURES {
+                    grad[j] += z * r[j];
+                }
+            }
+            black_box(grad)
+        })
+    });
+    for threads in [1, 2] {
+        let par = Parallel::new(threads);
+        g.bench_function(format!("newton_{threads}_threads"), |b| {
+            b.iter(|| black_box(logistic::fit(&x, &y, 2, &w, &LogisticOptions::default(), &par, &Silent)))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, scoring, training);
+criterion_main!(benches);

@@ -20,7 +20,7 @@ pub(crate) struct Scored {
 }
 
 fn target_name(id: i64) -> Option<String> {
-    Spi::get_one_with_args::<String>("SELECT target FROM insight.models WHERE id = $1", &[id.into()]).ok().flatten()
+    catalog::select_one::<String>("SELECT target FROM insight.models WHERE id = $1", &[id.into()])
 }
 
 /// Reads the model's features and target from `relid` and scores every row.
@@ -186,15 +186,13 @@ fn model_info(model: &str) -> JsonB {
     let run = || -> Result<Value> {
         let id = catalog::resolve(&catalog::parse_ref(model)?)?;
         let m = cache::load(id)?;
-        let row = Spi::get_one_with_args::<JsonB>(
+        let row = catalog::select_one::<JsonB>(
             "SELECT to_jsonb(m) - 'weights'
                     || jsonb_build_object('deployed', coalesce((SELECT d.model_id = m.id FROM insight.deployments d
                                                                  WHERE d.name = m.name ORDER BY d.id DESC LIMIT 1), false))
                FROM insight.models m WHERE id = $1",
             &[id.into()],
         )
-        .ok()
-        .flatten()
         .map(|j| j.0)
         .unwrap_or(Value::Null);
         let mut info = row;

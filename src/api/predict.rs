@@ -7,7 +7,7 @@
 
 use crate::error::{ident, InsightError, OrRaise, Result};
 use crate::ml::metrics::argmax;
-use crate::ml::model::{Model, Task};
+use crate::ml::model::{FoldedLinear, Model, Task};
 use crate::ml::preprocess::{PrepError, ValueKind, Value};
 use crate::store::{cache, catalog};
 use pgrx::prelude::*;
@@ -53,6 +53,7 @@ struct Slot {
     stamp: (i64, u32),
     model_id: i64,
     model: Rc<Model>,
+    folded: Option<FoldedLinear>,
     binding: Option<Binding>,
     x: Vec<f64>,
     out: Vec<f64>,
@@ -65,6 +66,16 @@ const MAX_SLOTS: usize = 16;
 
 /// Scores `row` with `model` and hands the outputs to `f`.
 fn with_scores<R>(model: &str, row: &AnyElement, f: impl FnOnce(&Model, &[f64], &[f64]) -> Result<R>) -> R {
+    scores(model, row, false, f)
+}
+
+/// `need_encoded`: fill the encoded input vector even when the folded fast path could skip it.
+fn scores<R>(
+    model: &str,
+    row: &AnyElement,
+    need_encoded: bool,
+    f: impl FnOnce(&Model, &[f64], &[f64]) -> Result<R>,
+) -> R {
     SLOTS
         .with(|slots| {
             let mut slots = slots.borrow_mut();
@@ -78,6 +89,7 @@ fn with_scores<R>(model: &str, row: &AnyElement, f: impl FnOnce(&Model, &[f64], 
                             let s = &mut slots[i];
                             s.x = vec![0.0; m.preprocessor.width];
                             s.out = vec![0.0; m.outputs()];
+                            s.folded = m.fold_linear();
                             s.model = m;
                             s.model_id = id;
                             s.binding = None;
@@ -98,6 +110,7 @@ fn with_scores<R>(model: &str, row: &AnyElement, f: impl FnOnce(&Model, &[f64], 
                         model_id: id,
                         x: vec![0.0; m.preprocessor.width],
                         out: vec![0.0; m.outputs()],
+                        folded: m.fold_linear(),
                         model: m,
                         binding: None,
                     });
@@ -105,6 +118,13 @@ fn with_scores<R>(model: &str, row: &AnyElement, f: impl FnOnce(&Model, &[f64], 
                 }
             };
             let slot = &mut slots[idx];
+            let typoid = row.oid();
+            if !need_encoded && slot.folded.is_some() && unsafe { pg_sys::type_is_rowtype(typoid) } {
+                let z = unsafe { fold_row(slot, model, row.datum())? };
+                let Slot { model: m, x, out, folded, .. } = slot;
+                out[0] = folded.as_ref().unwrap().finish(z);
+                return f(m, x, out);
+            }
             unsafe { encode_input(slot, model, row)? };
             let Slot { model: m, x, out, .. } = slot;
             m.predict_encoded(x, out);
@@ -128,9 +148,7 @@ unsafe fn encode_input(slot: &mut Slot, model_name: &str, row: &AnyElement) -> R
 }
 
 fn type_name(oid: pg_sys::Oid) -> String {
-    Spi::get_one_with_args::<String>("SELECT format_type($1, NULL)", &[oid.into()])
-        .ok()
-        .flatten()
+    catalog::select_one::<String>("SELECT format_type($1, NULL)", &[oid.into()])
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -152,7 +170,33 @@ fn encode_err(model_name: &str, e: PrepError) -> InsightError {
     }
 }
 
-unsafe fn encode_row(slot: &mut Slot, model_name: &str, datum: pg_sys::Datum) -> Result<()> {
+/// Deforms the row and evaluates the folded linear score directly from the raw values.
+unsafe fn fold_row(slot: &mut Slot, model_name: &str, datum: pg_sys::Datum) -> Result<f64> {
+    deform(slot, model_name, datum)?;
+    let (b, fl) = (slot.binding.as_ref().unwrap(), slot.folded.as_ref().unwrap());
+    let mut z = fl.base;
+    for (j, (att, read)) in b.reads.iter().enumerate() {
+        if b.nulls[*att] {
+            if fl.null_is_error[j] {
+                return Err(encode_err(model_name, PrepError::Null { feature: slot_feature(slot, j) }));
+            }
+            z += fl.null_term[j];
+        } else {
+            match read_datum(read, b.values[*att]) {
+                Value::Number(v) if v.is_finite() => z += fl.w[j] * v,
+                _ => return Err(encode_err(model_name, PrepError::NotFinite { feature: slot_feature(slot, j) })),
+            }
+        }
+    }
+    Ok(z)
+}
+
+fn slot_feature(slot: &Slot, j: usize) -> String {
+    slot.model.preprocessor.features[j].name.clone()
+}
+
+/// Binds the row type if needed and deforms the row into the binding's buffers.
+unsafe fn deform(slot: &mut Slot, model_name: &str, datum: pg_sys::Datum) -> Result<()> {
     let td = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
     let typid = (*td).t_choice.t_datum.datum_typeid;
     let typmod = (*td).t_choice.t_datum.datum_typmod;
@@ -164,12 +208,18 @@ unsafe fn encode_row(slot: &mut Slot, model_name: &str, datum: pg_sys::Datum) ->
         slot.binding = None;
         slot.binding = Some(bind(typid, typmod, &slot.model, model_name)?);
     }
-    let Slot { binding, x, model, .. } = slot;
-    let b = binding.as_mut().unwrap();
+    let b = slot.binding.as_mut().unwrap();
     let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
     tuple.t_len = pgrx::varlena::varsize_4b(td as *const pg_sys::varlena) as u32;
     tuple.t_data = td;
     pg_sys::heap_deform_tuple(&mut tuple, b.tupdesc, b.values.as_mut_ptr(), b.nulls.as_mut_ptr());
+    Ok(())
+}
+
+unsafe fn encode_row(slot: &mut Slot, model_name: &str, datum: pg_sys::Datum) -> Result<()> {
+    deform(slot, model_name, datum)?;
+    let Slot { binding, x, model, .. } = slot;
+    let b = binding.as_mut().unwrap();
     let pre = &model.preprocessor;
     for (j, (att, read)) in b.reads.iter().enumerate() {
         let v = if b.nulls[*att] { Value::Null } else { read_datum(read, b.values[*att]) };
@@ -478,7 +528,7 @@ fn explain(
     model: &str,
     row_or_array: AnyElement,
 ) -> TableIterator<'static, (name!(feature, String), name!(value, Option<f64>), name!(contribution, f64))> {
-    let (names, x, contrib, intercept) = with_scores(model, &row_or_array, |m, x, out| {
+    let (names, x, contrib, intercept) = scores(model, &row_or_array, true, |m, x, out| {
         let k = if m.task == Task::Multiclass { argmax(out) } else { 0 };
         let (c, b) = m.linear_contributions(x, k);
         Ok((m.preprocessor.encoded_names(), x.to_vec(), c, b))

@@ -58,9 +58,7 @@ pub fn relation_columns(relid: pg_sys::Oid) -> Vec<ColumnInfo> {
 
 /// The relation's name as SQL text, quoted and schema-qualified where needed.
 pub fn relation_name(relid: pg_sys::Oid) -> String {
-    Spi::get_one_with_args::<String>("SELECT $1::regclass::text", &[relid.into()])
-        .ok()
-        .flatten()
+    crate::store::catalog::select_one::<String>("SELECT $1::regclass::text", &[relid.into()])
         .unwrap_or_else(|| relid.to_u32().to_string())
 }
 

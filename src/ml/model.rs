@@ -119,6 +119,56 @@ impl Model {
     }
 }
 
+/// A binary or regression linear model over numeric inputs only, with standardisation folded into
+/// the weights: score = base + sum_j w_j * x_j (x_j raw; NULL adds null_term_j). This is the
+/// scoring hot path: one multiply-add per input, no encoded vector.
+#[derive(Clone, Debug)]
+pub struct FoldedLinear {
+    pub base: f64,
+    pub w: Vec<f64>,
+    pub null_term: Vec<f64>,
+    pub null_is_error: Vec<bool>,
+    pub sigmoid: bool,
+}
+
+impl Model {
+    /// The folded form of this model, when it has one (binary/regression, numeric inputs).
+    pub fn fold_linear(&self) -> Option<FoldedLinear> {
+        let Estimator::Linear { coef, intercept } = &self.estimator;
+        if self.task == Task::Multiclass {
+            return None;
+        }
+        let mut base = intercept[0];
+        let mut w = Vec::new();
+        let mut null_term = Vec::new();
+        let mut null_is_error = Vec::new();
+        for f in &self.preprocessor.features {
+            match f.encoding {
+                super::preprocess::Encoding::Scaled { mean, scale, fill } => {
+                    let c = coef[f.offset] / scale;
+                    base -= c * mean;
+                    w.push(c);
+                    null_term.push(c * fill);
+                    null_is_error.push(f.null_is_error);
+                }
+                super::preprocess::Encoding::OneHot { .. } => return None,
+            }
+        }
+        Some(FoldedLinear { base, w, null_term, null_is_error, sigmoid: self.task == Task::Binary })
+    }
+}
+
+impl FoldedLinear {
+    #[inline]
+    pub fn finish(&self, z: f64) -> f64 {
+        if self.sigmoid {
+            sigmoid(z)
+        } else {
+            z
+        }
+    }
+}
+
 pub fn softmax_in_place(v: &mut [f64]) {
     let m = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let mut s = 0.0;
@@ -168,6 +218,42 @@ mod tests {
         back.predict_encoded(&x, &mut out);
         // a: (2 - 1)/1 = 1 -> 1.0; c = y -> -0.5; intercept .25 => z = 0.75
         assert!((out[0] - sigmoid(0.75)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn folded_linear_matches_encode_then_predict() {
+        let specs = vec![
+            ColumnSpec { name: "a".into(), sql_type: "float8".into(), kind: ValueKind::Number },
+            ColumnSpec { name: "b".into(), sql_type: "int4".into(), kind: ValueKind::Number },
+        ];
+        let data = vec![RawColumn::Number(vec![1.0, 2.0, 7.0]), RawColumn::Number(vec![-3.0, f64::NAN, 5.0])];
+        let pre = Preprocessor::fit(&specs, &data, &[0, 1, 2], &PrepOptions::default()).unwrap();
+        let m = Model {
+            task: Task::Binary,
+            classes: vec!["n".into(), "y".into()],
+            threshold: 0.5,
+            estimator: Estimator::Linear { coef: vec![0.7, -1.3], intercept: vec![0.2] },
+            preprocessor: pre,
+        };
+        let f = m.fold_linear().unwrap();
+        for (a, b) in [(Some(1.5), Some(2.0)), (Some(-4.0), None), (None, Some(0.0))] {
+            let mut x = vec![0.0; 2];
+            let va = a.map_or(Value::Null, Value::Number);
+            let vb = b.map_or(Value::Null, Value::Number);
+            m.preprocessor.encode(0, va, &mut x).unwrap();
+            m.preprocessor.encode(1, vb, &mut x).unwrap();
+            let mut out = [0.0];
+            m.predict_encoded(&x, &mut out);
+            let mut z = f.base;
+            for (j, v) in [a, b].iter().enumerate() {
+                z += match v {
+                    Some(v) => f.w[j] * v,
+                    None => f.null_term[j],
+                };
+            }
+            assert!((f.finish(z) - out[0]).abs() < 1e-12);
+        }
+        assert!(tiny_model().fold_linear().is_none(), "one-hot models are not folded");
     }
 
     #[test]

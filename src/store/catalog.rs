@@ -2,7 +2,14 @@
 
 use crate::error::{InsightError, Result};
 use pgrx::prelude::*;
+use pgrx::datum::DatumWithOid;
 use pgrx::JsonB;
+
+/// Runs a read-only single-value query. Scoring runs inside parallel workers, where only
+/// read-only SPI is allowed (pgrx's Spi::get_one marks the transaction as writing).
+pub fn select_one<T: FromDatum + IntoDatum>(query: &str, args: &[DatumWithOid<'_>]) -> Option<T> {
+    Spi::connect(|c| c.select(query, Some(1), args).ok()?.first().get_one::<T>().ok()?)
+}
 
 /// A parsed model reference: `'name'` (the deployed version) or `'name@3'`.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,12 +61,10 @@ pub fn validate_name(name: &str) -> Result<()> {
 /// Resolves a reference to a model id.
 pub fn resolve(r: &ModelRef) -> Result<i64> {
     if let Some(v) = r.version {
-        let id = Spi::get_one_with_args::<i64>(
+        let id = select_one::<i64>(
             "SELECT id FROM insight.models WHERE name = $1 AND version = $2",
             &[r.name.into(), v.into()],
-        )
-        .ok()
-        .flatten();
+        );
         return id.ok_or_else(|| {
             let latest = latest_version(r.name);
             match latest {
@@ -71,12 +76,10 @@ pub fn resolve(r: &ModelRef) -> Result<i64> {
             }
         });
     }
-    let id = Spi::get_one_with_args::<i64>(
+    let id = select_one::<i64>(
         "SELECT model_id FROM insight.deployments WHERE name = $1 ORDER BY id DESC LIMIT 1",
         &[r.name.into()],
-    )
-    .ok()
-    .flatten();
+    );
     id.ok_or_else(|| match latest_version(r.name) {
         None => no_such_model(r.name),
         Some(l) => InsightError::undefined_object(
@@ -97,16 +100,11 @@ fn no_such_model(name: &str) -> InsightError {
 }
 
 pub fn latest_version(name: &str) -> Option<i32> {
-    Spi::get_one_with_args::<i32>("SELECT max(version) FROM insight.models WHERE name = $1", &[name.into()])
-        .ok()
-        .flatten()
+    select_one::<i32>("SELECT max(version) FROM insight.models WHERE name = $1", &[name.into()])
 }
 
 pub fn weights(id: i64) -> Vec<u8> {
-    Spi::get_one_with_args::<Vec<u8>>("SELECT weights FROM insight.models WHERE id = $1", &[id.into()])
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+    select_one::<Vec<u8>>("SELECT weights FROM insight.models WHERE id = $1", &[id.into()]).unwrap_or_default()
 }
 
 /// Everything train writes about a model version, but the id and version it is given.

@@ -89,3 +89,15 @@ SELECT i % 17, (i % 17) > 8 OR i % 5 = 0, CASE WHEN i % 3 = 0 THEN 'nord' ELSE '
 SELECT name, version, algorithm FROM insight.train('hostile', '"we;ird ""tbl"""', target => 'label"x');
 SELECT insight.predict_class('hostile', t) AS cls, count(*) FROM "we;ird ""tbl""" t GROUP BY 1 ORDER BY 1;
 SELECT count(*) AS customers_still_there FROM customers;
+
+-- parallel query: workers score with the same results as the leader alone
+SET max_parallel_workers_per_gather = 2;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+EXPLAIN (COSTS OFF) SELECT sum(insight.predict_purchase('purchase', c)) FROM customers c;
+SELECT round(sum(insight.predict_purchase('purchase', c))::numeric, 6) AS parallel_sum FROM customers c \gset
+RESET max_parallel_workers_per_gather;
+SET max_parallel_workers_per_gather = 0;
+SELECT round(sum(insight.predict_purchase('purchase', c))::numeric, 6) = :parallel_sum AS same_as_serial FROM customers c;
+RESET ALL;
