@@ -38,6 +38,12 @@ struct Binding {
     tupdesc: pg_sys::TupleDesc,
     /// per model feature: attribute index and how to read it
     reads: Vec<(usize, AttrRead)>,
+    /// When every attribute up to the last one a feature needs has a fixed width, the byte
+    /// offset of each feature's value in a tuple without NULLs (PostgreSQL's attcacheoff idea):
+    /// such rows are read directly instead of deformed.
+    fixed_offsets: Option<Vec<usize>>,
+    /// Attributes a tuple must have for `fixed_offsets` to apply.
+    fixed_natts: u16,
     values: Vec<pg_sys::Datum>,
     nulls: Vec<bool>,
 }
@@ -54,9 +60,29 @@ struct Slot {
     model_id: i64,
     model: Rc<Model>,
     folded: Option<FoldedLinear>,
+    /// The argument type last seen and whether it is a row type (saves a catalog call per row).
+    arg_type: (pg_sys::Oid, bool),
     binding: Option<Binding>,
     x: Vec<f64>,
     out: Vec<f64>,
+}
+
+/// PostgreSQL functions called once per scored row, declared here without pgrx's error guard:
+/// pgrx wraps every pg_sys call in a sigsetjmp, which costs more than the call itself on this
+/// path. Each of these only reads memory and cannot raise an ERROR for the valid inputs we pass
+/// (a detoasted heap tuple with its own descriptor; plain getters), so there is no longjmp to catch.
+mod unguarded {
+    use pgrx::pg_sys;
+    extern "C-unwind" {
+        pub fn heap_deform_tuple(
+            tuple: pg_sys::HeapTuple,
+            desc: pg_sys::TupleDesc,
+            values: *mut pg_sys::Datum,
+            isnull: *mut bool,
+        );
+        pub fn GetCurrentStatementStartTimestamp() -> pg_sys::TimestampTz;
+        pub fn GetCurrentCommandId(used: bool) -> pg_sys::CommandId;
+    }
 }
 
 thread_local! {
@@ -79,7 +105,9 @@ fn scores<R>(
     SLOTS
         .with(|slots| {
             let mut slots = slots.borrow_mut();
-            let stamp = cache::statement_stamp();
+            let stamp = unsafe {
+                (unguarded::GetCurrentStatementStartTimestamp(), unguarded::GetCurrentCommandId(false))
+            };
             let idx = match slots.iter().position(|s| s.key == model) {
                 Some(i) => {
                     if slots[i].stamp != stamp {
@@ -111,6 +139,7 @@ fn scores<R>(
                         x: vec![0.0; m.preprocessor.width],
                         out: vec![0.0; m.outputs()],
                         folded: m.fold_linear(),
+                        arg_type: (pg_sys::InvalidOid, false),
                         model: m,
                         binding: None,
                     });
@@ -119,7 +148,10 @@ fn scores<R>(
             };
             let slot = &mut slots[idx];
             let typoid = row.oid();
-            if !need_encoded && slot.folded.is_some() && unsafe { pg_sys::type_is_rowtype(typoid) } {
+            if slot.arg_type.0 != typoid {
+                slot.arg_type = (typoid, unsafe { pg_sys::type_is_rowtype(typoid) });
+            }
+            if !need_encoded && slot.folded.is_some() && slot.arg_type.1 {
                 let z = unsafe { fold_row(slot, model, row.datum())? };
                 let Slot { model: m, x, out, folded, .. } = slot;
                 out[0] = folded.as_ref().unwrap().finish(z);
@@ -170,11 +202,29 @@ fn encode_err(model_name: &str, e: PrepError) -> InsightError {
     }
 }
 
-/// Deforms the row and evaluates the folded linear score directly from the raw values.
+/// Evaluates the folded linear score straight from the row: a tuple without NULLs whose
+/// features sit at fixed offsets is read in place; any other is deformed first.
 unsafe fn fold_row(slot: &mut Slot, model_name: &str, datum: pg_sys::Datum) -> Result<f64> {
-    deform(slot, model_name, datum)?;
+    let td = whole_row(datum);
+    ensure_binding(slot, model_name, td)?;
     let (b, fl) = (slot.binding.as_ref().unwrap(), slot.folded.as_ref().unwrap());
     let mut z = fl.base;
+    if let Some(offsets) = &b.fixed_offsets {
+        let infomask = (*td).t_infomask as u32;
+        let natts = ((*td).t_infomask2 as u32 & pg_sys::HEAP_NATTS_MASK) as u16;
+        if infomask & pg_sys::HEAP_HASNULL == 0 && natts >= b.fixed_natts {
+            let data = (td as *const u8).add((*td).t_hoff as usize);
+            for (j, ((_, read), off)) in b.reads.iter().zip(offsets).enumerate() {
+                match read_datum(read, fixed_datum(read, data.add(*off))) {
+                    Value::Number(v) if v.is_finite() => z += fl.w[j] * v,
+                    _ => return Err(encode_err(model_name, PrepError::NotFinite { feature: slot_feature(slot, j) })),
+                }
+            }
+            return Ok(z);
+        }
+    }
+    deform_tuple(slot, td);
+    let (b, fl) = (slot.binding.as_ref().unwrap(), slot.folded.as_ref().unwrap());
     for (j, (att, read)) in b.reads.iter().enumerate() {
         if b.nulls[*att] {
             if fl.null_is_error[j] {
@@ -195,9 +245,18 @@ fn slot_feature(slot: &Slot, j: usize) -> String {
     slot.model.preprocessor.features[j].name.clone()
 }
 
-/// Binds the row type if needed and deforms the row into the binding's buffers.
-unsafe fn deform(slot: &mut Slot, model_name: &str, datum: pg_sys::Datum) -> Result<()> {
-    let td = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
+/// The heap tuple header of a whole-row value.
+#[inline(always)]
+unsafe fn whole_row(datum: pg_sys::Datum) -> pg_sys::HeapTupleHeader {
+    let p = datum.cast_mut_ptr::<pg_sys::varlena>();
+    // A whole-row value is normally a plain 4-byte-header varlena; only a toasted or short one
+    // (e.g. read from a composite column) needs detoasting.
+    (if (*(p as *const u8)) & 0x03 == 0 { p } else { pg_sys::pg_detoast_datum(p) }) as pg_sys::HeapTupleHeader
+}
+
+/// Binds the row type to the model's features unless it is bound already.
+#[inline(always)]
+unsafe fn ensure_binding(slot: &mut Slot, model_name: &str, td: pg_sys::HeapTupleHeader) -> Result<()> {
     let typid = (*td).t_choice.t_datum.datum_typeid;
     let typmod = (*td).t_choice.t_datum.datum_typmod;
     let rebind = match &slot.binding {
@@ -208,16 +267,22 @@ unsafe fn deform(slot: &mut Slot, model_name: &str, datum: pg_sys::Datum) -> Res
         slot.binding = None;
         slot.binding = Some(bind(typid, typmod, &slot.model, model_name)?);
     }
+    Ok(())
+}
+
+/// Deforms the row into the binding's buffers.
+unsafe fn deform_tuple(slot: &mut Slot, td: pg_sys::HeapTupleHeader) {
     let b = slot.binding.as_mut().unwrap();
     let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
     tuple.t_len = pgrx::varlena::varsize_4b(td as *const pg_sys::varlena) as u32;
     tuple.t_data = td;
-    pg_sys::heap_deform_tuple(&mut tuple, b.tupdesc, b.values.as_mut_ptr(), b.nulls.as_mut_ptr());
-    Ok(())
+    unguarded::heap_deform_tuple(&mut tuple, b.tupdesc, b.values.as_mut_ptr(), b.nulls.as_mut_ptr());
 }
 
 unsafe fn encode_row(slot: &mut Slot, model_name: &str, datum: pg_sys::Datum) -> Result<()> {
-    deform(slot, model_name, datum)?;
+    let td = whole_row(datum);
+    ensure_binding(slot, model_name, td)?;
+    deform_tuple(slot, td);
     let Slot { binding, x, model, .. } = slot;
     let b = binding.as_mut().unwrap();
     let pre = &model.preprocessor;
@@ -230,7 +295,7 @@ unsafe fn encode_row(slot: &mut Slot, model_name: &str, datum: pg_sys::Datum) ->
 
 const EPOCH_SHIFT_DAYS: f64 = 10957.0; // 1970-01-01 -> 2000-01-01
 
-#[inline]
+#[inline(always)]
 unsafe fn read_datum(read: &AttrRead, d: pg_sys::Datum) -> Value<'_> {
     match read {
         AttrRead::Float8 => Value::Number(f64::from_bits(d.value() as u64)),
@@ -330,8 +395,16 @@ unsafe fn bind(typid: pg_sys::Oid, typmod: i32, model: &Model, model_name: &str)
         })
         .collect();
     // from here on, free the copy if binding fails
-    let binding = Binding { typid, typmod, tupdesc, reads: Vec::new(), values: vec![pg_sys::Datum::from(0); natts], nulls: vec![true; natts] };
-    let mut binding = binding;
+    let mut binding = Binding {
+        typid,
+        typmod,
+        tupdesc,
+        reads: Vec::new(),
+        fixed_offsets: None,
+        fixed_natts: 0,
+        values: vec![pg_sys::Datum::from(0); natts],
+        nulls: vec![true; natts],
+    };
     let features = &model.preprocessor.features;
     let anonymous = typid == pg_sys::RECORDOID;
     if anonymous && live.len() != features.len() {
@@ -384,7 +457,50 @@ unsafe fn bind(typid: pg_sys::Oid, typmod: i32, model: &Model, model_name: &str)
             }
         }
     }
+    binding.fixed_offsets = fixed_offsets(attrs, &binding.reads);
+    binding.fixed_natts = binding.reads.iter().map(|(a, _)| *a + 1).max().unwrap_or(0) as u16;
     Ok(binding)
+}
+
+/// Byte offsets of the features' attributes in a tuple without NULLs, when all attributes up to
+/// the last needed one are fixed-width, not dropped, and every needed one is read by value.
+fn fixed_offsets(attrs: &[pg_sys::FormData_pg_attribute], reads: &[(usize, AttrRead)]) -> Option<Vec<usize>> {
+    let last = reads.iter().map(|(a, _)| *a).max()?;
+    let mut offsets = Vec::with_capacity(last + 1);
+    let mut off = 0usize;
+    for a in &attrs[..=last] {
+        if a.attisdropped || a.attlen <= 0 {
+            return None;
+        }
+        let align = match a.attalign as u8 {
+            b'c' => 1,
+            b's' => 2,
+            b'i' => 4,
+            _ => 8,
+        };
+        off = off.div_ceil(align) * align;
+        offsets.push(off);
+        off += a.attlen as usize;
+    }
+    let fixed_kind = |r: &AttrRead| {
+        matches!(r, AttrRead::Int2 | AttrRead::Int4 | AttrRead::Int8 | AttrRead::Float4 | AttrRead::Float8 | AttrRead::Bool | AttrRead::Date | AttrRead::Timestamp)
+    };
+    if !reads.iter().all(|(_, r)| fixed_kind(r)) {
+        return None;
+    }
+    Some(reads.iter().map(|(a, _)| offsets[*a]).collect())
+}
+
+/// Reads a fixed-width by-value attribute stored at `p`, as a Datum.
+#[inline(always)]
+unsafe fn fixed_datum(read: &AttrRead, p: *const u8) -> pg_sys::Datum {
+    let v: u64 = match read {
+        AttrRead::Float8 | AttrRead::Int8 | AttrRead::Timestamp => std::ptr::read_unaligned(p as *const u64),
+        AttrRead::Int4 | AttrRead::Float4 | AttrRead::Date => std::ptr::read_unaligned(p as *const u32) as u64,
+        AttrRead::Int2 => std::ptr::read_unaligned(p as *const u16) as u64,
+        _ => *p as u64,
+    };
+    pg_sys::Datum::from(v as usize)
 }
 
 unsafe fn encode_array(slot: &mut Slot, model_name: &str, datum: pg_sys::Datum) -> Result<()> {

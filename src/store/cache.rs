@@ -9,7 +9,6 @@
 use crate::error::{InsightError, Result};
 use crate::ml::model::{CodecError, Model};
 use crate::store::catalog;
-use pgrx::prelude::*;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -49,9 +48,4 @@ pub fn load(id: i64) -> Result<Rc<Model>> {
         c.insert(id, model.clone());
     });
     Ok(model)
-}
-
-/// A (statement, command) stamp: a name resolved under one stamp is valid for that stamp only.
-pub fn statement_stamp() -> (i64, u32) {
-    unsafe { (pg_sys::GetCurrentStatementStartTimestamp(), pg_sys::GetCurrentCommandId(false)) }
 }

@@ -30,6 +30,17 @@ SELECT insight.predict('engagement', ARRAY[8, 5, 30, 1]) = insight.predict('enga
        insight.predict('engagement', ARRAY[8, 5, 30, 1]) = insight.predict('engagement', ARRAY[8, 5, 30, 1]::numeric[]) AS numeric_array,
        insight.predict('engagement', ARRAY[8, 5, 30, 1]) = insight.predict('engagement', ARRAY[8, 5, 30, 1]::bigint[]) AS bigint_array,
        insight.predict('engagement', ARRAY[8, 5, 30, 1]) = insight.predict('engagement', ROW(8, 5, 30, 1)) AS anonymous_row;
+-- rows of all-fixed-width columns are read in place (rows with a NULL are deformed): same scores
+CREATE TABLE engagement_fixed AS
+SELECT customer_id, visits_30d::smallint AS visits_30d, email_opens_30d::bigint AS email_opens_30d,
+       days_since_last_purchase::real AS days_since_last_purchase, support_tickets::float8 AS support_tickets,
+       is_member
+  FROM customers;
+SELECT count(*) FILTER (WHERE email_opens_30d IS NULL) > 0 AS has_null_rows,
+       max(abs(insight.predict('engagement', f)
+             - insight.predict('engagement', ARRAY[f.visits_30d, f.email_opens_30d, f.days_since_last_purchase, f.support_tickets]::float8[])))
+       < 1e-12 AS fixed_width_rows_match
+  FROM engagement_fixed f;
 -- NULL is imputed with the training mean (encoded as 0): NULL in an array equals NULL in a row
 SELECT insight.predict('engagement', ARRAY[8, NULL, 30, 1]) =
        insight.predict('engagement', ROW(8, NULL::int, 30, 1)) AS null_imputed_alike;
