@@ -34,7 +34,9 @@ SELECT key AS feature, round(value::numeric, 3) AS coefficient
  ORDER BY abs(value::float8) DESC LIMIT 10;
 SELECT jsonb_pretty(insight.demo_truth()->'drivers') AS planted_drivers;
 
-\echo '-- 7. Why one customer scores high'
+\echo '-- 7. Why the top customer scores high (contributions to the log-odds)'
 SELECT feature, round(value::numeric, 3) AS value, round(contribution::numeric, 3) AS contribution
   FROM customers c, insight.explain('purchase_propensity', c)
- WHERE c.customer_id = 1 ORDER BY abs(contribution) DESC LIMIT 8;
+ WHERE c.customer_id = (SELECT customer_id FROM customers t
+                         ORDER BY insight.predict_purchase('purchase_propensity', t) DESC LIMIT 1)
+ ORDER BY abs(contribution) DESC LIMIT 8;
