@@ -52,3 +52,22 @@ COMMENT ON FUNCTION insight.demo_truth() IS 'The planted purchase model behind d
 -- (GRANT INSERT ON insight.models, insight.deployments TO analyst).
 GRANT USAGE ON SCHEMA insight TO PUBLIC;
 GRANT SELECT ON insight.models, insight.deployments, insight.model_registry TO PUBLIC;
+
+-- Planner rewrite of whole-row scoring calls into column arguments (see src/api/predict.rs):
+-- the targets are internal and not meant to be called by hand.
+CREATE FUNCTION insight._score_columns(model text, output int, row_type oid, row_ctid tid, VARIADIC "any")
+  RETURNS float8 STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_score_columns';
+CREATE FUNCTION insight._class_columns(model text, output int, row_type oid, row_ctid tid, VARIADIC "any")
+  RETURNS text STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_class_columns';
+CREATE FUNCTION insight._predict_support(internal) RETURNS internal
+  STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_predict_support';
+ALTER FUNCTION insight.predict(text, anyelement) SUPPORT insight._predict_support;
+ALTER FUNCTION insight.predict_proba(text, anyelement) SUPPORT insight._predict_support;
+ALTER FUNCTION insight.predict_purchase(text, anyelement) SUPPORT insight._predict_support;
+ALTER FUNCTION insight.predict_class(text, anyelement) SUPPORT insight._predict_support;
+COMMENT ON FUNCTION insight._score_columns(text, int, oid, tid, "any") IS
+  'Internal: target of the planner rewrite of insight.predict/predict_proba/predict_purchase(model, table_row)';
+COMMENT ON FUNCTION insight._class_columns(text, int, oid, tid, "any") IS
+  'Internal: target of the planner rewrite of insight.predict_class(model, table_row)';
+COMMENT ON FUNCTION insight._predict_support(internal) IS
+  'Internal: planner support function that passes a table row''s columns instead of building the row';

@@ -63,6 +63,9 @@ struct Slot {
     /// The argument type last seen and whether it is a row type (saves a catalog call per row).
     arg_type: (pg_sys::Oid, bool),
     binding: Option<Binding>,
+    /// For calls rewritten to column arguments: the row type and, per feature, the argument
+    /// index and how to read it.
+    columns: Option<(pg_sys::Oid, Vec<(usize, AttrRead)>)>,
     x: Vec<f64>,
     out: Vec<f64>,
 }
@@ -95,13 +98,9 @@ fn with_scores<R>(model: &str, row: &AnyElement, f: impl FnOnce(&Model, &[f64], 
     scores(model, row, false, f)
 }
 
-/// `need_encoded`: fill the encoded input vector even when the folded fast path could skip it.
-fn scores<R>(
-    model: &str,
-    row: &AnyElement,
-    need_encoded: bool,
-    f: impl FnOnce(&Model, &[f64], &[f64]) -> Result<R>,
-) -> R {
+/// Finds (or creates) this model text's slot, re-resolving the name once per statement, and
+/// runs `f` on it.
+fn with_slot<R>(model: &str, f: impl FnOnce(&mut Slot) -> Result<R>) -> R {
     SLOTS
         .with(|slots| {
             let mut slots = slots.borrow_mut();
@@ -121,6 +120,7 @@ fn scores<R>(
                             s.model = m;
                             s.model_id = id;
                             s.binding = None;
+                            s.columns = None;
                         }
                         slots[i].stamp = stamp;
                     }
@@ -142,11 +142,24 @@ fn scores<R>(
                         arg_type: (pg_sys::InvalidOid, false),
                         model: m,
                         binding: None,
+                        columns: None,
                     });
                     slots.len() - 1
                 }
             };
-            let slot = &mut slots[idx];
+            f(&mut slots[idx])
+        })
+        .or_raise()
+}
+
+/// `need_encoded`: fill the encoded input vector even when the folded fast path could skip it.
+fn scores<R>(
+    model: &str,
+    row: &AnyElement,
+    need_encoded: bool,
+    f: impl FnOnce(&Model, &[f64], &[f64]) -> Result<R>,
+) -> R {
+    with_slot(model, |slot| {
             let typoid = row.oid();
             if slot.arg_type.0 != typoid {
                 slot.arg_type = (typoid, unsafe { pg_sys::type_is_rowtype(typoid) });
@@ -161,8 +174,7 @@ fn scores<R>(
             let Slot { model: m, x, out, .. } = slot;
             m.predict_encoded(x, out);
             f(m, x, out)
-        })
-        .or_raise()
+    })
 }
 
 unsafe fn encode_input(slot: &mut Slot, model_name: &str, row: &AnyElement) -> Result<()> {
@@ -406,7 +418,10 @@ unsafe fn bind(typid: pg_sys::Oid, typmod: i32, model: &Model, model_name: &str)
         nulls: vec![true; natts],
     };
     let features = &model.preprocessor.features;
-    let anonymous = typid == pg_sys::RECORDOID;
+    // ROW(a, b, ...) makes a record with fields f1, f2, ...: bound by position. Other records
+    // (a subquery's row) carry their column names and bind by name like table rows.
+    let anonymous = typid == pg_sys::RECORDOID
+        && live.iter().enumerate().all(|(i, (_, n, _))| *n == format!("f{}", i + 1));
     if anonymous && live.len() != features.len() {
         return Err(InsightError::datatype_mismatch(
             format!(
@@ -423,22 +438,8 @@ unsafe fn bind(typid: pg_sys::Oid, typmod: i32, model: &Model, model_name: &str)
     for (j, f) in features.iter().enumerate() {
         let found = if anonymous { live.get(j) } else { live.iter().find(|(_, n, _)| *n == f.name) };
         let Some((att, att_name, att_type)) = found else {
-            let missing: Vec<String> = features
-                .iter()
-                .filter(|g| !live.iter().any(|(_, n, _)| *n == g.name))
-                .map(|g| ident(&g.name))
-                .collect();
-            return Err(InsightError::undefined_column(
-                format!(
-                    "the row passed to model \"{model_name}\" has no column {}",
-                    ident(&f.name)
-                ),
-                format!(
-                    "The model needs columns {}; missing: {}. Pass a row of the training table or a view with those columns.",
-                    features.iter().map(|g| ident(&g.name)).collect::<Vec<_>>().join(", "),
-                    missing.join(", ")
-                ),
-            ));
+            let names: Vec<&str> = live.iter().map(|(_, n, _)| n.as_str()).collect();
+            return Err(missing_column(model, model_name, &f.name, &names));
         };
         let read = base_read(*att_type);
         match read {
@@ -501,6 +502,21 @@ unsafe fn fixed_datum(read: &AttrRead, p: *const u8) -> pg_sys::Datum {
         _ => *p as u64,
     };
     pg_sys::Datum::from(v as usize)
+}
+
+/// The error for a row that lacks a column the model needs.
+fn missing_column(model: &Model, model_name: &str, feature: &str, have: &[&str]) -> InsightError {
+    let features = &model.preprocessor.features;
+    let missing: Vec<String> =
+        features.iter().filter(|g| !have.contains(&g.name.as_str())).map(|g| ident(&g.name)).collect();
+    InsightError::undefined_column(
+        format!("the row passed to model \"{model_name}\" has no column {}", ident(feature)),
+        format!(
+            "The model needs columns {}; missing: {}. Pass a row of the training table or a view with those columns.",
+            features.iter().map(|g| ident(&g.name)).collect::<Vec<_>>().join(", "),
+            missing.join(", ")
+        ),
+    )
 }
 
 unsafe fn encode_array(slot: &mut Slot, model_name: &str, datum: pg_sys::Datum) -> Result<()> {
@@ -653,4 +669,309 @@ fn explain(
         names.into_iter().zip(x).zip(contrib).map(|((n, v), c)| (n, Some(v), c)).collect();
     out.push(("(intercept)".to_string(), None, intercept));
     TableIterator::new(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole-row calls rewritten to column arguments.
+//
+// `insight.predict_purchase('m', c)` makes PostgreSQL build a whole tuple for `c` on every row
+// (heap_form_tuple: about a quarter of the scoring time), only for us to take it apart again.
+// A planner support function rewrites such calls, when `c` is a plain table (or materialized
+// view) row of the query, into `insight._score_columns('m', kind, rowtype, c.ctid, c.col1, ...,
+// c.colN)`: every column is passed as its own argument and nothing is built. Binding is still by
+// column name at run time (through `rowtype`), so a newly deployed version with other features
+// works; a NULL ctid marks a NULL-extended outer-join row, which scores NULL like a NULL row.
+// ---------------------------------------------------------------------------------------------
+
+/// What a rewritten call returns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Predict = 0,
+    Proba = 1,
+    Purchase = 2,
+    Class = 3,
+}
+
+impl Output {
+    fn from_i32(v: i32) -> Option<Output> {
+        [Output::Predict, Output::Proba, Output::Purchase, Output::Class].into_iter().find(|o| *o as i32 == v)
+    }
+}
+
+/// Index of the first column argument: model, output kind, row type, ctid come first.
+const FIRST_COLUMN_ARG: usize = 4;
+
+unsafe fn bind_columns(
+    rowtype: pg_sys::Oid,
+    nargs: usize,
+    model: &Model,
+    model_name: &str,
+) -> Result<Vec<(usize, AttrRead)>> {
+    let desc = pg_sys::lookup_rowtype_tupdesc(rowtype, -1);
+    let natts = (*desc).natts as usize;
+    let live: Vec<(String, pg_sys::Oid)> = (*desc)
+        .attrs
+        .as_slice(natts)
+        .iter()
+        .filter(|a| !a.attisdropped)
+        .map(|a| (std::ffi::CStr::from_ptr(a.attname.data.as_ptr()).to_string_lossy().into_owned(), a.atttypid))
+        .collect();
+    if (*desc).tdrefcount >= 0 {
+        pg_sys::DecrTupleDescRefCount(desc);
+    }
+    if live.len() + FIRST_COLUMN_ARG != nargs {
+        return Err(InsightError::datatype_mismatch(
+            format!("the row type changed since this query was planned ({} columns now)", live.len()),
+            "Run the query again; it is re-planned against the new table definition.",
+        ));
+    }
+    let mut reads = Vec::with_capacity(model.preprocessor.features.len());
+    for f in &model.preprocessor.features {
+        let Some(i) = live.iter().position(|(n, _)| *n == f.name) else {
+            let names: Vec<&str> = live.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(missing_column(model, model_name, &f.name, &names));
+        };
+        let (name, typ) = &live[i];
+        match base_read(*typ) {
+            Some(r) if compatible(f.kind, &r) => reads.push((FIRST_COLUMN_ARG + i, r)),
+            _ => {
+                return Err(InsightError::datatype_mismatch(
+                    format!(
+                        "column {} has type {}, but model \"{model_name}\" was trained on it as {} ({})",
+                        ident(name),
+                        type_name(*typ),
+                        crate::data::columns::kind_name(f.kind),
+                        f.sql_type
+                    ),
+                    "Cast the column in a view or in the ROW(...) you pass.",
+                ))
+            }
+        }
+    }
+    Ok(reads)
+}
+
+/// Scores one rewritten call; None means SQL NULL.
+unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo) -> Option<ScoreOut> {
+    let nargs = (*fcinfo).nargs as usize;
+    let args = (*fcinfo).args.as_slice(nargs);
+    if args[0].isnull || args[3].isnull || nargs < FIRST_COLUMN_ARG {
+        return None; // NULL model text, or a NULL-extended outer-join row
+    }
+    let model = pgrx::varlena::text_to_rust_str_unchecked(pg_sys::pg_detoast_datum_packed(
+        args[0].value.cast_mut_ptr(),
+    ));
+    let output = Output::from_i32(args[1].value.value() as i32).unwrap_or(Output::Predict);
+    let rowtype = pg_sys::Oid::from(args[2].value.value() as u32);
+    Some(with_slot(model, |slot| {
+        let stale = match &slot.columns {
+            Some((t, _)) => *t != rowtype,
+            None => true,
+        };
+        if stale {
+            slot.columns = Some((rowtype, bind_columns(rowtype, nargs, &slot.model, model)?));
+        }
+        let Slot { model: m, x, out, folded, columns, .. } = slot;
+        let reads = &columns.as_ref().unwrap().1;
+        match folded {
+            Some(fl) if output != Output::Class => {
+                let mut z = fl.base;
+                for (j, (arg, read)) in reads.iter().enumerate() {
+                    let a = &args[*arg];
+                    if a.isnull {
+                        if fl.null_is_error[j] {
+                            return Err(encode_err(model, PrepError::Null { feature: m.preprocessor.features[j].name.clone() }));
+                        }
+                        z += fl.null_term[j];
+                    } else {
+                        match read_datum(read, a.value) {
+                            Value::Number(v) if v.is_finite() => z += fl.w[j] * v,
+                            _ => {
+                                return Err(encode_err(
+                                    model,
+                                    PrepError::NotFinite { feature: m.preprocessor.features[j].name.clone() },
+                                ))
+                            }
+                        }
+                    }
+                }
+                out[0] = fl.finish(z);
+            }
+            _ => {
+                for (j, (arg, read)) in reads.iter().enumerate() {
+                    let a = &args[*arg];
+                    let v = if a.isnull { Value::Null } else { read_datum(read, a.value) };
+                    m.preprocessor.encode(j, v, x).map_err(|e| encode_err(model, e))?;
+                }
+                m.predict_encoded(x, out);
+            }
+        }
+        match output {
+            Output::Predict => Ok(ScoreOut::Number(match m.task {
+                Task::Binary | Task::Regression => out[0],
+                Task::Multiclass => argmax(out) as f64,
+            })),
+            Output::Proba | Output::Purchase => {
+                needs_binary(model, m, if output == Output::Proba { "predict_proba" } else { "predict_purchase" })?;
+                Ok(ScoreOut::Number(out[0]))
+            }
+            Output::Class => match m.task {
+                Task::Binary => Ok(ScoreOut::Label(m.classes[usize::from(out[0] >= m.threshold)].clone())),
+                Task::Multiclass => Ok(ScoreOut::Label(m.classes[argmax(out)].clone())),
+                Task::Regression => Err(InsightError::not_supported(
+                    format!("model \"{model}\" is a regression model and has no classes"),
+                    "Use insight.predict for the predicted value.",
+                )),
+            },
+        }
+    }))
+}
+
+enum ScoreOut {
+    Number(f64),
+    Label(String),
+}
+
+#[no_mangle]
+#[doc(hidden)]
+pub extern "C" fn pg_finfo_insight_score_columns() -> &'static pg_sys::Pg_finfo_record {
+    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
+}
+
+/// insight._score_columns(model text, output int, rowtype oid, row_ctid tid, VARIADIC "any")
+/// RETURNS float8 (the target of the planner rewrite; not meant to be called by hand).
+#[no_mangle]
+#[doc(hidden)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn insight_score_columns(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    match score_columns(fcinfo) {
+        Some(ScoreOut::Number(v)) => pg_sys::Datum::from(v.to_bits() as usize),
+        Some(ScoreOut::Label(_)) | None => {
+            (*fcinfo).isnull = true;
+            pg_sys::Datum::from(0)
+        }
+    }
+}
+
+#[no_mangle]
+#[doc(hidden)]
+pub extern "C" fn pg_finfo_insight_class_columns() -> &'static pg_sys::Pg_finfo_record {
+    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
+}
+
+/// insight._class_columns(...) RETURNS text: the rewrite target of predict_class.
+#[no_mangle]
+#[doc(hidden)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn insight_class_columns(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    match score_columns(fcinfo) {
+        Some(ScoreOut::Label(s)) => s.into_datum().unwrap(),
+        _ => {
+            (*fcinfo).isnull = true;
+            pg_sys::Datum::from(0)
+        }
+    }
+}
+
+#[no_mangle]
+#[doc(hidden)]
+pub extern "C" fn pg_finfo_insight_predict_support() -> &'static pg_sys::Pg_finfo_record {
+    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
+}
+
+/// Planner support function of the four scorers (SupportRequestSimplify): see the section
+/// comment above. Returns NULL (no rewrite) for anything but a whole-row Var of a plain table or
+/// materialized view of the current query level.
+#[no_mangle]
+#[doc(hidden)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn insight_predict_support(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    let none = pg_sys::Datum::from(0);
+    let req = (*fcinfo).args.as_slice(1)[0].value.cast_mut_ptr::<pg_sys::Node>();
+    if req.is_null() || (*req).type_ != pg_sys::NodeTag::T_SupportRequestSimplify {
+        return none;
+    }
+    let req = req as *mut pg_sys::SupportRequestSimplify;
+    let (root, fexpr) = ((*req).root, (*req).fcall);
+    if root.is_null() || fexpr.is_null() || (*root).parse.is_null() {
+        return none;
+    }
+    let args = (*fexpr).args;
+    if args.is_null() || (*args).length != 2 {
+        return none;
+    }
+    let row = pg_sys::list_nth(args, 1) as *mut pg_sys::Node;
+    if (*row).type_ != pg_sys::NodeTag::T_Var {
+        return none;
+    }
+    let var = row as *mut pg_sys::Var;
+    if (*var).varattno != 0 || (*var).varlevelsup != 0 || (*var).vartype == pg_sys::RECORDOID {
+        return none;
+    }
+    let rtable = (*(*root).parse).rtable;
+    let varno = (*var).varno;
+    if rtable.is_null() || varno < 1 || varno > (*rtable).length {
+        return none;
+    }
+    let rte = pg_sys::list_nth(rtable, varno - 1) as *mut pg_sys::RangeTblEntry;
+    if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION
+        || !((*rte).relkind as u8 == b'r' || (*rte).relkind as u8 == b'm')
+    {
+        return none;
+    }
+    let name = std::ffi::CStr::from_ptr(pg_sys::get_func_name((*fexpr).funcid)).to_string_lossy().into_owned();
+    let (output, target, rettype) = match name.as_str() {
+        "predict" => (Output::Predict, "_score_columns", pg_sys::FLOAT8OID),
+        "predict_proba" => (Output::Proba, "_score_columns", pg_sys::FLOAT8OID),
+        "predict_purchase" => (Output::Purchase, "_score_columns", pg_sys::FLOAT8OID),
+        "predict_class" => (Output::Class, "_class_columns", pg_sys::TEXTOID),
+        _ => return none,
+    };
+    let nsp = pg_sys::get_func_namespace((*fexpr).funcid);
+    let nspname = std::ffi::CStr::from_ptr(pg_sys::get_namespace_name(nsp)).to_string_lossy().into_owned();
+    let signature = format!("{}.{target}(text,integer,oid,tid,\"any\")", pgrx::spi::quote_identifier(&nspname));
+    let Some(target_oid) =
+        pgrx::direct_function_call::<pg_sys::Oid>(pg_sys::to_regprocedure, &[signature.as_str().into_datum()])
+    else {
+        return none;
+    };
+    // the row type's live columns, in order
+    let desc = pg_sys::lookup_rowtype_tupdesc((*var).vartype, -1);
+    let natts = (*desc).natts as usize;
+    let cols: Vec<(i16, pg_sys::Oid, i32, pg_sys::Oid)> = (*desc)
+        .attrs
+        .as_slice(natts)
+        .iter()
+        .filter(|a| !a.attisdropped)
+        .map(|a| (a.attnum, a.atttypid, a.atttypmod, a.attcollation))
+        .collect();
+    if (*desc).tdrefcount >= 0 {
+        pg_sys::DecrTupleDescRefCount(desc);
+    }
+    if cols.len() + FIRST_COLUMN_ARG > pg_sys::FUNC_MAX_ARGS as usize {
+        return none;
+    }
+    let mut list = pg_sys::lappend(std::ptr::null_mut(), pg_sys::list_nth(args, 0));
+    let kind = pg_sys::makeConst(pg_sys::INT4OID, -1, pg_sys::InvalidOid, 4, pg_sys::Datum::from(output as i32 as usize), false, true);
+    list = pg_sys::lappend(list, kind.cast());
+    let rowtype = pg_sys::makeConst(pg_sys::OIDOID, -1, pg_sys::InvalidOid, 4, pg_sys::Datum::from((*var).vartype.to_u32() as usize), false, true);
+    list = pg_sys::lappend(list, rowtype.cast());
+    let ctid = pg_sys::makeVar(varno, pg_sys::SelfItemPointerAttributeNumber as i16, pg_sys::TIDOID, -1, pg_sys::InvalidOid, 0);
+    list = pg_sys::lappend(list, ctid.cast());
+    for (attnum, typ, typmod, coll) in cols {
+        list = pg_sys::lappend(list, pg_sys::makeVar(varno, attnum, typ, typmod, coll, 0).cast());
+    }
+    let call = pg_sys::makeFuncExpr(
+        target_oid,
+        rettype,
+        list,
+        if rettype == pg_sys::TEXTOID { pg_sys::DEFAULT_COLLATION_OID } else { pg_sys::InvalidOid },
+        (*fexpr).inputcollid,
+        pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,
+    );
+    (*call).location = (*fexpr).location;
+    pg_sys::Datum::from(call as usize)
 }

@@ -101,6 +101,42 @@ SELECT name, version, algorithm FROM insight.train('hostile', '"we;ird ""tbl"""'
 SELECT insight.predict_class('hostile', t) AS cls, count(*) FROM "we;ird ""tbl""" t GROUP BY 1 ORDER BY 1;
 SELECT count(*) AS customers_still_there FROM customers;
 
+-- table rows are passed to the scorers column by column (planner rewrite), other rows whole;
+-- both give the same scores, labels and errors
+CREATE FUNCTION pg_temp.plan(q text) RETURNS SETOF text LANGUAGE plpgsql AS $f$
+BEGIN
+  RETURN QUERY EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q;
+END $f$;
+SELECT regexp_replace(p, '''\d+''::oid', '<row type>') AS plan
+  FROM pg_temp.plan($$SELECT insight.predict_purchase('engagement', c) FROM customers c$$) p;
+SELECT p AS subquery_rows_stay_whole
+  FROM pg_temp.plan($$SELECT insight.predict_purchase('engagement', c) FROM (SELECT * FROM customers LIMIT 1) c$$) p;
+SELECT max(abs(a.p - b.p)) < 1e-12 AS same_scores, bool_and(a.cls = b.cls) AS same_labels
+  FROM (SELECT customer_id, insight.predict('purchase', c) AS p, insight.predict_class('channel', c) AS cls FROM customers c) a
+  JOIN (SELECT customer_id, insight.predict('purchase', c) AS p, insight.predict_class('channel', c) AS cls
+          FROM (SELECT * FROM customers OFFSET 0) c) b USING (customer_id);
+SELECT max(abs(insight.predict('engagement', c) - insight.predict('engagement', (SELECT x FROM customers x WHERE x.customer_id = c.customer_id))))
+       < 1e-12 AS folded_same
+  FROM customers c WHERE customer_id <= 200;
+-- a NULL-extended outer-join row scores NULL, as a NULL row does
+SELECT v.id, insight.predict_purchase('engagement', c) IS NULL AS is_null, insight.predict_class('purchase', c) AS cls_or_null
+  FROM (VALUES (1), (-1)) v(id) LEFT JOIN customers c ON c.customer_id = v.id ORDER BY v.id;
+-- dropped and added columns are bound by name
+CREATE TABLE reshaped AS SELECT 0 AS junk, * FROM customers WHERE customer_id <= 100;
+ALTER TABLE reshaped DROP COLUMN junk;
+ALTER TABLE reshaped ADD COLUMN extra int DEFAULT 7;
+SELECT bool_and(insight.predict('purchase', r) = insight.predict('purchase', c)) AS reshaped_same
+  FROM reshaped r JOIN customers c USING (customer_id);
+-- a prepared statement follows deployments
+PREPARE top_score AS SELECT insight.predict('purchase', c) FROM customers c WHERE customer_id = 1;
+EXECUTE top_score \gset first_
+SELECT insight.deploy('purchase', 2) > 0 AS redeployed;
+EXECUTE top_score \gset second_
+SELECT :first_predict <> :second_predict AS changed,
+       :second_predict = (SELECT insight.predict('purchase@2', c) FROM customers c WHERE customer_id = 1) AS serves_v2;
+SELECT insight.deploy('purchase', 1) > 0 AS back_to_v1;
+DEALLOCATE top_score;
+
 -- parallel query: workers score with the same results as the leader alone
 SET max_parallel_workers_per_gather = 2;
 SET parallel_setup_cost = 0;
