@@ -15,20 +15,23 @@ SELECT format('1 / (1 + exp(-(%s + %s)))',
                        (c->'encoding'->'Scaled'->>'scale')::float8 AS scale
                   FROM jsonb_array_elements(cols) c) f
  GROUP BY p \gset
-\echo '== floor: plain SQL logistic expression'
-SELECT sum(:floor_expr) FROM bench_customers;
-SELECT sum(:floor_expr) FROM bench_customers;
-\echo '== insight.predict_purchase, row form'
-SELECT sum(insight.predict_purchase('bench', b)) FROM bench_customers b;
-SELECT sum(insight.predict_purchase('bench', b)) FROM bench_customers b;
-\echo '== insight.predict_purchase, array form'
-SELECT sum(insight.predict_purchase('bench', ARRAY[f1,f2,f3,f4,f5,f6,f7,f8,f9,f10,f11,f12,f13,f14,f15,f16,f17,f18,f19,f20])) FROM bench_customers;
-SELECT sum(insight.predict_purchase('bench', ARRAY[f1,f2,f3,f4,f5,f6,f7,f8,f9,f10,f11,f12,f13,f14,f15,f16,f17,f18,f19,f20])) FROM bench_customers;
+-- three rounds, interleaved, so machine noise hits every form alike; compare the minimums
+\echo '== serial scoring: floor / row form / array form, three rounds'
+SELECT sum(:floor_expr) AS floor FROM bench_customers;
+SELECT sum(insight.predict_purchase('bench', b)) AS row_form FROM bench_customers b;
+SELECT sum(insight.predict_purchase('bench', ARRAY[f1,f2,f3,f4,f5,f6,f7,f8,f9,f10,f11,f12,f13,f14,f15,f16,f17,f18,f19,f20])) AS array_form FROM bench_customers;
+SELECT sum(:floor_expr) AS floor FROM bench_customers;
+SELECT sum(insight.predict_purchase('bench', b)) AS row_form FROM bench_customers b;
+SELECT sum(insight.predict_purchase('bench', ARRAY[f1,f2,f3,f4,f5,f6,f7,f8,f9,f10,f11,f12,f13,f14,f15,f16,f17,f18,f19,f20])) AS array_form FROM bench_customers;
+SELECT sum(:floor_expr) AS floor FROM bench_customers;
+SELECT sum(insight.predict_purchase('bench', b)) AS row_form FROM bench_customers b;
+SELECT sum(insight.predict_purchase('bench', ARRAY[f1,f2,f3,f4,f5,f6,f7,f8,f9,f10,f11,f12,f13,f14,f15,f16,f17,f18,f19,f20])) AS array_form FROM bench_customers;
 \echo '== parallel: row form with 2 workers'
 SET max_parallel_workers_per_gather = 2;
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
-SELECT sum(insight.predict_purchase('bench', b)) FROM bench_customers b;
+SELECT sum(insight.predict_purchase('bench', b)) AS row_form_2_workers FROM bench_customers b;
+SELECT sum(insight.predict_purchase('bench', b)) AS row_form_2_workers FROM bench_customers b;
 SET max_parallel_workers_per_gather = 0;
 \echo '== PL/Python + scikit-learn (what users do today), first :plpy_rows rows'
 CREATE EXTENSION IF NOT EXISTS plpython3u;
