@@ -26,7 +26,8 @@ pg_start() {
   while (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
   echo $port > "$root/port"; chown postgres "$root/port"
   export PGPORT=$port
-  as_postgres "$PG_BIN/pg_ctl" -D "$root/data" -l "$root/log" -w -o \
+  # no Rust backtraces in error details: users' servers do not have them either
+  env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$root/data" -l "$root/log" -w -o \
     "-p $port -k $root -c listen_addresses='' -c shared_preload_libraries='' -c max_parallel_workers_per_gather=2" start >/dev/null
 }
 

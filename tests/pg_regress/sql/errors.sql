@@ -89,6 +89,19 @@ SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'pu
 SELECT pg_temp.try($$SELECT * FROM insight.train('m', NULL, target => 'purchased')$$);
 SELECT pg_temp.try($$SELECT insight.deploy('purchase', strategy => 'random')$$);
 SELECT pg_temp.try($$SELECT * FROM insight.demo_customers(-1)$$);
+-- long calls obey statement_timeout (and query cancel)
+\set VERBOSITY terse
+SET statement_timeout = '1ms';
+SELECT * FROM insight.train('m', 'customers', target => 'purchased', exclude => ARRAY['customer_id']);
+RESET statement_timeout;
+\set VERBOSITY default
+-- a damaged or future-format model row is a clear error, not a crash
+SELECT count(*) FROM insight.train('damaged', 'customers', target => 'purchased', features => ARRAY['age'], deploy => 'always');
+UPDATE insight.models SET weights = '\x00010203' WHERE name = 'damaged';
+SELECT pg_temp.try($$SELECT insight.predict('damaged', c) FROM customers c LIMIT 1$$);
+UPDATE insight.models SET weights = '\x5047494d6300' WHERE name = 'damaged';
+SELECT pg_temp.try($$SELECT insight.predict('damaged', c) FROM customers c LIMIT 1$$);
+DELETE FROM insight.models WHERE name = 'damaged';
 -- privileges: training reads with the caller's rights
 CREATE ROLE insight_regress_analyst;
 SET ROLE insight_regress_analyst;
