@@ -216,6 +216,13 @@ fn model_info(model: &str) -> JsonB {
                     }),
                 }
             }
+            Estimator::Mlp(net) => json!({
+                "layers": net.layers.iter().map(|l| json!({"inputs": l.n_in, "outputs": l.n_out})).collect::<Vec<_>>(),
+                "activation": format!("{:?}", net.activation).to_lowercase(),
+                "head": format!("{:?}", net.head).to_lowercase(),
+                "n_parameters": net.n_parameters(),
+                "inputs": names,
+            }),
         };
         if let Value::Object(o) = &mut info {
             o.insert("classes".into(), json!(m.classes));

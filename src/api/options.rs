@@ -58,6 +58,21 @@ impl<'a> Options<'a> {
         }
     }
 
+    /// A non-empty array of at most `max_len` integers within [min, max].
+    pub fn usize_list(&self, key: &str, default: &[usize], min: usize, max: usize, max_len: usize) -> Result<Vec<usize>> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(default.to_vec()),
+            Some(Value::Array(items)) if !items.is_empty() && items.len() <= max_len => items
+                .iter()
+                .map(|v| match v.as_u64() {
+                    Some(x) if (x as usize) >= min && (x as usize) <= max => Ok(x as usize),
+                    _ => Err(self.bad(key, &format!("an array of 1 to {max_len} integers from {min} to {max}"))),
+                })
+                .collect(),
+            _ => Err(self.bad(key, &format!("an array of 1 to {max_len} integers from {min} to {max}"))),
+        }
+    }
+
     pub fn bool(&self, key: &str, default: bool) -> Result<bool> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(default),

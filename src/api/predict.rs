@@ -662,7 +662,12 @@ fn explain(
 ) -> TableIterator<'static, (name!(feature, String), name!(value, Option<f64>), name!(contribution, f64))> {
     let (names, x, contrib, intercept) = scores(model, &row_or_array, true, |m, x, out| {
         let k = if m.task == Task::Multiclass { argmax(out) } else { 0 };
-        let (c, b) = m.linear_contributions(x, k);
+        let (c, b) = m.linear_contributions(x, k).ok_or_else(|| {
+            InsightError::not_supported(
+                format!("insight.explain does not support model \"{model}\" yet: it is not a linear model"),
+                "Explanations of mlp models arrive with integrated gradients; use insight.model_info for now.",
+            )
+        })?;
         Ok((m.preprocessor.encoded_names(), x.to_vec(), c, b))
     });
     let mut out: Vec<(String, Option<f64>, f64)> =

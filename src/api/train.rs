@@ -12,21 +12,26 @@ use crate::ml::model::{Estimator, Model, Task};
 use crate::ml::monitor::Monitor;
 use crate::ml::parallel::Parallel;
 use crate::ml::preprocess::{ColumnSpec, Impute, PrepError, PrepOptions, Preprocessor, ValueKind};
-use crate::ml::{linear, logistic, split};
+use crate::ml::{linear, logistic, mlp, split};
 use crate::store::catalog;
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgRelation};
 use serde_json::{json, Value};
 use std::time::Instant;
 
-pub const ALGORITHMS: &[&str] = &["logistic", "linear"];
+pub const ALGORITHMS: &[&str] = &["logistic", "linear", "mlp"];
 /// Algorithms of the API that later releases add; named in the error for clarity.
-const PLANNED: &[&str] = &["mlp", "kmeans", "agglomerative", "bgnbd", "gamma_gamma", "text_logistic", "als"];
+const PLANNED: &[&str] = &["kmeans", "agglomerative", "bgnbd", "gamma_gamma", "text_logistic", "als"];
 
 const PREP_KEYS: [&str; 3] = ["impute", "max_categories", "scale"];
 const LOGISTIC_KEYS: &[&str] =
     &["l2", "max_iter", "tol", "class_weight", "threshold", "positive_class", "impute", "max_categories", "scale"];
 const LINEAR_KEYS: &[&str] = &["l2", "impute", "max_categories", "scale"];
+const MLP_KEYS: &[&str] = &[
+    "hidden", "activation", "dropout", "epochs", "batch_size", "learning_rate", "optimizer", "beta1", "beta2",
+    "epsilon", "momentum", "l2", "early_stopping", "patience", "validation_fraction", "class_weight", "threshold",
+    "positive_class", "impute", "max_categories", "scale", "seed",
+];
 /// A classification target with more classes than this is almost surely a mistake.
 const MAX_CLASSES: usize = 100;
 
@@ -111,14 +116,18 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
         Some(t) => Some(columns::find(&cols, t, &relation, "target")?.clone()),
         None => None,
     };
-    let algorithm = pick_algorithm(req.algorithm, target_col.as_ref(), req.relid, &relation)?;
+    let algorithm = pick_algorithm(req.algorithm, target_col.as_ref(), &relation)?;
     let target_col = target_col.ok_or_else(|| {
         InsightError::invalid_parameter(
             format!("algorithm {algorithm} needs a target column"),
             "Name the column to predict, e.g. target => 'purchased'.",
         )
     })?;
-    let classification = algorithm == "logistic";
+    let classification = match algorithm {
+        "logistic" => true,
+        "linear" => false,
+        _ => target_is_labels(&target_col, &relation),
+    };
     if target_col.kind.is_none() || (!classification && target_col.kind != Some(ValueKind::Number)) {
         return Err(InsightError::datatype_mismatch(
             format!(
@@ -135,7 +144,11 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
     }
 
     // options
-    let allowed: &[&str] = if classification { LOGISTIC_KEYS } else { LINEAR_KEYS };
+    let allowed: &[&str] = match algorithm {
+        "mlp" => MLP_KEYS,
+        "logistic" => LOGISTIC_KEYS,
+        _ => LINEAR_KEYS,
+    };
     let opts = Options::new(&req.options, algorithm, allowed)?;
     let _ = PREP_KEYS;
     let prep = PrepOptions {
@@ -143,8 +156,12 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
         max_categories: opts.usize_in("max_categories", 20, 1, 1000)?,
         scale: opts.bool("scale", true)?,
     };
-    let l2 = opts.f64_in("l2", if classification { 1.0 } else { 0.0 }, 0.0, 1e12, "a number >= 0")?;
     // every option is checked before any data is read
+    let recipe = match algorithm {
+        "mlp" => Recipe::Mlp(parse_mlp_options(&opts, req.seed as u64)?),
+        "logistic" => Recipe::Logistic { l2: opts.f64_in("l2", 1.0, 0.0, 1e12, "a number >= 0")? },
+        _ => Recipe::Linear { l2: opts.f64_in("l2", 0.0, 0.0, 1e12, "a number >= 0")? },
+    };
     let class_cfg = if classification { Some(ClassifierConfig::parse(&opts)?) } else { None };
 
     // features
@@ -186,13 +203,13 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
             _ => unreachable!(),
         };
         let cfg = class_cfg.as_ref().unwrap();
-        fit_classifier(&frame, labels, &specs, &prep, cfg, l2, &target_col, req.test_size, seed, &par, &monitor)?
+        fit_classifier(&frame, labels, &specs, &prep, cfg, &recipe, &target_col, req.test_size, seed, &par, &monitor)?
     } else {
         let y = match &frame.target {
             Some(TargetColumn::Number(v)) => v,
             _ => unreachable!(),
         };
-        fit_regressor(&frame, y, &specs, &prep, l2, req.test_size, seed, &par, &monitor)?
+        fit_regressor(&frame, y, &specs, &prep, &recipe, req.test_size, seed, &par, &monitor)?
     };
     let Fitted { model, mut metrics, options: resolved_options } = fitted;
     let train_seconds = started.elapsed().as_secs_f64();
@@ -223,7 +240,6 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
 fn pick_algorithm(
     requested: Option<&str>,
     target: Option<&ColumnInfo>,
-    relid: pg_sys::Oid,
     relation: &str,
 ) -> Result<&'static str> {
     if let Some(a) = requested {
@@ -243,17 +259,22 @@ fn pick_algorithm(
             "Pass target => 'column_to_predict'; segmentation (no target) arrives with algorithm => 'kmeans'.",
         ));
     };
-    Ok(match t.kind {
-        Some(ValueKind::Boolean) | Some(ValueKind::Text) => "logistic",
+    Ok(if target_is_labels(t, relation) { "logistic" } else { "linear" })
+}
+
+/// Whether a target holds labels (classification) rather than a quantity (regression):
+/// boolean, text and enum targets, and integers with at most 20 distinct values.
+fn target_is_labels(t: &ColumnInfo, relation: &str) -> bool {
+    match t.kind {
+        Some(ValueKind::Boolean) | Some(ValueKind::Text) => true,
         Some(ValueKind::Number) if t.sql_type == "integer" || t.sql_type == "smallint" || t.sql_type == "bigint" => {
             // few distinct integers are labels (0/1, ratings); many are a quantity
             let q = format!("SELECT count(*) FROM (SELECT DISTINCT {} FROM {relation} LIMIT 21) d", ident(&t.name));
-            let _ = relid;
             let distinct = Spi::get_one::<i64>(&q).ok().flatten().unwrap_or(0);
-            if distinct <= 20 { "logistic" } else { "linear" }
+            distinct <= 20
         }
-        _ => "linear",
-    })
+        _ => false,
+    }
 }
 
 fn choose_features(
@@ -328,6 +349,70 @@ fn choose_features(
     Ok(out)
 }
 
+/// What to fit, with its parsed hyper-parameters.
+enum Recipe {
+    Logistic { l2: f64 },
+    Linear { l2: f64 },
+    Mlp(mlp::MlpOptions),
+}
+
+fn parse_mlp_options(opts: &Options, seed: u64) -> Result<mlp::MlpOptions> {
+    let d = mlp::MlpOptions::default();
+    let optimizer = match opts.choice("optimizer", "adam", &["adam", "sgd"])? {
+        "sgd" => mlp::Optimizer::Sgd { momentum: opts.f64_in("momentum", 0.9, 0.0, 0.999, "a number from 0 to 0.999")? },
+        _ => mlp::Optimizer::Adam {
+            beta1: opts.f64_in("beta1", 0.9, 0.0, 0.9999, "a number from 0 to 0.9999")?,
+            beta2: opts.f64_in("beta2", 0.999, 0.0, 0.999999, "a number from 0 to 0.999999")?,
+            epsilon: opts.f64_in("epsilon", 1e-8, 1e-12, 1.0, "a number from 1e-12 to 1")?,
+        },
+    };
+    Ok(mlp::MlpOptions {
+        hidden: opts.usize_list("hidden", &d.hidden, 1, 4096, 8)?,
+        activation: match opts.choice("activation", "relu", &["relu", "tanh"])? {
+            "tanh" => mlp::Activation::Tanh,
+            _ => mlp::Activation::Relu,
+        },
+        dropout: opts.f64_in("dropout", d.dropout, 0.0, 0.9, "a number from 0 to 0.9")?,
+        epochs: opts.usize_in("epochs", d.epochs, 1, 10_000)?,
+        batch_size: opts.usize_in("batch_size", d.batch_size, 1, 65_536)?,
+        learning_rate: opts.f64_in("learning_rate", d.learning_rate, 1e-8, 10.0, "a number from 1e-8 to 10")?,
+        optimizer,
+        l2: opts.f64_in("l2", d.l2, 0.0, 10.0, "a number from 0 to 10")?,
+        early_stopping: opts.bool("early_stopping", d.early_stopping)?,
+        patience: opts.usize_in("patience", d.patience, 1, 1000)?,
+        validation_fraction: opts.f64_in("validation_fraction", d.validation_fraction, 0.01, 0.5, "a number from 0.01 to 0.5")?,
+        seed: opts.usize_in("seed", seed as usize, 0, usize::MAX)? as u64,
+    })
+}
+
+fn mlp_options_json(o: &mlp::MlpOptions) -> Value {
+    let mut v = json!({
+        "hidden": o.hidden, "activation": format!("{:?}", o.activation).to_lowercase(), "dropout": o.dropout,
+        "epochs": o.epochs, "batch_size": o.batch_size, "learning_rate": o.learning_rate, "l2": o.l2,
+        "early_stopping": o.early_stopping, "patience": o.patience, "validation_fraction": o.validation_fraction,
+        "seed": o.seed,
+    });
+    let extra = match o.optimizer {
+        mlp::Optimizer::Adam { beta1, beta2, epsilon } => {
+            json!({"optimizer": "adam", "beta1": beta1, "beta2": beta2, "epsilon": epsilon})
+        }
+        mlp::Optimizer::Sgd { momentum } => json!({"optimizer": "sgd", "momentum": momentum}),
+    };
+    if let (Value::Object(a), Value::Object(b)) = (&mut v, extra) {
+        a.extend(b);
+    }
+    v
+}
+
+fn mlp_fit_info(f: &mlp::MlpFit) -> Value {
+    json!({
+        "epochs_run": f.history.len(),
+        "best_epoch": f.best_epoch,
+        "final_train_loss": num(f.history.last().map_or(f64::NAN, |h| h.loss)),
+        "best_validation_loss": num(f.history.get(f.best_epoch.saturating_sub(1)).and_then(|h| h.val_loss).unwrap_or(f64::NAN)),
+    })
+}
+
 struct Fitted {
     model: Model,
     metrics: Value,
@@ -371,7 +456,7 @@ fn fit_classifier(
     specs: &[ColumnSpec],
     prep: &PrepOptions,
     cfg: &ClassifierConfig,
-    l2: f64,
+    recipe: &Recipe,
     target: &ColumnInfo,
     test_size: f64,
     seed: u64,
@@ -436,22 +521,38 @@ fn fit_classifier(
     } else {
         vec![1.0; y_train.len()]
     };
-    let lopts = logistic::LogisticOptions { l2, max_iter: cfg.max_iter, tol: cfg.tol };
     let threshold = cfg.threshold;
-    let fit = logistic::fit(&x_train, &y_train, k, &weights, &lopts, par, monitor);
+    let (estimator, fit_info, hyper) = match recipe {
+        Recipe::Mlp(o) => {
+            let f = mlp::fit(&x_train, &mlp::Target::Classes(&y_train, k), &weights, o, monitor);
+            {
+                let info = mlp_fit_info(&f);
+                (Estimator::Mlp(f.mlp), info, mlp_options_json(o))
+            }
+        }
+        Recipe::Logistic { l2 } | Recipe::Linear { l2 } => {
+            let lopts = logistic::LogisticOptions { l2: *l2, max_iter: cfg.max_iter, tol: cfg.tol };
+            let fit = logistic::fit(&x_train, &y_train, k, &weights, &lopts, par, monitor);
+            if !fit.converged {
+                warning!(
+                    "logistic regression stopped after {} iterations before converging; raise options.max_iter or l2",
+                    fit.iterations
+                );
+            }
+            (
+                Estimator::Linear { coef: fit.coef, intercept: fit.intercept },
+                json!({ "iterations": fit.iterations, "converged": fit.converged }),
+                json!({ "l2": l2, "max_iter": lopts.max_iter, "tol": lopts.tol }),
+            )
+        }
+    };
     drop(x_train);
-    if !fit.converged {
-        warning!(
-            "logistic regression stopped after {} iterations before converging; raise options.max_iter or l2",
-            fit.iterations
-        );
-    }
     let model = Model {
         task: if k == 2 { Task::Binary } else { Task::Multiclass },
         classes: classes.clone(),
         threshold,
         preprocessor: pre,
-        estimator: Estimator::Linear { coef: fit.coef.clone(), intercept: fit.intercept.clone() },
+        estimator,
     };
     let x_test = model.preprocessor.encode_rows(&frame.columns, &test_idx).map_err(prep_error)?;
     let y_test: Vec<usize> = test_idx.iter().map(|&i| y[i]).collect();
@@ -474,15 +575,19 @@ fn fit_classifier(
     };
     if let Value::Object(m) = &mut metrics_json {
         m.insert("n_train".into(), json!(train_idx.len()));
-        m.insert("iterations".into(), json!(fit.iterations));
-        m.insert("converged".into(), json!(fit.converged));
+        if let Value::Object(info) = fit_info {
+            m.extend(info);
+        }
     }
-    let options = json!({
-        "l2": l2, "max_iter": lopts.max_iter, "tol": lopts.tol, "class_weight": class_weight,
-        "threshold": threshold, "positive_class": if k == 2 { json!(classes[1]) } else { Value::Null },
-        "impute": format!("{:?}", prep.impute).to_lowercase(),
-        "max_categories": prep.max_categories, "scale": prep.scale,
-    });
+    let mut options = hyper;
+    if let Value::Object(o) = &mut options {
+        o.insert("class_weight".into(), json!(class_weight));
+        o.insert("threshold".into(), json!(threshold));
+        o.insert("positive_class".into(), if k == 2 { json!(classes[1]) } else { Value::Null });
+        o.insert("impute".into(), json!(format!("{:?}", prep.impute).to_lowercase()));
+        o.insert("max_categories".into(), json!(prep.max_categories));
+        o.insert("scale".into(), json!(prep.scale));
+    }
     Ok(Fitted { model, metrics: metrics_json, options })
 }
 
@@ -513,7 +618,7 @@ fn fit_regressor(
     y: &[f64],
     specs: &[ColumnSpec],
     prep: &PrepOptions,
-    l2: f64,
+    recipe: &Recipe,
     test_size: f64,
     seed: u64,
     par: &Parallel,
@@ -529,15 +634,22 @@ fn fit_regressor(
     let pre = Preprocessor::fit(specs, &frame.columns, &train_idx, prep).map_err(prep_error)?;
     let x_train = pre.encode_rows(&frame.columns, &train_idx).map_err(prep_error)?;
     let y_train: Vec<f64> = train_idx.iter().map(|&i| y[i]).collect();
-    let fit = linear::fit(&x_train, &y_train, &vec![1.0; y_train.len()], l2, par, monitor);
-    drop(x_train);
-    let model = Model {
-        task: Task::Regression,
-        classes: vec![],
-        threshold: 0.5,
-        preprocessor: pre,
-        estimator: Estimator::Linear { coef: fit.coef, intercept: vec![fit.intercept] },
+    let ones = vec![1.0; y_train.len()];
+    let (estimator, fit_info, mut hyper) = match recipe {
+        Recipe::Mlp(o) => {
+            let f = mlp::fit(&x_train, &mlp::Target::Values(&y_train), &ones, o, monitor);
+            {
+                let info = mlp_fit_info(&f);
+                (Estimator::Mlp(f.mlp), info, mlp_options_json(o))
+            }
+        }
+        Recipe::Linear { l2 } | Recipe::Logistic { l2 } => {
+            let fit = linear::fit(&x_train, &y_train, &ones, *l2, par, monitor);
+            (Estimator::Linear { coef: fit.coef, intercept: vec![fit.intercept] }, json!({}), json!({ "l2": l2 }))
+        }
     };
+    drop(x_train);
+    let model = Model { task: Task::Regression, classes: vec![], threshold: 0.5, preprocessor: pre, estimator };
     let x_test = model.preprocessor.encode_rows(&frame.columns, &test_idx).map_err(prep_error)?;
     let mut pred = Vec::with_capacity(test_idx.len());
     let mut out = [0.0];
@@ -549,11 +661,16 @@ fn fit_regressor(
     let mut metrics_json = regression_metrics_json(&metrics::regression(&pred, &truth));
     if let Value::Object(m) = &mut metrics_json {
         m.insert("n_train".into(), json!(train_idx.len()));
+        if let Value::Object(info) = fit_info {
+            m.extend(info);
+        }
     }
-    let options = json!({
-        "l2": l2, "impute": format!("{:?}", prep.impute).to_lowercase(),
-        "max_categories": prep.max_categories, "scale": prep.scale,
-    });
+    if let Value::Object(o) = &mut hyper {
+        o.insert("impute".into(), json!(format!("{:?}", prep.impute).to_lowercase()));
+        o.insert("max_categories".into(), json!(prep.max_categories));
+        o.insert("scale".into(), json!(prep.scale));
+    }
+    let options = hyper;
     Ok(Fitted { model, metrics: metrics_json, options })
 }
 

@@ -7,6 +7,7 @@ pub mod linear;
 pub mod logistic;
 pub mod metrics;
 pub mod model;
+pub mod mlp;
 pub mod monitor;
 pub mod optim;
 pub mod parallel;

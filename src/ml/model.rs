@@ -10,7 +10,8 @@ use super::preprocess::Preprocessor;
 use serde::{Deserialize, Serialize};
 
 pub const MAGIC: &[u8; 4] = b"PGIM";
-pub const FORMAT_VERSION: u16 = 1;
+/// 1: linear models; 2: adds the MLP estimator (version 1 rows decode unchanged).
+pub const FORMAT_VERSION: u16 = 2;
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Task {
@@ -34,6 +35,8 @@ pub enum Estimator {
     /// outputs x width coefficients (row-major) and one intercept per output. Binary: the
     /// log-odds of the positive class; multiclass: softmax scores; regression: the value.
     Linear { coef: Vec<f64>, intercept: Vec<f64> },
+    /// A feed-forward network over the encoded inputs.
+    Mlp(super::mlp::Mlp),
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -79,18 +82,21 @@ impl Model {
                     Task::Multiclass => softmax_in_place(out),
                 }
             }
+            Estimator::Mlp(m) => m.predict(x, out),
         }
     }
 
     /// Per encoded input: coefficient x value, the exact additive contribution to the score
     /// (log-odds for binary, the value for regression). Multiclass: for the given class.
-    pub fn linear_contributions(&self, x: &[f64], output: usize) -> (Vec<f64>, f64) {
+    /// None for non-linear estimators.
+    pub fn linear_contributions(&self, x: &[f64], output: usize) -> Option<(Vec<f64>, f64)> {
         match &self.estimator {
             Estimator::Linear { coef, intercept } => {
                 let w = x.len();
                 let c = &coef[output * w..(output + 1) * w];
-                (c.iter().zip(x).map(|(a, b)| a * b).collect(), intercept[output])
+                Some((c.iter().zip(x).map(|(a, b)| a * b).collect(), intercept[output]))
             }
+            Estimator::Mlp(_) => None,
         }
     }
 
@@ -108,7 +114,7 @@ impl Model {
         }
         let version = u16::from_le_bytes([bytes[4], bytes[5]]);
         match version {
-            1 => {
+            1 | 2 => {
                 let mut m: Model =
                     bincode::deserialize(&bytes[6..]).map_err(|e| CodecError::Corrupt(e.to_string()))?;
                 m.preprocessor.prepare();
@@ -134,7 +140,9 @@ pub struct FoldedLinear {
 impl Model {
     /// The folded form of this model, when it has one (binary/regression, numeric inputs).
     pub fn fold_linear(&self) -> Option<FoldedLinear> {
-        let Estimator::Linear { coef, intercept } = &self.estimator;
+        let Estimator::Linear { coef, intercept } = &self.estimator else {
+            return None;
+        };
         if self.task == Task::Multiclass {
             return None;
         }

@@ -71,7 +71,7 @@ SELECT pg_temp.try($$SELECT * FROM insight.lift('purchase', 'customers', bins =>
 SELECT pg_temp.try($$SELECT insight.evaluate('purchase', 'other_shape')$$);
 -- algorithms and options
 SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'forest')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'kmeans')$$);
 SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers')$$);
 SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"learning_rate": 0.1}')$$);
 SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"l2": -1}')$$);

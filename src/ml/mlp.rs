@@ -1,0 +1,731 @@
+//! Feed-forward neural network (multi-layer perceptron): dense layers with ReLU or tanh,
+//! inverted dropout, Adam or SGD (with momentum), L2 weight decay, mini-batches, class weights,
+//! and early stopping on a validation split with the best weights restored.
+//!
+//! Heads: one sigmoid output with binary cross-entropy (binary classification), k softmax outputs
+//! with cross-entropy (multiclass), one linear output with squared error on a standardised target
+//! (regression). Weights are f32 in row-major (out x in) blocks, so a layer's forward pass is one
+//! contiguous dot product per output that LLVM vectorises; the loss is accumulated in f64.
+//! Training is deterministic for a given seed: initialisation, shuffling and dropout masks all
+//! come from one seeded ChaCha stream.
+
+use super::linalg::Matrix;
+use super::monitor::Monitor;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::time::Instant;
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    Relu,
+    Tanh,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Head {
+    /// one output: P(class 1)
+    Sigmoid,
+    /// k outputs: class probabilities
+    Softmax,
+    /// one output: the value (trained on a standardised target, unscaled on output)
+    Identity,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Dense {
+    pub n_in: usize,
+    pub n_out: usize,
+    /// n_out x n_in, row-major
+    pub w: Vec<f32>,
+    pub b: Vec<f32>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Mlp {
+    pub layers: Vec<Dense>,
+    pub activation: Activation,
+    pub head: Head,
+    /// Regression: prediction = output * y_scale + y_mean.
+    pub y_mean: f64,
+    pub y_scale: f64,
+}
+
+#[inline]
+fn dot32(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = a.len() / 8;
+    for c in 0..chunks {
+        let i = c * 8;
+        for k in 0..8 {
+            acc[k] += a[i + k] * b[i + k];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for i in chunks * 8..a.len() {
+        s += a[i] * b[i];
+    }
+    s
+}
+
+#[inline]
+fn axpy32(alpha: f32, x: &[f32], y: &mut [f32]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += alpha * xi;
+    }
+}
+
+impl Activation {
+    #[inline]
+    fn apply(self, v: f32) -> f32 {
+        match self {
+            Activation::Relu => v.max(0.0),
+            Activation::Tanh => v.tanh(),
+        }
+    }
+    /// Derivative from the activation's output.
+    #[inline]
+    fn derivative_from_output(self, a: f32) -> f32 {
+        match self {
+            Activation::Relu => {
+                if a > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Activation::Tanh => 1.0 - a * a,
+        }
+    }
+}
+
+thread_local! {
+    /// Per-thread scratch for single-row scoring: no allocation per row.
+    static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+impl Mlp {
+    /// A network with He (ReLU) or Glorot (tanh) uniform initialisation.
+    pub fn new(n_in: usize, hidden: &[usize], n_out: usize, activation: Activation, head: Head, rng: &mut ChaCha8Rng) -> Mlp {
+        let mut sizes = vec![n_in];
+        sizes.extend_from_slice(hidden);
+        sizes.push(n_out);
+        let layers = sizes
+            .windows(2)
+            .map(|s| {
+                let (i, o) = (s[0], s[1]);
+                let limit = match activation {
+                    Activation::Relu => (6.0 / i as f64).sqrt(),
+                    Activation::Tanh => (6.0 / (i + o) as f64).sqrt(),
+                };
+                Dense {
+                    n_in: i,
+                    n_out: o,
+                    w: (0..i * o).map(|_| rng.gen_range(-limit..limit) as f32).collect(),
+                    b: vec![0.0; o],
+                }
+            })
+            .collect();
+        Mlp { layers, activation, head, y_mean: 0.0, y_scale: 1.0 }
+    }
+
+    pub fn n_outputs(&self) -> usize {
+        self.layers.last().map_or(0, |l| l.n_out)
+    }
+
+    pub fn n_parameters(&self) -> usize {
+        self.layers.iter().map(|l| l.w.len() + l.b.len()).sum()
+    }
+
+    /// Scores one encoded row into `out` (probabilities or the value).
+    pub fn predict(&self, x: &[f64], out: &mut [f64]) {
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            let (a, b) = &mut *s;
+            a.clear();
+            a.extend(x.iter().map(|v| *v as f32));
+            let last = self.layers.len() - 1;
+            for (li, layer) in self.layers.iter().enumerate() {
+                b.clear();
+                b.resize(layer.n_out, 0.0);
+                for o in 0..layer.n_out {
+                    let z = layer.b[o] + dot32(&layer.w[o * layer.n_in..(o + 1) * layer.n_in], a);
+                    b[o] = if li == last { z } else { self.activation.apply(z) };
+                }
+                std::mem::swap(a, b);
+            }
+            let logits = &a[..];
+            self.finish(logits, out);
+        })
+    }
+
+    fn finish(&self, logits: &[f32], out: &mut [f64]) {
+        match self.head {
+            Head::Sigmoid => out[0] = super::logistic::sigmoid(logits[0] as f64),
+            Head::Identity => out[0] = logits[0] as f64 * self.y_scale + self.y_mean,
+            Head::Softmax => {
+                for (o, l) in out.iter_mut().zip(logits) {
+                    *o = *l as f64;
+                }
+                super::model::softmax_in_place(out);
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Optimizer {
+    Adam { beta1: f64, beta2: f64, epsilon: f64 },
+    Sgd { momentum: f64 },
+}
+
+#[derive(Clone, Debug)]
+pub struct MlpOptions {
+    pub hidden: Vec<usize>,
+    pub activation: Activation,
+    /// Probability of zeroing a hidden unit during training (inverted dropout).
+    pub dropout: f64,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub optimizer: Optimizer,
+    /// L2 weight decay on weights (not biases), per unit of average sample loss.
+    pub l2: f64,
+    pub early_stopping: bool,
+    pub patience: usize,
+    /// Share of the training rows held out to pick the best epoch (early stopping only).
+    pub validation_fraction: f64,
+    pub seed: u64,
+}
+
+impl Default for MlpOptions {
+    fn default() -> Self {
+        MlpOptions {
+            hidden: vec![64, 32],
+            activation: Activation::Relu,
+            dropout: 0.2,
+            epochs: 50,
+            batch_size: 32,
+            learning_rate: 1e-3,
+            optimizer: Optimizer::Adam { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
+            l2: 1e-4,
+            early_stopping: true,
+            patience: 5,
+            validation_fraction: 0.1,
+            seed: 42,
+        }
+    }
+}
+
+/// Targets: class indices (with the number of classes) or values.
+pub enum Target<'a> {
+    Classes(&'a [usize], usize),
+    Values(&'a [f64]),
+}
+
+#[derive(Clone, Debug)]
+pub struct EpochStats {
+    pub epoch: usize,
+    pub loss: f64,
+    pub val_loss: Option<f64>,
+}
+
+pub struct MlpFit {
+    pub mlp: Mlp,
+    pub history: Vec<EpochStats>,
+    /// 1-based epoch whose weights were kept.
+    pub best_epoch: usize,
+}
+
+/// Per-layer buffers of one mini-batch: activations (after dropout) and their gradients.
+struct Work {
+    acts: Vec<Vec<f32>>,   // acts[0] = input batch, acts[l] = output of layer l (B x n_out)
+    masks: Vec<Vec<f32>>,  // dropout multipliers of hidden layers
+    deltas: Vec<Vec<f32>>, // dL/dz per layer
+}
+
+/// Gradients of all layers, same shapes as the weights.
+pub struct Grads {
+    pub w: Vec<Vec<f32>>,
+    pub b: Vec<Vec<f32>>,
+}
+
+impl Grads {
+    fn zeros(m: &Mlp) -> Grads {
+        Grads {
+            w: m.layers.iter().map(|l| vec![0.0; l.w.len()]).collect(),
+            b: m.layers.iter().map(|l| vec![0.0; l.b.len()]).collect(),
+        }
+    }
+}
+
+/// Forward and backward over one batch. Returns the batch's summed weighted loss and fills
+/// `grads` with d(sum of weighted losses / weight_norm)/d(parameters). `drop` = None: no dropout.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_gradient(
+    m: &Mlp,
+    x: &[f32],
+    n_in: usize,
+    rows: &[usize],
+    target: &Target,
+    y_std: &[f64],
+    weights: &[f64],
+    weight_norm: f64,
+    drop: Option<(f64, &mut ChaCha8Rng)>,
+    grads: &mut Grads,
+) -> f64 {
+    let bsz = rows.len();
+    let nl = m.layers.len();
+    let mut work = Work { acts: Vec::with_capacity(nl + 1), masks: Vec::with_capacity(nl), deltas: vec![Vec::new(); nl] };
+    let mut input = Vec::with_capacity(bsz * n_in);
+    for &r in rows {
+        input.extend_from_slice(&x[r * n_in..(r + 1) * n_in]);
+    }
+    work.acts.push(input);
+    let (p_drop, mut rng) = match drop {
+        Some((p, r)) if p > 0.0 => (p, Some(r)),
+        _ => (0.0, None),
+    };
+    for (li, layer) in m.layers.iter().enumerate() {
+        let prev = &work.acts[li];
+        let mut out = vec![0.0f32; bsz * layer.n_out];
+        let hidden = li + 1 < nl;
+        let mut mask = Vec::new();
+        for bi in 0..bsz {
+            let a = &prev[bi * layer.n_in..(bi + 1) * layer.n_in];
+            for o in 0..layer.n_out {
+                let z = layer.b[o] + dot32(&layer.w[o * layer.n_in..(o + 1) * layer.n_in], a);
+                out[bi * layer.n_out + o] = if hidden { m.activation.apply(z) } else { z };
+            }
+        }
+        if hidden {
+            if let Some(rng) = rng.as_deref_mut() {
+                let keep = 1.0 / (1.0 - p_drop) as f32;
+                mask = (0..out.len()).map(|_| if rng.gen::<f64>() < p_drop { 0.0 } else { keep }).collect();
+                for (o, k) in out.iter_mut().zip(&mask) {
+                    *o *= k;
+                }
+            }
+        }
+        work.masks.push(mask);
+        work.acts.push(out);
+    }
+    // output deltas and loss
+    let k = m.n_outputs();
+    let logits = &work.acts[nl];
+    let mut delta = vec![0.0f32; bsz * k];
+    let mut loss = 0.0f64;
+    for (bi, &r) in rows.iter().enumerate() {
+        let wgt = weights[r];
+        let z = &logits[bi * k..(bi + 1) * k];
+        let d = &mut delta[bi * k..(bi + 1) * k];
+        match (m.head, target) {
+            (Head::Sigmoid, Target::Classes(y, _)) => {
+                let yi = if y[r] == 1 { 1.0 } else { 0.0 };
+                let zf = z[0] as f64;
+                loss += wgt * (super::logistic::log1pexp(zf) - yi * zf);
+                d[0] = (wgt * (super::logistic::sigmoid(zf) - yi) / weight_norm) as f32;
+            }
+            (Head::Softmax, Target::Classes(y, _)) => {
+                let zmax = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+                let lse = zmax + z.iter().map(|v| (*v as f64 - zmax).exp()).sum::<f64>().ln();
+                loss += wgt * (lse - z[y[r]] as f64);
+                for c in 0..k {
+                    let p = (z[c] as f64 - lse).exp();
+                    d[c] = (wgt * (p - if c == y[r] { 1.0 } else { 0.0 }) / weight_norm) as f32;
+                }
+            }
+            (Head::Identity, _) => {
+                let e = z[0] as f64 - y_std[r];
+                loss += wgt * 0.5 * e * e;
+                d[0] = (wgt * e / weight_norm) as f32;
+            }
+            _ => unreachable!("head and target disagree"),
+        }
+    }
+    work.deltas[nl - 1] = delta;
+    // backward
+    for li in (0..nl).rev() {
+        let layer = &m.layers[li];
+        let a_prev = &work.acts[li];
+        let dz = std::mem::take(&mut work.deltas[li]);
+        let gw = &mut grads.w[li];
+        let gb = &mut grads.b[li];
+        for bi in 0..bsz {
+            let a = &a_prev[bi * layer.n_in..(bi + 1) * layer.n_in];
+            for o in 0..layer.n_out {
+                let g = dz[bi * layer.n_out + o];
+                if g != 0.0 {
+                    axpy32(g, a, &mut gw[o * layer.n_in..(o + 1) * layer.n_in]);
+                    gb[o] += g;
+                }
+            }
+        }
+        if li > 0 {
+            let mut da = vec![0.0f32; bsz * layer.n_in];
+            for bi in 0..bsz {
+                let row = &mut da[bi * layer.n_in..(bi + 1) * layer.n_in];
+                for o in 0..layer.n_out {
+                    let g = dz[bi * layer.n_out + o];
+                    if g != 0.0 {
+                        axpy32(g, &layer.w[o * layer.n_in..(o + 1) * layer.n_in], row);
+                    }
+                }
+            }
+            // through dropout and the activation of layer li-1's output
+            let out = &work.acts[li];
+            let mask = &work.masks[li - 1];
+            for (i, v) in da.iter_mut().enumerate() {
+                if mask.is_empty() {
+                    *v *= m.activation.derivative_from_output(out[i]);
+                } else if mask[i] == 0.0 {
+                    *v = 0.0;
+                } else {
+                    // out = act(z) * keep; d out/dz = act'(z) * keep
+                    *v *= m.activation.derivative_from_output(out[i] / mask[i]) * mask[i];
+                }
+            }
+            work.deltas[li - 1] = da;
+        }
+    }
+    loss
+}
+
+/// Adam / SGD state for every parameter.
+struct OptState {
+    m_w: Vec<Vec<f32>>,
+    v_w: Vec<Vec<f32>>,
+    m_b: Vec<Vec<f32>>,
+    v_b: Vec<Vec<f32>>,
+    t: i32,
+}
+
+impl OptState {
+    fn new(m: &Mlp) -> Self {
+        let z = |v: &Vec<f32>| vec![0.0f32; v.len()];
+        OptState {
+            m_w: m.layers.iter().map(|l| z(&l.w)).collect(),
+            v_w: m.layers.iter().map(|l| z(&l.w)).collect(),
+            m_b: m.layers.iter().map(|l| z(&l.b)).collect(),
+            v_b: m.layers.iter().map(|l| z(&l.b)).collect(),
+            t: 0,
+        }
+    }
+}
+
+/// One optimizer step: `grads` (of the mean loss) plus L2 decay on weights.
+pub fn step(m: &mut Mlp, grads: &Grads, state: &mut OptStateHandle, opts: &MlpOptions) {
+    let s = &mut state.0;
+    s.t += 1;
+    let lr = opts.learning_rate as f32;
+    let l2 = opts.l2 as f32;
+    match opts.optimizer {
+        Optimizer::Adam { beta1, beta2, epsilon } => {
+            let (b1, b2, eps) = (beta1 as f32, beta2 as f32, epsilon as f32);
+            let c1 = 1.0 - b1.powi(s.t);
+            let c2 = 1.0 - b2.powi(s.t);
+            for (li, layer) in m.layers.iter_mut().enumerate() {
+                let upd = |p: &mut [f32], g: &[f32], mm: &mut [f32], vv: &mut [f32], decay: f32| {
+                    for i in 0..p.len() {
+                        let gi = g[i] + decay * p[i];
+                        mm[i] = b1 * mm[i] + (1.0 - b1) * gi;
+                        vv[i] = b2 * vv[i] + (1.0 - b2) * gi * gi;
+                        p[i] -= lr * (mm[i] / c1) / ((vv[i] / c2).sqrt() + eps);
+                    }
+                };
+                upd(&mut layer.w, &grads.w[li], &mut s.m_w[li], &mut s.v_w[li], l2);
+                upd(&mut layer.b, &grads.b[li], &mut s.m_b[li], &mut s.v_b[li], 0.0);
+            }
+        }
+        Optimizer::Sgd { momentum } => {
+            let mu = momentum as f32;
+            for (li, layer) in m.layers.iter_mut().enumerate() {
+                let upd = |p: &mut [f32], g: &[f32], vel: &mut [f32], decay: f32| {
+                    for i in 0..p.len() {
+                        vel[i] = mu * vel[i] - lr * (g[i] + decay * p[i]);
+                        p[i] += vel[i];
+                    }
+                };
+                upd(&mut layer.w, &grads.w[li], &mut s.m_w[li], l2);
+                upd(&mut layer.b, &grads.b[li], &mut s.m_b[li], 0.0);
+            }
+        }
+    }
+}
+
+/// Opaque optimizer state (public so tests can step by hand).
+pub struct OptStateHandle(OptState);
+
+impl OptStateHandle {
+    pub fn new(m: &Mlp) -> Self {
+        OptStateHandle(OptState::new(m))
+    }
+}
+
+/// Mean weighted loss of `rows` without dropout (validation).
+fn eval_loss(m: &Mlp, x: &[f32], n_in: usize, rows: &[usize], target: &Target, y_std: &[f64], w: &[f64]) -> f64 {
+    let mut g = Grads::zeros(m);
+    let mut total = 0.0;
+    let mut wsum = 0.0;
+    for chunk in rows.chunks(1024) {
+        total += batch_gradient(m, x, n_in, chunk, target, y_std, w, 1.0, None, &mut g);
+        wsum += chunk.iter().map(|&r| w[r]).sum::<f64>();
+    }
+    total / wsum.max(1e-300)
+}
+
+/// Trains a network on the encoded rows `x` with per-row `weights`.
+pub fn fit(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, monitor: &dyn Monitor) -> MlpFit {
+    let n = x.rows;
+    let n_in = x.cols;
+    let xf: Vec<f32> = x.data.iter().map(|v| *v as f32).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let (head, k) = match target {
+        Target::Classes(_, 2) => (Head::Sigmoid, 1),
+        Target::Classes(_, k) => (Head::Softmax, *k),
+        Target::Values(_) => (Head::Identity, 1),
+    };
+    let mut mlp = Mlp::new(n_in, &opts.hidden, k, opts.activation, head, &mut rng);
+    // regression trains on a standardised target
+    let y_std: Vec<f64> = match target {
+        Target::Values(y) => {
+            let mean = y.iter().sum::<f64>() / n.max(1) as f64;
+            let var = y.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n.max(1) as f64;
+            let sd = if var > 0.0 { var.sqrt() } else { 1.0 };
+            mlp.y_mean = mean;
+            mlp.y_scale = sd;
+            y.iter().map(|v| (v - mean) / sd).collect()
+        }
+        _ => Vec::new(),
+    };
+    // validation rows for early stopping, carved from the training rows
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rng);
+    let n_val = if opts.early_stopping && n >= 20 {
+        ((n as f64 * opts.validation_fraction).round() as usize).clamp(1, n - 1)
+    } else {
+        0
+    };
+    let (val_rows, train_rows): (Vec<usize>, Vec<usize>) = (order[..n_val].to_vec(), order[n_val..].to_vec());
+    let mut train_rows = train_rows;
+    let mut state = OptStateHandle::new(&mlp);
+    let mut grads = Grads::zeros(&mlp);
+    let mut best: Option<(f64, Mlp, usize)> = None;
+    let mut since_best = 0;
+    let mut history = Vec::new();
+    let started = Instant::now();
+    let bs = opts.batch_size.max(1);
+    for epoch in 1..=opts.epochs {
+        train_rows.shuffle(&mut rng);
+        let mut total = 0.0;
+        let mut wsum = 0.0;
+        for (bi, batch) in train_rows.chunks(bs).enumerate() {
+            if bi % 64 == 0 {
+                monitor.checkpoint();
+            }
+            for g in grads.w.iter_mut().chain(grads.b.iter_mut()) {
+                g.iter_mut().for_each(|v| *v = 0.0);
+            }
+            let bw: f64 = batch.iter().map(|&r| weights[r]).sum::<f64>().max(1e-300);
+            total += batch_gradient(&mlp, &xf, n_in, batch, target, &y_std, weights, bw, Some((opts.dropout, &mut rng)), &mut grads);
+            wsum += bw;
+            step(&mut mlp, &grads, &mut state, opts);
+        }
+        let loss = total / wsum.max(1e-300);
+        let val_loss = (!val_rows.is_empty()).then(|| eval_loss(&mlp, &xf, n_in, &val_rows, target, &y_std, weights));
+        history.push(EpochStats { epoch, loss, val_loss });
+        if monitor.verbose() {
+            let elapsed = started.elapsed().as_secs_f64();
+            let eta = elapsed / epoch as f64 * (opts.epochs - epoch) as f64;
+            monitor.progress(&format!(
+                "mlp epoch {epoch}/{}: loss {loss:.5}{}, elapsed {elapsed:.1}s, at most {eta:.1}s left",
+                opts.epochs,
+                val_loss.map_or(String::new(), |v| format!(", validation loss {v:.5}"))
+            ));
+        }
+        if let Some(v) = val_loss {
+            if !v.is_finite() {
+                break;
+            }
+            let improved = best.as_ref().is_none_or(|(b, _, _)| v < b - 1e-5);
+            if improved {
+                best = Some((v, mlp.clone(), epoch));
+                since_best = 0;
+            } else {
+                since_best += 1;
+                if since_best >= opts.patience {
+                    break;
+                }
+            }
+        }
+    }
+    let epochs_run = history.len();
+    match best {
+        Some((_, m, e)) => MlpFit { mlp: m, history, best_epoch: e },
+        None => MlpFit { mlp, history, best_epoch: epochs_run },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ml::monitor::Silent;
+
+    fn tiny() -> (Mlp, Vec<f32>, Vec<usize>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let m = Mlp::new(3, &[4, 3], 1, Activation::Tanh, Head::Sigmoid, &mut rng);
+        let x: Vec<f32> = (0..15).map(|i| ((i as f32) * 0.37).sin()).collect();
+        (m, x, vec![0, 1, 1, 0, 1])
+    }
+
+    fn loss_of(m: &Mlp, x: &[f32], y: &[usize]) -> f64 {
+        let mut g = Grads::zeros(m);
+        let rows: Vec<usize> = (0..y.len()).collect();
+        batch_gradient(m, x, 3, &rows, &Target::Classes(y, 2), &[], &[1.0; 5], 1.0, None, &mut g)
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        for act in [Activation::Tanh, Activation::Relu] {
+            let (mut m, x, y) = tiny();
+            m.activation = act;
+            let mut g = Grads::zeros(&m);
+            let rows: Vec<usize> = (0..5).collect();
+            batch_gradient(&m, &x, 3, &rows, &Target::Classes(&y, 2), &[], &[1.0; 5], 1.0, None, &mut g);
+            for li in 0..m.layers.len() {
+                for i in 0..m.layers[li].w.len() {
+                    let h = 1e-2f32;
+                    let orig = m.layers[li].w[i];
+                    m.layers[li].w[i] = orig + h;
+                    let up = loss_of(&m, &x, &y);
+                    m.layers[li].w[i] = orig - h;
+                    let down = loss_of(&m, &x, &y);
+                    m.layers[li].w[i] = orig;
+                    let numeric = (up - down) / (2.0 * h as f64);
+                    let analytic = g.w[li][i] as f64;
+                    assert!((numeric - analytic).abs() < 2e-3 * (1.0 + numeric.abs()), "{act:?} layer {li} w{i}: {numeric} vs {analytic}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn softmax_and_regression_gradients_match_finite_differences() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let x: Vec<f32> = (0..12).map(|i| ((i as f32) * 0.71).cos()).collect();
+        let y = [0usize, 2, 1, 2];
+        let yv = [0.5f64, -1.0, 2.0, 0.1];
+        for (head, k) in [(Head::Softmax, 3), (Head::Identity, 1)] {
+            let mut m = Mlp::new(3, &[5], k, Activation::Tanh, head, &mut rng);
+            let target = if head == Head::Softmax { Target::Classes(&y, 3) } else { Target::Values(&yv) };
+            let rows = [0usize, 1, 2, 3];
+            let mut g = Grads::zeros(&m);
+            batch_gradient(&m, &x, 3, &rows, &target, &yv, &[1.0; 4], 1.0, None, &mut g);
+            let h = 1e-2f32;
+            for i in 0..m.layers[0].w.len() {
+                let orig = m.layers[0].w[i];
+                let mut loss = |v: f32, m: &mut Mlp| {
+                    m.layers[0].w[i] = v;
+                    let mut gg = Grads::zeros(m);
+                    batch_gradient(m, &x, 3, &rows, &target, &yv, &[1.0; 4], 1.0, None, &mut gg)
+                };
+                let numeric = (loss(orig + h, &mut m) - loss(orig - h, &mut m)) / (2.0 * h as f64);
+                m.layers[0].w[i] = orig;
+                assert!((numeric - g.w[0][i] as f64).abs() < 2e-3 * (1.0 + numeric.abs()), "{head:?} w{i}");
+            }
+        }
+    }
+
+    #[test]
+    fn adam_step_matches_hand_computation() {
+        let mut m = Mlp {
+            layers: vec![Dense { n_in: 1, n_out: 1, w: vec![0.5], b: vec![0.1] }],
+            activation: Activation::Relu,
+            head: Head::Identity,
+            y_mean: 0.0,
+            y_scale: 1.0,
+        };
+        let grads = Grads { w: vec![vec![0.2]], b: vec![vec![-0.4]] };
+        let opts = MlpOptions { learning_rate: 0.01, l2: 0.0, ..Default::default() };
+        let mut st = OptStateHandle::new(&m);
+        step(&mut m, &grads, &mut st, &opts);
+        // first Adam step: m_hat = g, v_hat = g^2 -> update = lr * g / (|g| + eps) = lr * sign(g)
+        assert!((m.layers[0].w[0] - (0.5 - 0.01)).abs() < 1e-6);
+        assert!((m.layers[0].b[0] - (0.1 + 0.01)).abs() < 1e-6);
+        // second step with the same gradient: m = .19*g/.19, v likewise -> again lr * sign(g)
+        step(&mut m, &grads, &mut st, &opts);
+        assert!((m.layers[0].w[0] - (0.5 - 0.02)).abs() < 1e-6);
+        // SGD with momentum 0.9, lr 0.1: v1 = -0.02, w = 0.48; v2 = -0.018 - 0.02 = -0.038
+        let mut m2 = m.clone();
+        m2.layers[0].w[0] = 0.5;
+        let sgd = MlpOptions { learning_rate: 0.1, l2: 0.0, optimizer: Optimizer::Sgd { momentum: 0.9 }, ..Default::default() };
+        let mut st2 = OptStateHandle::new(&m2);
+        step(&mut m2, &grads, &mut st2, &sgd);
+        assert!((m2.layers[0].w[0] - 0.48).abs() < 1e-6);
+        step(&mut m2, &grads, &mut st2, &sgd);
+        assert!((m2.layers[0].w[0] - (0.48 - 0.038)).abs() < 1e-6);
+    }
+
+    /// y = 1 when x0 * x1 > 0: not linearly separable.
+    fn xor_data(n: usize) -> (Matrix, Vec<usize>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut rows = Vec::new();
+        let mut y = Vec::new();
+        for _ in 0..n {
+            let a: f64 = rng.gen_range(-1.0..1.0);
+            let b: f64 = rng.gen_range(-1.0..1.0);
+            y.push(usize::from(a * b > 0.0));
+            rows.push(vec![a, b]);
+        }
+        (Matrix::from_rows(&rows), y)
+    }
+
+    #[test]
+    fn learns_xor_and_is_deterministic() {
+        let (x, y) = xor_data(2000);
+        let opts = MlpOptions { hidden: vec![16, 8], dropout: 0.0, epochs: 60, ..Default::default() };
+        let w = vec![1.0; y.len()];
+        let a = fit(&x, &Target::Classes(&y, 2), &w, &opts, &Silent);
+        let b = fit(&x, &Target::Classes(&y, 2), &w, &opts, &Silent);
+        assert_eq!(a.mlp, b.mlp, "same seed, same network");
+        let mut out = [0.0];
+        let correct = (0..x.rows)
+            .filter(|&i| {
+                a.mlp.predict(x.row(i), &mut out);
+                (out[0] >= 0.5) == (y[i] == 1)
+            })
+            .count();
+        assert!(correct as f64 / x.rows as f64 > 0.9, "accuracy {}", correct as f64 / x.rows as f64);
+        let c = fit(&x, &Target::Classes(&y, 2), &w, &MlpOptions { seed: 7, ..opts }, &Silent);
+        assert_ne!(a.mlp, c.mlp);
+    }
+
+    #[test]
+    fn early_stopping_restores_the_best_epoch() {
+        // labels are coin flips: the validation loss cannot keep improving, the network overfits
+        let (x, _) = xor_data(300);
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let y: Vec<usize> = (0..300).map(|_| rng.gen_range(0..2)).collect();
+        let opts = MlpOptions { hidden: vec![64], dropout: 0.0, epochs: 200, patience: 3, learning_rate: 0.01, ..Default::default() };
+        let f = fit(&x, &Target::Classes(&y, 2), &vec![1.0; 300], &opts, &Silent);
+        assert!(f.history.len() < 200, "stopped early");
+        let best = f.history.iter().filter_map(|h| h.val_loss).fold(f64::INFINITY, f64::min);
+        assert_eq!(f.history[f.best_epoch - 1].val_loss, Some(best));
+    }
+
+    #[test]
+    fn regression_unscales_its_output() {
+        let rows: Vec<Vec<f64>> = (0..400).map(|i| vec![(i as f64) / 200.0 - 1.0]).collect();
+        let y: Vec<f64> = rows.iter().map(|r| 100.0 + 30.0 * r[0] * r[0]).collect();
+        let x = Matrix::from_rows(&rows);
+        let opts = MlpOptions { hidden: vec![16], dropout: 0.0, epochs: 150, early_stopping: false, ..Default::default() };
+        let f = fit(&x, &Target::Values(&y), &vec![1.0; 400], &opts, &Silent);
+        let mut out = [0.0];
+        f.mlp.predict(&[0.0], &mut out);
+        assert!((out[0] - 100.0).abs() < 3.0, "{}", out[0]);
+        f.mlp.predict(&[0.9], &mut out);
+        assert!((out[0] - (100.0 + 30.0 * 0.81)).abs() < 4.0, "{}", out[0]);
+    }
+}

@@ -1,0 +1,74 @@
+-- The feed-forward network (algorithm => 'mlp'): classification, regression, determinism, and
+-- accuracy against logistic regression on linear and non-linear planted rules.
+SELECT name, version, algorithm, deployed,
+       (metrics->>'roc_auc')::float8 > 0.78 AS auc_above_078,
+       (metrics->>'epochs_run')::int >= (metrics->>'best_epoch')::int AS best_epoch_kept
+  FROM insight.train('mlp_purchase', 'customers', target => 'purchased', algorithm => 'mlp');
+SELECT array_agg(k ORDER BY k) AS stored_options
+  FROM insight.models, jsonb_object_keys(options) k WHERE name = 'mlp_purchase' AND version = 1;
+-- the same seed trains the same network
+SELECT version FROM insight.train('mlp_purchase', 'customers', target => 'purchased', algorithm => 'mlp', deploy => 'never');
+SELECT bool_and(insight.predict('mlp_purchase@1', c) = insight.predict('mlp_purchase@2', c)) AS deterministic
+  FROM customers c;
+SELECT (SELECT weights FROM insight.models WHERE name = 'mlp_purchase' AND version = 1)
+     = (SELECT weights FROM insight.models WHERE name = 'mlp_purchase' AND version = 2) AS same_weights;
+-- on the (linear) planted purchase rule the network does not lose to logistic regression
+-- by more than 0.01 test AUC (same split: same seed)
+SELECT (SELECT (metrics->>'roc_auc')::float8 FROM insight.models WHERE name = 'mlp_purchase' AND version = 1)
+     - (SELECT (metrics->>'roc_auc')::float8 FROM insight.models WHERE name = 'truth_check' AND version = 1)
+       > -0.01 AS not_worse_than_logistic;
+-- scores are probabilities; the scorers agree; predict_class uses the threshold
+SELECT count(*) FILTER (WHERE p NOT BETWEEN 0 AND 1) AS out_of_range,
+       bool_and(p = insight.predict_proba('mlp_purchase', c)) AS proba_agrees,
+       bool_and((insight.predict_class('mlp_purchase', c) = 'true') = (p >= 0.5)) AS threshold_ok
+  FROM customers c, LATERAL (SELECT insight.predict_purchase('mlp_purchase', c) AS p) s;
+SELECT jsonb_array_length(insight.model_info('mlp_purchase')->'parameters'->'layers') AS layers,
+       insight.model_info('mlp_purchase')->'parameters'->>'activation' AS activation,
+       (insight.model_info('mlp_purchase')->'parameters'->>'n_parameters')::int AS n_parameters;
+
+-- a non-linear planted rule (buy when two signals agree in sign): the network finds it,
+-- logistic regression cannot
+CREATE TABLE interactions AS
+SELECT i AS id, a, b, noise, (a * b > 0) <> (r < 0.1) AS bought
+  FROM (SELECT i, sin(i * 12.9898) AS a, cos(i * 78.233) AS b, sin(i * 3.3) AS noise,
+               abs(sin(i * 4.1414 + 1.0)) AS r
+          FROM generate_series(1, 3000) i) s;
+SELECT name, (metrics->>'roc_auc')::float8 < 0.6 AS logistic_near_chance
+  FROM insight.train('rule_logistic', 'interactions', target => 'bought', exclude => ARRAY['id']);
+SELECT name, (metrics->>'roc_auc')::float8 > 0.85 AS mlp_finds_rule
+  FROM insight.train('rule_mlp', 'interactions', target => 'bought', algorithm => 'mlp', exclude => ARRAY['id'],
+                     options => '{"hidden": [32, 16], "dropout": 0.0, "epochs": 100}');
+-- numeric-only network: rows by name and arrays by position agree
+SELECT max(abs(insight.predict('rule_mlp', t) - insight.predict('rule_mlp', ARRAY[t.a, t.b, t.noise]))) < 1e-12 AS row_matches_array
+  FROM interactions t;
+
+-- multiclass and regression heads
+SELECT name, algorithm, (metrics->>'accuracy')::float8 > 0.3 AS better_than_chance
+  FROM insight.train('mlp_channel', 'customers', target => 'channel', algorithm => 'mlp', exclude => ARRAY['purchased']);
+SELECT insight.predict_class('mlp_channel', c) IN ('web', 'store', 'app', 'email') AS known_label
+  FROM customers c WHERE customer_id = 1;
+CREATE TABLE curve AS SELECT i, (i / 100.0)::float8 AS x, 5 + 3 * (i / 100.0) ^ 2 AS y FROM generate_series(-200, 200) i;
+SELECT name, (metrics->>'r2')::float8 > 0.95 AS fits_the_curve
+  FROM insight.train('mlp_curve', 'curve', target => 'y', algorithm => 'mlp', exclude => ARRAY['i'],
+                     options => '{"hidden": [16], "dropout": 0.0, "epochs": 300, "learning_rate": 0.01, "early_stopping": false}');
+
+-- options are checked
+\pset tuples_only on
+\pset format unaligned
+CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE st text; msg text; hint text;
+BEGIN
+  EXECUTE q;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
+  RETURN st || ': ' || msg || coalesce(E'\n       HINT: ' || nullif(hint, ''), '');
+END $f$;
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"hidden": [0]}')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"hidden": 64}')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"dropout": 1}')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"activation": "sigmoid"}')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"optimizer": "rmsprop"}')$$);
+SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"max_iter": 10}')$$);
+SELECT pg_temp.try($$SELECT e.* FROM customers c, insight.explain('mlp_purchase', c) e LIMIT 1$$);
+SELECT count(*) AS models_named_m FROM insight.models WHERE name = 'm';
