@@ -1,14 +1,5 @@
 -- Every bad input is an ERROR with a specific SQLSTATE, a message naming the problem and a hint
 -- with the fix; the backend stays up and no model row is written.
-CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $f$
-DECLARE st text; msg text; hint text;
-BEGIN
-  EXECUTE q;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
-  RETURN st || ': ' || msg || coalesce(E'\n       HINT: ' || nullif(hint, ''), '');
-END $f$;
 \pset tuples_only on
 \pset format unaligned
 SELECT count(*) AS models_before FROM insight.models \gset
@@ -30,65 +21,65 @@ CREATE TABLE nulls_t (x float8, y bool);
 INSERT INTO nulls_t SELECT CASE WHEN i % 10 = 0 THEN NULL ELSE i END, i % 2 = 0 FROM generate_series(1, 50) i;
 
 -- unknown relation, column, model, version
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'no_such_table', target => 'purchased')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'no_such_column')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', features => ARRAY['visits_30d', 'nope'])$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', exclude => ARRAY['nope'])$$);
-SELECT pg_temp.try($$SELECT insight.predict('no_such_model', c) FROM customers c LIMIT 1$$);
-SELECT pg_temp.try($$SELECT insight.predict('purchase@99', c) FROM customers c LIMIT 1$$);
-SELECT pg_temp.try($$SELECT insight.predict('purchase@x', c) FROM customers c LIMIT 1$$);
-SELECT pg_temp.try($$SELECT insight.model_info('no_such_model')$$);
-SELECT pg_temp.try($$SELECT insight.deploy('no_such_model')$$);
-SELECT pg_temp.try($$SELECT insight.deploy('purchase', 42)$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'no_such_table', target => 'purchased')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'no_such_column')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', features => ARRAY['visits_30d', 'nope'])$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', exclude => ARRAY['nope'])$$);
+SELECT try_sql($$SELECT insight.predict('no_such_model', c) FROM customers c LIMIT 1$$);
+SELECT try_sql($$SELECT insight.predict('purchase@99', c) FROM customers c LIMIT 1$$);
+SELECT try_sql($$SELECT insight.predict('purchase@x', c) FROM customers c LIMIT 1$$);
+SELECT try_sql($$SELECT insight.model_info('no_such_model')$$);
+SELECT try_sql($$SELECT insight.deploy('no_such_model')$$);
+SELECT try_sql($$SELECT insight.deploy('purchase', 42)$$);
 -- bad data
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'one_class', target => 'bought')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'empty_customers', target => 'purchased')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'with_nan', target => 'y')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'with_inf', target => 'y')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'few_rows', target => 'y')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'nulls_t', target => 'y', options => '{"impute": "error"}')$$);
-SELECT pg_temp.try($$SELECT insight.predict('engagement', ARRAY[1, 'NaN', 3, 4]::float8[])$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'one_class', target => 'bought')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'empty_customers', target => 'purchased')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'with_nan', target => 'y')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'with_inf', target => 'y')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'few_rows', target => 'y')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'nulls_t', target => 'y', options => '{"impute": "error"}')$$);
+SELECT try_sql($$SELECT insight.predict('engagement', ARRAY[1, 'NaN', 3, 4]::float8[])$$);
 -- wrong shapes and types
-SELECT pg_temp.try($$SELECT insight.predict('engagement', ARRAY[1, 2, 3])$$);
-SELECT pg_temp.try($$SELECT insight.predict('engagement', ARRAY[[1, 2], [3, 4]])$$);
-SELECT pg_temp.try($$SELECT insight.predict('engagement', ARRAY['a', 'b', 'c', 'd'])$$);
-SELECT pg_temp.try($$SELECT insight.predict('engagement', 42)$$);
-SELECT pg_temp.try($$SELECT insight.predict('engagement', ROW(1, 2))$$);
-SELECT pg_temp.try($$SELECT insight.predict('purchase', o) FROM other_shape o$$);
-SELECT pg_temp.try($$SELECT insight.predict('engagement', t) FROM text_visits t$$);
-SELECT pg_temp.try($$SELECT insight.predict('purchase', ARRAY[1, 2, 3])$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'odd_types', target => 'j')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'odd_types', target => 'y', features => ARRAY['j', 'x'])$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'region', algorithm => 'linear')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', features => ARRAY['purchased'])$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', features => ARRAY[]::text[])$$);
+SELECT try_sql($$SELECT insight.predict('engagement', ARRAY[1, 2, 3])$$);
+SELECT try_sql($$SELECT insight.predict('engagement', ARRAY[[1, 2], [3, 4]])$$);
+SELECT try_sql($$SELECT insight.predict('engagement', ARRAY['a', 'b', 'c', 'd'])$$);
+SELECT try_sql($$SELECT insight.predict('engagement', 42)$$);
+SELECT try_sql($$SELECT insight.predict('engagement', ROW(1, 2))$$);
+SELECT try_sql($$SELECT insight.predict('purchase', o) FROM other_shape o$$);
+SELECT try_sql($$SELECT insight.predict('engagement', t) FROM text_visits t$$);
+SELECT try_sql($$SELECT insight.predict('purchase', ARRAY[1, 2, 3])$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'odd_types', target => 'j')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'odd_types', target => 'y', features => ARRAY['j', 'x'])$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'region', algorithm => 'linear')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', features => ARRAY['purchased'])$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', features => ARRAY[]::text[])$$);
 -- the wrong scorer for the model's task
-SELECT pg_temp.try($$SELECT insight.predict_proba('aov', c) FROM customers c LIMIT 1$$);
-SELECT pg_temp.try($$SELECT insight.predict_class('aov', c) FROM customers c LIMIT 1$$);
-SELECT pg_temp.try($$SELECT insight.predict_purchase('channel', c) FROM customers c LIMIT 1$$);
-SELECT pg_temp.try($$SELECT * FROM insight.lift('aov', 'customers')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.lift('purchase', 'customers', bins => 0)$$);
-SELECT pg_temp.try($$SELECT insight.evaluate('purchase', 'other_shape')$$);
+SELECT try_sql($$SELECT insight.predict_proba('aov', c) FROM customers c LIMIT 1$$);
+SELECT try_sql($$SELECT insight.predict_class('aov', c) FROM customers c LIMIT 1$$);
+SELECT try_sql($$SELECT insight.predict_purchase('channel', c) FROM customers c LIMIT 1$$);
+SELECT try_sql($$SELECT * FROM insight.lift('aov', 'customers')$$);
+SELECT try_sql($$SELECT * FROM insight.lift('purchase', 'customers', bins => 0)$$);
+SELECT try_sql($$SELECT insight.evaluate('purchase', 'other_shape')$$);
 -- algorithms and options
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'forest')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'kmeans')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"learning_rate": 0.1}')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"l2": -1}')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"max_iter": 0}')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"impute": "mode"}')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"threshold": 2}')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"class_weight": "heavy"}')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"positive_class": "maybe"}')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '[1, 2]')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', test_size => 0)$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', test_size => 1.5)$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('', 'customers', target => 'purchased')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('a@b', 'customers', target => 'purchased')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', deploy => 'sometimes')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', NULL, target => 'purchased')$$);
-SELECT pg_temp.try($$SELECT insight.deploy('purchase', strategy => 'random')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.demo_customers(-1)$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'forest')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'kmeans')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"learning_rate": 0.1}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"l2": -1}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"max_iter": 0}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"impute": "mode"}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"threshold": 2}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"class_weight": "heavy"}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"positive_class": "maybe"}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '[1, 2]')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', test_size => 0)$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', test_size => 1.5)$$);
+SELECT try_sql($$SELECT * FROM insight.train('', 'customers', target => 'purchased')$$);
+SELECT try_sql($$SELECT * FROM insight.train('a@b', 'customers', target => 'purchased')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', deploy => 'sometimes')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', NULL, target => 'purchased')$$);
+SELECT try_sql($$SELECT insight.deploy('purchase', strategy => 'random')$$);
+SELECT try_sql($$SELECT * FROM insight.demo_customers(-1)$$);
 -- long calls obey statement_timeout (and query cancel)
 \set VERBOSITY terse
 SET statement_timeout = '1ms';
@@ -98,14 +89,14 @@ RESET statement_timeout;
 -- a damaged or future-format model row is a clear error, not a crash
 SELECT count(*) FROM insight.train('damaged', 'customers', target => 'purchased', features => ARRAY['age'], deploy => 'always');
 UPDATE insight.models SET weights = '\x00010203' WHERE name = 'damaged';
-SELECT pg_temp.try($$SELECT insight.predict('damaged', c) FROM customers c LIMIT 1$$);
+SELECT try_sql($$SELECT insight.predict('damaged', c) FROM customers c LIMIT 1$$);
 UPDATE insight.models SET weights = '\x5047494d6300' WHERE name = 'damaged';
-SELECT pg_temp.try($$SELECT insight.predict('damaged', c) FROM customers c LIMIT 1$$);
+SELECT try_sql($$SELECT insight.predict('damaged', c) FROM customers c LIMIT 1$$);
 DELETE FROM insight.models WHERE name = 'damaged';
 -- privileges: training reads with the caller's rights
 CREATE ROLE insight_regress_analyst;
 SET ROLE insight_regress_analyst;
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased')$$);
 RESET ROLE;
 DROP ROLE insight_regress_analyst;
 

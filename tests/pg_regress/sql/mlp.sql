@@ -55,20 +55,11 @@ SELECT name, (metrics->>'r2')::float8 > 0.95 AS fits_the_curve
 -- options are checked
 \pset tuples_only on
 \pset format unaligned
-CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $f$
-DECLARE st text; msg text; hint text;
-BEGIN
-  EXECUTE q;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
-  RETURN st || ': ' || msg || coalesce(E'\n       HINT: ' || nullif(hint, ''), '');
-END $f$;
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"hidden": [0]}')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"hidden": 64}')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"dropout": 1}')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"activation": "sigmoid"}')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"optimizer": "rmsprop"}')$$);
-SELECT pg_temp.try($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"max_iter": 10}')$$);
-SELECT pg_temp.try($$SELECT e.* FROM customers c, insight.explain('mlp_purchase', c) e LIMIT 1$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"hidden": [0]}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"hidden": 64}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"dropout": 1}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"activation": "sigmoid"}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"optimizer": "rmsprop"}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"max_iter": 10}')$$);
+SELECT try_sql($$SELECT e.* FROM customers c, insight.explain('mlp_purchase', c) e LIMIT 1$$);
 SELECT count(*) AS models_named_m FROM insight.models WHERE name = 'm';
