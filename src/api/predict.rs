@@ -652,27 +652,25 @@ fn predict_class(model: &str, row_or_array: AnyElement) -> String {
     })
 }
 
-/// Exact additive explanation of a linear model's score: one row per encoded input
-/// (coefficient x scaled value) plus the intercept; the contributions sum to the log-odds
-/// (binary; of the predicted class for multiclass) or to the predicted value (regression).
+/// Additive explanation of a score: one row per encoded input plus a base row.
+/// Linear models: coefficient x scaled value, plus `(intercept)`; the rows sum to the log-odds
+/// (binary; the predicted class's score for multiclass) or to the predicted value (regression).
+/// Networks: integrated gradients from the mean training row, plus `(baseline)` = the output at
+/// that row; the rows sum to the prediction (probability or value) up to the integration error.
 #[pg_extern(stable, parallel_safe)]
 fn explain(
     model: &str,
     row_or_array: AnyElement,
 ) -> TableIterator<'static, (name!(feature, String), name!(value, Option<f64>), name!(contribution, f64))> {
-    let (names, x, contrib, intercept) = scores(model, &row_or_array, true, |m, x, out| {
+    let (names, x, contrib, base, linear) = scores(model, &row_or_array, true, |m, x, out| {
         let k = if m.task == Task::Multiclass { argmax(out) } else { 0 };
-        let (c, b) = m.linear_contributions(x, k).ok_or_else(|| {
-            InsightError::not_supported(
-                format!("insight.explain does not support model \"{model}\" yet: it is not a linear model"),
-                "Explanations of mlp models arrive with integrated gradients; use insight.model_info for now.",
-            )
-        })?;
-        Ok((m.preprocessor.encoded_names(), x.to_vec(), c, b))
+        let (c, b) = m.explain(x, k);
+        let linear = matches!(m.estimator, crate::ml::model::Estimator::Linear { .. });
+        Ok((m.preprocessor.encoded_names(), x.to_vec(), c, b, linear))
     });
     let mut out: Vec<(String, Option<f64>, f64)> =
         names.into_iter().zip(x).zip(contrib).map(|((n, v), c)| (n, Some(v), c)).collect();
-    out.push(("(intercept)".to_string(), None, intercept));
+    out.push((if linear { "(intercept)" } else { "(baseline)" }.to_string(), None, base));
     TableIterator::new(out)
 }
 

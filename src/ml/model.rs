@@ -88,6 +88,17 @@ impl Model {
 
     /// Per encoded input: coefficient x value, the exact additive contribution to the score
     /// (log-odds for binary, the value for regression). Multiclass: for the given class.
+    /// Additive explanation of one encoded row: per-input contributions and the base they add
+    /// to. Linear models: coefficient x value and the intercept, in the score's units (log-odds
+    /// for classifiers). Networks: integrated gradients from the mean training row, in the
+    /// output's units (probability of `output`, or the value); base = output at that row.
+    pub fn explain(&self, x: &[f64], output: usize) -> (Vec<f64>, f64) {
+        match &self.estimator {
+            Estimator::Linear { .. } => self.linear_contributions(x, output).unwrap(),
+            Estimator::Mlp(m) => m.integrated_gradients(x, output, 1024),
+        }
+    }
+
     /// None for non-linear estimators.
     pub fn linear_contributions(&self, x: &[f64], output: usize) -> Option<(Vec<f64>, f64)> {
         match &self.estimator {

@@ -26,6 +26,21 @@ SELECT jsonb_array_length(insight.model_info('mlp_purchase')->'parameters'->'lay
        insight.model_info('mlp_purchase')->'parameters'->>'activation' AS activation,
        (insight.model_info('mlp_purchase')->'parameters'->>'n_parameters')::int AS n_parameters;
 
+-- explanations: integrated gradients from the mean customer add up to the prediction
+SELECT count(*) AS terms, abs(sum(contribution) - p) < 0.005 AS sums_to_prediction,
+       bool_or(feature = '(baseline)') AS has_baseline
+  FROM customers c,
+       LATERAL (SELECT insight.predict('mlp_purchase', c) AS p) s,
+       LATERAL insight.explain('mlp_purchase', c) e
+ WHERE c.customer_id IN (1, 2, 3)
+ GROUP BY c.customer_id, p ORDER BY c.customer_id;
+-- the largest average attributions go to planted drivers, not to noise columns
+SELECT bool_and(feature IN (SELECT jsonb_object_keys(insight.demo_truth()->'drivers'))) AS top3_are_drivers FROM (
+  SELECT feature, avg(abs(contribution)) AS a
+    FROM customers c, insight.explain('mlp_purchase', c) e
+   WHERE c.customer_id <= 200 AND feature <> '(baseline)'
+   GROUP BY feature ORDER BY a DESC LIMIT 3) t;
+
 -- a non-linear planted rule (buy when two signals agree in sign): the network finds it,
 -- logistic regression cannot
 CREATE TABLE interactions AS
@@ -61,5 +76,4 @@ SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purcha
 SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"activation": "sigmoid"}')$$);
 SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"optimizer": "rmsprop"}')$$);
 SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"max_iter": 10}')$$);
-SELECT try_sql($$SELECT e.* FROM customers c, insight.explain('mlp_purchase', c) e LIMIT 1$$);
 SELECT count(*) AS models_named_m FROM insight.models WHERE name = 'm';
