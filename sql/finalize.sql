@@ -42,6 +42,7 @@ COMMENT ON FUNCTION insight.explain(text, anyelement) IS 'Per-input additive con
 COMMENT ON FUNCTION insight.evaluate(text, regclass) IS 'Metrics of a model on a labelled relation (same keys as training)';
 COMMENT ON FUNCTION insight.roc_curve(text, regclass) IS 'ROC curve points of a binary classifier on a labelled relation';
 COMMENT ON FUNCTION insight.lift(text, regclass, int) IS 'Lift / cumulative gains table of a binary classifier on a labelled relation';
+COMMENT ON FUNCTION insight.feature_importance(text) IS 'Permutation importance of each input column on the test split (metric drop when shuffled)';
 COMMENT ON FUNCTION insight.model_info(text) IS 'Everything about a model version as jsonb, including learned parameters';
 COMMENT ON FUNCTION insight.deploy(text, int, text) IS 'Deploy a version (or the best / latest one); returns the model id';
 COMMENT ON FUNCTION insight.demo_customers(int, bigint) IS 'Seeded synthetic customers with a planted purchase model (see demo_truth)';

@@ -234,3 +234,26 @@ fn model_info(model: &str) -> JsonB {
     };
     JsonB(run().or_raise())
 }
+
+/// Permutation importance of each input column, computed on the test split at training time:
+/// the drop of the test ROC AUC (binary), accuracy (multiclass) or R^2 (regression) when the
+/// column's values are shuffled (mean of 3 shuffles, at most 20,000 test rows). Largest first.
+#[pg_extern(stable, parallel_safe)]
+fn feature_importance(model: &str) -> TableIterator<'static, (name!(feature, String), name!(importance, Option<f64>))> {
+    let run = || -> Result<Vec<(String, Option<f64>)>> {
+        let id = catalog::resolve(&catalog::parse_ref(model)?)?;
+        let imp = catalog::select_one::<JsonB>("SELECT metrics->'feature_importance' FROM insight.models WHERE id = $1", &[id.into()])
+            .map(|j| j.0)
+            .unwrap_or(Value::Null);
+        let Value::Object(map) = imp else {
+            return Err(InsightError::not_supported(
+                format!("model \"{model}\" has no stored feature importance"),
+                "Retrain it: importance is computed at training time by this release.",
+            ));
+        };
+        let mut rows: Vec<(String, Option<f64>)> = map.into_iter().map(|(k, v)| (k, v.as_f64())).collect();
+        rows.sort_by(|a, b| b.1.unwrap_or(f64::NEG_INFINITY).total_cmp(&a.1.unwrap_or(f64::NEG_INFINITY)).then(a.0.cmp(&b.0)));
+        Ok(rows)
+    };
+    TableIterator::new(run().or_raise())
+}

@@ -12,6 +12,7 @@ use crate::ml::model::{Estimator, Model, Task};
 use crate::ml::monitor::Monitor;
 use crate::ml::parallel::Parallel;
 use crate::ml::preprocess::{ColumnSpec, Impute, PrepError, PrepOptions, Preprocessor, ValueKind};
+use crate::ml::importance::{self, Truth};
 use crate::ml::{linear, logistic, mlp, split};
 use crate::store::catalog;
 use pgrx::prelude::*;
@@ -349,6 +350,21 @@ fn choose_features(
     Ok(out)
 }
 
+/// Permutation importance uses at most this many test rows, each column shuffled this often.
+const IMPORTANCE_MAX_ROWS: usize = 20_000;
+const IMPORTANCE_REPEATS: usize = 3;
+
+fn importance_rows(test_idx: &[usize]) -> Vec<usize> {
+    // an even spread over the (sorted) test rows when there are more than the cap
+    let step = test_idx.len().div_ceil(IMPORTANCE_MAX_ROWS).max(1);
+    test_idx.iter().step_by(step).copied().collect()
+}
+
+/// Metric drop per input column (ROC AUC for binary, accuracy for multiclass, R^2 for regression).
+fn importance_json(model: &Model, imp: &[f64]) -> Value {
+    Value::Object(model.preprocessor.features.iter().zip(imp).map(|(f, v)| (f.name.clone(), num(*v))).collect())
+}
+
 /// What to fit, with its parsed hyper-parameters.
 enum Recipe {
     Logistic { l2: f64 },
@@ -573,11 +589,20 @@ fn fit_classifier(
         }
         multiclass_metrics_json(&metrics::multiclass(&proba, k, &y_test))
     };
+    let eval_rows = importance_rows(&test_idx);
+    let imp = if k == 2 {
+        let truth: Vec<bool> = eval_rows.iter().map(|&i| y[i] == 1).collect();
+        importance::permutation(&model, &frame.columns, &eval_rows, &Truth::Binary(&truth), IMPORTANCE_REPEATS, seed, monitor)
+    } else {
+        let truth: Vec<usize> = eval_rows.iter().map(|&i| y[i]).collect();
+        importance::permutation(&model, &frame.columns, &eval_rows, &Truth::Classes(&truth), IMPORTANCE_REPEATS, seed, monitor)
+    };
     if let Value::Object(m) = &mut metrics_json {
         m.insert("n_train".into(), json!(train_idx.len()));
         if let Value::Object(info) = fit_info {
             m.extend(info);
         }
+        m.insert("feature_importance".into(), importance_json(&model, &imp));
     }
     let mut options = hyper;
     if let Value::Object(o) = &mut options {
@@ -659,11 +684,15 @@ fn fit_regressor(
     }
     let truth: Vec<f64> = test_idx.iter().map(|&i| y[i]).collect();
     let mut metrics_json = regression_metrics_json(&metrics::regression(&pred, &truth));
+    let eval_rows = importance_rows(&test_idx);
+    let truth: Vec<f64> = eval_rows.iter().map(|&i| y[i]).collect();
+    let imp = importance::permutation(&model, &frame.columns, &eval_rows, &Truth::Values(&truth), IMPORTANCE_REPEATS, seed, monitor);
     if let Value::Object(m) = &mut metrics_json {
         m.insert("n_train".into(), json!(train_idx.len()));
         if let Value::Object(info) = fit_info {
             m.extend(info);
         }
+        m.insert("feature_importance".into(), importance_json(&model, &imp));
     }
     if let Value::Object(o) = &mut hyper {
         o.insert("impute".into(), json!(format!("{:?}", prep.impute).to_lowercase()));

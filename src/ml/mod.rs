@@ -2,6 +2,7 @@
 //! the seeded synthetic data generator. Nothing in here knows about PostgreSQL (no pgrx), so it
 //! can be unit-tested with plain `#[test]`s and benchmarked with criterion directly.
 
+pub mod importance;
 pub mod linalg;
 pub mod linear;
 pub mod logistic;

@@ -29,6 +29,7 @@ SELECT try_sql($$SELECT insight.predict('no_such_model', c) FROM customers c LIM
 SELECT try_sql($$SELECT insight.predict('purchase@99', c) FROM customers c LIMIT 1$$);
 SELECT try_sql($$SELECT insight.predict('purchase@x', c) FROM customers c LIMIT 1$$);
 SELECT try_sql($$SELECT insight.model_info('no_such_model')$$);
+SELECT try_sql($$SELECT * FROM insight.feature_importance('no_such_model')$$);
 SELECT try_sql($$SELECT insight.deploy('no_such_model')$$);
 SELECT try_sql($$SELECT insight.deploy('purchase', 42)$$);
 -- bad data

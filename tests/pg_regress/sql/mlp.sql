@@ -41,6 +41,9 @@ SELECT bool_and(feature IN (SELECT jsonb_object_keys(insight.demo_truth()->'driv
    WHERE c.customer_id <= 200 AND feature <> '(baseline)'
    GROUP BY feature ORDER BY a DESC LIMIT 3) t;
 
+SELECT bool_and(feature IN (SELECT jsonb_object_keys(insight.demo_truth()->'drivers')) OR feature = 'channel') AS mlp_top6_are_drivers
+  FROM (SELECT feature FROM insight.feature_importance('mlp_purchase') LIMIT 6) t;
+
 -- a non-linear planted rule (buy when two signals agree in sign): the network finds it,
 -- logistic regression cannot
 CREATE TABLE interactions AS

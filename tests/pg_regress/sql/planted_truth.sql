@@ -31,3 +31,11 @@ SELECT c.channel, t.value::float8 AS planted_vs_web,
 SELECT bool_and(abs(value::float8) < 0.15) AS noise_near_zero
   FROM jsonb_each_text(insight.model_info('truth_check@1')->'parameters'->'coefficients')
  WHERE key IN ('age', 'tenure_days', 'avg_order_value') OR key LIKE 'region=%';
+-- permutation importance (test split, computed at training) ranks planted drivers first and
+-- gives noise columns next to nothing
+SELECT bool_and(feature IN (SELECT jsonb_object_keys(insight.demo_truth()->'drivers')) OR feature = 'channel') AS top6_are_drivers
+  FROM (SELECT feature FROM insight.feature_importance('truth_check@1') LIMIT 6) t;
+SELECT bool_and(abs(importance) < 0.01) AS noise_unimportant
+  FROM insight.feature_importance('truth_check@1')
+ WHERE feature IN (SELECT jsonb_array_elements_text(insight.demo_truth()->'noise_features'));
+SELECT count(*) AS columns_ranked FROM insight.feature_importance('truth_check@1');
