@@ -120,5 +120,42 @@ fn training(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, scoring, training);
+fn mlp_kernels(c: &mut Criterion) {
+    use ml::mlp::{self, MlpOptions, Target};
+    let n = 20_000;
+    let (cols, y) = data(n);
+    let specs: Vec<ColumnSpec> = (0..N_FEATURES)
+        .map(|j| ColumnSpec { name: format!("f{j}"), sql_type: "float8".into(), kind: ValueKind::Number })
+        .collect();
+    let rows: Vec<usize> = (0..n).collect();
+    let pre = Preprocessor::fit(&specs, &cols, &rows, &PrepOptions::default()).unwrap();
+    let x: Matrix = pre.encode_rows(&cols, &rows).unwrap();
+    let w = vec![1.0; n];
+    let opts = MlpOptions { epochs: 5, early_stopping: false, ..Default::default() };
+    let mut g = c.benchmark_group("mlp64x32_fit_20k_x20_5_epochs");
+    g.sample_size(10);
+    for threads in [1, 2] {
+        let par = Parallel::new(threads);
+        g.bench_function(format!("{threads}_threads"), |b| {
+            b.iter(|| black_box(mlp::fit(&x, &Target::Classes(&y, 2), &w, &opts, &par, &Silent)))
+        });
+    }
+    g.finish();
+    let net = mlp::fit(&x, &Target::Classes(&y, 2), &w, &MlpOptions { epochs: 1, ..opts }, &Parallel::serial(), &Silent).mlp;
+    let mut g = c.benchmark_group("mlp64x32_score_10k_rows_x20");
+    g.bench_function("predict_per_row", |b| {
+        let mut out = [0.0];
+        b.iter(|| {
+            let mut s = 0.0;
+            for i in 0..10_000 {
+                net.predict(x.row(i), &mut out);
+                s += out[0];
+            }
+            black_box(s)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, scoring, training, mlp_kernels);
 criterion_main!(benches);

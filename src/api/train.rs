@@ -540,7 +540,7 @@ fn fit_classifier(
     let threshold = cfg.threshold;
     let (estimator, fit_info, hyper) = match recipe {
         Recipe::Mlp(o) => {
-            let f = mlp::fit(&x_train, &mlp::Target::Classes(&y_train, k), &weights, o, monitor);
+            let f = mlp::fit(&x_train, &mlp::Target::Classes(&y_train, k), &weights, o, par, monitor);
             {
                 let info = mlp_fit_info(&f);
                 (Estimator::Mlp(f.mlp), info, mlp_options_json(o))
@@ -662,7 +662,7 @@ fn fit_regressor(
     let ones = vec![1.0; y_train.len()];
     let (estimator, fit_info, mut hyper) = match recipe {
         Recipe::Mlp(o) => {
-            let f = mlp::fit(&x_train, &mlp::Target::Values(&y_train), &ones, o, monitor);
+            let f = mlp::fit(&x_train, &mlp::Target::Values(&y_train), &ones, o, par, monitor);
             {
                 let info = mlp_fit_info(&f);
                 (Estimator::Mlp(f.mlp), info, mlp_options_json(o))

@@ -11,6 +11,7 @@
 
 use super::linalg::Matrix;
 use super::monitor::Monitor;
+use super::parallel::Parallel;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -38,7 +39,8 @@ pub enum Head {
 pub struct Dense {
     pub n_in: usize,
     pub n_out: usize,
-    /// n_out x n_in, row-major
+    /// n_in x n_out, input-major: the weights from input i are `w[i*n_out..(i+1)*n_out]`, so
+    /// every inner loop (forward, backward, gradient) runs over the outputs contiguously.
     pub w: Vec<f32>,
     pub b: Vec<f32>,
 }
@@ -79,8 +81,30 @@ fn axpy32(alpha: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
+impl Dense {
+    /// out += a · W for one row (out starts as the bias): one axpy per non-zero input over the
+    /// contiguous outputs, which LLVM vectorises.
+    #[inline]
+    fn accumulate(&self, a: &[f32], out: &mut [f32]) {
+        for (i, ai) in a.iter().enumerate() {
+            if *ai != 0.0 {
+                axpy32(*ai, &self.w[i * self.n_out..(i + 1) * self.n_out], out);
+            }
+        }
+    }
+}
+
 impl Activation {
     #[inline]
+    fn apply_all(self, v: &mut [f32]) {
+        match self {
+            Activation::Relu => v.iter_mut().for_each(|x| *x = x.max(0.0)),
+            Activation::Tanh => v.iter_mut().for_each(|x| *x = x.tanh()),
+        }
+    }
+
+    #[inline]
+    #[allow(dead_code)]
     fn apply(self, v: f32) -> f32 {
         match self {
             Activation::Relu => v.max(0.0),
@@ -151,10 +175,10 @@ impl Mlp {
             let last = self.layers.len() - 1;
             for (li, layer) in self.layers.iter().enumerate() {
                 b.clear();
-                b.resize(layer.n_out, 0.0);
-                for o in 0..layer.n_out {
-                    let z = layer.b[o] + dot32(&layer.w[o * layer.n_in..(o + 1) * layer.n_in], a);
-                    b[o] = if li == last { z } else { self.activation.apply(z) };
+                b.extend_from_slice(&layer.b);
+                layer.accumulate(a, b);
+                if li != last {
+                    self.activation.apply_all(b);
                 }
                 std::mem::swap(a, b);
             }
@@ -170,13 +194,11 @@ impl Mlp {
         let mut acts: Vec<Vec<f32>> = vec![x.iter().map(|v| *v as f32).collect()];
         let last = self.layers.len() - 1;
         for (li, layer) in self.layers.iter().enumerate() {
-            let a = &acts[li];
-            let out: Vec<f32> = (0..layer.n_out)
-                .map(|o| {
-                    let z = layer.b[o] + dot32(&layer.w[o * layer.n_in..(o + 1) * layer.n_in], a);
-                    if li == last { z } else { self.activation.apply(z) }
-                })
-                .collect();
+            let mut out = layer.b.clone();
+            layer.accumulate(&acts[li], &mut out);
+            if li != last {
+                self.activation.apply_all(&mut out);
+            }
             acts.push(out);
         }
         let logits: Vec<f64> = acts[last + 1].iter().map(|v| *v as f64).collect();
@@ -196,14 +218,9 @@ impl Mlp {
         };
         for li in (0..self.layers.len()).rev() {
             let layer = &self.layers[li];
-            let mut d_in = vec![0.0f64; layer.n_in];
-            for (o, d) in delta.iter().enumerate() {
-                if *d != 0.0 {
-                    for (i, w) in layer.w[o * layer.n_in..(o + 1) * layer.n_in].iter().enumerate() {
-                        d_in[i] += d * *w as f64;
-                    }
-                }
-            }
+            let mut d_in: Vec<f64> = (0..layer.n_in)
+                .map(|i| layer.w[i * layer.n_out..(i + 1) * layer.n_out].iter().zip(&delta).map(|(w, d)| *w as f64 * d).sum())
+                .collect();
             if li > 0 {
                 for (i, v) in d_in.iter_mut().enumerate() {
                     *v *= self.activation.derivative_from_output(acts[li][i]) as f64;
@@ -371,9 +388,11 @@ pub fn batch_gradient(
         let mut mask = Vec::new();
         for bi in 0..bsz {
             let a = &prev[bi * layer.n_in..(bi + 1) * layer.n_in];
-            for o in 0..layer.n_out {
-                let z = layer.b[o] + dot32(&layer.w[o * layer.n_in..(o + 1) * layer.n_in], a);
-                out[bi * layer.n_out + o] = if hidden { m.activation.apply(z) } else { z };
+            let z = &mut out[bi * layer.n_out..(bi + 1) * layer.n_out];
+            z.copy_from_slice(&layer.b);
+            layer.accumulate(a, z);
+            if hidden {
+                m.activation.apply_all(z);
             }
         }
         if hidden {
@@ -431,11 +450,11 @@ pub fn batch_gradient(
         let gb = &mut grads.b[li];
         for bi in 0..bsz {
             let a = &a_prev[bi * layer.n_in..(bi + 1) * layer.n_in];
-            for o in 0..layer.n_out {
-                let g = dz[bi * layer.n_out + o];
-                if g != 0.0 {
-                    axpy32(g, a, &mut gw[o * layer.n_in..(o + 1) * layer.n_in]);
-                    gb[o] += g;
+            let d = &dz[bi * layer.n_out..(bi + 1) * layer.n_out];
+            axpy32(1.0, d, gb);
+            for (i, ai) in a.iter().enumerate() {
+                if *ai != 0.0 {
+                    axpy32(*ai, d, &mut gw[i * layer.n_out..(i + 1) * layer.n_out]);
                 }
             }
         }
@@ -443,11 +462,9 @@ pub fn batch_gradient(
             let mut da = vec![0.0f32; bsz * layer.n_in];
             for bi in 0..bsz {
                 let row = &mut da[bi * layer.n_in..(bi + 1) * layer.n_in];
-                for o in 0..layer.n_out {
-                    let g = dz[bi * layer.n_out + o];
-                    if g != 0.0 {
-                        axpy32(g, &layer.w[o * layer.n_in..(o + 1) * layer.n_in], row);
-                    }
+                let d = &dz[bi * layer.n_out..(bi + 1) * layer.n_out];
+                for (i, v) in row.iter_mut().enumerate() {
+                    *v = dot32(&layer.w[i * layer.n_out..(i + 1) * layer.n_out], d);
                 }
             }
             // through dropout and the activation of layer li-1's output
@@ -552,8 +569,12 @@ fn eval_loss(m: &Mlp, x: &[f32], n_in: usize, rows: &[usize], target: &Target, y
     total / wsum.max(1e-300)
 }
 
+/// Rows per gradient shard: a mini-batch is cut into shards of this size, whose gradients are
+/// computed in parallel and summed in shard order, so results do not depend on the thread count.
+const SHARD_ROWS: usize = 16;
+
 /// Trains a network on the encoded rows `x` with per-row `weights`.
-pub fn fit(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, monitor: &dyn Monitor) -> MlpFit {
+pub fn fit(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, par: &Parallel, monitor: &dyn Monitor) -> MlpFit {
     let n = x.rows;
     let n_in = x.cols;
     let xf: Vec<f32> = x.data.iter().map(|v| *v as f32).collect();
@@ -608,7 +629,20 @@ pub fn fit(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, moni
                 g.iter_mut().for_each(|v| *v = 0.0);
             }
             let bw: f64 = batch.iter().map(|&r| weights[r]).sum::<f64>().max(1e-300);
-            total += batch_gradient(&mlp, &xf, n_in, batch, target, &y_std, weights, bw, Some((opts.dropout, &mut rng)), &mut grads);
+            // each shard draws its dropout masks from its own seeded stream
+            let shards: Vec<(&[usize], u64)> = batch.chunks(SHARD_ROWS).map(|c| (c, rng.gen::<u64>())).collect();
+            let parts = par.map(&shards, |(rows, s)| {
+                let mut g = Grads::zeros(&mlp);
+                let mut r = ChaCha8Rng::seed_from_u64(*s);
+                let l = batch_gradient(&mlp, &xf, n_in, rows, target, &y_std, weights, bw, Some((opts.dropout, &mut r)), &mut g);
+                (l, g)
+            });
+            for (l, g) in &parts {
+                total += l;
+                for (acc, part) in grads.w.iter_mut().zip(&g.w).chain(grads.b.iter_mut().zip(&g.b)) {
+                    axpy32(1.0, part, acc);
+                }
+            }
             wsum += bw;
             step(&mut mlp, &grads, &mut state, opts);
         }
@@ -675,7 +709,8 @@ mod tests {
             batch_gradient(&m, &x, 3, &rows, &Target::Classes(&y, 2), &[], &[1.0; 5], 1.0, None, &mut g);
             for li in 0..m.layers.len() {
                 for i in 0..m.layers[li].w.len() {
-                    let h = 1e-2f32;
+                    // small enough not to flip a ReLU unit, large enough for f32 rounding
+                    let h = 1e-3f32;
                     let orig = m.layers[li].w[i];
                     m.layers[li].w[i] = orig + h;
                     let up = loss_of(&m, &x, &y);
@@ -767,9 +802,9 @@ mod tests {
         let (x, y) = xor_data(2000);
         let opts = MlpOptions { hidden: vec![16, 8], dropout: 0.0, epochs: 60, ..Default::default() };
         let w = vec![1.0; y.len()];
-        let a = fit(&x, &Target::Classes(&y, 2), &w, &opts, &Silent);
-        let b = fit(&x, &Target::Classes(&y, 2), &w, &opts, &Silent);
-        assert_eq!(a.mlp, b.mlp, "same seed, same network");
+        let a = fit(&x, &Target::Classes(&y, 2), &w, &opts, &Parallel::serial(), &Silent);
+        let b = fit(&x, &Target::Classes(&y, 2), &w, &opts, &Parallel::new(2), &Silent);
+        assert_eq!(a.mlp, b.mlp, "same seed, same network, whatever the thread count");
         let mut out = [0.0];
         let correct = (0..x.rows)
             .filter(|&i| {
@@ -778,7 +813,7 @@ mod tests {
             })
             .count();
         assert!(correct as f64 / x.rows as f64 > 0.9, "accuracy {}", correct as f64 / x.rows as f64);
-        let c = fit(&x, &Target::Classes(&y, 2), &w, &MlpOptions { seed: 7, ..opts }, &Silent);
+        let c = fit(&x, &Target::Classes(&y, 2), &w, &MlpOptions { seed: 7, ..opts }, &Parallel::serial(), &Silent);
         assert_ne!(a.mlp, c.mlp);
     }
 
@@ -789,7 +824,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         let y: Vec<usize> = (0..300).map(|_| rng.gen_range(0..2)).collect();
         let opts = MlpOptions { hidden: vec![64], dropout: 0.0, epochs: 200, patience: 3, learning_rate: 0.01, ..Default::default() };
-        let f = fit(&x, &Target::Classes(&y, 2), &vec![1.0; 300], &opts, &Silent);
+        let f = fit(&x, &Target::Classes(&y, 2), &vec![1.0; 300], &opts, &Parallel::serial(), &Silent);
         assert!(f.history.len() < 200, "stopped early");
         let best = f.history.iter().filter_map(|h| h.val_loss).fold(f64::INFINITY, f64::min);
         assert_eq!(f.history[f.best_epoch - 1].val_loss, Some(best));
@@ -806,7 +841,8 @@ mod tests {
                 let x = [0.7, -0.4, 1.2, -0.9];
                 let (_, g) = m.output_and_input_gradient(&x, out);
                 for i in 0..4 {
-                    let h = 1e-4;
+                    // f32 network: a larger step keeps rounding noise well below the tolerance
+                    let h = 5e-3;
                     let mut up = x;
                     up[i] += h;
                     let mut down = x;
@@ -828,7 +864,7 @@ mod tests {
         let y: Vec<f64> = rows.iter().map(|r| 100.0 + 30.0 * r[0] * r[0]).collect();
         let x = Matrix::from_rows(&rows);
         let opts = MlpOptions { hidden: vec![16], dropout: 0.0, epochs: 150, early_stopping: false, ..Default::default() };
-        let f = fit(&x, &Target::Values(&y), &vec![1.0; 400], &opts, &Silent);
+        let f = fit(&x, &Target::Values(&y), &vec![1.0; 400], &opts, &Parallel::serial(), &Silent);
         let mut out = [0.0];
         f.mlp.predict(&[0.0], &mut out);
         assert!((out[0] - 100.0).abs() < 3.0, "{}", out[0]);

@@ -34,6 +34,17 @@ impl Parallel {
         Parallel { pool: None }
     }
 
+    /// Maps `f` over `items` (in parallel when there is a pool), results in item order.
+    pub fn map<I: Sync, T: Send, F>(&self, items: &[I], f: F) -> Vec<T>
+    where
+        F: Fn(&I) -> T + Sync,
+    {
+        match &self.pool {
+            Some(pool) if items.len() > 1 => pool.install(|| items.par_iter().map(&f).collect()),
+            _ => items.iter().map(f).collect(),
+        }
+    }
+
     /// Maps `f` over the row blocks of `0..n_rows` and returns the per-block results in order.
     pub fn map_blocks<T, F>(&self, n_rows: usize, monitor: &dyn Monitor, f: F) -> Vec<T>
     where
