@@ -72,3 +72,17 @@ COMMENT ON FUNCTION insight._class_columns(text, int, oid, tid, "any") IS
   'Internal: target of the planner rewrite of insight.predict_class(model, table_row)';
 COMMENT ON FUNCTION insight._predict_support(internal) IS
   'Internal: planner support function that passes a table row''s columns instead of building the row';
+
+CREATE PROCEDURE insight.score_table(model text, source regclass, target text, key text, mode text DEFAULT 'append')
+LANGUAGE plpgsql AS $$
+DECLARE
+  n bigint;
+BEGIN
+  n := insight._score_table(model, source, target, key, mode);
+  RAISE NOTICE 'score_table: % rows of % scored into %', n, source, target;
+END
+$$;
+COMMENT ON PROCEDURE insight.score_table(text, regclass, text, text, text) IS
+  'Score every row of a table into (key, score) rows of another, created when missing, in batches of 10,000 rows';
+COMMENT ON FUNCTION insight._score_table(text, regclass, text, text, text) IS
+  'Internal: the work of insight.score_table; returns the number of rows written';

@@ -23,17 +23,16 @@ fn target_name(id: i64) -> Option<String> {
     catalog::select_one::<String>("SELECT target FROM insight.models WHERE id = $1", &[id.into()])
 }
 
-/// Reads the model's features and target from `relid` and scores every row.
-pub(crate) fn score_relation(model_ref: &str, relid: pg_sys::Oid) -> Result<Scored> {
-    let id = catalog::resolve(&catalog::parse_ref(model_ref)?)?;
-    let model = cache::load(id)?;
-    let relation = columns::relation_name(relid);
-    let cols = columns::relation_columns(relid);
-    let target = target_name(id).unwrap_or_default();
-    let tcol = columns::find(&cols, &target, &relation, "target")?;
+/// The model's input columns as they are read from `relation`, checked for existence and type.
+pub(crate) fn feature_inputs(
+    model: &Model,
+    cols: &[columns::ColumnInfo],
+    relation: &str,
+    model_ref: &str,
+) -> Result<Vec<(String, crate::ml::preprocess::ValueKind)>> {
     let mut inputs = Vec::new();
     for f in &model.preprocessor.features {
-        let c = columns::find(&cols, &f.name, &relation, "feature")?;
+        let c = columns::find(cols, &f.name, relation, "feature")?;
         let ok = match (f.kind, c.kind) {
             (crate::ml::preprocess::ValueKind::Text, _) => true, // anything reads as text
             (_, Some(k)) => k.is_numeric(),
@@ -47,11 +46,23 @@ pub(crate) fn score_relation(model_ref: &str, relid: pg_sys::Oid) -> Result<Scor
                     c.sql_type,
                     columns::kind_name(f.kind)
                 ),
-                "Evaluate on a relation with the training table's column types.",
+                "Use a relation with the training table's column types.",
             ));
         }
         inputs.push((f.name.clone(), f.kind));
     }
+    Ok(inputs)
+}
+
+/// Reads the model's features and target from `relid` and scores every row.
+pub(crate) fn score_relation(model_ref: &str, relid: pg_sys::Oid) -> Result<Scored> {
+    let id = catalog::resolve(&catalog::parse_ref(model_ref)?)?;
+    let model = cache::load(id)?;
+    let relation = columns::relation_name(relid);
+    let cols = columns::relation_columns(relid);
+    let target = target_name(id).unwrap_or_default();
+    let tcol = columns::find(&cols, &target, &relation, "target")?;
+    let inputs = feature_inputs(&model, &cols, &relation, model_ref)?;
     let how = if model.task == Task::Regression { TargetRead::Number } else { TargetRead::Text };
     if how == TargetRead::Number && tcol.kind != Some(crate::ml::preprocess::ValueKind::Number) {
         return Err(InsightError::datatype_mismatch(

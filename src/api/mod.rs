@@ -6,4 +6,5 @@ pub mod lifecycle;
 pub mod monitor;
 pub mod options;
 pub mod predict;
+pub mod score;
 pub mod train;

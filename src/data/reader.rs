@@ -40,7 +40,49 @@ enum Builder {
     Text { dict: Vec<String>, index: HashMap<String, u32>, codes: Vec<u32> },
 }
 
+/// Reads the whole relation into one frame.
 pub fn read(spec: &ReadSpec) -> Result<Frame> {
+    let mut out = None;
+    read_batches(spec, usize::MAX, &mut |f| {
+        out = Some(f);
+        Ok(())
+    })?;
+    Ok(out.expect("read_batches hands over at least one frame"))
+}
+
+fn empty_builders(spec: &ReadSpec) -> Vec<Builder> {
+    spec.inputs
+        .iter()
+        .map(|(_, k)| match k {
+            ValueKind::Text => Builder::Text { dict: Vec::new(), index: HashMap::new(), codes: Vec::new() },
+            _ => Builder::Number(Vec::new()),
+        })
+        .collect()
+}
+
+fn finish_frame(spec: &ReadSpec, builders: Vec<Builder>, target_text: Vec<String>, target_num: Vec<f64>, skipped: usize) -> Frame {
+    let columns: Vec<RawColumn> = builders
+        .into_iter()
+        .map(|b| match b {
+            Builder::Number(v) => RawColumn::Number(v),
+            Builder::Text { dict, codes, .. } => RawColumn::Text { dict, codes },
+        })
+        .collect();
+    let target = spec.target.map(|(_, how)| match how {
+        TargetRead::Text => TargetColumn::Text(target_text),
+        TargetRead::Number => TargetColumn::Number(target_num),
+    });
+    let n_rows = match &target {
+        Some(TargetColumn::Text(v)) => v.len(),
+        Some(TargetColumn::Number(v)) => v.len(),
+        None => columns.first().map_or(0, |c| c.len()),
+    };
+    Frame { columns, target, n_rows, skipped_null_target: skipped }
+}
+
+/// Streams the relation, handing over a frame whenever at least `max_rows` rows are buffered
+/// (and one last frame, possibly empty, at the end): memory stays bounded by `max_rows`.
+pub fn read_batches(spec: &ReadSpec, max_rows: usize, on_frame: &mut dyn FnMut(Frame) -> Result<()>) -> Result<()> {
     let mut select: Vec<String> =
         spec.inputs.iter().map(|(n, k)| crate::data::columns::read_expression(n, *k)).collect();
     if let Some((t, how)) = spec.target {
@@ -53,14 +95,7 @@ pub fn read(spec: &ReadSpec) -> Result<Frame> {
         select.push("1".into());
     }
     let query = format!("SELECT {} FROM {}", select.join(", "), spec.relation);
-    let mut builders: Vec<Builder> = spec
-        .inputs
-        .iter()
-        .map(|(_, k)| match k {
-            ValueKind::Text => Builder::Text { dict: Vec::new(), index: HashMap::new(), codes: Vec::new() },
-            _ => Builder::Number(Vec::new()),
-        })
-        .collect();
+    let mut builders: Vec<Builder> = empty_builders(spec);
     let mut target_text: Vec<String> = Vec::new();
     let mut target_num: Vec<f64> = Vec::new();
     let mut skipped = 0usize;
@@ -139,25 +174,20 @@ pub fn read(spec: &ReadSpec) -> Result<Frame> {
                     }
                 }
             }
+            let buffered = if spec.target.is_some() { target_text.len() + target_num.len() } else {
+                builders.first().map_or(0, |b| match b {
+                    Builder::Number(v) => v.len(),
+                    Builder::Text { codes, .. } => codes.len(),
+                })
+            };
+            if buffered >= max_rows {
+                let full = std::mem::replace(&mut builders, empty_builders(spec));
+                let frame = finish_frame(spec, full, std::mem::take(&mut target_text), std::mem::take(&mut target_num), skipped);
+                skipped = 0;
+                on_frame(frame)?;
+            }
         }
         Ok(())
     })?;
-
-    let columns: Vec<RawColumn> = builders
-        .into_iter()
-        .map(|b| match b {
-            Builder::Number(v) => RawColumn::Number(v),
-            Builder::Text { dict, codes, .. } => RawColumn::Text { dict, codes },
-        })
-        .collect();
-    let target = spec.target.map(|(_, how)| match how {
-        TargetRead::Text => TargetColumn::Text(target_text),
-        TargetRead::Number => TargetColumn::Number(target_num),
-    });
-    let n_rows = match &target {
-        Some(TargetColumn::Text(v)) => v.len(),
-        Some(TargetColumn::Number(v)) => v.len(),
-        None => columns.first().map_or(0, |c| c.len()),
-    };
-    Ok(Frame { columns, target, n_rows, skipped_null_target: skipped })
+    on_frame(finish_frame(spec, builders, target_text, target_num, skipped))
 }

@@ -80,3 +80,19 @@ SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purcha
 SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"optimizer": "rmsprop"}')$$);
 SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"max_iter": 10}')$$);
 SELECT count(*) AS models_named_m FROM insight.models WHERE name = 'm';
+
+-- nightly bulk scoring into a table, created when missing, replaced or appended
+CALL insight.score_table('mlp_purchase', 'customers', 'mlp_scores', 'customer_id');
+SELECT count(*) AS rows_scored,
+       bool_and(s.score = insight.predict('mlp_purchase', c)) AS same_as_predict
+  FROM mlp_scores s JOIN customers c USING (customer_id);
+SELECT format_type(atttypid, atttypmod) AS key_type FROM pg_attribute
+ WHERE attrelid = 'mlp_scores'::regclass AND attname = 'customer_id';
+CALL insight.score_table('mlp_purchase', 'customers', 'mlp_scores', 'customer_id', mode => 'replace');
+SELECT count(*) AS after_replace FROM mlp_scores;
+CALL insight.score_table('mlp_channel', 'customers', 'public.mlp_scores', 'customer_id');
+SELECT count(*) AS after_append FROM mlp_scores;
+SELECT try_sql($$CALL insight.score_table('mlp_purchase', 'customers', 'mlp_scores', 'no_such_key')$$);
+SELECT try_sql($$CALL insight.score_table('mlp_purchase', 'customers', 'customers', 'customer_id')$$);
+SELECT try_sql($$CALL insight.score_table('mlp_purchase', 'customers', 'mlp_scores', 'customer_id', mode => 'merge')$$);
+SELECT try_sql($$CALL insight.score_table('mlp_purchase', 'customers', 'a.b.c.d', 'customer_id')$$);

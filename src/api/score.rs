@@ -1,0 +1,128 @@
+//! insight.score_table: nightly bulk scoring of a whole table into another, in bounded memory.
+
+use crate::api::evaluate::feature_inputs;
+use crate::data::columns;
+use crate::data::reader::{self, ReadSpec, TargetColumn, TargetRead};
+use crate::error::{ident, InsightError, OrRaise, Result};
+use crate::ml::metrics::argmax;
+use crate::ml::model::Task;
+use crate::store::{cache, catalog};
+use pgrx::prelude::*;
+use pgrx::PgRelation;
+use std::time::Instant;
+
+/// Rows scored and written per batch: the memory bound of a call.
+const BATCH_ROWS: usize = 10_000;
+
+/// Scores every row of `source` with `model` and writes (key, score) rows into `target`,
+/// creating it when missing; `mode` 'replace' empties an existing target first. Returns the
+/// number of rows written. Called by the procedure insight.score_table.
+#[pg_extern(volatile, parallel_unsafe, name = "_score_table")]
+fn score_table_rows(model: &str, source: PgRelation, target: &str, key: &str, mode: default!(&str, "'append'")) -> i64 {
+    let relid = source.oid();
+    drop(source);
+    run(model, relid, target, key, mode).or_raise()
+}
+
+fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str) -> Result<i64> {
+    if mode != "append" && mode != "replace" {
+        return Err(InsightError::invalid_parameter(
+            format!("mode must be append or replace, got \"{mode}\""),
+            "replace empties the target table before writing the new scores.",
+        ));
+    }
+    let started = Instant::now();
+    let id = catalog::resolve(&catalog::parse_ref(model_ref)?)?;
+    let model = cache::load(id)?;
+    let relation = columns::relation_name(relid);
+    let cols = columns::relation_columns(relid);
+    let key_col = columns::find(&cols, key, &relation, "key")?.clone();
+    let inputs = feature_inputs(&model, &cols, &relation, model_ref)?;
+    let target_name = quoted_target(target)?;
+    let exists = catalog::select_one::<bool>("SELECT to_regclass($1) IS NOT NULL", &[target_name.as_str().into()]).unwrap_or(false);
+    if exists {
+        for needed in [key, "score"] {
+            let has = catalog::select_one::<bool>(
+                "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND attnum > 0 AND NOT attisdropped)",
+                &[target_name.as_str().into(), needed.into()],
+            )
+            .unwrap_or(false);
+            if !has {
+                return Err(InsightError::undefined_column(
+                    format!("target table {target_name} has no column {}", ident(needed)),
+                    format!("score_table writes columns {} and score; drop the table or pick another name.", ident(key)),
+                ));
+            }
+        }
+        if mode == "replace" {
+            Spi::run(&format!("DELETE FROM {target_name}")).expect("empty target");
+        }
+    } else {
+        Spi::run(&format!("CREATE TABLE {target_name} ({} {}, score float8)", ident(key), key_col.sql_type))
+            .expect("create target");
+    }
+    let insert = format!(
+        "INSERT INTO {target_name} ({}, score) SELECT k::{}, s FROM unnest($1::text[], $2::float8[]) AS u(k, s)",
+        ident(key),
+        key_col.sql_type
+    );
+    let verbose = crate::gucs::VERBOSE.get();
+    let mut written = 0i64;
+    let mut skipped = 0usize;
+    let mut x = vec![0.0; model.preprocessor.width];
+    let mut out = vec![0.0; model.outputs()];
+    let spec = ReadSpec { relation: &relation, inputs: &inputs, target: Some((key, TargetRead::Text)) };
+    reader::read_batches(&spec, BATCH_ROWS, &mut |frame| {
+        skipped += frame.skipped_null_target;
+        let Some(TargetColumn::Text(keys)) = frame.target else { unreachable!() };
+        let mut scores = Vec::with_capacity(frame.n_rows);
+        for r in 0..frame.n_rows {
+            for (j, col) in frame.columns.iter().enumerate() {
+                model.preprocessor.encode(j, col.value(r), &mut x).map_err(|e| {
+                    InsightError::data(
+                        format!("the row with {} = {} cannot be scored: {e:?}", ident(key), keys[r]),
+                        "Fix or filter that row; NULLs are imputed, NaN and Infinity are not.",
+                    )
+                })?;
+            }
+            model.predict_encoded(&x, &mut out);
+            scores.push(match model.task {
+                Task::Binary | Task::Regression => out[0],
+                Task::Multiclass => argmax(&out) as f64,
+            });
+        }
+        if !keys.is_empty() {
+            Spi::run_with_args(&insert, &[keys.into(), scores.into()]).expect("insert scores");
+        }
+        written += frame.n_rows as i64;
+        if verbose && frame.n_rows > 0 {
+            let secs = started.elapsed().as_secs_f64();
+            notice!("score_table: {written} rows written, {:.0} rows/s", written as f64 / secs.max(1e-9));
+        }
+        Ok(())
+    })?;
+    if skipped > 0 {
+        notice!("{skipped} rows with a NULL {} were not scored", ident(key));
+    }
+    Ok(written)
+}
+
+/// The target name, quoted part by part ("schema"."table"); a malformed name is an error.
+fn quoted_target(target: &str) -> Result<String> {
+    Spi::connect(|c| {
+        c.select(
+            "SELECT array_to_string(ARRAY(SELECT quote_ident(p) FROM unnest(parse_ident($1)) p), '.')",
+            Some(1),
+            &[target.into()],
+        )
+        .ok()
+        .and_then(|t| t.first().get_one::<String>().ok().flatten())
+    })
+    .filter(|s| !s.is_empty())
+    .ok_or_else(|| {
+        InsightError::invalid_parameter(
+            format!("invalid target table name \"{target}\""),
+            "Name a table as 'scores' or 'analytics.scores' (quote special characters as in SQL).",
+        )
+    })
+}
