@@ -81,6 +81,31 @@ fn axpy32(alpha: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
+/// Runs `f` with subnormal floats flushed to zero (x86-64 MXCSR FTZ + DAZ), restoring the
+/// caller's mode afterwards. Long Adam runs drive moment estimates and some activations into
+/// subnormal range, where every multiply takes ~100x longer: measured here as 15 us instead of
+/// 1 us per MLP scoring, and 5x slower training. Values that small carry no information.
+#[inline]
+pub fn flush_denormals<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[allow(deprecated)]
+        let saved = unsafe { std::arch::x86_64::_mm_getcsr() };
+        #[allow(deprecated)]
+        unsafe {
+            std::arch::x86_64::_mm_setcsr(saved | 0x8040)
+        };
+        let r = f();
+        #[allow(deprecated)]
+        unsafe {
+            std::arch::x86_64::_mm_setcsr(saved)
+        };
+        r
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    f()
+}
+
 impl Dense {
     /// out += a · W for one row (out starts as the bias): one axpy per non-zero input over the
     /// contiguous outputs, which LLVM vectorises.
@@ -167,6 +192,10 @@ impl Mlp {
 
     /// Scores one encoded row into `out` (probabilities or the value).
     pub fn predict(&self, x: &[f64], out: &mut [f64]) {
+        flush_denormals(|| self.predict_inner(x, out))
+    }
+
+    fn predict_inner(&self, x: &[f64], out: &mut [f64]) {
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
             let (a, b) = &mut *s;
@@ -190,6 +219,10 @@ impl Mlp {
     /// The scored output `output` (probability of that class, or the value) at `x`, and its
     /// gradient with respect to the encoded input.
     pub fn output_and_input_gradient(&self, x: &[f64], output: usize) -> (f64, Vec<f64>) {
+        flush_denormals(|| self.output_and_input_gradient_inner(x, output))
+    }
+
+    fn output_and_input_gradient_inner(&self, x: &[f64], output: usize) -> (f64, Vec<f64>) {
         // forward, keeping every layer's activations
         let mut acts: Vec<Vec<f32>> = vec![x.iter().map(|v| *v as f32).collect()];
         let last = self.layers.len() - 1;
@@ -634,7 +667,9 @@ pub fn fit(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, par:
             let parts = par.map(&shards, |(rows, s)| {
                 let mut g = Grads::zeros(&mlp);
                 let mut r = ChaCha8Rng::seed_from_u64(*s);
-                let l = batch_gradient(&mlp, &xf, n_in, rows, target, &y_std, weights, bw, Some((opts.dropout, &mut r)), &mut g);
+                let l = flush_denormals(|| {
+                    batch_gradient(&mlp, &xf, n_in, rows, target, &y_std, weights, bw, Some((opts.dropout, &mut r)), &mut g)
+                });
                 (l, g)
             });
             for (l, g) in &parts {
@@ -644,10 +679,11 @@ pub fn fit(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, par:
                 }
             }
             wsum += bw;
-            step(&mut mlp, &grads, &mut state, opts);
+            flush_denormals(|| step(&mut mlp, &grads, &mut state, opts));
         }
         let loss = total / wsum.max(1e-300);
-        let val_loss = (!val_rows.is_empty()).then(|| eval_loss(&mlp, &xf, n_in, &val_rows, target, &y_std, weights));
+        let val_loss =
+            (!val_rows.is_empty()).then(|| flush_denormals(|| eval_loss(&mlp, &xf, n_in, &val_rows, target, &y_std, weights)));
         history.push(EpochStats { epoch, loss, val_loss });
         if monitor.verbose() {
             let elapsed = started.elapsed().as_secs_f64();
@@ -856,6 +892,16 @@ mod tests {
                 assert!((sum - (f_x - f_base)).abs() < 2e-3 * (1.0 + f_x.abs()), "{head:?} {act:?}: {sum} vs {}", f_x - f_base);
             }
         }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn subnormals_are_flushed_inside_and_kept_outside() {
+        use std::hint::black_box;
+        let tiny = f32::MIN_POSITIVE / 4.0;
+        assert!(tiny > 0.0 && !tiny.is_normal());
+        assert_eq!(flush_denormals(|| black_box(tiny) * black_box(1.0f32)), 0.0);
+        assert_eq!(black_box(tiny) * black_box(1.0f32), tiny, "the caller's mode is restored");
     }
 
     #[test]
