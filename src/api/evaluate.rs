@@ -232,6 +232,7 @@ fn model_info(model: &str) -> JsonB {
                 "activation": format!("{:?}", net.activation).to_lowercase(),
                 "head": format!("{:?}", net.head).to_lowercase(),
                 "n_parameters": net.n_parameters(),
+                "skip_connection": net.skip.is_some(),
                 "inputs": names,
             }),
         };

@@ -31,7 +31,7 @@ const LINEAR_KEYS: &[&str] = &["l2", "impute", "max_categories", "scale"];
 const MLP_KEYS: &[&str] = &[
     "hidden", "activation", "dropout", "epochs", "batch_size", "learning_rate", "optimizer", "beta1", "beta2",
     "epsilon", "momentum", "l2", "early_stopping", "patience", "validation_fraction", "class_weight", "threshold",
-    "positive_class", "impute", "max_categories", "scale", "seed",
+    "positive_class", "impute", "max_categories", "scale", "seed", "skip_connection",
 ];
 /// A classification target with more classes than this is almost surely a mistake.
 const MAX_CLASSES: usize = 100;
@@ -397,6 +397,7 @@ fn parse_mlp_options(opts: &Options, seed: u64) -> Result<mlp::MlpOptions> {
         early_stopping: opts.bool("early_stopping", d.early_stopping)?,
         patience: opts.usize_in("patience", d.patience, 1, 1000)?,
         validation_fraction: opts.f64_in("validation_fraction", d.validation_fraction, 0.01, 0.5, "a number from 0.01 to 0.5")?,
+        skip: opts.bool("skip_connection", d.skip)?,
         seed: opts.usize_in("seed", seed as usize, 0, usize::MAX)? as u64,
     })
 }
@@ -406,7 +407,7 @@ fn mlp_options_json(o: &mlp::MlpOptions) -> Value {
         "hidden": o.hidden, "activation": format!("{:?}", o.activation).to_lowercase(), "dropout": o.dropout,
         "epochs": o.epochs, "batch_size": o.batch_size, "learning_rate": o.learning_rate, "l2": o.l2,
         "early_stopping": o.early_stopping, "patience": o.patience, "validation_fraction": o.validation_fraction,
-        "seed": o.seed,
+        "skip_connection": o.skip, "seed": o.seed,
     });
     let extra = match o.optimizer {
         mlp::Optimizer::Adam { beta1, beta2, epsilon } => {
@@ -425,7 +426,7 @@ fn mlp_fit_info(f: &mlp::MlpFit) -> Value {
         "epochs_run": f.history.len(),
         "best_epoch": f.best_epoch,
         "final_train_loss": num(f.history.last().map_or(f64::NAN, |h| h.loss)),
-        "best_validation_loss": num(f.history.get(f.best_epoch.saturating_sub(1)).and_then(|h| h.val_loss).unwrap_or(f64::NAN)),
+        "best_validation_loss": num(f.best_val_loss.unwrap_or(f64::NAN)),
     })
 }
 

@@ -55,6 +55,11 @@ pub struct Mlp {
     pub y_scale: f64,
     /// Mean encoded training row: the baseline of integrated-gradient explanations.
     pub baseline: Vec<f64>,
+    /// A linear shortcut from the inputs to the output logits (a "wide and deep" network). It
+    /// starts at zero next to a down-scaled last layer, so training begins close to a linear
+    /// model and the deep part only grows where it helps: on small, noisy tables the network
+    /// then does not fall below logistic regression.
+    pub skip: Option<Dense>,
 }
 
 #[inline(always)]
@@ -179,7 +184,15 @@ thread_local! {
 
 impl Mlp {
     /// A network with He (ReLU) or Glorot (tanh) uniform initialisation.
-    pub fn new(n_in: usize, hidden: &[usize], n_out: usize, activation: Activation, head: Head, rng: &mut ChaCha8Rng) -> Mlp {
+    pub fn new(
+        n_in: usize,
+        hidden: &[usize],
+        n_out: usize,
+        activation: Activation,
+        head: Head,
+        skip: bool,
+        rng: &mut ChaCha8Rng,
+    ) -> Mlp {
         let mut sizes = vec![n_in];
         sizes.extend_from_slice(hidden);
         sizes.push(n_out);
@@ -199,7 +212,19 @@ impl Mlp {
                 }
             })
             .collect();
-        Mlp { layers, activation, head, y_mean: 0.0, y_scale: 1.0, baseline: vec![0.0; n_in] }
+        let mut layers: Vec<Dense> = layers;
+        let skip = skip.then(|| {
+            if let Some(last) = layers.last_mut() {
+                last.w.iter_mut().for_each(|w| *w *= 0.1);
+            }
+            Dense { n_in, n_out, w: vec![0.0; n_in * n_out], b: vec![0.0; n_out] }
+        });
+        Mlp { layers, activation, head, y_mean: 0.0, y_scale: 1.0, baseline: vec![0.0; n_in], skip }
+    }
+
+    /// Every dense block: the layers, then the linear shortcut if there is one.
+    fn blocks(&self) -> impl Iterator<Item = &Dense> {
+        self.layers.iter().chain(self.skip.iter())
     }
 
     pub fn n_outputs(&self) -> usize {
@@ -207,7 +232,7 @@ impl Mlp {
     }
 
     pub fn n_parameters(&self) -> usize {
-        self.layers.iter().map(|l| l.w.len() + l.b.len()).sum()
+        self.blocks().map(|l| l.w.len() + l.b.len()).sum()
     }
 
     /// Scores one encoded row into `out` (probabilities or the value).
@@ -230,6 +255,14 @@ impl Mlp {
                     self.activation.apply_all(b);
                 }
                 std::mem::swap(a, b);
+            }
+            if let Some(sk) = &self.skip {
+                b.clear();
+                b.extend(x.iter().map(|v| *v as f32));
+                for (o, bias) in sk.b.iter().enumerate() {
+                    a[o] += bias;
+                }
+                sk.accumulate(b, a);
             }
             let logits = &a[..];
             self.finish(logits, out);
@@ -254,6 +287,14 @@ impl Mlp {
             }
             acts.push(out);
         }
+        if let Some(sk) = &self.skip {
+            let mut lg = acts[last + 1].clone();
+            for (o, bias) in sk.b.iter().enumerate() {
+                lg[o] += bias;
+            }
+            sk.accumulate(&acts[0], &mut lg);
+            acts[last + 1] = lg;
+        }
         let logits: Vec<f64> = acts[last + 1].iter().map(|v| *v as f64).collect();
         // d output / d logits
         let (value, mut delta): (f64, Vec<f64>) = match self.head {
@@ -269,6 +310,7 @@ impl Mlp {
                 (pc, (0..p.len()).map(|j| pc * (if j == output { 1.0 } else { 0.0 } - p[j])).collect())
             }
         };
+        let delta_logits = delta.clone();
         for li in (0..self.layers.len()).rev() {
             let layer = &self.layers[li];
             let mut d_in: Vec<f64> = (0..layer.n_in)
@@ -280,6 +322,11 @@ impl Mlp {
                 }
             }
             delta = d_in;
+        }
+        if let Some(sk) = &self.skip {
+            for (i, d) in delta.iter_mut().enumerate() {
+                *d += sk.w[i * sk.n_out..(i + 1) * sk.n_out].iter().zip(&delta_logits).map(|(w, g)| *w as f64 * g).sum::<f64>();
+            }
         }
         (value, delta)
     }
@@ -343,6 +390,8 @@ pub struct MlpOptions {
     pub patience: usize,
     /// Share of the training rows held out to pick the best epoch (early stopping only).
     pub validation_fraction: f64,
+    /// Add the linear shortcut (see Mlp::skip).
+    pub skip: bool,
     pub seed: u64,
 }
 
@@ -360,6 +409,7 @@ impl Default for MlpOptions {
             early_stopping: true,
             patience: 5,
             validation_fraction: 0.1,
+            skip: true,
             seed: 42,
         }
     }
@@ -381,8 +431,11 @@ pub struct EpochStats {
 pub struct MlpFit {
     pub mlp: Mlp,
     pub history: Vec<EpochStats>,
-    /// 1-based epoch whose weights were kept.
+    /// Epoch whose weights were kept: 1-based, or 0 for the starting point (the linear warm
+    /// start of a network with a shortcut) when no epoch beat it on the validation rows.
     pub best_epoch: usize,
+    /// Validation loss of the kept weights (early stopping only).
+    pub best_val_loss: Option<f64>,
 }
 
 /// Per-layer buffers of one mini-batch: activations (after dropout) and their gradients.
@@ -401,8 +454,8 @@ pub struct Grads {
 impl Grads {
     fn zeros(m: &Mlp) -> Grads {
         Grads {
-            w: m.layers.iter().map(|l| vec![0.0; l.w.len()]).collect(),
-            b: m.layers.iter().map(|l| vec![0.0; l.b.len()]).collect(),
+            w: m.blocks().map(|l| vec![0.0; l.w.len()]).collect(),
+            b: m.blocks().map(|l| vec![0.0; l.b.len()]).collect(),
         }
     }
 }
@@ -503,8 +556,19 @@ fn batch_gradient_impl(
         work.masks.push(mask);
         work.acts.push(out);
     }
-    // output deltas and loss
     let k = m.n_outputs();
+    if let Some(sk) = &m.skip {
+        let (inputs, rest) = work.acts.split_at_mut(1);
+        let logits = &mut rest[nl - 1];
+        for bi in 0..bsz {
+            let z = &mut logits[bi * k..(bi + 1) * k];
+            for (o, bias) in sk.b.iter().enumerate() {
+                z[o] += bias;
+            }
+            sk.accumulate(&inputs[0][bi * n_in..(bi + 1) * n_in], z);
+        }
+    }
+    // output deltas and loss
     let logits = &work.acts[nl];
     let mut delta = vec![0.0f32; bsz * k];
     let mut loss = 0.0f64;
@@ -534,6 +598,18 @@ fn batch_gradient_impl(
                 d[0] = (wgt * e / weight_norm) as f32;
             }
             _ => unreachable!("head and target disagree"),
+        }
+    }
+    if m.skip.is_some() {
+        let (gw, gb) = (&mut grads.w[nl], &mut grads.b[nl]);
+        for bi in 0..bsz {
+            let d = &delta[bi * k..(bi + 1) * k];
+            axpy32(1.0, d, gb);
+            for (i, xi) in work.acts[0][bi * n_in..(bi + 1) * n_in].iter().enumerate() {
+                if *xi != 0.0 {
+                    axpy32(*xi, d, &mut gw[i * k..(i + 1) * k]);
+                }
+            }
         }
     }
     work.deltas[nl - 1] = delta;
@@ -595,10 +671,10 @@ impl OptState {
     fn new(m: &Mlp) -> Self {
         let z = |v: &Vec<f32>| vec![0.0f32; v.len()];
         OptState {
-            m_w: m.layers.iter().map(|l| z(&l.w)).collect(),
-            v_w: m.layers.iter().map(|l| z(&l.w)).collect(),
-            m_b: m.layers.iter().map(|l| z(&l.b)).collect(),
-            v_b: m.layers.iter().map(|l| z(&l.b)).collect(),
+            m_w: m.blocks().map(|l| z(&l.w)).collect(),
+            v_w: m.blocks().map(|l| z(&l.w)).collect(),
+            m_b: m.blocks().map(|l| z(&l.b)).collect(),
+            v_b: m.blocks().map(|l| z(&l.b)).collect(),
             t: 0,
         }
     }
@@ -615,7 +691,7 @@ pub fn step(m: &mut Mlp, grads: &Grads, state: &mut OptStateHandle, opts: &MlpOp
             let (b1, b2, eps) = (beta1 as f32, beta2 as f32, epsilon as f32);
             let c1 = 1.0 - b1.powi(s.t);
             let c2 = 1.0 - b2.powi(s.t);
-            for (li, layer) in m.layers.iter_mut().enumerate() {
+            for (li, layer) in m.layers.iter_mut().chain(m.skip.iter_mut()).enumerate() {
                 let upd = |p: &mut [f32], g: &[f32], mm: &mut [f32], vv: &mut [f32], decay: f32| {
                     for i in 0..p.len() {
                         let gi = g[i] + decay * p[i];
@@ -630,7 +706,7 @@ pub fn step(m: &mut Mlp, grads: &Grads, state: &mut OptStateHandle, opts: &MlpOp
         }
         Optimizer::Sgd { momentum } => {
             let mu = momentum as f32;
-            for (li, layer) in m.layers.iter_mut().enumerate() {
+            for (li, layer) in m.layers.iter_mut().chain(m.skip.iter_mut()).enumerate() {
                 let upd = |p: &mut [f32], g: &[f32], vel: &mut [f32], decay: f32| {
                     for i in 0..p.len() {
                         vel[i] = mu * vel[i] - lr * (g[i] + decay * p[i]);
@@ -680,7 +756,7 @@ pub fn fit(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, par:
         Target::Classes(_, k) => (Head::Softmax, *k),
         Target::Values(_) => (Head::Identity, 1),
     };
-    let mut mlp = Mlp::new(n_in, &opts.hidden, k, opts.activation, head, &mut rng);
+    let mut mlp = Mlp::new(n_in, &opts.hidden, k, opts.activation, head, opts.skip, &mut rng);
     for j in 0..n_in {
         mlp.baseline[j] = (0..n).map(|i| x.data[i * n_in + j]).sum::<f64>() / n.max(1) as f64;
     }
@@ -706,9 +782,18 @@ pub fn fit(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, par:
     };
     let (val_rows, train_rows): (Vec<usize>, Vec<usize>) = (order[..n_val].to_vec(), order[n_val..].to_vec());
     let mut train_rows = train_rows;
+    if mlp.skip.is_some() {
+        // fitted on all rows, validation rows included: the starting point then looks slightly
+        // better on validation than it is, which biases early stopping towards the linear model,
+        // the safe side on small noisy tables; real non-linear structure still wins clearly
+        let all: Vec<usize> = (0..n).collect();
+        warm_start_linear(&mut mlp, x, &all, target, &y_std, weights, par, monitor);
+    }
     let mut state = OptStateHandle::new(&mlp);
     let mut grads = Grads::zeros(&mlp);
-    let mut best: Option<(f64, Mlp, usize)> = None;
+    // the starting point competes too: with a linear warm start it is a fitted linear model
+    let mut best: Option<(f64, Mlp, usize)> = (!val_rows.is_empty() && mlp.skip.is_some())
+        .then(|| (flush_denormals(|| eval_loss(&mlp, &xf, n_in, &val_rows, target, &y_std, weights)), mlp.clone(), 0));
     let mut since_best = 0;
     let mut history = Vec::new();
     let started = Instant::now();
@@ -775,8 +860,55 @@ pub fn fit(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, par:
     }
     let epochs_run = history.len();
     match best {
-        Some((_, m, e)) => MlpFit { mlp: m, history, best_epoch: e },
-        None => MlpFit { mlp, history, best_epoch: epochs_run },
+        Some((v, m, e)) => MlpFit { mlp: m, history, best_epoch: e, best_val_loss: Some(v) },
+        None => {
+            let last = history.last().and_then(|h| h.val_loss);
+            MlpFit { mlp, history, best_epoch: epochs_run, best_val_loss: last }
+        }
+    }
+}
+
+/// Sets the shortcut to the linear model of the same task fitted on the training rows (logistic
+/// regression by Newton / L-BFGS with scikit-learn's default C = 1, or ridge regression on the
+/// standardised target) and zeroes the deep part's output layer: training starts from that
+/// linear model and learns a non-linear correction on top.
+#[allow(clippy::too_many_arguments)]
+fn warm_start_linear(
+    mlp: &mut Mlp,
+    x: &Matrix,
+    rows: &[usize],
+    target: &Target,
+    y_std: &[f64],
+    weights: &[f64],
+    par: &Parallel,
+    monitor: &dyn Monitor,
+) {
+    let xs = x.select_rows(rows);
+    let w: Vec<f64> = rows.iter().map(|&r| weights[r]).collect();
+    let k = mlp.n_outputs();
+    let d = x.cols;
+    let (coef, intercept): (Vec<f64>, Vec<f64>) = match target {
+        Target::Classes(y, n_classes) => {
+            let ys: Vec<usize> = rows.iter().map(|&r| y[r]).collect();
+            let fit = super::logistic::fit(&xs, &ys, *n_classes, &w, &super::logistic::LogisticOptions::default(), par, monitor);
+            (fit.coef, fit.intercept)
+        }
+        Target::Values(_) => {
+            let ys: Vec<f64> = rows.iter().map(|&r| y_std[r]).collect();
+            let fit = super::linear::fit(&xs, &ys, &w, 1.0, par, monitor);
+            (fit.coef, vec![fit.intercept])
+        }
+    };
+    let sk = mlp.skip.as_mut().expect("called with a shortcut");
+    for c in 0..k {
+        for i in 0..d {
+            sk.w[i * k + c] = coef[c * d + i] as f32;
+        }
+        sk.b[c] = intercept[c] as f32;
+    }
+    if let Some(last) = mlp.layers.last_mut() {
+        last.w.iter_mut().for_each(|v| *v = 0.0);
+        last.b.iter_mut().for_each(|v| *v = 0.0);
     }
 }
 
@@ -787,7 +919,9 @@ mod tests {
 
     fn tiny() -> (Mlp, Vec<f32>, Vec<usize>) {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let m = Mlp::new(3, &[4, 3], 1, Activation::Tanh, Head::Sigmoid, &mut rng);
+        let mut m = Mlp::new(3, &[4, 3], 1, Activation::Tanh, Head::Sigmoid, true, &mut rng);
+        // a non-zero shortcut, so its gradients are checked too
+        m.skip.as_mut().unwrap().w.iter_mut().enumerate().for_each(|(i, w)| *w = 0.1 * i as f32 - 0.1);
         let x: Vec<f32> = (0..15).map(|i| ((i as f32) * 0.37).sin()).collect();
         (m, x, vec![0, 1, 1, 0, 1])
     }
@@ -806,19 +940,25 @@ mod tests {
             let mut g = Grads::zeros(&m);
             let rows: Vec<usize> = (0..5).collect();
             batch_gradient(&m, &x, 3, &rows, &Target::Classes(&y, 2), &[], &[1.0; 5], 1.0, None, &mut g);
-            for li in 0..m.layers.len() {
-                for i in 0..m.layers[li].w.len() {
+            let blocks = m.layers.len() + 1; // the layers and the shortcut
+            for li in 0..blocks {
+                let len = if li < m.layers.len() { m.layers[li].w.len() } else { m.skip.as_ref().unwrap().w.len() };
+                for i in 0..len {
                     // small enough not to flip a ReLU unit, large enough for f32 rounding
                     let h = 1e-3f32;
-                    let orig = m.layers[li].w[i];
-                    m.layers[li].w[i] = orig + h;
+                    let w_of = |m: &mut Mlp| -> *mut f32 {
+                        if li < m.layers.len() { &mut m.layers[li].w[i] } else { &mut m.skip.as_mut().unwrap().w[i] }
+                    };
+                    let p = w_of(&mut m);
+                    let orig = unsafe { *p };
+                    unsafe { *w_of(&mut m) = orig + h };
                     let up = loss_of(&m, &x, &y);
-                    m.layers[li].w[i] = orig - h;
+                    unsafe { *w_of(&mut m) = orig - h };
                     let down = loss_of(&m, &x, &y);
-                    m.layers[li].w[i] = orig;
+                    unsafe { *w_of(&mut m) = orig };
                     let numeric = (up - down) / (2.0 * h as f64);
                     let analytic = g.w[li][i] as f64;
-                    assert!((numeric - analytic).abs() < 2e-3 * (1.0 + numeric.abs()), "{act:?} layer {li} w{i}: {numeric} vs {analytic}");
+                    assert!((numeric - analytic).abs() < 2e-3 * (1.0 + numeric.abs()), "{act:?} block {li} w{i}: {numeric} vs {analytic}");
                 }
             }
         }
@@ -831,7 +971,7 @@ mod tests {
         let y = [0usize, 2, 1, 2];
         let yv = [0.5f64, -1.0, 2.0, 0.1];
         for (head, k) in [(Head::Softmax, 3), (Head::Identity, 1)] {
-            let mut m = Mlp::new(3, &[5], k, Activation::Tanh, head, &mut rng);
+            let mut m = Mlp::new(3, &[5], k, Activation::Tanh, head, false, &mut rng);
             let target = if head == Head::Softmax { Target::Classes(&y, 3) } else { Target::Values(&yv) };
             let rows = [0usize, 1, 2, 3];
             let mut g = Grads::zeros(&m);
@@ -860,6 +1000,7 @@ mod tests {
             y_mean: 0.0,
             y_scale: 1.0,
             baseline: vec![0.0],
+            skip: None,
         };
         let grads = Grads { w: vec![vec![0.2]], b: vec![vec![-0.4]] };
         let opts = MlpOptions { learning_rate: 0.01, l2: 0.0, ..Default::default() };
@@ -926,7 +1067,11 @@ mod tests {
         let f = fit(&x, &Target::Classes(&y, 2), &vec![1.0; 300], &opts, &Parallel::serial(), &Silent);
         assert!(f.history.len() < 200, "stopped early");
         let best = f.history.iter().filter_map(|h| h.val_loss).fold(f64::INFINITY, f64::min);
-        assert_eq!(f.history[f.best_epoch - 1].val_loss, Some(best));
+        // the kept weights are the best seen: an epoch's, or the linear starting point's
+        assert!(f.best_val_loss.unwrap() <= best);
+        if f.best_epoch > 0 {
+            assert_eq!(f.history[f.best_epoch - 1].val_loss, Some(best));
+        }
     }
 
     #[test]
@@ -934,7 +1079,8 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         for (head, k, out) in [(Head::Sigmoid, 1, 0), (Head::Softmax, 3, 2), (Head::Identity, 1, 0)] {
             for act in [Activation::Tanh, Activation::Relu] {
-                let mut m = Mlp::new(4, &[6, 5], k, act, head, &mut rng);
+                let mut m = Mlp::new(4, &[6, 5], k, act, head, true, &mut rng);
+                m.skip.as_mut().unwrap().w.iter_mut().enumerate().for_each(|(i, w)| *w = 0.05 * i as f32 - 0.2);
                 m.y_scale = 2.0;
                 m.baseline = vec![0.1, -0.2, 0.0, 0.3];
                 let x = [0.7, -0.4, 1.2, -0.9];
