@@ -883,19 +883,26 @@ fn warm_start_linear(
     par: &Parallel,
     monitor: &dyn Monitor,
 ) {
-    let xs = x.select_rows(rows);
+    // all rows: use the matrix as it is rather than a copy (1M x 20 would be 160 MB more)
+    let copy;
+    let xs = if rows.len() == x.rows {
+        x
+    } else {
+        copy = x.select_rows(rows);
+        &copy
+    };
     let w: Vec<f64> = rows.iter().map(|&r| weights[r]).collect();
     let k = mlp.n_outputs();
     let d = x.cols;
     let (coef, intercept): (Vec<f64>, Vec<f64>) = match target {
         Target::Classes(y, n_classes) => {
             let ys: Vec<usize> = rows.iter().map(|&r| y[r]).collect();
-            let fit = super::logistic::fit(&xs, &ys, *n_classes, &w, &super::logistic::LogisticOptions::default(), par, monitor);
+            let fit = super::logistic::fit(xs, &ys, *n_classes, &w, &super::logistic::LogisticOptions::default(), par, monitor);
             (fit.coef, fit.intercept)
         }
         Target::Values(_) => {
             let ys: Vec<f64> = rows.iter().map(|&r| y_std[r]).collect();
-            let fit = super::linear::fit(&xs, &ys, &w, 1.0, par, monitor);
+            let fit = super::linear::fit(xs, &ys, &w, 1.0, par, monitor);
             (fit.coef, vec![fit.intercept])
         }
     };
