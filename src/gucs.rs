@@ -65,3 +65,24 @@ pub fn threads() -> usize {
         _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
     }
 }
+
+/// Checks that the device `insight.device` names is usable by this build: `cuda` needs the
+/// `cuda` cargo feature (candle with CUDA); without it the setting is an error, not a silent
+/// fallback to the CPU.
+pub fn check_device() -> crate::error::Result<()> {
+    if DEVICE.get() == Device::Cuda && !cfg!(feature = "cuda") {
+        return Err(crate::error::InsightError::not_supported(
+            "insight.device is cuda, but this pg_insight build has no CUDA support",
+            "SET insight.device = cpu, or install a build made with --features cuda on a machine with a GPU.",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(feature = "candle")]
+pub fn device_kind() -> crate::ml::candle_backend::DeviceKind {
+    match DEVICE.get() {
+        Device::Cpu => crate::ml::candle_backend::DeviceKind::Cpu,
+        Device::Cuda => crate::ml::candle_backend::DeviceKind::Cuda,
+    }
+}

@@ -67,6 +67,17 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str)
         key_col.sql_type
     );
     let verbose = crate::gucs::VERBOSE.get();
+    if matches!(model.estimator, crate::ml::model::Estimator::Mlp(_)) {
+        crate::gucs::check_device()?; // networks run on insight.device; other models on the CPU
+    }
+    #[cfg(feature = "candle")]
+    let candle_device = match &model.estimator {
+        crate::ml::model::Estimator::Mlp(_) => Some(
+            crate::ml::candle_backend::device(crate::gucs::device_kind())
+                .map_err(|e| InsightError::not_supported(format!("insight.device: {e}"), "SET insight.device = cpu"))?,
+        ),
+        _ => None,
+    };
     let mut written = 0i64;
     let mut skipped = 0usize;
     let mut x = vec![0.0; model.preprocessor.width];
@@ -76,20 +87,35 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str)
         skipped += frame.skipped_null_target;
         let Some(TargetColumn::Text(keys)) = frame.target else { unreachable!() };
         let mut scores = Vec::with_capacity(frame.n_rows);
-        for r in 0..frame.n_rows {
-            for (j, col) in frame.columns.iter().enumerate() {
-                model.preprocessor.encode(j, col.value(r), &mut x).map_err(|e| {
-                    InsightError::data(
-                        format!("the row with {} = {} cannot be scored: {e:?}", ident(key), keys[r]),
-                        "Fix or filter that row; NULLs are imputed, NaN and Infinity are not.",
-                    )
-                })?;
+        #[cfg(feature = "candle")]
+        if let (crate::ml::model::Estimator::Mlp(net), Some(dev)) = (&model.estimator, &candle_device) {
+            // the whole batch through candle: encode all rows, one forward pass
+            let mut m = crate::ml::linalg::Matrix::zeros(frame.n_rows, model.preprocessor.width);
+            for r in 0..frame.n_rows {
+                let row = m.row_mut(r);
+                for (j, col) in frame.columns.iter().enumerate() {
+                    model.preprocessor.encode(j, col.value(r), row).map_err(|e| bad_row(key, &keys[r], e))?;
+                }
             }
-            model.predict_encoded(&x, &mut out);
-            scores.push(match model.task {
-                Task::Binary | Task::Regression => out[0],
-                Task::Multiclass => argmax(&out) as f64,
-            });
+            let k = model.outputs();
+            let outs = crate::ml::candle_backend::predict_batch(net, &m, dev)
+                .map_err(|e| InsightError::not_supported(format!("candle scoring failed: {e}"), "SET insight.device = cpu"))?;
+            for r in 0..frame.n_rows {
+                let o = &outs[r * k..(r + 1) * k];
+                scores.push(if model.task == Task::Multiclass { argmax(o) as f64 } else { o[0] });
+            }
+        }
+        if scores.is_empty() {
+            for r in 0..frame.n_rows {
+                for (j, col) in frame.columns.iter().enumerate() {
+                    model.preprocessor.encode(j, col.value(r), &mut x).map_err(|e| bad_row(key, &keys[r], e))?;
+                }
+                model.predict_encoded(&x, &mut out);
+                scores.push(match model.task {
+                    Task::Binary | Task::Regression => out[0],
+                    Task::Multiclass => argmax(&out) as f64,
+                });
+            }
         }
         if !keys.is_empty() {
             Spi::run_with_args(&insert, &[keys.into(), scores.into()]).expect("insert scores");
@@ -105,6 +131,13 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str)
         notice!("{skipped} rows with a NULL {} were not scored", ident(key));
     }
     Ok(written)
+}
+
+fn bad_row(key: &str, value: &str, e: crate::ml::preprocess::PrepError) -> InsightError {
+    InsightError::data(
+        format!("the row with {} = {value} cannot be scored: {e:?}", ident(key)),
+        "Fix or filter that row; NULLs are imputed, NaN and Infinity are not.",
+    )
 }
 
 /// The target name, quoted part by part ("schema"."table"); a malformed name is an error.

@@ -158,6 +158,15 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
         scale: opts.bool("scale", true)?,
     };
     // every option is checked before any data is read
+    if algorithm == "mlp" {
+        crate::gucs::check_device()?;
+        if crate::gucs::DEVICE.get() == crate::gucs::Device::Cuda {
+            return Err(InsightError::not_supported(
+                "training on cuda is not available yet: networks train on the CPU",
+                "SET insight.device = cpu for training; bulk scoring (insight.score_table) uses the GPU.",
+            ));
+        }
+    }
     let recipe = match algorithm {
         "mlp" => Recipe::Mlp(parse_mlp_options(&opts, req.seed as u64)?),
         "logistic" => Recipe::Logistic { l2: opts.f64_in("l2", 1.0, 0.0, 1e12, "a number >= 0")? },

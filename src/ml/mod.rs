@@ -2,6 +2,8 @@
 //! the seeded synthetic data generator. Nothing in here knows about PostgreSQL (no pgrx), so it
 //! can be unit-tested with plain `#[test]`s and benchmarked with criterion directly.
 
+#[cfg(feature = "candle")]
+pub mod candle_backend;
 pub mod importance;
 pub mod linalg;
 pub mod linear;

@@ -114,3 +114,10 @@ SELECT try_sql($$CALL insight.score_table('mlp_purchase', 'customers', 'mlp_scor
 SELECT try_sql($$CALL insight.score_table('mlp_purchase', 'customers', 'customers', 'customer_id')$$);
 SELECT try_sql($$CALL insight.score_table('mlp_purchase', 'customers', 'mlp_scores', 'customer_id', mode => 'merge')$$);
 SELECT try_sql($$CALL insight.score_table('mlp_purchase', 'customers', 'a.b.c.d', 'customer_id')$$);
+
+-- insight.device = cuda without a CUDA build is an error, not a silent CPU fallback
+SET insight.device = cuda;
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp')$$);
+SELECT try_sql($$CALL insight.score_table('mlp_purchase', 'customers', 'mlp_scores', 'customer_id')$$);
+RESET insight.device;
+SELECT count(*) AS models_named_m FROM insight.models WHERE name = 'm';
