@@ -933,6 +933,15 @@ mod tests {
         (m, x, vec![0, 1, 1, 0, 1])
     }
 
+    /// Weights of block `li`: the layers in order, then the shortcut.
+    fn block_weights(m: &mut Mlp, li: usize) -> &mut Vec<f32> {
+        if li < m.layers.len() {
+            &mut m.layers[li].w
+        } else {
+            &mut m.skip.as_mut().unwrap().w
+        }
+    }
+
     fn loss_of(m: &Mlp, x: &[f32], y: &[usize]) -> f64 {
         let mut g = Grads::zeros(m);
         let rows: Vec<usize> = (0..y.len()).collect();
@@ -953,16 +962,12 @@ mod tests {
                 for i in 0..len {
                     // small enough not to flip a ReLU unit, large enough for f32 rounding
                     let h = 1e-3f32;
-                    let w_of = |m: &mut Mlp| -> *mut f32 {
-                        if li < m.layers.len() { &mut m.layers[li].w[i] } else { &mut m.skip.as_mut().unwrap().w[i] }
-                    };
-                    let p = w_of(&mut m);
-                    let orig = unsafe { *p };
-                    unsafe { *w_of(&mut m) = orig + h };
+                    let orig = block_weights(&mut m, li)[i];
+                    block_weights(&mut m, li)[i] = orig + h;
                     let up = loss_of(&m, &x, &y);
-                    unsafe { *w_of(&mut m) = orig - h };
+                    block_weights(&mut m, li)[i] = orig - h;
                     let down = loss_of(&m, &x, &y);
-                    unsafe { *w_of(&mut m) = orig };
+                    block_weights(&mut m, li)[i] = orig;
                     let numeric = (up - down) / (2.0 * h as f64);
                     let analytic = g.w[li][i] as f64;
                     assert!((numeric - analytic).abs() < 2e-3 * (1.0 + numeric.abs()), "{act:?} block {li} w{i}: {numeric} vs {analytic}");
