@@ -129,9 +129,28 @@ impl Dense {
 
 #[inline(always)]
 fn accumulate_generic(w: &[f32], n_out: usize, a: &[f32], out: &mut [f32]) {
+    accumulate_impl::<false>(w, n_out, a, out)
+}
+
+/// `FMA`: fused multiply-add (only where the CPU has it: elsewhere `mul_add` is a libm call).
+#[inline(always)]
+fn accumulate_impl<const FMA: bool>(w: &[f32], n_out: usize, a: &[f32], out: &mut [f32]) {
+    if n_out == 1 {
+        // a single output (binary and regression heads, their shortcut): the weights are one
+        // contiguous column, so this is a dot product; the axpy form would chain every input's
+        // add through one memory cell
+        out[0] += dot32(a, w);
+        return;
+    }
     for (i, ai) in a.iter().enumerate() {
-        if *ai != 0.0 {
-            axpy32(*ai, &w[i * n_out..(i + 1) * n_out], out);
+        let row = &w[i * n_out..(i + 1) * n_out];
+        if FMA {
+            // no zero test: a mispredicted branch per ReLU-zeroed input costs more than its FMAs
+            for (o, wv) in out.iter_mut().zip(row) {
+                *o = ai.mul_add(*wv, *o);
+            }
+        } else if *ai != 0.0 {
+            axpy32(*ai, row, out);
         }
     }
 }
@@ -141,7 +160,7 @@ fn accumulate_generic(w: &[f32], n_out: usize, a: &[f32], out: &mut [f32]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn accumulate_avx2(w: &[f32], n_out: usize, a: &[f32], out: &mut [f32]) {
-    accumulate_generic(w, n_out, a, out)
+    accumulate_impl::<true>(w, n_out, a, out)
 }
 
 impl Activation {
