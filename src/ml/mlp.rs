@@ -132,6 +132,9 @@ fn accumulate_generic(w: &[f32], n_out: usize, a: &[f32], out: &mut [f32]) {
     accumulate_impl::<false>(w, n_out, a, out)
 }
 
+/// Outputs per register block of the FMA path.
+const OUT_BLOCK: usize = 32;
+
 /// `FMA`: fused multiply-add (only where the CPU has it: elsewhere `mul_add` is a libm call).
 #[inline(always)]
 fn accumulate_impl<const FMA: bool>(w: &[f32], n_out: usize, a: &[f32], out: &mut [f32]) {
@@ -142,15 +145,49 @@ fn accumulate_impl<const FMA: bool>(w: &[f32], n_out: usize, a: &[f32], out: &mu
         out[0] += dot32(a, w);
         return;
     }
-    for (i, ai) in a.iter().enumerate() {
-        let row = &w[i * n_out..(i + 1) * n_out];
-        if FMA {
-            // no zero test: a mispredicted branch per ReLU-zeroed input costs more than its FMAs
-            for (o, wv) in out.iter_mut().zip(row) {
-                *o = ai.mul_add(*wv, *o);
+    if FMA {
+        // Blocks of 32 outputs kept in registers (4 AVX registers) while all inputs are folded in:
+        // updating `out` in memory per input would chain every FMA through a store and a load.
+        // No zero test: a mispredicted branch per ReLU-zeroed input costs more than its FMAs.
+        let mut o = 0;
+        while o + OUT_BLOCK <= n_out {
+            // two accumulator sets (even and odd inputs) halve the FMA latency chain
+            let mut acc = [0.0f32; OUT_BLOCK];
+            let mut acc2 = [0.0f32; OUT_BLOCK];
+            acc.copy_from_slice(&out[o..o + OUT_BLOCK]);
+            let pairs = a.len() / 2;
+            for p in 0..pairs {
+                let (i, j) = (2 * p, 2 * p + 1);
+                let (ai, aj) = (a[i], a[j]);
+                let ri: &[f32; OUT_BLOCK] = w[i * n_out + o..i * n_out + o + OUT_BLOCK].try_into().unwrap();
+                let rj: &[f32; OUT_BLOCK] = w[j * n_out + o..j * n_out + o + OUT_BLOCK].try_into().unwrap();
+                for k in 0..OUT_BLOCK {
+                    acc[k] = ai.mul_add(ri[k], acc[k]);
+                    acc2[k] = aj.mul_add(rj[k], acc2[k]);
+                }
             }
-        } else if *ai != 0.0 {
-            axpy32(*ai, row, out);
+            if a.len() % 2 == 1 {
+                let i = a.len() - 1;
+                let ri: &[f32; OUT_BLOCK] = w[i * n_out + o..i * n_out + o + OUT_BLOCK].try_into().unwrap();
+                for k in 0..OUT_BLOCK {
+                    acc[k] = a[i].mul_add(ri[k], acc[k]);
+                }
+            }
+            for k in 0..OUT_BLOCK {
+                out[o + k] = acc[k] + acc2[k];
+            }
+            o += OUT_BLOCK;
+        }
+        for (i, ai) in a.iter().enumerate() {
+            for (ov, wv) in out[o..].iter_mut().zip(&w[i * n_out + o..(i + 1) * n_out]) {
+                *ov = ai.mul_add(*wv, *ov);
+            }
+        }
+        return;
+    }
+    for (i, ai) in a.iter().enumerate() {
+        if *ai != 0.0 {
+            axpy32(*ai, &w[i * n_out..(i + 1) * n_out], out);
         }
     }
 }
