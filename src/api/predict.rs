@@ -754,6 +754,16 @@ unsafe fn bind_columns(
     Ok(reads)
 }
 
+/// A text argument as &str. The model name is usually a constant with a plain in-line header, so
+/// the (guarded, per-row) detoast call is only made for compressed or out-of-line values.
+#[inline]
+unsafe fn text_arg<'a>(d: pg_sys::Datum) -> &'a str {
+    let p = d.cast_mut_ptr::<pg_sys::varlena>();
+    let toasted = pgrx::varlena::varatt_is_4b_c(p) || pgrx::varlena::varatt_is_1b_e(p);
+    let p = if toasted { pg_sys::pg_detoast_datum_packed(p) } else { p };
+    pgrx::varlena::text_to_rust_str_unchecked(p)
+}
+
 /// Scores one rewritten call; None means SQL NULL.
 unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo) -> Option<ScoreOut> {
     let nargs = (*fcinfo).nargs as usize;
@@ -761,9 +771,7 @@ unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo) -> Option<ScoreOut> {
     if args[0].isnull || args[3].isnull || nargs < FIRST_COLUMN_ARG {
         return None; // NULL model text, or a NULL-extended outer-join row
     }
-    let model = pgrx::varlena::text_to_rust_str_unchecked(pg_sys::pg_detoast_datum_packed(
-        args[0].value.cast_mut_ptr(),
-    ));
+    let model = text_arg(args[0].value);
     let output = Output::from_i32(args[1].value.value() as i32).unwrap_or(Output::Predict);
     let rowtype = pg_sys::Oid::from(args[2].value.value() as u32);
     Some(with_slot(model, |slot| {
