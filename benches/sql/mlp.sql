@@ -8,15 +8,7 @@ SELECT name, version, (metrics->>'roc_auc')::numeric(5,4) AS auc, (metrics->>'tr
   FROM insight.train('bench_mlp', 'bench_customers', target => 'label', algorithm => 'mlp', exclude => ARRAY['id'],
                      options => '{"epochs": 5, "early_stopping": false}', deploy => 'always');
 SELECT (substring(pg_read_file('/proc/self/status') from 'VmHWM:\s+(\d+)')::bigint / 1024) AS training_backend_peak_mb;
-SELECT format('1 / (1 + exp(-(%s + %s)))',
-              (p->>'intercept')::float8 - sum((p->'coefficients'->>name)::float8 * mean / scale),
-              string_agg(format('%s * %I', (p->'coefficients'->>name)::float8 / scale, name), ' + '))
-       AS floor_expr
-  FROM (SELECT insight.model_info('bench')->'parameters' AS p, insight.model_info('bench')->'features'->'columns' AS cols) m,
-       LATERAL (SELECT c->>'name' AS name, (c->'encoding'->'Scaled'->>'mean')::float8 AS mean,
-                       (c->'encoding'->'Scaled'->>'scale')::float8 AS scale
-                  FROM jsonb_array_elements(cols) c) f
- GROUP BY p \gset
+\ir floor_expr.sql
 \echo '== serial scoring: logistic floor / mlp row form, three rounds'
 SELECT sum(:floor_expr) AS floor FROM bench_customers;
 SELECT sum(insight.predict_purchase('bench_mlp', b)) AS mlp_row_form FROM bench_customers b;

@@ -6,15 +6,7 @@ SET max_parallel_workers_per_gather = 0;
 SELECT name, version, (metrics->>'roc_auc')::numeric(5,4) AS auc, (metrics->>'train_seconds')::numeric(8,2) AS seconds
   FROM insight.train('bench', 'bench_customers', target => 'label', exclude => ARRAY['id'], deploy => 'always');
 -- the same model as a plain SQL expression, in raw units (coef / scale, intercept shifted by means)
-SELECT format('1 / (1 + exp(-(%s + %s)))',
-              (p->>'intercept')::float8 - sum((p->'coefficients'->>name)::float8 * mean / scale),
-              string_agg(format('%s * %I', (p->'coefficients'->>name)::float8 / scale, name), ' + '))
-       AS floor_expr
-  FROM (SELECT insight.model_info('bench')->'parameters' AS p, insight.model_info('bench')->'features'->'columns' AS cols) m,
-       LATERAL (SELECT c->>'name' AS name, (c->'encoding'->'Scaled'->>'mean')::float8 AS mean,
-                       (c->'encoding'->'Scaled'->>'scale')::float8 AS scale
-                  FROM jsonb_array_elements(cols) c) f
- GROUP BY p \gset
+\ir floor_expr.sql
 -- three rounds, interleaved, so machine noise hits every form alike; compare the minimums
 \echo '== serial scoring: floor / row form / array form, three rounds'
 SELECT sum(:floor_expr) AS floor FROM bench_customers;
