@@ -7,7 +7,6 @@ use serde_json::{Map, Value};
 pub struct Options<'a> {
     map: &'a Map<String, Value>,
     algorithm: &'a str,
-    allowed: &'a [&'a str],
 }
 
 impl<'a> Options<'a> {
@@ -26,11 +25,10 @@ impl<'a> Options<'a> {
                 ));
             }
         }
-        Ok(Options { map, algorithm, allowed })
+        Ok(Options { map, algorithm })
     }
 
     fn bad(&self, key: &str, want: &str) -> InsightError {
-        let _ = self.allowed;
         InsightError::invalid_parameter(
             format!("option \"{key}\" of algorithm {} must be {want}", self.algorithm),
             format!("Got {}.", self.map.get(key).map_or("nothing".to_string(), |v| v.to_string())),

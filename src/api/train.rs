@@ -24,7 +24,6 @@ pub const ALGORITHMS: &[&str] = &["logistic", "linear", "mlp"];
 /// Algorithms of the API that later releases add; named in the error for clarity.
 const PLANNED: &[&str] = &["kmeans", "agglomerative", "bgnbd", "gamma_gamma", "text_logistic", "als"];
 
-const PREP_KEYS: [&str; 3] = ["impute", "max_categories", "scale"];
 const LOGISTIC_KEYS: &[&str] =
     &["l2", "max_iter", "tol", "class_weight", "threshold", "positive_class", "impute", "max_categories", "scale"];
 const LINEAR_KEYS: &[&str] = &["l2", "impute", "max_categories", "scale"];
@@ -151,7 +150,6 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
         _ => LINEAR_KEYS,
     };
     let opts = Options::new(&req.options, algorithm, allowed)?;
-    let _ = PREP_KEYS;
     let prep = PrepOptions {
         impute: Impute::parse(opts.choice("impute", "mean", &["mean", "median", "zero", "error"])?).unwrap(),
         max_categories: opts.usize_in("max_categories", 20, 1, 1000)?,
