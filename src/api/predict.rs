@@ -220,6 +220,7 @@ unsafe fn fold_row(slot: &mut Slot, model_name: &str, datum: pg_sys::Datum) -> R
     let td = whole_row(datum);
     ensure_binding(slot, model_name, td)?;
     let (b, fl) = (slot.binding.as_ref().unwrap(), slot.folded.as_ref().unwrap());
+    let features = &slot.model.preprocessor.features;
     let mut z = fl.base;
     if let Some(offsets) = &b.fixed_offsets {
         let infomask = (*td).t_infomask as u32;
@@ -227,34 +228,20 @@ unsafe fn fold_row(slot: &mut Slot, model_name: &str, datum: pg_sys::Datum) -> R
         if infomask & pg_sys::HEAP_HASNULL == 0 && natts >= b.fixed_natts {
             let data = (td as *const u8).add((*td).t_hoff as usize);
             for (j, ((_, read), off)) in b.reads.iter().zip(offsets).enumerate() {
-                match read_datum(read, fixed_datum(read, data.add(*off))) {
-                    Value::Number(v) if v.is_finite() => z += fl.w[j] * v,
-                    _ => return Err(encode_err(model_name, PrepError::NotFinite { feature: slot_feature(slot, j) })),
-                }
+                let v = read_datum(read, fixed_datum(read, data.add(*off)));
+                z += fl.term(j, v, &features[j].name).map_err(|e| encode_err(model_name, e))?;
             }
             return Ok(z);
         }
     }
     deform_tuple(slot, td);
     let (b, fl) = (slot.binding.as_ref().unwrap(), slot.folded.as_ref().unwrap());
+    let features = &slot.model.preprocessor.features;
     for (j, (att, read)) in b.reads.iter().enumerate() {
-        if b.nulls[*att] {
-            if fl.null_is_error[j] {
-                return Err(encode_err(model_name, PrepError::Null { feature: slot_feature(slot, j) }));
-            }
-            z += fl.null_term[j];
-        } else {
-            match read_datum(read, b.values[*att]) {
-                Value::Number(v) if v.is_finite() => z += fl.w[j] * v,
-                _ => return Err(encode_err(model_name, PrepError::NotFinite { feature: slot_feature(slot, j) })),
-            }
-        }
+        let v = if b.nulls[*att] { Value::Null } else { read_datum(read, b.values[*att]) };
+        z += fl.term(j, v, &features[j].name).map_err(|e| encode_err(model_name, e))?;
     }
     Ok(z)
-}
-
-fn slot_feature(slot: &Slot, j: usize) -> String {
-    slot.model.preprocessor.features[j].name.clone()
 }
 
 /// The heap tuple header of a whole-row value.
@@ -613,43 +600,28 @@ fn needs_binary(model_name: &str, m: &Model, what: &str) -> Result<()> {
 /// the order of model_info's classes) for multiclass classifiers.
 #[pg_extern(stable, parallel_safe)]
 fn predict(model: &str, row_or_array: AnyElement) -> f64 {
-    with_scores(model, &row_or_array, |m, _x, out| {
-        Ok(match m.task {
-            Task::Binary | Task::Regression => out[0],
-            Task::Multiclass => argmax(out) as f64,
-        })
-    })
+    number(score_direct(model, &row_or_array, Output::Predict))
 }
 
 /// P(positive class) of a binary classifier.
 #[pg_extern(stable, parallel_safe)]
 fn predict_proba(model: &str, row_or_array: AnyElement) -> f64 {
-    with_scores(model, &row_or_array, |m, _x, out| {
-        needs_binary(model, m, "predict_proba")?;
-        Ok(out[0])
-    })
+    number(score_direct(model, &row_or_array, Output::Proba))
 }
 
 /// Purchase propensity: predict_proba of a binary purchase model.
 #[pg_extern(stable, parallel_safe)]
 fn predict_purchase(model: &str, row_or_array: AnyElement) -> f64 {
-    with_scores(model, &row_or_array, |m, _x, out| {
-        needs_binary(model, m, "predict_purchase")?;
-        Ok(out[0])
-    })
+    number(score_direct(model, &row_or_array, Output::Purchase))
 }
 
 /// The predicted label, at the model's threshold for binary classifiers.
 #[pg_extern(stable, parallel_safe)]
 fn predict_class(model: &str, row_or_array: AnyElement) -> String {
-    with_scores(model, &row_or_array, |m, _x, out| match m.task {
-        Task::Binary => Ok(m.classes[usize::from(out[0] >= m.threshold)].clone()),
-        Task::Multiclass => Ok(m.classes[argmax(out)].clone()),
-        Task::Regression => Err(InsightError::not_supported(
-            format!("model \"{model}\" is a regression model and has no classes"),
-            "Use insight.predict for the predicted value.",
-        )),
-    })
+    match score_direct(model, &row_or_array, Output::Class) {
+        ScoreOut::Label(l) => l,
+        ScoreOut::Number(_) => unreachable!("predict_class gives labels"),
+    }
 }
 
 /// Additive explanation of a score: one row per encoded input plus a base row.
@@ -789,22 +761,8 @@ unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo) -> Option<ScoreOut> {
                 let mut z = fl.base;
                 for (j, (arg, read)) in reads.iter().enumerate() {
                     let a = &args[*arg];
-                    if a.isnull {
-                        if fl.null_is_error[j] {
-                            return Err(encode_err(model, PrepError::Null { feature: m.preprocessor.features[j].name.clone() }));
-                        }
-                        z += fl.null_term[j];
-                    } else {
-                        match read_datum(read, a.value) {
-                            Value::Number(v) if v.is_finite() => z += fl.w[j] * v,
-                            _ => {
-                                return Err(encode_err(
-                                    model,
-                                    PrepError::NotFinite { feature: m.preprocessor.features[j].name.clone() },
-                                ))
-                            }
-                        }
-                    }
+                    let v = if a.isnull { Value::Null } else { read_datum(read, a.value) };
+                    z += fl.term(j, v, &m.preprocessor.features[j].name).map_err(|e| encode_err(model, e))?;
                 }
                 out[0] = fl.finish(z);
             }
@@ -817,30 +775,48 @@ unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo) -> Option<ScoreOut> {
                 m.predict_encoded(x, out);
             }
         }
-        match output {
-            Output::Predict => Ok(ScoreOut::Number(match m.task {
-                Task::Binary | Task::Regression => out[0],
-                Task::Multiclass => argmax(out) as f64,
-            })),
-            Output::Proba | Output::Purchase => {
-                needs_binary(model, m, if output == Output::Proba { "predict_proba" } else { "predict_purchase" })?;
-                Ok(ScoreOut::Number(out[0]))
-            }
-            Output::Class => match m.task {
-                Task::Binary => Ok(ScoreOut::Label(m.classes[usize::from(out[0] >= m.threshold)].clone())),
-                Task::Multiclass => Ok(ScoreOut::Label(m.classes[argmax(out)].clone())),
-                Task::Regression => Err(InsightError::not_supported(
-                    format!("model \"{model}\" is a regression model and has no classes"),
-                    "Use insight.predict for the predicted value.",
-                )),
-            },
-        }
+        output_value(model, m, out, output)
     }))
 }
 
 enum ScoreOut {
     Number(f64),
     Label(String),
+}
+
+/// What a scorer returns from a model's outputs: the one definition of predict, predict_proba,
+/// predict_purchase and predict_class, for direct calls and rewritten ones alike.
+fn output_value(model_name: &str, m: &Model, out: &[f64], output: Output) -> Result<ScoreOut> {
+    match output {
+        Output::Predict => Ok(ScoreOut::Number(match m.task {
+            Task::Binary | Task::Regression => out[0],
+            Task::Multiclass => argmax(out) as f64,
+        })),
+        Output::Proba | Output::Purchase => {
+            needs_binary(model_name, m, if output == Output::Proba { "predict_proba" } else { "predict_purchase" })?;
+            Ok(ScoreOut::Number(out[0]))
+        }
+        Output::Class => match m.task {
+            Task::Binary => Ok(ScoreOut::Label(m.classes[usize::from(out[0] >= m.threshold)].clone())),
+            Task::Multiclass => Ok(ScoreOut::Label(m.classes[argmax(out)].clone())),
+            Task::Regression => Err(InsightError::not_supported(
+                format!("model \"{model_name}\" is a regression model and has no classes"),
+                "Use insight.predict for the predicted value.",
+            )),
+        },
+    }
+}
+
+/// A direct (not rewritten) call of one of the four scorers.
+fn score_direct(model: &str, row: &AnyElement, output: Output) -> ScoreOut {
+    with_scores(model, row, |m, _x, out| output_value(model, m, out, output))
+}
+
+fn number(s: ScoreOut) -> f64 {
+    match s {
+        ScoreOut::Number(v) => v,
+        ScoreOut::Label(_) => unreachable!("numeric outputs give numbers"),
+    }
 }
 
 #[no_mangle]

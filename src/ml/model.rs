@@ -6,7 +6,7 @@
 
 use super::linalg::dot;
 use super::logistic::sigmoid;
-use super::preprocess::Preprocessor;
+use super::preprocess::{PrepError, Preprocessor, Value};
 use serde::{Deserialize, Serialize};
 
 pub const MAGIC: &[u8; 4] = b"PGIM";
@@ -178,6 +178,18 @@ impl Model {
 }
 
 impl FoldedLinear {
+    /// The contribution of input `j` holding `v`: w_j * v, or the imputed term for NULL.
+    /// `feature` names the input in the error.
+    #[inline(always)]
+    pub fn term(&self, j: usize, v: Value<'_>, feature: &str) -> Result<f64, PrepError> {
+        match v {
+            Value::Number(x) if x.is_finite() => Ok(self.w[j] * x),
+            Value::Null if !self.null_is_error[j] => Ok(self.null_term[j]),
+            Value::Null => Err(PrepError::Null { feature: feature.to_string() }),
+            _ => Err(PrepError::NotFinite { feature: feature.to_string() }),
+        }
+    }
+
     #[inline]
     pub fn finish(&self, z: f64) -> f64 {
         if self.sigmoid {
