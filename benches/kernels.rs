@@ -31,13 +31,19 @@ fn data(n: usize) -> (Vec<RawColumn>, Vec<usize>) {
     (cols, y)
 }
 
-fn model(cols: &[RawColumn], y: &[usize]) -> Model {
+/// The preprocessor fitted on all rows and the encoded (standardised) matrix.
+fn encoded(cols: &[RawColumn], n: usize) -> (Preprocessor, Matrix) {
     let specs: Vec<ColumnSpec> = (0..N_FEATURES)
         .map(|j| ColumnSpec { name: format!("f{j}"), sql_type: "float8".into(), kind: ValueKind::Number })
         .collect();
-    let rows: Vec<usize> = (0..y.len()).collect();
+    let rows: Vec<usize> = (0..n).collect();
     let pre = Preprocessor::fit(&specs, cols, &rows, &PrepOptions::default()).unwrap();
     let x = pre.encode_rows(cols, &rows).unwrap();
+    (pre, x)
+}
+
+fn model(cols: &[RawColumn], y: &[usize]) -> Model {
+    let (pre, x) = encoded(cols, y.len());
     let fit = logistic::fit(&x, y, 2, &vec![1.0; y.len()], &LogisticOptions::default(), &Parallel::serial(), &Silent);
     Model {
         task: Task::Binary,
@@ -88,12 +94,7 @@ fn scoring(c: &mut Criterion) {
 fn training(c: &mut Criterion) {
     let n = 100_000;
     let (cols, y) = data(n);
-    let specs: Vec<ColumnSpec> = (0..N_FEATURES)
-        .map(|j| ColumnSpec { name: format!("f{j}"), sql_type: "float8".into(), kind: ValueKind::Number })
-        .collect();
-    let rows: Vec<usize> = (0..n).collect();
-    let pre = Preprocessor::fit(&specs, &cols, &rows, &PrepOptions::default()).unwrap();
-    let x: Matrix = pre.encode_rows(&cols, &rows).unwrap();
+    let (_, x) = encoded(&cols, n);
     let w = vec![1.0; n];
     let mut g = c.benchmark_group("logistic_fit_100k_x20");
     g.sample_size(10);
@@ -124,12 +125,7 @@ fn mlp_kernels(c: &mut Criterion) {
     use ml::mlp::{self, MlpOptions, Target};
     let n = 20_000;
     let (cols, y) = data(n);
-    let specs: Vec<ColumnSpec> = (0..N_FEATURES)
-        .map(|j| ColumnSpec { name: format!("f{j}"), sql_type: "float8".into(), kind: ValueKind::Number })
-        .collect();
-    let rows: Vec<usize> = (0..n).collect();
-    let pre = Preprocessor::fit(&specs, &cols, &rows, &PrepOptions::default()).unwrap();
-    let x: Matrix = pre.encode_rows(&cols, &rows).unwrap();
+    let (_, x) = encoded(&cols, n);
     let w = vec![1.0; n];
     let opts = MlpOptions { epochs: 5, early_stopping: false, ..Default::default() };
     let mut g = c.benchmark_group("mlp64x32_fit_20k_x20_5_epochs");
