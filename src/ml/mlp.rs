@@ -516,17 +516,23 @@ impl Grads {
     }
 }
 
+/// What every batch of a fit reads: the encoded rows (f32, row-major), the targets (and the
+/// standardised values for regression), and per-row weights.
+#[derive(Clone, Copy)]
+pub struct TrainingData<'a> {
+    pub x: &'a [f32],
+    pub n_in: usize,
+    pub target: &'a Target<'a>,
+    pub y_std: &'a [f64],
+    pub weights: &'a [f64],
+}
+
 /// Forward and backward over one batch. Returns the batch's summed weighted loss and fills
 /// `grads` with d(sum of weighted losses / weight_norm)/d(parameters). `drop` = None: no dropout.
-#[allow(clippy::too_many_arguments)]
 pub fn batch_gradient(
     m: &Mlp,
-    x: &[f32],
-    n_in: usize,
+    data: &TrainingData,
     rows: &[usize],
-    target: &Target,
-    y_std: &[f64],
-    weights: &[f64],
     weight_norm: f64,
     drop: Option<(f64, &mut ChaCha8Rng)>,
     grads: &mut Grads,
@@ -535,45 +541,36 @@ pub fn batch_gradient(
     {
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the function is compiled for
-            return unsafe { batch_gradient_avx2(m, x, n_in, rows, target, y_std, weights, weight_norm, drop, grads) };
+            return unsafe { batch_gradient_avx2(m, data, rows, weight_norm, drop, grads) };
         }
     }
-    batch_gradient_impl(m, x, n_in, rows, target, y_std, weights, weight_norm, drop, grads)
+    batch_gradient_impl(m, data, rows, weight_norm, drop, grads)
 }
 
 /// batch_gradient compiled for AVX2 + FMA, chosen at run time (see accumulate_avx2).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
 unsafe fn batch_gradient_avx2(
     m: &Mlp,
-    x: &[f32],
-    n_in: usize,
+    data: &TrainingData,
     rows: &[usize],
-    target: &Target,
-    y_std: &[f64],
-    weights: &[f64],
     weight_norm: f64,
     drop: Option<(f64, &mut ChaCha8Rng)>,
     grads: &mut Grads,
 ) -> f64 {
-    batch_gradient_impl(m, x, n_in, rows, target, y_std, weights, weight_norm, drop, grads)
+    batch_gradient_impl(m, data, rows, weight_norm, drop, grads)
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn batch_gradient_impl(
     m: &Mlp,
-    x: &[f32],
-    n_in: usize,
+    data: &TrainingData,
     rows: &[usize],
-    target: &Target,
-    y_std: &[f64],
-    weights: &[f64],
     weight_norm: f64,
     drop: Option<(f64, &mut ChaCha8Rng)>,
     grads: &mut Grads,
 ) -> f64 {
+    let TrainingData { x, n_in, target, y_std, weights } = *data;
     let bsz = rows.len();
     let nl = m.layers.len();
     let mut work = Work { acts: Vec::with_capacity(nl + 1), masks: Vec::with_capacity(nl), deltas: vec![Vec::new(); nl] };
@@ -786,13 +783,13 @@ impl OptStateHandle {
 }
 
 /// Mean weighted loss of `rows` without dropout (validation).
-fn eval_loss(m: &Mlp, x: &[f32], n_in: usize, rows: &[usize], target: &Target, y_std: &[f64], w: &[f64]) -> f64 {
+fn eval_loss(m: &Mlp, data: &TrainingData, rows: &[usize]) -> f64 {
     let mut g = Grads::zeros(m);
     let mut total = 0.0;
     let mut wsum = 0.0;
     for chunk in rows.chunks(1024) {
-        total += batch_gradient(m, x, n_in, chunk, target, y_std, w, 1.0, None, &mut g);
-        wsum += chunk.iter().map(|&r| w[r]).sum::<f64>();
+        total += batch_gradient(m, data, chunk, 1.0, None, &mut g);
+        wsum += chunk.iter().map(|&r| data.weights[r]).sum::<f64>();
     }
     total / wsum.max(1e-300)
 }
@@ -828,6 +825,7 @@ pub fn fit(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, par:
         }
         _ => Vec::new(),
     };
+    let data = TrainingData { x: &xf, n_in, target, y_std: &y_std, weights };
     // validation rows for early stopping, carved from the training rows
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut rng);
@@ -849,7 +847,7 @@ pub fn fit(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, par:
     let mut grads = Grads::zeros(&mlp);
     // the starting point competes too: with a linear warm start it is a fitted linear model
     let mut best: Option<(f64, Mlp, usize)> = (!val_rows.is_empty() && mlp.skip.is_some())
-        .then(|| (flush_denormals(|| eval_loss(&mlp, &xf, n_in, &val_rows, target, &y_std, weights)), mlp.clone(), 0));
+        .then(|| (flush_denormals(|| eval_loss(&mlp, &data, &val_rows)), mlp.clone(), 0));
     let mut since_best = 0;
     let mut history = Vec::new();
     let started = Instant::now();
@@ -872,7 +870,7 @@ pub fn fit(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, par:
                 let mut g = Grads::zeros(&mlp);
                 let mut r = ChaCha8Rng::seed_from_u64(*s);
                 let l = flush_denormals(|| {
-                    batch_gradient(&mlp, &xf, n_in, rows, target, &y_std, weights, bw, Some((opts.dropout, &mut r)), &mut g)
+                    batch_gradient(&mlp, &data, rows, bw, Some((opts.dropout, &mut r)), &mut g)
                 });
                 (l, g)
             });
@@ -887,7 +885,7 @@ pub fn fit(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, par:
         }
         let loss = total / wsum.max(1e-300);
         let val_loss =
-            (!val_rows.is_empty()).then(|| flush_denormals(|| eval_loss(&mlp, &xf, n_in, &val_rows, target, &y_std, weights)));
+            (!val_rows.is_empty()).then(|| flush_denormals(|| eval_loss(&mlp, &data, &val_rows)));
         history.push(EpochStats { epoch, loss, val_loss });
         if monitor.verbose() {
             let elapsed = started.elapsed().as_secs_f64();
@@ -1001,7 +999,9 @@ mod tests {
     fn loss_of(m: &Mlp, x: &[f32], y: &[usize]) -> f64 {
         let mut g = Grads::zeros(m);
         let rows: Vec<usize> = (0..y.len()).collect();
-        batch_gradient(m, x, 3, &rows, &Target::Classes(y, 2), &[], &[1.0; 5], 1.0, None, &mut g)
+        let target = Target::Classes(y, 2);
+        let data = TrainingData { x, n_in: 3, target: &target, y_std: &[], weights: &[1.0; 5] };
+        batch_gradient(m, &data, &rows, 1.0, None, &mut g)
     }
 
     #[test]
@@ -1011,7 +1011,9 @@ mod tests {
             m.activation = act;
             let mut g = Grads::zeros(&m);
             let rows: Vec<usize> = (0..5).collect();
-            batch_gradient(&m, &x, 3, &rows, &Target::Classes(&y, 2), &[], &[1.0; 5], 1.0, None, &mut g);
+            let target = Target::Classes(&y, 2);
+            let data = TrainingData { x: &x, n_in: 3, target: &target, y_std: &[], weights: &[1.0; 5] };
+            batch_gradient(&m, &data, &rows, 1.0, None, &mut g);
             let blocks = m.layers.len() + 1; // the layers and the shortcut
             for li in 0..blocks {
                 let len = if li < m.layers.len() { m.layers[li].w.len() } else { m.skip.as_ref().unwrap().w.len() };
@@ -1043,14 +1045,15 @@ mod tests {
             let target = if head == Head::Softmax { Target::Classes(&y, 3) } else { Target::Values(&yv) };
             let rows = [0usize, 1, 2, 3];
             let mut g = Grads::zeros(&m);
-            batch_gradient(&m, &x, 3, &rows, &target, &yv, &[1.0; 4], 1.0, None, &mut g);
+            let data = TrainingData { x: &x, n_in: 3, target: &target, y_std: &yv, weights: &[1.0; 4] };
+            batch_gradient(&m, &data, &rows, 1.0, None, &mut g);
             let h = 1e-2f32;
             for i in 0..m.layers[0].w.len() {
                 let orig = m.layers[0].w[i];
                 let mut loss = |v: f32, m: &mut Mlp| {
                     m.layers[0].w[i] = v;
                     let mut gg = Grads::zeros(m);
-                    batch_gradient(m, &x, 3, &rows, &target, &yv, &[1.0; 4], 1.0, None, &mut gg)
+                    batch_gradient(m, &data, &rows, 1.0, None, &mut gg)
                 };
                 let numeric = (loss(orig + h, &mut m) - loss(orig - h, &mut m)) / (2.0 * h as f64);
                 m.layers[0].w[i] = orig;
