@@ -85,11 +85,9 @@ pub(crate) fn score_relation(model_ref: &str, relid: pg_sys::Oid) -> Result<Scor
         if r % 10_000 == 0 {
             pgrx::check_for_interrupts!();
         }
-        for (j, col) in frame.columns.iter().enumerate() {
-            model.preprocessor.encode(j, col.value(r), &mut x).map_err(|e| {
-                InsightError::data(format!("row {} cannot be scored: {e:?}", r + 1), "Check the column values.")
-            })?;
-        }
+        model.preprocessor.encode_row(&frame.columns, r, &mut x).map_err(|e| {
+            InsightError::data(format!("row {} cannot be scored: {e:?}", r + 1), "Check the column values.")
+        })?;
         model.predict_encoded(&x, &mut out);
         outputs.extend_from_slice(&out);
     }

@@ -788,10 +788,7 @@ enum ScoreOut {
 /// predict_purchase and predict_class, for direct calls and rewritten ones alike.
 fn output_value(model_name: &str, m: &Model, out: &[f64], output: Output) -> Result<ScoreOut> {
     match output {
-        Output::Predict => Ok(ScoreOut::Number(match m.task {
-            Task::Binary | Task::Regression => out[0],
-            Task::Multiclass => argmax(out) as f64,
-        })),
+        Output::Predict => Ok(ScoreOut::Number(m.predict_value(out))),
         Output::Proba | Output::Purchase => {
             needs_binary(model_name, m, if output == Output::Proba { "predict_proba" } else { "predict_purchase" })?;
             Ok(ScoreOut::Number(out[0]))

@@ -4,8 +4,6 @@ use crate::api::evaluate::feature_inputs;
 use crate::data::columns;
 use crate::data::reader::{self, ReadSpec, TargetColumn, TargetRead};
 use crate::error::{ident, InsightError, OrRaise, Result};
-use crate::ml::metrics::argmax;
-use crate::ml::model::Task;
 use crate::store::{cache, catalog};
 use pgrx::prelude::*;
 use pgrx::PgRelation;
@@ -86,37 +84,32 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str)
     reader::read_batches(&spec, BATCH_ROWS, &mut |frame| {
         skipped += frame.skipped_null_target;
         let Some(TargetColumn::Text(keys)) = frame.target else { unreachable!() };
-        let mut scores = Vec::with_capacity(frame.n_rows);
+        #[allow(unused_mut)]
+        let mut batch_scores: Option<Vec<f64>> = None;
         #[cfg(feature = "candle")]
         if let (crate::ml::model::Estimator::Mlp(net), Some(dev)) = (&model.estimator, &candle_device) {
             // the whole batch through candle: encode all rows, one forward pass
             let mut m = crate::ml::linalg::Matrix::zeros(frame.n_rows, model.preprocessor.width);
             for r in 0..frame.n_rows {
-                let row = m.row_mut(r);
-                for (j, col) in frame.columns.iter().enumerate() {
-                    model.preprocessor.encode(j, col.value(r), row).map_err(|e| bad_row(key, &keys[r], e))?;
-                }
+                model.preprocessor.encode_row(&frame.columns, r, m.row_mut(r)).map_err(|e| bad_row(key, &keys[r], e))?;
             }
             let k = model.outputs();
             let outs = crate::ml::candle_backend::predict_batch(net, &m, dev)
                 .map_err(|e| InsightError::not_supported(format!("candle scoring failed: {e}"), "SET insight.device = cpu"))?;
-            for r in 0..frame.n_rows {
-                let o = &outs[r * k..(r + 1) * k];
-                scores.push(if model.task == Task::Multiclass { argmax(o) as f64 } else { o[0] });
-            }
+            batch_scores = Some(outs.chunks(k).map(|o| model.predict_value(o)).collect());
         }
-        if scores.is_empty() {
-            for r in 0..frame.n_rows {
-                for (j, col) in frame.columns.iter().enumerate() {
-                    model.preprocessor.encode(j, col.value(r), &mut x).map_err(|e| bad_row(key, &keys[r], e))?;
+        let scores = match batch_scores {
+            Some(s) => s,
+            None => {
+                let mut scores = Vec::with_capacity(frame.n_rows);
+                for r in 0..frame.n_rows {
+                    model.preprocessor.encode_row(&frame.columns, r, &mut x).map_err(|e| bad_row(key, &keys[r], e))?;
+                    model.predict_encoded(&x, &mut out);
+                    scores.push(model.predict_value(&out));
                 }
-                model.predict_encoded(&x, &mut out);
-                scores.push(match model.task {
-                    Task::Binary | Task::Regression => out[0],
-                    Task::Multiclass => argmax(&out) as f64,
-                });
+                scores
             }
-        }
+        };
         if !keys.is_empty() {
             Spi::run_with_args(&insert, &[keys.into(), scores.into()]).expect("insert scores");
         }

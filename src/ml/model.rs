@@ -88,6 +88,15 @@ impl Model {
 
     /// Per encoded input: coefficient x value, the exact additive contribution to the score
     /// (log-odds for binary, the value for regression). Multiclass: for the given class.
+    /// What insight.predict returns from the outputs of `predict_encoded`: P(positive) for
+    /// binary classifiers, the value for regression, the class number for multiclass.
+    pub fn predict_value(&self, out: &[f64]) -> f64 {
+        match self.task {
+            Task::Binary | Task::Regression => out[0],
+            Task::Multiclass => super::metrics::argmax(out) as f64,
+        }
+    }
+
     /// Additive explanation of one encoded row: per-input contributions and the base they add
     /// to. Linear models: coefficient x value and the intercept, in the score's units (log-odds
     /// for classifiers). Networks: integrated gradients from the mean training row, in the

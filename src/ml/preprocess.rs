@@ -305,6 +305,15 @@ impl Preprocessor {
         Ok(())
     }
 
+    /// Encodes row `r` of the columns into `out` (one encoded row).
+    #[inline]
+    pub fn encode_row(&self, data: &[RawColumn], r: usize, out: &mut [f64]) -> Result<(), PrepError> {
+        for (j, col) in data.iter().enumerate() {
+            self.encode(j, col.value(r), out)?;
+        }
+        Ok(())
+    }
+
     /// Encodes whole columns for the given rows into a dense matrix.
     pub fn encode_rows(
         &self,
@@ -313,10 +322,7 @@ impl Preprocessor {
     ) -> Result<super::linalg::Matrix, PrepError> {
         let mut m = super::linalg::Matrix::zeros(rows.len(), self.width);
         for (k, &r) in rows.iter().enumerate() {
-            let out = m.row_mut(k);
-            for (j, col) in data.iter().enumerate() {
-                self.encode(j, col.value(r), out)?;
-            }
+            self.encode_row(data, r, m.row_mut(k))?;
         }
         Ok(m)
     }
