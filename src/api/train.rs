@@ -605,22 +605,14 @@ fn fit_classifier(
         let truth: Vec<usize> = eval_rows.iter().map(|&i| y[i]).collect();
         importance::permutation(&model, &frame.columns, &eval_rows, &Truth::Classes(&truth), IMPORTANCE_REPEATS, seed, monitor)
     };
-    if let Value::Object(m) = &mut metrics_json {
-        m.insert("n_train".into(), json!(train_idx.len()));
-        if let Value::Object(info) = fit_info {
-            m.extend(info);
-        }
-        m.insert("feature_importance".into(), importance_json(&model, &imp));
-    }
+    add_fit_metrics(&mut metrics_json, train_idx.len(), fit_info, &model, &imp);
     let mut options = hyper;
     if let Value::Object(o) = &mut options {
         o.insert("class_weight".into(), json!(class_weight));
         o.insert("threshold".into(), json!(threshold));
         o.insert("positive_class".into(), if k == 2 { json!(classes[1]) } else { Value::Null });
-        o.insert("impute".into(), json!(format!("{:?}", prep.impute).to_lowercase()));
-        o.insert("max_categories".into(), json!(prep.max_categories));
-        o.insert("scale".into(), json!(prep.scale));
     }
+    add_prep_options(&mut options, prep);
     Ok(Fitted { model, metrics: metrics_json, options })
 }
 
@@ -695,20 +687,31 @@ fn fit_regressor(
     let eval_rows = importance_rows(&test_idx);
     let truth: Vec<f64> = eval_rows.iter().map(|&i| y[i]).collect();
     let imp = importance::permutation(&model, &frame.columns, &eval_rows, &Truth::Values(&truth), IMPORTANCE_REPEATS, seed, monitor);
-    if let Value::Object(m) = &mut metrics_json {
-        m.insert("n_train".into(), json!(train_idx.len()));
+    add_fit_metrics(&mut metrics_json, train_idx.len(), fit_info, &model, &imp);
+    add_prep_options(&mut hyper, prep);
+    let options = hyper;
+    Ok(Fitted { model, metrics: metrics_json, options })
+}
+
+/// Test metrics common to every algorithm: training size, what the fit reported, and the
+/// permutation importance of each input column.
+fn add_fit_metrics(metrics: &mut Value, n_train: usize, fit_info: Value, model: &Model, importance: &[f64]) {
+    if let Value::Object(m) = metrics {
+        m.insert("n_train".into(), json!(n_train));
         if let Value::Object(info) = fit_info {
             m.extend(info);
         }
-        m.insert("feature_importance".into(), importance_json(&model, &imp));
+        m.insert("feature_importance".into(), importance_json(model, importance));
     }
-    if let Value::Object(o) = &mut hyper {
+}
+
+/// The preprocessing options, stored with the algorithm's hyper-parameters.
+fn add_prep_options(options: &mut Value, prep: &PrepOptions) {
+    if let Value::Object(o) = options {
         o.insert("impute".into(), json!(format!("{:?}", prep.impute).to_lowercase()));
         o.insert("max_categories".into(), json!(prep.max_categories));
         o.insert("scale".into(), json!(prep.scale));
     }
-    let options = hyper;
-    Ok(Fitted { model, metrics: metrics_json, options })
 }
 
 /// JSON has no NaN: undefined metrics (e.g. AUC of a one-class test split) become null.
