@@ -235,7 +235,7 @@ impl Activation {
 
 thread_local! {
     /// Per-thread scratch for single-row scoring: no allocation per row.
-    static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    static SCRATCH: RefCell<(Vec<f32>, Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
 
 impl Mlp {
@@ -299,9 +299,15 @@ impl Mlp {
     fn predict_inner(&self, x: &[f64], out: &mut [f64]) {
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
-            let (a, b) = &mut *s;
+            let (a, b, shortcut) = &mut *s;
             a.clear();
             a.extend(x.iter().map(|v| *v as f32));
+            // the shortcut reads the input, so it is computed before the layers overwrite it
+            if let Some(sk) = &self.skip {
+                shortcut.clear();
+                shortcut.extend_from_slice(&sk.b);
+                sk.accumulate(a, shortcut);
+            }
             let last = self.layers.len() - 1;
             for (li, layer) in self.layers.iter().enumerate() {
                 b.clear();
@@ -312,16 +318,12 @@ impl Mlp {
                 }
                 std::mem::swap(a, b);
             }
-            if let Some(sk) = &self.skip {
-                b.clear();
-                b.extend(x.iter().map(|v| *v as f32));
-                for (o, bias) in sk.b.iter().enumerate() {
-                    a[o] += bias;
+            if self.skip.is_some() {
+                for (logit, s) in a.iter_mut().zip(shortcut.iter()) {
+                    *logit += s;
                 }
-                sk.accumulate(b, a);
             }
-            let logits = &a[..];
-            self.finish(logits, out);
+            self.finish(a, out);
         })
     }
 
