@@ -601,8 +601,7 @@ fn batch_gradient_impl(
         }
         if hidden {
             if let Some(rng) = rng.as_deref_mut() {
-                let keep = 1.0 / (1.0 - p_drop) as f32;
-                mask = (0..out.len()).map(|_| if rng.gen::<f64>() < p_drop { 0.0 } else { keep }).collect();
+                mask = dropout_mask(rng, out.len(), p_drop);
                 for (o, k) in out.iter_mut().zip(&mask) {
                     *o *= k;
                 }
@@ -798,104 +797,209 @@ fn eval_loss(m: &Mlp, data: &TrainingData, rows: &[usize]) -> f64 {
 
 /// Rows per gradient shard: a mini-batch is cut into shards of this size, whose gradients are
 /// computed in parallel and summed in shard order, so results do not depend on the thread count.
-const SHARD_ROWS: usize = 16;
+pub const SHARD_ROWS: usize = 16;
 
-/// Trains a network on the encoded rows `x` with per-row `weights`.
-pub fn fit(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, par: &Parallel, monitor: &dyn Monitor) -> MlpFit {
-    let n = x.rows;
-    let n_in = x.cols;
-    let xf: Vec<f32> = x.data.iter().map(|v| *v as f32).collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    let (head, k) = match target {
-        Target::Classes(_, 2) => (Head::Sigmoid, 1),
-        Target::Classes(_, k) => (Head::Softmax, *k),
-        Target::Values(_) => (Head::Identity, 1),
-    };
-    let mut mlp = Mlp::new(n_in, &opts.hidden, k, opts.activation, head, opts.skip, &mut rng);
-    for j in 0..n_in {
-        mlp.baseline[j] = (0..n).map(|i| x.data[i * n_in + j]).sum::<f64>() / n.max(1) as f64;
-    }
-    // regression trains on a standardised target
-    let y_std: Vec<f64> = match target {
-        Target::Values(y) => {
-            let mean = y.iter().sum::<f64>() / n.max(1) as f64;
-            let var = y.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n.max(1) as f64;
-            let sd = if var > 0.0 { var.sqrt() } else { 1.0 };
-            mlp.y_mean = mean;
-            mlp.y_scale = sd;
-            y.iter().map(|v| (v - mean) / sd).collect()
+/// One training backend: the native kernels of this module ([`NativeTrainer`]) or candle tensors
+/// (`candle_backend::CandleTrainer`). The epoch loop ([`run_epochs`]: shuffling, dropout seeds,
+/// early stopping, progress) is shared, so a seed gives the same mini-batches and the same dropout
+/// masks on every backend, and the backends differ only by floating-point rounding.
+pub trait Trainer {
+    /// One optimiser step on the mini-batch `rows`, whose weights sum to `batch_weight`. The
+    /// batch is cut into SHARD_ROWS-row shards; shard s draws its dropout masks (see
+    /// [`dropout_mask`]) from `ChaCha8Rng::seed_from_u64(shard_seeds[s])`.
+    fn step(&mut self, rows: &[usize], batch_weight: f64, shard_seeds: &[u64]) -> Result<(), String>;
+    /// The summed weighted training loss of the steps since the last call.
+    fn take_loss(&mut self) -> Result<f64, String>;
+    /// Mean weighted loss of `rows` without dropout.
+    fn loss(&mut self, rows: &[usize]) -> Result<f64, String>;
+    /// The network as trained so far.
+    fn network(&self) -> Result<Mlp, String>;
+}
+
+/// Inverted-dropout multipliers for `len` activations: 0 with probability `p`, else 1/(1-p).
+/// Both backends draw their masks with this function, in the same order: per shard, hidden layer
+/// by hidden layer, row by row.
+pub fn dropout_mask(rng: &mut ChaCha8Rng, len: usize, p: f64) -> Vec<f32> {
+    let keep = 1.0 / (1.0 - p) as f32;
+    (0..len).map(|_| if rng.gen::<f64>() < p { 0.0 } else { keep }).collect()
+}
+
+/// Everything a fit starts from, whatever the backend: the initialised (and, with a shortcut,
+/// linearly warm-started) network, the rows as f32, the standardised regression target, the
+/// training / validation split, and the random stream that continues into the epochs.
+pub struct Start {
+    pub mlp: Mlp,
+    pub xf: Vec<f32>,
+    pub y_std: Vec<f64>,
+    pub train_rows: Vec<usize>,
+    pub val_rows: Vec<usize>,
+    pub rng: ChaCha8Rng,
+}
+
+impl Start {
+    pub fn new(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, par: &Parallel, monitor: &dyn Monitor) -> Start {
+        let n = x.rows;
+        let n_in = x.cols;
+        let xf: Vec<f32> = x.data.iter().map(|v| *v as f32).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+        let (head, k) = match target {
+            Target::Classes(_, 2) => (Head::Sigmoid, 1),
+            Target::Classes(_, k) => (Head::Softmax, *k),
+            Target::Values(_) => (Head::Identity, 1),
+        };
+        let mut mlp = Mlp::new(n_in, &opts.hidden, k, opts.activation, head, opts.skip, &mut rng);
+        for j in 0..n_in {
+            mlp.baseline[j] = (0..n).map(|i| x.data[i * n_in + j]).sum::<f64>() / n.max(1) as f64;
         }
-        _ => Vec::new(),
-    };
-    let data = TrainingData { x: &xf, n_in, target, y_std: &y_std, weights };
-    // validation rows for early stopping, carved from the training rows
-    let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut rng);
-    let n_val = if opts.early_stopping && n >= 20 {
-        ((n as f64 * opts.validation_fraction).round() as usize).clamp(1, n - 1)
-    } else {
-        0
-    };
-    let (val_rows, train_rows): (Vec<usize>, Vec<usize>) = (order[..n_val].to_vec(), order[n_val..].to_vec());
-    let mut train_rows = train_rows;
-    if mlp.skip.is_some() {
-        // fitted on all rows, validation rows included: the starting point then looks slightly
-        // better on validation than it is, which biases early stopping towards the linear model,
-        // the safe side on small noisy tables; real non-linear structure still wins clearly
-        let all: Vec<usize> = (0..n).collect();
-        warm_start_linear(&mut mlp, x, &all, target, &y_std, weights, par, monitor);
+        // regression trains on a standardised target
+        let y_std: Vec<f64> = match target {
+            Target::Values(y) => {
+                let mean = y.iter().sum::<f64>() / n.max(1) as f64;
+                let var = y.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n.max(1) as f64;
+                let sd = if var > 0.0 { var.sqrt() } else { 1.0 };
+                mlp.y_mean = mean;
+                mlp.y_scale = sd;
+                y.iter().map(|v| (v - mean) / sd).collect()
+            }
+            _ => Vec::new(),
+        };
+        // validation rows for early stopping, carved from the training rows
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut rng);
+        let n_val = if opts.early_stopping && n >= 20 {
+            ((n as f64 * opts.validation_fraction).round() as usize).clamp(1, n - 1)
+        } else {
+            0
+        };
+        let (val_rows, train_rows) = (order[..n_val].to_vec(), order[n_val..].to_vec());
+        if mlp.skip.is_some() {
+            // fitted on all rows, validation rows included: the starting point then looks slightly
+            // better on validation than it is, which biases early stopping towards the linear model,
+            // the safe side on small noisy tables; real non-linear structure still wins clearly
+            let all: Vec<usize> = (0..n).collect();
+            warm_start_linear(&mut mlp, x, &all, target, &y_std, weights, par, monitor);
+        }
+        Start { mlp, xf, y_std, train_rows, val_rows, rng }
     }
-    let mut state = OptStateHandle::new(&mlp);
-    let mut grads = Grads::zeros(&mlp);
+}
+
+/// The native backend: batch_gradient over shards in parallel, summed in shard order (so results
+/// do not depend on the thread count), then one optimiser step.
+pub struct NativeTrainer<'a> {
+    mlp: Mlp,
+    state: OptStateHandle,
+    grads: Grads,
+    data: TrainingData<'a>,
+    opts: &'a MlpOptions,
+    par: &'a Parallel,
+    loss: f64,
+}
+
+impl<'a> NativeTrainer<'a> {
+    pub fn new(mlp: Mlp, data: TrainingData<'a>, opts: &'a MlpOptions, par: &'a Parallel) -> Self {
+        NativeTrainer { state: OptStateHandle::new(&mlp), grads: Grads::zeros(&mlp), mlp, data, opts, par, loss: 0.0 }
+    }
+}
+
+impl Trainer for NativeTrainer<'_> {
+    fn step(&mut self, rows: &[usize], batch_weight: f64, shard_seeds: &[u64]) -> Result<(), String> {
+        let NativeTrainer { mlp, state, grads, data, opts, par, loss } = self;
+        for g in grads.w.iter_mut().chain(grads.b.iter_mut()) {
+            g.iter_mut().for_each(|v| *v = 0.0);
+        }
+        let shards: Vec<(&[usize], u64)> = rows.chunks(SHARD_ROWS).zip(shard_seeds.iter().copied()).collect();
+        let mlp_ref = &*mlp;
+        let parts = par.map(&shards, |(rows, seed)| {
+            let mut g = Grads::zeros(mlp_ref);
+            let mut r = ChaCha8Rng::seed_from_u64(*seed);
+            let l = flush_denormals(|| batch_gradient(mlp_ref, data, rows, batch_weight, Some((opts.dropout, &mut r)), &mut g));
+            (l, g)
+        });
+        for (l, g) in &parts {
+            *loss += l;
+            for (acc, part) in grads.w.iter_mut().zip(&g.w).chain(grads.b.iter_mut().zip(&g.b)) {
+                axpy32(1.0, part, acc);
+            }
+        }
+        flush_denormals(|| step(mlp, grads, state, opts));
+        Ok(())
+    }
+
+    fn take_loss(&mut self) -> Result<f64, String> {
+        Ok(std::mem::take(&mut self.loss))
+    }
+
+    fn loss(&mut self, rows: &[usize]) -> Result<f64, String> {
+        Ok(flush_denormals(|| eval_loss(&self.mlp, &self.data, rows)))
+    }
+
+    fn network(&self) -> Result<Mlp, String> {
+        Ok(self.mlp.clone())
+    }
+}
+
+/// Trains a network on the encoded rows `x` with per-row `weights`, on the native kernels.
+pub fn fit(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, par: &Parallel, monitor: &dyn Monitor) -> MlpFit {
+    let start = Start::new(x, target, weights, opts, par, monitor);
+    let data = TrainingData { x: &start.xf, n_in: x.cols, target, y_std: &start.y_std, weights };
+    let mut trainer = NativeTrainer::new(start.mlp.clone(), data, opts, par);
+    run_epochs(&mut trainer, &start, x, target, weights, opts, monitor).expect("the native backend does not fail")
+}
+
+/// The epoch loop shared by the backends: shuffled mini-batches, per-shard dropout seeds, query
+/// cancel checks, validation loss (and AUC for binary targets, when verbose) per epoch, early
+/// stopping with the best weights restored.
+pub fn run_epochs(
+    trainer: &mut dyn Trainer,
+    start: &Start,
+    x: &Matrix,
+    target: &Target,
+    weights: &[f64],
+    opts: &MlpOptions,
+    monitor: &dyn Monitor,
+) -> Result<MlpFit, String> {
+    let mut rng = start.rng.clone();
+    let mut train_rows = start.train_rows.clone();
+    let val_rows = &start.val_rows;
     // the starting point competes too: with a linear warm start it is a fitted linear model
-    let mut best: Option<(f64, Mlp, usize)> = (!val_rows.is_empty() && mlp.skip.is_some())
-        .then(|| (flush_denormals(|| eval_loss(&mlp, &data, &val_rows)), mlp.clone(), 0));
+    let mut best: Option<(f64, Mlp, usize)> = if !val_rows.is_empty() && start.mlp.skip.is_some() {
+        Some((trainer.loss(val_rows)?, start.mlp.clone(), 0))
+    } else {
+        None
+    };
     let mut since_best = 0;
     let mut history = Vec::new();
     let started = Instant::now();
     let bs = opts.batch_size.max(1);
     for epoch in 1..=opts.epochs {
         train_rows.shuffle(&mut rng);
-        let mut total = 0.0;
         let mut wsum = 0.0;
         for (bi, batch) in train_rows.chunks(bs).enumerate() {
             if bi % 64 == 0 {
                 monitor.checkpoint();
             }
-            for g in grads.w.iter_mut().chain(grads.b.iter_mut()) {
-                g.iter_mut().for_each(|v| *v = 0.0);
-            }
             let bw: f64 = batch.iter().map(|&r| weights[r]).sum::<f64>().max(1e-300);
             // each shard draws its dropout masks from its own seeded stream
-            let shards: Vec<(&[usize], u64)> = batch.chunks(SHARD_ROWS).map(|c| (c, rng.gen::<u64>())).collect();
-            let parts = par.map(&shards, |(rows, s)| {
-                let mut g = Grads::zeros(&mlp);
-                let mut r = ChaCha8Rng::seed_from_u64(*s);
-                let l = flush_denormals(|| {
-                    batch_gradient(&mlp, &data, rows, bw, Some((opts.dropout, &mut r)), &mut g)
-                });
-                (l, g)
-            });
-            for (l, g) in &parts {
-                total += l;
-                for (acc, part) in grads.w.iter_mut().zip(&g.w).chain(grads.b.iter_mut().zip(&g.b)) {
-                    axpy32(1.0, part, acc);
-                }
-            }
+            let seeds: Vec<u64> = batch.chunks(SHARD_ROWS).map(|_| rng.gen::<u64>()).collect();
+            trainer.step(batch, bw, &seeds)?;
             wsum += bw;
-            flush_denormals(|| step(&mut mlp, &grads, &mut state, opts));
         }
-        let loss = total / wsum.max(1e-300);
-        let val_loss =
-            (!val_rows.is_empty()).then(|| flush_denormals(|| eval_loss(&mlp, &data, &val_rows)));
+        let loss = trainer.take_loss()? / wsum.max(1e-300);
+        monitor.checkpoint();
+        let val_loss = if val_rows.is_empty() { None } else { Some(trainer.loss(val_rows)?) };
         history.push(EpochStats { epoch, loss, val_loss });
         if monitor.verbose() {
             let elapsed = started.elapsed().as_secs_f64();
             let eta = elapsed / epoch as f64 * (opts.epochs - epoch) as f64;
+            let auc = match target {
+                Target::Classes(y, 2) if !val_rows.is_empty() => Some(validation_auc(&trainer.network()?, x, y, val_rows)),
+                _ => None,
+            };
             monitor.progress(&format!(
-                "mlp epoch {epoch}/{}: loss {loss:.5}{}, elapsed {elapsed:.1}s, at most {eta:.1}s left",
+                "mlp epoch {epoch}/{}: loss {loss:.5}{}{}, elapsed {elapsed:.1}s, at most {eta:.1}s left",
                 opts.epochs,
-                val_loss.map_or(String::new(), |v| format!(", validation loss {v:.5}"))
+                val_loss.map_or(String::new(), |v| format!(", validation loss {v:.5}")),
+                auc.map_or(String::new(), |a| format!(", validation AUC {a:.4}")),
             ));
         }
         if let Some(v) = val_loss {
@@ -904,7 +1008,7 @@ pub fn fit(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, par:
             }
             let improved = best.as_ref().is_none_or(|(b, _, _)| v < b - 1e-5);
             if improved {
-                best = Some((v, mlp.clone(), epoch));
+                best = Some((v, trainer.network()?, epoch));
                 since_best = 0;
             } else {
                 since_best += 1;
@@ -915,13 +1019,27 @@ pub fn fit(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, par:
         }
     }
     let epochs_run = history.len();
-    match best {
+    Ok(match best {
         Some((v, m, e)) => MlpFit { mlp: m, history, best_epoch: e, best_val_loss: Some(v) },
         None => {
             let last = history.last().and_then(|h| h.val_loss);
-            MlpFit { mlp, history, best_epoch: epochs_run, best_val_loss: last }
+            MlpFit { mlp: trainer.network()?, history, best_epoch: epochs_run, best_val_loss: last }
         }
-    }
+    })
+}
+
+/// ROC AUC of the network on the validation rows of a binary target (progress reports only).
+fn validation_auc(m: &Mlp, x: &Matrix, y: &[usize], rows: &[usize]) -> f64 {
+    let mut out = [0.0];
+    let scores: Vec<f64> = rows
+        .iter()
+        .map(|&r| {
+            m.predict(x.row(r), &mut out);
+            out[0]
+        })
+        .collect();
+    let labels: Vec<bool> = rows.iter().map(|&r| y[r] == 1).collect();
+    super::metrics::roc_auc(&scores, &labels)
 }
 
 /// Sets the shortcut to the linear model of the same task fitted on the training rows (logistic
@@ -1128,6 +1246,43 @@ mod tests {
         assert!(correct as f64 / x.rows as f64 > 0.9, "accuracy {}", correct as f64 / x.rows as f64);
         let c = fit(&x, &Target::Classes(&y, 2), &w, &MlpOptions { seed: 7, ..opts }, &Parallel::serial(), &Silent);
         assert_ne!(a.mlp, c.mlp);
+    }
+
+    /// Keeps the progress messages of a fit.
+    struct Recorder(RefCell<Vec<String>>);
+
+    impl Monitor for Recorder {
+        fn checkpoint(&self) {}
+        fn verbose(&self) -> bool {
+            true
+        }
+        fn progress(&self, message: &str) {
+            self.0.borrow_mut().push(message.to_string());
+        }
+    }
+
+    #[test]
+    fn reports_each_epoch_with_validation_loss_and_auc() {
+        let (x, y) = xor_data(1000);
+        let opts = MlpOptions { hidden: vec![16, 8], epochs: 3, early_stopping: true, patience: 10, ..Default::default() };
+        let rec = Recorder(RefCell::new(Vec::new()));
+        let f = fit(&x, &Target::Classes(&y, 2), &vec![1.0; 1000], &opts, &Parallel::serial(), &rec);
+        let lines = rec.0.borrow();
+        let epochs: Vec<&String> = lines.iter().filter(|l| l.starts_with("mlp epoch ")).collect();
+        assert_eq!(epochs.len(), 3, "{lines:?}");
+        for (i, line) in epochs.iter().enumerate() {
+            assert!(line.starts_with(&format!("mlp epoch {}/3: loss ", i + 1)), "{line}");
+            let val = format!("validation loss {:.5}", f.history[i].val_loss.unwrap());
+            assert!(line.contains(&val), "{line} lacks {val}");
+            let auc: f64 = line.split("validation AUC ").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
+            assert!(auc > 0.5 && auc <= 1.0, "{line}");
+            assert!(line.contains("elapsed") && line.contains("left"), "{line}");
+        }
+        // regression has no AUC
+        let yv: Vec<f64> = (0..x.rows).map(|i| x.row(i)[0]).collect();
+        let rec = Recorder(RefCell::new(Vec::new()));
+        fit(&x, &Target::Values(&yv), &vec![1.0; 1000], &MlpOptions { epochs: 1, ..opts }, &Parallel::serial(), &rec);
+        assert!(rec.0.borrow().iter().all(|l| !l.contains("AUC")));
     }
 
     #[test]
