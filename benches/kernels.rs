@@ -136,6 +136,12 @@ fn mlp_kernels(c: &mut Criterion) {
             b.iter(|| black_box(mlp::fit(&x, &Target::Classes(&y, 2), &w, &opts, &par, &Silent)))
         });
     }
+    // the same fit on candle tensors (CPU): what a GPU build does, minus the GPU
+    #[cfg(feature = "candle")]
+    g.bench_function("candle_cpu", |b| {
+        let dev = candle_core::Device::Cpu;
+        b.iter(|| black_box(ml::candle_backend::fit(&x, &Target::Classes(&y, 2), &w, &opts, &Parallel::serial(), &Silent, &dev).unwrap()))
+    });
     g.finish();
     let net = mlp::fit(&x, &Target::Classes(&y, 2), &w, &MlpOptions { epochs: 1, ..opts }, &Parallel::serial(), &Silent).mlp;
     let mut g = c.benchmark_group("mlp64x32_score_10k_rows_x20");
@@ -149,6 +155,12 @@ fn mlp_kernels(c: &mut Criterion) {
             }
             black_box(s)
         })
+    });
+    #[cfg(feature = "candle")]
+    g.bench_function("candle_cpu_batch", |b| {
+        let rows: Vec<usize> = (0..10_000).collect();
+        let batch = x.select_rows(&rows);
+        b.iter(|| black_box(ml::candle_backend::predict_batch(&net, &batch, &candle_core::Device::Cpu).unwrap()))
     });
     g.finish();
 }

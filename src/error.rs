@@ -59,6 +59,12 @@ impl InsightError {
         Self::new(PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, message, hint)
     }
 
+    /// 58000: the compute device failed (GPU out of memory, driver error) while running a model.
+    #[cfg_attr(not(feature = "candle"), allow(dead_code))]
+    pub fn device(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(PgSqlErrorCode::ERRCODE_SYSTEM_ERROR, message, hint)
+    }
+
     /// XX001: a stored model that cannot be decoded.
     pub fn corrupt(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Self::new(PgSqlErrorCode::ERRCODE_DATA_CORRUPTED, message, hint)
