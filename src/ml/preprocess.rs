@@ -268,6 +268,20 @@ impl Preprocessor {
     /// Writes the encoding of feature `j`'s value into `out` (the whole encoded row).
     #[inline]
     pub fn encode(&self, j: usize, value: Value<'_>, out: &mut [f64]) -> Result<(), PrepError> {
+        // the common case, small enough to inline into every per-row scorer: a finite number
+        // for a scaled feature (the rest is a call; measured 12% of MLP row scoring before)
+        let f = &self.features[j];
+        if let (Encoding::Scaled { mean, scale, .. }, Value::Number(v)) = (&f.encoding, &value) {
+            if v.is_finite() {
+                out[f.offset] = (v - mean) / scale;
+                return Ok(());
+            }
+        }
+        self.encode_general(j, value, out)
+    }
+
+    #[inline(never)]
+    fn encode_general(&self, j: usize, value: Value<'_>, out: &mut [f64]) -> Result<(), PrepError> {
         let f = &self.features[j];
         match &f.encoding {
             Encoding::Scaled { mean, scale, fill } => {
