@@ -16,13 +16,21 @@ SELECT sum(:floor_expr) AS floor FROM bench_customers;
 SELECT sum(insight.predict_purchase('bench_mlp', b)) AS mlp_row_form FROM bench_customers b;
 SELECT sum(:floor_expr) AS floor FROM bench_customers;
 SELECT sum(insight.predict_purchase('bench_mlp', b)) AS mlp_row_form FROM bench_customers b;
-\echo '== parallel: mlp row form with 2 workers'
-SET max_parallel_workers_per_gather = 2;
+\echo '== parallel: mlp row form with 2 workers, interleaved with serial runs, three rounds'
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
-SELECT sum(insight.predict_purchase('bench_mlp', b)) AS mlp_2_workers FROM bench_customers b;
+SET max_parallel_workers_per_gather = 2;
 SELECT sum(insight.predict_purchase('bench_mlp', b)) AS mlp_2_workers FROM bench_customers b;
 SET max_parallel_workers_per_gather = 0;
+SELECT sum(insight.predict_purchase('bench_mlp', b)) AS mlp_serial FROM bench_customers b;
+SET max_parallel_workers_per_gather = 2;
+SELECT sum(insight.predict_purchase('bench_mlp', b)) AS mlp_2_workers FROM bench_customers b;
+SET max_parallel_workers_per_gather = 0;
+SELECT sum(insight.predict_purchase('bench_mlp', b)) AS mlp_serial FROM bench_customers b;
+SET max_parallel_workers_per_gather = 2;
+SELECT sum(insight.predict_purchase('bench_mlp', b)) AS mlp_2_workers FROM bench_customers b;
+SET max_parallel_workers_per_gather = 0;
+SELECT sum(insight.predict_purchase('bench_mlp', b)) AS mlp_serial FROM bench_customers b;
 \echo '== score_table: all rows into a new table'
 DROP TABLE IF EXISTS bench_scores;
 CALL insight.score_table('bench_mlp', 'bench_customers', 'bench_scores', 'id');
