@@ -121,3 +121,18 @@ SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purcha
 SELECT try_sql($$CALL insight.score_table('mlp_purchase', 'customers', 'mlp_scores', 'customer_id')$$);
 RESET insight.device;
 SELECT count(*) AS models_named_m FROM insight.models WHERE name = 'm';
+
+-- a long training answers statement_timeout (query cancel) from inside the epoch loop, with its
+-- helper threads running: the statement ends with 57014 after the reading, no model is written,
+-- and the session goes on (without the checks, 10000 epochs would run for minutes)
+SET insight.threads = 2;
+\set VERBOSITY terse
+SET statement_timeout = '1500ms';
+SELECT * FROM insight.train('cancelled', 'customers', target => 'purchased', algorithm => 'mlp',
+                            exclude => ARRAY['customer_id'], options => '{"epochs": 10000, "early_stopping": false}');
+RESET statement_timeout;
+\set VERBOSITY default
+RESET insight.threads;
+SELECT count(*) AS models_named_cancelled FROM insight.models WHERE name = 'cancelled';
+SELECT round(insight.predict_purchase('mlp_purchase', c)::numeric, 6) = round(s.score::numeric, 6) AS still_scores
+  FROM customers c JOIN mlp_scores s USING (customer_id) ORDER BY customer_id LIMIT 1;
