@@ -816,12 +816,20 @@ fn number(s: ScoreOut) -> f64 {
     }
 }
 
-#[no_mangle]
-#[doc(hidden)]
-pub extern "C" fn pg_finfo_insight_score_columns() -> &'static pg_sys::Pg_finfo_record {
-    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-    &V1
+/// PostgreSQL's PG_FUNCTION_INFO_V1 for a raw C function: the record the function manager looks
+/// up as `pg_finfo_<symbol>` to learn the calling convention.
+macro_rules! function_info_v1 {
+    ($finfo:ident) => {
+        #[no_mangle]
+        #[doc(hidden)]
+        pub extern "C" fn $finfo() -> &'static pg_sys::Pg_finfo_record {
+            const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+            &V1
+        }
+    };
 }
+
+function_info_v1!(pg_finfo_insight_score_columns);
 
 /// insight._score_columns(model text, output int, rowtype oid, row_ctid tid, VARIADIC "any")
 /// RETURNS float8 (the target of the planner rewrite; not meant to be called by hand).
@@ -838,12 +846,7 @@ pub unsafe extern "C-unwind" fn insight_score_columns(fcinfo: pg_sys::FunctionCa
     }
 }
 
-#[no_mangle]
-#[doc(hidden)]
-pub extern "C" fn pg_finfo_insight_class_columns() -> &'static pg_sys::Pg_finfo_record {
-    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-    &V1
-}
+function_info_v1!(pg_finfo_insight_class_columns);
 
 /// insight._class_columns(...) RETURNS text: the rewrite target of predict_class.
 #[no_mangle]
@@ -859,12 +862,7 @@ pub unsafe extern "C-unwind" fn insight_class_columns(fcinfo: pg_sys::FunctionCa
     }
 }
 
-#[no_mangle]
-#[doc(hidden)]
-pub extern "C" fn pg_finfo_insight_predict_support() -> &'static pg_sys::Pg_finfo_record {
-    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-    &V1
-}
+function_info_v1!(pg_finfo_insight_predict_support);
 
 /// Planner support function of the four scorers (SupportRequestSimplify): see the section
 /// comment above. Returns NULL (no rewrite) for anything but a whole-row Var of a plain table or
