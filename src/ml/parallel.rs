@@ -168,8 +168,9 @@ fn helper_loop(sh: &Shared) {
     block_signals();
     let mut seen = 0u64;
     loop {
-        let mut idle = Instant::now();
+        let idle = Instant::now();
         let mut spins = 0u32;
+        let mut sleeping = false;
         let generation = loop {
             if sh.quit.load(Ordering::Acquire) {
                 return;
@@ -180,11 +181,14 @@ fn helper_loop(sh: &Shared) {
             }
             spins = spins.wrapping_add(1);
             // the clock is read every 256 spins: reading it each time cost 7% of training
-            if spins % 256 != 0 || idle.elapsed() < SPIN {
-                std::hint::spin_loop();
-            } else {
+            if !sleeping && spins % 256 == 0 && idle.elapsed() >= SPIN {
+                sleeping = true;
+            }
+            if sleeping {
+                // `run` unparks the helpers after publishing a job, so none is missed
                 std::thread::park_timeout(Duration::from_millis(10));
-                idle = Instant::now() - SPIN; // after a sleep, check again without spinning
+            } else {
+                std::hint::spin_loop();
             }
         };
         seen = generation;
@@ -256,6 +260,17 @@ mod tests {
             assert!(r.is_err(), "the panic of job {bad} was lost");
         }
         assert_eq!(par.map(&items, |&i| i * 2), items.iter().map(|i| i * 2).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn sleeping_helpers_wake_for_the_next_job() {
+        let par = Parallel::new(2);
+        let items: Vec<u32> = (0..8).collect();
+        for _ in 0..3 {
+            // longer than the spin phase: the helper is parked when the job comes
+            std::thread::sleep(SPIN * 10);
+            assert_eq!(par.map(&items, |&i| i + 1), (1..9).collect::<Vec<_>>());
+        }
     }
 
     #[test]
