@@ -175,7 +175,7 @@ impl<'a> CandleTrainer<'a> {
         let hidden: Vec<usize> = self.template.layers[..self.template.layers.len() - 1].iter().map(|l| l.n_out).collect();
         let mut masks = Vec::new();
         if self.opts.dropout > 0.0 {
-            let mut per_layer: Vec<Vec<f32>> = vec![Vec::with_capacity(rows.len() * 64); hidden.len()];
+            let mut per_layer: Vec<Vec<f32>> = hidden.iter().map(|w| Vec::with_capacity(rows.len() * w)).collect();
             for (shard, seed) in rows.chunks(SHARD_ROWS).zip(shard_seeds) {
                 let mut rng = ChaCha8Rng::seed_from_u64(*seed);
                 for (li, width) in hidden.iter().enumerate() {
