@@ -146,11 +146,10 @@ pub fn read_batches(spec: &ReadSpec, max_rows: usize, on_frame: &mut dyn FnMut(F
         let mut cursor = client.open_cursor(query.as_str(), &[]);
         loop {
             pgrx::check_for_interrupts!();
-            let batch = cursor.fetch(FETCH_ROWS).expect("cursor fetch");
-            if batch.is_empty() {
+            // the rows are read from SPI_tuptable below, one deform per row
+            if cursor.fetch(FETCH_ROWS).expect("cursor fetch").is_empty() {
                 break;
             }
-            drop(batch);
             // SAFETY: SPI_tuptable is the table the fetch above just filled (the query's columns:
             // float8 for numbers, text for text, in `select` order)
             unsafe {
