@@ -54,19 +54,24 @@ pub fn flush_denormals<R>(f: impl FnOnce() -> R) -> R {
 }
 
 impl Dense {
-    /// out += a · W for one row (out starts as the bias): one axpy per non-zero input over the
-    /// contiguous outputs, which LLVM vectorises.
+    /// out += a · W for one row (out starts as the bias).
     #[inline]
     pub(super) fn accumulate(&self, a: &[f32], out: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                // SAFETY: the CPU supports the features the function is compiled for
-                return unsafe { accumulate_avx2(&self.w, self.n_out, a, out) };
-            }
-        }
-        accumulate_generic(&self.w, self.n_out, a, out)
+        accumulate(&self.w, self.n_out, a, out)
     }
+}
+
+/// out += a · w for an input-major `w` (a.len() x n_out), on AVX2 + FMA where the CPU has them.
+#[inline]
+pub(super) fn accumulate(w: &[f32], n_out: usize, a: &[f32], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports the features the function is compiled for
+            return unsafe { accumulate_avx2(w, n_out, a, out) };
+        }
+    }
+    accumulate_generic(w, n_out, a, out)
 }
 
 #[inline(always)]
