@@ -1,5 +1,5 @@
 use super::kernels::flush_denormals;
-use super::train::{batch_gradient, step, Grads, OptStateHandle, TrainingData};
+use super::train::{batch_gradient, batch_loss, step, Grads, OptStateHandle, TrainingData};
 use super::*;
 use crate::ml::linalg::Matrix;
 use crate::ml::monitor::{Monitor, Silent};
@@ -30,6 +30,16 @@ fn loss_of(m: &Mlp, x: &[f32], y: &[usize]) -> f64 {
     let target = Target::Classes(y, 2);
     let data = TrainingData { x, n_in: 3, target: &target, y_std: &[], weights: &[1.0; 5] };
     batch_gradient(m, &data, &rows, 1.0, None, &mut g)
+}
+
+#[test]
+fn the_forward_only_loss_is_the_gradient_pass_loss() {
+    let (m, x, y) = tiny();
+    let rows: Vec<usize> = (0..y.len()).collect();
+    let target = Target::Classes(&y, 2);
+    let data = TrainingData { x: &x, n_in: 3, target: &target, y_std: &[], weights: &[1.0, 2.0, 1.0, 0.5, 1.0] };
+    let mut g = Grads::zeros(&m);
+    assert_eq!(batch_loss(&m, &data, &rows), batch_gradient(&m, &data, &rows, 1.0, None, &mut g));
 }
 
 #[test]

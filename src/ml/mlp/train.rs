@@ -124,38 +124,55 @@ pub fn batch_gradient(
     drop: Option<(f64, &mut ChaCha8Rng)>,
     grads: &mut Grads,
 ) -> f64 {
+    batch_pass(m, data, rows, weight_norm, drop, Some(grads))
+}
+
+/// The summed weighted loss of `rows` without dropout: the forward pass only.
+pub(super) fn batch_loss(m: &Mlp, data: &TrainingData, rows: &[usize]) -> f64 {
+    batch_pass(m, data, rows, 1.0, None, None)
+}
+
+/// A forward pass, and the backward pass when there are `grads` to fill.
+fn batch_pass(
+    m: &Mlp,
+    data: &TrainingData,
+    rows: &[usize],
+    weight_norm: f64,
+    drop: Option<(f64, &mut ChaCha8Rng)>,
+    grads: Option<&mut Grads>,
+) -> f64 {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the function is compiled for
-            return unsafe { batch_gradient_avx2(m, data, rows, weight_norm, drop, grads) };
+            return unsafe { batch_pass_avx2(m, data, rows, weight_norm, drop, grads) };
         }
     }
-    batch_gradient_impl::<false>(m, data, rows, weight_norm, drop, grads)
+    batch_pass_impl::<false>(m, data, rows, weight_norm, drop, grads)
 }
 
-/// batch_gradient compiled for AVX2 + FMA, chosen at run time (see accumulate_avx2).
+/// batch_pass compiled for AVX2 + FMA, chosen at run time (see accumulate_avx2).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn batch_gradient_avx2(
+unsafe fn batch_pass_avx2(
     m: &Mlp,
     data: &TrainingData,
     rows: &[usize],
     weight_norm: f64,
     drop: Option<(f64, &mut ChaCha8Rng)>,
-    grads: &mut Grads,
+    grads: Option<&mut Grads>,
 ) -> f64 {
-    batch_gradient_impl::<true>(m, data, rows, weight_norm, drop, grads)
+    batch_pass_impl::<true>(m, data, rows, weight_norm, drop, grads)
 }
 
 #[inline(always)]
-fn batch_gradient_impl<const FMA: bool>(
+fn batch_pass_impl<const FMA: bool>(
     m: &Mlp,
     data: &TrainingData,
     rows: &[usize],
     weight_norm: f64,
     drop: Option<(f64, &mut ChaCha8Rng)>,
-    grads: &mut Grads,
+    grads: Option<&mut Grads>,
 ) -> f64 {
     let TrainingData { x, n_in, target, y_std, weights } = *data;
     let bsz = rows.len();
@@ -239,6 +256,9 @@ fn batch_gradient_impl<const FMA: bool>(
             _ => unreachable!("head and target disagree"),
         }
     }
+    let Some(grads) = grads else {
+        return loss;
+    };
     let mut scratch = Vec::new();
     if m.skip.is_some() {
         let (gw, gb) = (&mut grads.w[nl], &mut grads.b[nl]);
@@ -408,14 +428,10 @@ impl OptStateHandle {
 }
 
 /// Mean weighted loss of `rows` without dropout (validation).
-fn eval_loss(m: &Mlp, data: &TrainingData, rows: &[usize]) -> f64 {
-    let mut g = Grads::zeros(m);
-    let mut total = 0.0;
-    let mut wsum = 0.0;
-    for chunk in rows.chunks(1024) {
-        total += batch_gradient(m, data, chunk, 1.0, None, &mut g);
-        wsum += chunk.iter().map(|&r| data.weights[r]).sum::<f64>();
-    }
+fn eval_loss(m: &Mlp, data: &TrainingData, rows: &[usize], par: &Parallel) -> f64 {
+    let chunks: Vec<&[usize]> = rows.chunks(1024).collect();
+    let total: f64 = par.map(&chunks, |c| flush_denormals(|| batch_loss(m, data, c))).iter().sum();
+    let wsum: f64 = rows.iter().map(|&r| data.weights[r]).sum();
     total / wsum.max(1e-300)
 }
 
@@ -564,7 +580,7 @@ impl Trainer for NativeTrainer<'_> {
     }
 
     fn loss(&mut self, rows: &[usize]) -> Result<f64, String> {
-        Ok(flush_denormals(|| eval_loss(&self.mlp, &self.data, rows)))
+        Ok(eval_loss(&self.mlp, &self.data, rows, self.par))
     }
 
     fn network(&self) -> Result<Mlp, String> {
