@@ -124,56 +124,45 @@ pub fn batch_gradient(
     drop: Option<(f64, &mut ChaCha8Rng)>,
     grads: &mut Grads,
 ) -> f64 {
-    batch_pass(m, data, rows, weight_norm, drop, Some(grads))
+    batch_pass(Pass { m, data, rows, weight_norm, drop, grads: Some(grads) })
 }
 
 /// The summed weighted loss of `rows` without dropout: the forward pass only.
 pub(super) fn batch_loss(m: &Mlp, data: &TrainingData, rows: &[usize]) -> f64 {
-    batch_pass(m, data, rows, 1.0, None, None)
+    batch_pass(Pass { m, data, rows, weight_norm: 1.0, drop: None, grads: None })
 }
 
-/// A forward pass, and the backward pass when there are `grads` to fill.
-fn batch_pass(
-    m: &Mlp,
-    data: &TrainingData,
-    rows: &[usize],
+/// One pass over a batch: forward, and backward when there are `grads` to fill.
+struct Pass<'a, 'r> {
+    m: &'a Mlp,
+    data: &'a TrainingData<'a>,
+    rows: &'a [usize],
     weight_norm: f64,
-    drop: Option<(f64, &mut ChaCha8Rng)>,
-    grads: Option<&mut Grads>,
-) -> f64 {
+    drop: Option<(f64, &'r mut ChaCha8Rng)>,
+    grads: Option<&'r mut Grads>,
+}
+
+fn batch_pass(p: Pass) -> f64 {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the function is compiled for
-            return unsafe { batch_pass_avx2(m, data, rows, weight_norm, drop, grads) };
+            return unsafe { batch_pass_avx2(p) };
         }
     }
-    batch_pass_impl::<false>(m, data, rows, weight_norm, drop, grads)
+    batch_pass_impl::<false>(p)
 }
 
 /// batch_pass compiled for AVX2 + FMA, chosen at run time (see accumulate_avx2).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn batch_pass_avx2(
-    m: &Mlp,
-    data: &TrainingData,
-    rows: &[usize],
-    weight_norm: f64,
-    drop: Option<(f64, &mut ChaCha8Rng)>,
-    grads: Option<&mut Grads>,
-) -> f64 {
-    batch_pass_impl::<true>(m, data, rows, weight_norm, drop, grads)
+unsafe fn batch_pass_avx2(p: Pass) -> f64 {
+    batch_pass_impl::<true>(p)
 }
 
 #[inline(always)]
-fn batch_pass_impl<const FMA: bool>(
-    m: &Mlp,
-    data: &TrainingData,
-    rows: &[usize],
-    weight_norm: f64,
-    drop: Option<(f64, &mut ChaCha8Rng)>,
-    grads: Option<&mut Grads>,
-) -> f64 {
+fn batch_pass_impl<const FMA: bool>(p: Pass) -> f64 {
+    let Pass { m, data, rows, weight_norm, drop, grads } = p;
     let TrainingData { x, n_in, target, y_std, weights } = *data;
     let bsz = rows.len();
     let nl = m.layers.len();
