@@ -527,7 +527,6 @@ impl Start {
 pub struct NativeTrainer<'a> {
     mlp: Mlp,
     state: OptStateHandle,
-    grads: Grads,
     data: TrainingData<'a>,
     opts: &'a MlpOptions,
     par: &'a Parallel,
@@ -536,16 +535,13 @@ pub struct NativeTrainer<'a> {
 
 impl<'a> NativeTrainer<'a> {
     pub fn new(mlp: Mlp, data: TrainingData<'a>, opts: &'a MlpOptions, par: &'a Parallel) -> Self {
-        NativeTrainer { state: OptStateHandle::new(&mlp), grads: Grads::zeros(&mlp), mlp, data, opts, par, loss: 0.0 }
+        NativeTrainer { state: OptStateHandle::new(&mlp), mlp, data, opts, par, loss: 0.0 }
     }
 }
 
 impl Trainer for NativeTrainer<'_> {
     fn step(&mut self, rows: &[usize], batch_weight: f64, shard_seeds: &[u64]) -> Result<(), String> {
-        let NativeTrainer { mlp, state, grads, data, opts, par, loss } = self;
-        for g in grads.w.iter_mut().chain(grads.b.iter_mut()) {
-            g.iter_mut().for_each(|v| *v = 0.0);
-        }
+        let NativeTrainer { mlp, state, data, opts, par, loss } = self;
         let shards: Vec<(&[usize], u64)> = rows.chunks(SHARD_ROWS).zip(shard_seeds.iter().copied()).collect();
         let mlp_ref = &*mlp;
         let parts = par.map(&shards, |(rows, seed)| {
@@ -554,12 +550,18 @@ impl Trainer for NativeTrainer<'_> {
             let l = flush_denormals(|| batch_gradient(mlp_ref, data, rows, batch_weight, Some((opts.dropout, &mut r)), &mut g));
             (l, g)
         });
-        for (l, g) in &parts {
+        // the first shard's gradient is the sum's start (no zeroing and copying per batch); the
+        // others are added in shard order
+        let mut parts = parts.into_iter();
+        let (l0, mut grads) = parts.next().expect("a batch has rows");
+        *loss += l0;
+        for (l, g) in parts {
             *loss += l;
             for (acc, part) in grads.w.iter_mut().zip(&g.w).chain(grads.b.iter_mut().zip(&g.b)) {
                 axpy32(1.0, part, acc);
             }
         }
+        let grads = &grads;
         flush_denormals(|| step(mlp, grads, state, opts));
         Ok(())
     }
