@@ -451,9 +451,10 @@ pub trait Trainer {
 pub fn dropout_mask(rng: &mut ChaCha8Rng, len: usize, p: f64) -> Vec<f32> {
     use rand::RngCore;
     let keep = 1.0 / (1.0 - p) as f32;
-    // `rng.gen::<f64>() < p` without the branch (a mispredicted one per unit took a fifth of
-    // training time): gen::<f64>() is (next_u64 >> 11) * 2^-53, so for an integer n below 2^53,
-    // n * 2^-53 < p exactly when n < ceil(p * 2^53). Same draws, same masks.
+    // `rng.gen::<f64>() < p` without a branch per unit (its outcome is random, so it mispredicts
+    // often; drawing masks was a fifth of training time): gen::<f64>() is (next_u64 >> 11) *
+    // 2^-53, so for an integer n below 2^53, n * 2^-53 < p exactly when n < ceil(p * 2^53).
+    // Same draws, same masks.
     let threshold = (p * (1u64 << 53) as f64).ceil() as u64;
     let mut mask = Vec::with_capacity(len);
     for _ in 0..len {
