@@ -2,8 +2,6 @@
 //! CPU has it, chosen at run time; a portable loop elsewhere), the batch outer product of the weight
 //! gradients, and the scalar helpers. Subnormal floats are flushed inside (see flush_denormals).
 
-use super::Dense;
-
 #[inline(always)]
 pub(super) fn dot32(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
@@ -51,32 +49,6 @@ pub fn flush_denormals<R>(f: impl FnOnce() -> R) -> R {
     }
     #[cfg(not(target_arch = "x86_64"))]
     f()
-}
-
-impl Dense {
-    /// out += a · W for one row (out starts as the bias).
-    #[inline]
-    pub(super) fn accumulate(&self, a: &[f32], out: &mut [f32]) {
-        accumulate(&self.w, self.n_out, a, out)
-    }
-}
-
-/// out += a · w for an input-major `w` (a.len() x n_out), on AVX2 + FMA where the CPU has them.
-#[inline]
-pub(super) fn accumulate(w: &[f32], n_out: usize, a: &[f32], out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU supports the features the function is compiled for
-            return unsafe { accumulate_avx2(w, n_out, a, out) };
-        }
-    }
-    accumulate_generic(w, n_out, a, out)
-}
-
-#[inline(always)]
-fn accumulate_generic(w: &[f32], n_out: usize, a: &[f32], out: &mut [f32]) {
-    accumulate_impl::<false>(w, n_out, a, out)
 }
 
 /// `FMA`: the AVX2 + FMA kernel (only called from functions compiled for those features).
@@ -192,13 +164,6 @@ unsafe fn accumulate_fma(w: &[f32], n_out: usize, a: &[f32], out: &mut [f32]) {
     }
 }
 
-/// The same loop compiled for AVX2 + FMA (8 f32 lanes, fused multiply-add), chosen at run time:
-/// the build targets baseline x86-64, whose SSE2 has 4 lanes and no FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn accumulate_avx2(w: &[f32], n_out: usize, a: &[f32], out: &mut [f32]) {
-    accumulate_impl::<true>(w, n_out, a, out)
-}
 
 /// gw (n_in x n_out) += aᵀ · d for a batch: `a` is bsz x n_in, `d` bsz x n_out (row-major). Each
 /// weight row is one accumulate over the batch (the inputs' column of `a`, transposed into `at`,
@@ -208,6 +173,24 @@ pub(super) fn add_outer<const FMA: bool>(gw: &mut [f32], a: &[f32], d: &[f32], b
     transpose(a, bsz, n_in, at);
     for i in 0..n_in {
         accumulate_impl::<FMA>(d, n_out, &at[i * bsz..(i + 1) * bsz], &mut gw[i * n_out..(i + 1) * n_out]);
+    }
+}
+
+/// out (bsz x n_in) += d (bsz x n_out) · wᵀ for an input-major `w` (n_in x n_out): the gradient
+/// with respect to a layer's inputs, one accumulate per row against the transposed weights.
+#[inline(always)]
+pub(super) fn add_times_transpose<const FMA: bool>(
+    out: &mut [f32],
+    d: &[f32],
+    w: &[f32],
+    bsz: usize,
+    n_in: usize,
+    n_out: usize,
+    wt: &mut Vec<f32>,
+) {
+    transpose(w, n_in, n_out, wt);
+    for bi in 0..bsz {
+        accumulate_impl::<FMA>(wt, n_in, &d[bi * n_out..(bi + 1) * n_out], &mut out[bi * n_in..(bi + 1) * n_in]);
     }
 }
 

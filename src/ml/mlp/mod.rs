@@ -77,29 +77,15 @@ impl Activation {
             Activation::Tanh => v.iter_mut().for_each(|x| *x = x.tanh()),
         }
     }
+}
 
-    #[inline]
-    #[allow(dead_code)]
-    fn apply(self, v: f32) -> f32 {
-        match self {
-            Activation::Relu => v.max(0.0),
-            Activation::Tanh => v.tanh(),
-        }
-    }
-    /// Derivative from the activation's output.
-    #[inline]
-    fn derivative_from_output(self, a: f32) -> f32 {
-        match self {
-            Activation::Relu => {
-                if a > 0.0 {
-                    1.0
-                } else {
-                    0.0
-                }
-            }
-            Activation::Tanh => 1.0 - a * a,
-        }
-    }
+/// What a forward pass over rows keeps for the backward pass: `acts[0]` the input, `acts[l + 1]`
+/// the output of layer l after its activation and dropout (the last: the logits, shortcut
+/// included), and the dropout multipliers of each hidden layer (empty without dropout).
+struct RowsPass {
+    acts: Vec<Vec<f32>>,
+    masks: Vec<Vec<f32>>,
+    p_drop: f64,
 }
 
 thread_local! {
@@ -230,41 +216,36 @@ impl Mlp {
     }
 
     /// For `n` encoded points (`x`: n rows of the input width, row-major), output `output` at
-    /// each and its gradient with respect to the inputs (n rows): a forward pass that keeps every
-    /// layer's activations, then the backward pass as accumulates against transposed weights, so
-    /// both run on the SIMD kernels (integrated gradients take 1024 of these per explanation).
+    /// each and its gradient with respect to the inputs (n rows), on the same forward and
+    /// backward passes as training (integrated gradients take 1024 points per explanation).
     fn outputs_and_input_gradients(&self, x: &[f32], n: usize, output: usize) -> (Vec<f64>, Vec<f32>) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU supports the features the function is compiled for
+                return unsafe { self.input_gradients_avx2(x, n, output) };
+            }
+        }
+        self.input_gradients::<false>(x, n, output)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn input_gradients_avx2(&self, x: &[f32], n: usize, output: usize) -> (Vec<f64>, Vec<f32>) {
+        self.input_gradients::<true>(x, n, output)
+    }
+
+    #[inline(always)]
+    fn input_gradients<const FMA: bool>(&self, x: &[f32], n: usize, output: usize) -> (Vec<f64>, Vec<f32>) {
         let n_in = x.len() / n.max(1);
         let nl = self.layers.len();
-        let mut acts: Vec<Vec<f32>> = vec![x.to_vec()];
-        for (li, layer) in self.layers.iter().enumerate() {
-            let mut out: Vec<f32> = layer.b.iter().copied().cycle().take(n * layer.n_out).collect();
-            for r in 0..n {
-                let a = &acts[li][r * layer.n_in..(r + 1) * layer.n_in];
-                layer.accumulate(a, &mut out[r * layer.n_out..(r + 1) * layer.n_out]);
-            }
-            if li + 1 < nl {
-                self.activation.apply_all(&mut out);
-            }
-            acts.push(out);
-        }
         let k = self.n_outputs();
-        if let Some(sk) = &self.skip {
-            let (inputs, rest) = acts.split_at_mut(1);
-            let logits = &mut rest[nl - 1];
-            for r in 0..n {
-                let z = &mut logits[r * k..(r + 1) * k];
-                for (zo, bias) in z.iter_mut().zip(&sk.b) {
-                    *zo += bias;
-                }
-                sk.accumulate(&inputs[0][r * n_in..(r + 1) * n_in], z);
-            }
-        }
+        let pass = self.forward_rows::<FMA>(x.to_vec(), n, None);
         // the outputs, and d output / d logits
         let mut values = Vec::with_capacity(n);
         let mut delta = vec![0.0f32; n * k];
         for r in 0..n {
-            let z: Vec<f64> = acts[nl][r * k..(r + 1) * k].iter().map(|v| *v as f64).collect();
+            let z: Vec<f64> = pass.acts[nl][r * k..(r + 1) * k].iter().map(|v| *v as f64).collect();
             let d = &mut delta[r * k..(r + 1) * k];
             match self.head {
                 Head::Sigmoid => {
@@ -287,30 +268,109 @@ impl Mlp {
                 }
             }
         }
-        let delta_logits = delta.clone();
         let mut wt = Vec::new();
+        let mut d_input = vec![0.0f32; n * n_in];
+        if let Some(sk) = &self.skip {
+            kernels::add_times_transpose::<FMA>(&mut d_input, &delta, &sk.w, n, n_in, k, &mut wt);
+        }
         for li in (0..nl).rev() {
-            let layer = &self.layers[li];
-            kernels::transpose(&layer.w, layer.n_in, layer.n_out, &mut wt);
-            let mut d_in = vec![0.0f32; n * layer.n_in];
-            for r in 0..n {
-                let d = &delta[r * layer.n_out..(r + 1) * layer.n_out];
-                kernels::accumulate(&wt, layer.n_in, d, &mut d_in[r * layer.n_in..(r + 1) * layer.n_in]);
-            }
-            if li > 0 {
-                for (v, a) in d_in.iter_mut().zip(&acts[li]) {
-                    *v *= self.activation.derivative_from_output(*a);
+            delta = self.backward_layer::<FMA>(li, &delta, n, &pass, &mut wt);
+        }
+        for (t, d) in d_input.iter_mut().zip(&delta) {
+            *t += d;
+        }
+        (values, d_input)
+    }
+
+    /// The forward pass over `n` rows (`input`: n x n_in, row-major), keeping what a backward
+    /// pass needs. `drop`: inverted dropout on the hidden layers, masks drawn from the stream.
+    #[inline(always)]
+    fn forward_rows<const FMA: bool>(&self, input: Vec<f32>, n: usize, drop: Option<(f64, &mut ChaCha8Rng)>) -> RowsPass {
+        let nl = self.layers.len();
+        let (p_drop, mut rng) = match drop {
+            Some((p, r)) if p > 0.0 => (p, Some(r)),
+            _ => (0.0, None),
+        };
+        let mut pass = RowsPass { acts: Vec::with_capacity(nl + 1), masks: Vec::with_capacity(nl), p_drop };
+        pass.acts.push(input);
+        for (li, layer) in self.layers.iter().enumerate() {
+            let prev = &pass.acts[li];
+            let mut out = vec![0.0f32; n * layer.n_out];
+            let hidden = li + 1 < nl;
+            for bi in 0..n {
+                let z = &mut out[bi * layer.n_out..(bi + 1) * layer.n_out];
+                z.copy_from_slice(&layer.b);
+                accumulate_impl::<FMA>(&layer.w, layer.n_out, &prev[bi * layer.n_in..(bi + 1) * layer.n_in], z);
+                if hidden {
+                    self.activation.apply_all(z);
                 }
             }
-            delta = d_in;
+            let mut mask = Vec::new();
+            if let (true, Some(rng)) = (hidden, rng.as_deref_mut()) {
+                mask = dropout_mask(rng, out.len(), p_drop);
+                for (o, k) in out.iter_mut().zip(&mask) {
+                    *o *= k;
+                }
+            }
+            pass.masks.push(mask);
+            pass.acts.push(out);
         }
         if let Some(sk) = &self.skip {
-            kernels::transpose(&sk.w, sk.n_in, k, &mut wt);
-            for r in 0..n {
-                kernels::accumulate(&wt, n_in, &delta_logits[r * k..(r + 1) * k], &mut delta[r * n_in..(r + 1) * n_in]);
+            let k = sk.n_out;
+            let n_in = sk.n_in;
+            let (inputs, rest) = pass.acts.split_at_mut(1);
+            let logits = &mut rest[nl - 1];
+            for bi in 0..n {
+                let z = &mut logits[bi * k..(bi + 1) * k];
+                for (zo, bias) in z.iter_mut().zip(&sk.b) {
+                    *zo += bias;
+                }
+                accumulate_impl::<FMA>(&sk.w, k, &inputs[0][bi * n_in..(bi + 1) * n_in], z);
             }
         }
-        (values, delta)
+        pass
+    }
+
+    /// d/d(input of layer `li`) from `dz` = d/d(output z of layer li) over the rows of `pass`:
+    /// dz · Wᵀ, then, below the first layer, through the activation and dropout of the previous
+    /// layer's output (out = act(z) * mask, mask 0 or keep; d out/dz = act'(z) * mask), written
+    /// without branches per unit so that the loops vectorise.
+    #[inline(always)]
+    fn backward_layer<const FMA: bool>(&self, li: usize, dz: &[f32], n: usize, pass: &RowsPass, wt: &mut Vec<f32>) -> Vec<f32> {
+        let layer = &self.layers[li];
+        let mut da = vec![0.0f32; n * layer.n_in];
+        kernels::add_times_transpose::<FMA>(&mut da, dz, &layer.w, n, layer.n_in, layer.n_out, wt);
+        if li == 0 {
+            return da;
+        }
+        let out = &pass.acts[li];
+        let mask = &pass.masks[li - 1];
+        match (self.activation, mask.is_empty()) {
+            (Activation::Relu, true) => {
+                for (v, o) in da.iter_mut().zip(out) {
+                    *v = if *o > 0.0 { *v } else { 0.0 };
+                }
+            }
+            (Activation::Relu, false) => {
+                for ((v, o), k) in da.iter_mut().zip(out).zip(mask) {
+                    *v = if *o > 0.0 { *v * k } else { 0.0 };
+                }
+            }
+            (Activation::Tanh, true) => {
+                for (v, o) in da.iter_mut().zip(out) {
+                    *v *= 1.0 - o * o;
+                }
+            }
+            (Activation::Tanh, false) => {
+                // a dropped unit has out = 0 and mask = 0, so its delta is 0 as well
+                let keep = 1.0 / (1.0 - pass.p_drop) as f32;
+                for ((v, o), k) in da.iter_mut().zip(out).zip(mask) {
+                    let h = o / keep;
+                    *v *= (1.0 - h * h) * k;
+                }
+            }
+        }
+        da
     }
 
     /// Integrated gradients from the training-mean baseline along the straight path to `x`

@@ -1,7 +1,7 @@
 //! Training: options, the mini-batch gradient (forward and backward over a shard of rows), the
 //! Adam / SGD step, and the epoch loop shared by the native backend here and the candle backend.
 
-use super::kernels::{accumulate_impl, add_outer, axpy32, flush_denormals, transpose};
+use super::kernels::{add_outer, axpy32, flush_denormals};
 use super::{Activation, Head, Mlp};
 use crate::ml::linalg::Matrix;
 use crate::ml::monitor::Monitor;
@@ -81,13 +81,6 @@ pub struct MlpFit {
     pub best_val_loss: Option<f64>,
 }
 
-/// Per-layer buffers of one mini-batch: activations (after dropout) and their gradients.
-struct Work {
-    acts: Vec<Vec<f32>>,   // acts[0] = input batch, acts[l] = output of layer l (B x n_out)
-    masks: Vec<Vec<f32>>,  // dropout multipliers of hidden layers
-    deltas: Vec<Vec<f32>>, // dL/dz per layer
-}
-
 /// Gradients of all layers, same shapes as the weights.
 pub struct Grads {
     pub w: Vec<Vec<f32>>,
@@ -153,7 +146,8 @@ fn batch_pass(p: Pass) -> f64 {
     batch_pass_impl::<false>(p)
 }
 
-/// batch_pass compiled for AVX2 + FMA, chosen at run time (see accumulate_avx2).
+/// batch_pass compiled for AVX2 + FMA, chosen at run time: the baseline x86-64 build has 4-lane
+/// SSE2 and no FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn batch_pass_avx2(p: Pass) -> f64 {
@@ -166,55 +160,14 @@ fn batch_pass_impl<const FMA: bool>(p: Pass) -> f64 {
     let TrainingData { x, n_in, target, y_std, weights } = *data;
     let bsz = rows.len();
     let nl = m.layers.len();
-    let mut work = Work { acts: Vec::with_capacity(nl + 1), masks: Vec::with_capacity(nl), deltas: vec![Vec::new(); nl] };
     let mut input = Vec::with_capacity(bsz * n_in);
     for &r in rows {
         input.extend_from_slice(&x[r * n_in..(r + 1) * n_in]);
     }
-    work.acts.push(input);
-    let (p_drop, mut rng) = match drop {
-        Some((p, r)) if p > 0.0 => (p, Some(r)),
-        _ => (0.0, None),
-    };
-    for (li, layer) in m.layers.iter().enumerate() {
-        let prev = &work.acts[li];
-        let mut out = vec![0.0f32; bsz * layer.n_out];
-        let hidden = li + 1 < nl;
-        let mut mask = Vec::new();
-        for bi in 0..bsz {
-            let a = &prev[bi * layer.n_in..(bi + 1) * layer.n_in];
-            let z = &mut out[bi * layer.n_out..(bi + 1) * layer.n_out];
-            z.copy_from_slice(&layer.b);
-            accumulate_impl::<FMA>(&layer.w, layer.n_out, a, z);
-            if hidden {
-                m.activation.apply_all(z);
-            }
-        }
-        if hidden {
-            if let Some(rng) = rng.as_deref_mut() {
-                mask = dropout_mask(rng, out.len(), p_drop);
-                for (o, k) in out.iter_mut().zip(&mask) {
-                    *o *= k;
-                }
-            }
-        }
-        work.masks.push(mask);
-        work.acts.push(out);
-    }
+    let pass = m.forward_rows::<FMA>(input, bsz, drop);
     let k = m.n_outputs();
-    if let Some(sk) = &m.skip {
-        let (inputs, rest) = work.acts.split_at_mut(1);
-        let logits = &mut rest[nl - 1];
-        for bi in 0..bsz {
-            let z = &mut logits[bi * k..(bi + 1) * k];
-            for (o, bias) in sk.b.iter().enumerate() {
-                z[o] += bias;
-            }
-            accumulate_impl::<FMA>(&sk.w, sk.n_out, &inputs[0][bi * n_in..(bi + 1) * n_in], z);
-        }
-    }
     // output deltas and loss
-    let logits = &work.acts[nl];
+    let logits = &pass.acts[nl];
     let mut delta = vec![0.0f32; bsz * k];
     let mut loss = 0.0f64;
     for (bi, &r) in rows.iter().enumerate() {
@@ -254,59 +207,18 @@ fn batch_pass_impl<const FMA: bool>(p: Pass) -> f64 {
         for bi in 0..bsz {
             axpy32(1.0, &delta[bi * k..(bi + 1) * k], gb);
         }
-        add_outer::<FMA>(gw, &work.acts[0], &delta, bsz, n_in, k, &mut scratch);
+        add_outer::<FMA>(gw, &pass.acts[0], &delta, bsz, n_in, k, &mut scratch);
     }
-    work.deltas[nl - 1] = delta;
-    // backward
+    // backward: dz of layer li, its weight and bias gradients, then dz of the layer below
+    let mut dz = delta;
     for li in (0..nl).rev() {
         let layer = &m.layers[li];
-        let a_prev = &work.acts[li];
-        let dz = std::mem::take(&mut work.deltas[li]);
-        let gw = &mut grads.w[li];
-        let gb = &mut grads.b[li];
         for bi in 0..bsz {
-            axpy32(1.0, &dz[bi * layer.n_out..(bi + 1) * layer.n_out], gb);
+            axpy32(1.0, &dz[bi * layer.n_out..(bi + 1) * layer.n_out], &mut grads.b[li]);
         }
-        add_outer::<FMA>(gw, a_prev, &dz, bsz, layer.n_in, layer.n_out, &mut scratch);
+        add_outer::<FMA>(&mut grads.w[li], &pass.acts[li], &dz, bsz, layer.n_in, layer.n_out, &mut scratch);
         if li > 0 {
-            // da = dz · Wᵀ: one accumulate per row against the transposed weights
-            let mut da = vec![0.0f32; bsz * layer.n_in];
-            transpose(&layer.w, layer.n_in, layer.n_out, &mut scratch);
-            for bi in 0..bsz {
-                let d = &dz[bi * layer.n_out..(bi + 1) * layer.n_out];
-                accumulate_impl::<FMA>(&scratch, layer.n_in, d, &mut da[bi * layer.n_in..(bi + 1) * layer.n_in]);
-            }
-            // through dropout and the activation of layer li-1's output
-            // (out = act(z) * mask, mask 0 or keep; d out/dz = act'(z) * mask), written without
-            // branches per unit so that the loops vectorise
-            let out = &work.acts[li];
-            let mask = &work.masks[li - 1];
-            match (m.activation, mask.is_empty()) {
-                (Activation::Relu, true) => {
-                    for (v, o) in da.iter_mut().zip(out) {
-                        *v = if *o > 0.0 { *v } else { 0.0 };
-                    }
-                }
-                (Activation::Relu, false) => {
-                    for ((v, o), k) in da.iter_mut().zip(out).zip(mask) {
-                        *v = if *o > 0.0 { *v * k } else { 0.0 };
-                    }
-                }
-                (Activation::Tanh, true) => {
-                    for (v, o) in da.iter_mut().zip(out) {
-                        *v *= 1.0 - o * o;
-                    }
-                }
-                (Activation::Tanh, false) => {
-                    // a dropped unit has out = 0 and mask = 0, so its delta is 0 as well
-                    let keep = 1.0 / (1.0 - p_drop) as f32;
-                    for ((v, o), k) in da.iter_mut().zip(out).zip(mask) {
-                        let h = o / keep;
-                        *v *= (1.0 - h * h) * k;
-                    }
-                }
-            }
-            work.deltas[li - 1] = da;
+            dz = m.backward_layer::<FMA>(li, &dz, bsz, &pass, &mut scratch);
         }
     }
     loss
