@@ -36,31 +36,14 @@ fn err(e: candle_core::Error) -> String {
 /// Scores the rows of `x` (encoded inputs): one output row per input row, laid out as the native
 /// `Mlp::predict` writes them (probabilities, or values).
 pub fn predict_batch(m: &Mlp, x: &Matrix, dev: &Device) -> Result<Vec<f64>, String> {
-    let rows = x.rows;
     let input: Vec<f32> = x.data.iter().map(|v| *v as f32).collect();
-    let x0 = Tensor::from_vec(input, (rows, x.cols), dev).map_err(err)?;
-    let mut a = x0.clone();
-    let last = m.layers.len() - 1;
-    for (li, layer) in m.layers.iter().enumerate() {
-        let w = Tensor::from_slice(&layer.w, (layer.n_in, layer.n_out), dev).map_err(err)?;
-        let b = Tensor::from_slice(&layer.b, (layer.n_out,), dev).map_err(err)?;
-        let z = a.matmul(&w).and_then(|z| z.broadcast_add(&b)).map_err(err)?;
-        a = if li == last {
-            z
-        } else {
-            match m.activation {
-                Activation::Relu => z.relu(),
-                Activation::Tanh => z.tanh(),
-            }
-            .map_err(err)?
-        };
+    let x0 = Tensor::from_vec(input, (x.rows, x.cols), dev).map_err(err)?;
+    let mut params = Vec::new();
+    for block in m.layers.iter().chain(m.skip.iter()) {
+        params.push(Tensor::from_slice(&block.w, (block.n_in, block.n_out), dev).map_err(err)?);
+        params.push(Tensor::from_slice(&block.b, (block.n_out,), dev).map_err(err)?);
     }
-    if let Some(sk) = &m.skip {
-        let w = Tensor::from_slice(&sk.w, (sk.n_in, sk.n_out), dev).map_err(err)?;
-        let b = Tensor::from_slice(&sk.b, (sk.n_out,), dev).map_err(err)?;
-        let s = x0.matmul(&w).and_then(|s| s.broadcast_add(&b)).map_err(err)?;
-        a = (a + s).map_err(err)?;
-    }
+    let a = logits(&x0, &params, m, &[]).map_err(err)?;
     let out = match m.head {
         Head::Sigmoid => candle_nn::ops::sigmoid(&a),
         Head::Softmax => candle_nn::ops::softmax_last_dim(&a),
@@ -69,6 +52,33 @@ pub fn predict_batch(m: &Mlp, x: &Matrix, dev: &Device) -> Result<Vec<f64>, Stri
     .map_err(err)?;
     let v: Vec<f32> = out.flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(err)?;
     Ok(v.into_iter().map(|x| x as f64).collect())
+}
+
+/// Output logits of the rows `x` for a network shaped like `net` with the weights `params`
+/// (weight, bias per block: the layers, then the shortcut); `masks`: one dropout multiplier
+/// tensor per hidden layer, or none. Scoring and training both run this.
+fn logits(x: &Tensor, params: &[Tensor], net: &Mlp, masks: &[Tensor]) -> candle_core::Result<Tensor> {
+    let nl = net.layers.len();
+    let mut a = x.clone();
+    for li in 0..nl {
+        let z = a.matmul(&params[2 * li])?.broadcast_add(&params[2 * li + 1])?;
+        a = if li + 1 == nl {
+            z
+        } else {
+            let h = match net.activation {
+                Activation::Relu => z.relu()?,
+                Activation::Tanh => z.tanh()?,
+            };
+            match masks.get(li) {
+                Some(mask) => h.mul(mask)?,
+                None => h,
+            }
+        };
+    }
+    if net.skip.is_some() {
+        a = (a + x.matmul(&params[2 * nl])?.broadcast_add(&params[2 * nl + 1])?)?;
+    }
+    Ok(a)
 }
 
 /// One trainable tensor with its optimiser state (Adam's moments, or SGD's velocity in `m`).
@@ -119,39 +129,15 @@ impl<'a> CandleTrainer<'a> {
         Ok(CandleTrainer { dev: dev.clone(), x, y, w, row_weights: weights, params, template: start.mlp.clone(), opts, t: 0, loss: None })
     }
 
-    /// Output logits of the rows `xb` (`masks`: one dropout multiplier tensor per hidden layer, or
-    /// none); `detach` evaluates without recording the graph.
-    fn logits(&self, xb: &Tensor, masks: &[Tensor], detach: bool) -> candle_core::Result<Tensor> {
-        let p = |i: usize| if detach { self.params[i].var.as_tensor().detach() } else { self.params[i].var.as_tensor().clone() };
-        let nl = self.template.layers.len();
-        let mut a = xb.clone();
-        for li in 0..nl {
-            let z = a.matmul(&p(2 * li))?.broadcast_add(&p(2 * li + 1))?;
-            a = if li + 1 == nl {
-                z
-            } else {
-                let h = match self.template.activation {
-                    Activation::Relu => z.relu()?,
-                    Activation::Tanh => z.tanh()?,
-                };
-                match masks.get(li) {
-                    Some(mask) => h.mul(mask)?,
-                    None => h,
-                }
-            };
-        }
-        if self.template.skip.is_some() {
-            a = (a + xb.matmul(&p(2 * nl))?.broadcast_add(&p(2 * nl + 1))?)?;
-        }
-        Ok(a)
-    }
-
     /// Summed weighted loss of the rows `idx` (u32 indices into the data).
     fn loss_sum(&self, idx: &Tensor, masks: &[Tensor], detach: bool) -> candle_core::Result<Tensor> {
         let xb = self.x.index_select(idx, 0)?;
         let yb = self.y.index_select(idx, 0)?;
         let wb = self.w.index_select(idx, 0)?;
-        let z = self.logits(&xb, masks, detach)?;
+        // detached weights: evaluation without recording the graph
+        let params: Vec<Tensor> =
+            self.params.iter().map(|p| if detach { p.var.as_tensor().detach() } else { p.var.as_tensor().clone() }).collect();
+        let z = logits(&xb, &params, &self.template, masks)?;
         let per_row = match self.template.head {
             Head::Sigmoid => {
                 // log(1 + e^z) - y z, written so that large |z| does not overflow
