@@ -6,8 +6,11 @@ use std::ffi::CString;
 
 /// Progress NOTICEs from long calls (training iterations, loss, elapsed time).
 pub static VERBOSE: GucSetting<bool> = GucSetting::<bool>::new(false);
-/// Threads used by training inside one backend; 0 = one per CPU core.
+/// Threads used by training inside one backend; 0 = one per CPU core. Capped by max_threads.
 pub static THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
+/// The most threads any session may use (superuser-only). Defined by hand below: its default is
+/// the number of cores, known only at run time, and pgrx's GucSetting takes a constant default.
+static mut MAX_THREADS: i32 = 1;
 /// Where neural networks run (only `cpu` exists in builds without the `candle` feature).
 pub static DEVICE: GucSetting<Device> = GucSetting::<Device>::new(Device::Cpu);
 /// Directory holding a sentence-embedding model (safetensors + tokenizer.json).
@@ -33,13 +36,30 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"insight.threads",
         c"Threads pg_insight may use for training inside one backend (0 = one per CPU core).",
-        c"Scoring functions are single-threaded per row; use parallel query to spread them.",
+        c"Capped by insight.max_threads. Scoring functions are single-threaded per row; use parallel query to spread them.",
         &THREADS,
         0,
-        256,
+        MAX_THREADS_LIMIT,
         GucContext::Userset,
         GucFlags::default(),
     );
+    // SAFETY: PostgreSQL keeps a pointer to MAX_THREADS and writes it on SET (on this thread)
+    unsafe {
+        pg_sys::DefineCustomIntVariable(
+            c"insight.max_threads".as_ptr(),
+            c"The most threads one session's pg_insight calls may use (set by a superuser).".as_ptr(),
+            c"insight.threads asks for threads up to this cap. The default is the number of CPU cores.".as_ptr(),
+            std::ptr::addr_of_mut!(MAX_THREADS),
+            cores() as i32,
+            1,
+            MAX_THREADS_LIMIT,
+            pg_sys::GucContext::PGC_SUSET,
+            0,
+            None,
+            None,
+            None,
+        );
+    }
     GucRegistry::define_enum_guc(
         c"insight.device",
         c"Device for neural-network training and scoring: cpu or cuda.",
@@ -56,14 +76,25 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    // `SET insight.typo = ...` is an error instead of a new placeholder setting
+    unsafe { pg_sys::MarkGUCPrefixReserved(c"insight".as_ptr()) };
 }
 
-/// Training threads for this call.
+const MAX_THREADS_LIMIT: i32 = 256;
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS_LIMIT as usize)
+}
+
+/// Training threads for this call: insight.threads (0: one per core), at most insight.max_threads.
 pub fn threads() -> usize {
+    // SAFETY: written only by PostgreSQL's GUC code, on this thread
+    let cap = unsafe { MAX_THREADS }.max(1) as usize;
     match THREADS.get() {
         n if n > 0 => n as usize,
-        _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        _ => cores(),
     }
+    .min(cap)
 }
 
 /// Checks that the device `insight.device` names is usable by this build: `cuda` needs the

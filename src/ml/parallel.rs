@@ -101,6 +101,9 @@ struct Shared {
     done: AtomicUsize,
     panicked: AtomicBool,
     quit: AtomicBool,
+    /// Tests: the signals each helper had blocked at its first instruction.
+    #[cfg(test)]
+    entry_masks: Mutex<Vec<Vec<i32>>>,
 }
 
 struct SendJob(Job);
@@ -121,7 +124,13 @@ impl Team {
             done: AtomicUsize::new(0),
             panicked: AtomicBool::new(false),
             quit: AtomicBool::new(false),
+            #[cfg(test)]
+            entry_masks: Mutex::new(Vec::new()),
         });
+        // A thread starts with its creator's signal mask. Blocking every signal here, before the
+        // spawn, means no process-directed signal (SIGINT, SIGALRM, SIGTERM, SIGUSR1) can ever be
+        // delivered to a helper, whose PostgreSQL handler would then run on the wrong thread.
+        let _mask = SignalsBlocked::new();
         let helpers = (0..n)
             .map(|_| {
                 let shared = Arc::clone(&shared);
@@ -151,7 +160,8 @@ impl Team {
             if !spins.is_multiple_of(256) || started.elapsed() < SPIN {
                 std::hint::spin_loop();
             } else {
-                std::thread::yield_now();
+                // a helper is slow (or descheduled): wait without taking a core
+                std::thread::sleep(Duration::from_micros(50));
             }
         }
         *sh.job.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -165,7 +175,8 @@ impl Team {
 }
 
 fn helper_loop(sh: &Shared) {
-    block_signals();
+    #[cfg(test)]
+    sh.entry_masks.lock().unwrap().push(tests::blocked_now());
     let mut seen = 0u64;
     loop {
         let idle = Instant::now();
@@ -204,15 +215,38 @@ fn helper_loop(sh: &Shared) {
     }
 }
 
-/// Helpers take no signals: in a PostgreSQL backend, the signal handlers (query cancel,
-/// termination) must run on the backend's own thread, which checks for them between jobs.
-fn block_signals() {
+/// Every signal blocked on the calling thread until drop, which restores the previous mask (also
+/// when a spawn panics). Helpers are spawned inside one and inherit the full mask: in a
+/// PostgreSQL backend, the signal handlers (query cancel, termination) must run on the backend's
+/// own thread, which checks for them between jobs.
+struct SignalsBlocked {
     #[cfg(unix)]
-    // SAFETY: plain libc calls on a local signal set
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut set);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    previous: libc::sigset_t,
+}
+
+impl SignalsBlocked {
+    fn new() -> SignalsBlocked {
+        #[cfg(unix)]
+        // SAFETY: plain libc calls on local signal sets
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut previous: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut previous);
+            SignalsBlocked { previous }
+        }
+        #[cfg(not(unix))]
+        SignalsBlocked {}
+    }
+}
+
+impl Drop for SignalsBlocked {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        // SAFETY: restores the mask saved by `new`
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut());
+        }
     }
 }
 
@@ -270,6 +304,33 @@ mod tests {
             // longer than the spin phase: the helper is parked when the job comes
             std::thread::sleep(SPIN * 10);
             assert_eq!(par.map(&items, |&i| i + 1), (1..9).collect::<Vec<_>>());
+        }
+    }
+
+    /// The signal mask of the calling thread, as a list of the blocked signals 1..32.
+    pub(super) fn blocked_now() -> Vec<i32> {
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut set);
+            (1..32).filter(|&s| libc::sigismember(&set, s) == 1).collect()
+        }
+    }
+
+    #[test]
+    fn helpers_start_with_every_signal_blocked_and_the_caller_keeps_its_mask() {
+        let before = blocked_now();
+        assert!(!before.contains(&libc::SIGINT), "the test thread takes SIGINT");
+        let par = Parallel::new(3);
+        assert_eq!(blocked_now(), before, "spawning changed the caller's signal mask");
+        // a job for everyone, so that every helper has surely started
+        par.map(&(0..64).collect::<Vec<_>>(), |_| std::thread::sleep(Duration::from_micros(200)));
+        let team = par.team.as_ref().unwrap();
+        let masks = team.shared.entry_masks.lock().unwrap().clone();
+        assert_eq!(masks.len(), 2, "each helper records its mask");
+        for m in &masks {
+            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGALRM, libc::SIGUSR1, libc::SIGUSR2, libc::SIGQUIT] {
+                assert!(m.contains(&sig), "a helper can take signal {sig}");
+            }
         }
     }
 

@@ -27,25 +27,33 @@ pub(super) fn axpy32(alpha: f32, x: &[f32], y: &mut [f32]) {
 }
 
 /// Runs `f` with subnormal floats flushed to zero (x86-64 MXCSR FTZ + DAZ), restoring the
-/// caller's mode afterwards. Long Adam runs drive moment estimates and some activations into
-/// subnormal range, where every multiply takes ~100x longer: measured here as 15 us instead of
-/// 1 us per MLP scoring, and 5x slower training. Values that small carry no information.
+/// caller's mode afterwards, also when `f` panics (a panic becomes an ERROR and the session goes
+/// on: with FTZ/DAZ left on, PostgreSQL's own float8 arithmetic would change for the rest of it).
+/// Long Adam runs drive moment estimates and some activations into subnormal range, where every
+/// multiply takes ~100x longer: measured here as 15 us instead of 1 us per MLP scoring, and 5x
+/// slower training. Values that small carry no information.
 #[inline]
 pub fn flush_denormals<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
+        /// Restores the saved MXCSR when dropped, on return or unwind.
+        struct Restore(u32);
+        impl Drop for Restore {
+            #[inline]
+            fn drop(&mut self) {
+                #[allow(deprecated)]
+                unsafe {
+                    std::arch::x86_64::_mm_setcsr(self.0)
+                };
+            }
+        }
         #[allow(deprecated)]
-        let saved = unsafe { std::arch::x86_64::_mm_getcsr() };
+        let saved = Restore(unsafe { std::arch::x86_64::_mm_getcsr() });
         #[allow(deprecated)]
         unsafe {
-            std::arch::x86_64::_mm_setcsr(saved | 0x8040)
+            std::arch::x86_64::_mm_setcsr(saved.0 | 0x8040)
         };
-        let r = f();
-        #[allow(deprecated)]
-        unsafe {
-            std::arch::x86_64::_mm_setcsr(saved)
-        };
-        r
+        f()
     }
     #[cfg(not(target_arch = "x86_64"))]
     f()

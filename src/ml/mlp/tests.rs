@@ -267,7 +267,20 @@ fn subnormals_are_flushed_inside_and_kept_outside() {
     let tiny = f32::MIN_POSITIVE / 4.0;
     assert!(tiny > 0.0 && !tiny.is_normal());
     assert_eq!(flush_denormals(|| black_box(tiny) * black_box(1.0f32)), 0.0);
-    assert_eq!(black_box(tiny) * black_box(1.0f32), tiny, "the caller's mode is restored");
+    // bits, not ==: with DAZ on, a comparison sees the subnormal as zero too
+    assert_eq!((black_box(tiny) * black_box(1.0f32)).to_bits(), tiny.to_bits(), "the caller's mode is restored");
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn the_callers_float_mode_is_restored_when_the_closure_panics() {
+    // read MXCSR itself: with DAZ on, comparisons see subnormals as zero too
+    #[allow(deprecated)]
+    let mxcsr = || unsafe { std::arch::x86_64::_mm_getcsr() };
+    let before = mxcsr();
+    let r = std::panic::catch_unwind(|| flush_denormals(|| -> f64 { panic!("a kernel failed") }));
+    assert!(r.is_err());
+    assert_eq!(mxcsr(), before, "FTZ/DAZ stayed on after a panic");
 }
 
 #[test]
