@@ -30,6 +30,9 @@ CREATE TABLE insight.deployments (
 );
 CREATE INDEX deployments_name_idx ON insight.deployments (name, id DESC);
 
--- models and deployments are user data: pg_dump keeps them
+-- models and deployments are user data: pg_dump keeps them, and the positions of their id
+-- sequences (without those, the first train after a restore collides with restored ids)
 SELECT pg_catalog.pg_extension_config_dump('insight.models', '');
 SELECT pg_catalog.pg_extension_config_dump('insight.deployments', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('insight.models', 'id')::pg_catalog.regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('insight.deployments', 'id')::pg_catalog.regclass, '');

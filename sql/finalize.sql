@@ -77,7 +77,14 @@ CREATE PROCEDURE insight.score_table(model text, source regclass, target text, k
 LANGUAGE plpgsql AS $$
 DECLARE
   n bigint;
+  missing text := CASE WHEN model IS NULL THEN 'model' WHEN source IS NULL THEN 'source'
+                       WHEN target IS NULL THEN 'target' WHEN key IS NULL THEN 'key'
+                       WHEN mode IS NULL THEN 'mode' END;
 BEGIN
+  IF missing IS NOT NULL THEN
+    RAISE EXCEPTION 'argument % must not be NULL', missing USING ERRCODE = 'null_value_not_allowed',
+      HINT = 'CALL insight.score_table(model, source_table, target_table, key_column[, mode]).';
+  END IF;
   n := insight._score_table(model, source, target, key, mode);
   RAISE NOTICE 'score_table: % rows of % scored into %', n, source, target;
 END

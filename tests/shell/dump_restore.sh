@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# pg_dump of a database with models, restored into a new database: the models, their
+# deployments and the id sequences come back, scores are the same, and training goes on.
+# Runs against the cluster scripts/test started (PGHOST, PGPORT, PGUSER set).
+set -euo pipefail
+src=insight_dump_src dst=insight_dump_dst
+export PGOPTIONS="-c client_min_messages=warning"
+q() { psql -qXAt -v ON_ERROR_STOP=1 "$@"; }
+q -c "DROP DATABASE IF EXISTS $src" -c "DROP DATABASE IF EXISTS $dst" -c "CREATE DATABASE $src" -c "CREATE DATABASE $dst"
+q -d $src >/dev/null <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION pg_insight;
+CREATE TABLE c AS SELECT * FROM insight.demo_customers(2000, 5);
+SELECT version FROM insight.train('m', 'c', target => 'purchased');
+SELECT version FROM insight.train('m', 'c', target => 'purchased', features => ARRAY['age', 'region'], deploy => 'never');
+SELECT insight.deploy('m', 2);
+SQL
+pg_dump -d $src | q -d $dst >/dev/null
+fail() { echo "dump/restore: $*"; exit 1; }
+same() { # same query, same answer in both databases
+  local a b
+  a=$(q -d $src -c "$1"); b=$(q -d $dst -c "$1")
+  [ "$a" = "$b" ] || fail "$2: '$a' before, '$b' after the restore"
+}
+same "SELECT string_agg(id || ' ' || name || '@' || version || ' ' || md5(weights), ', ' ORDER BY id) FROM insight.models" "model rows"
+same "SELECT string_agg(name || ' ' || model_id, ', ' ORDER BY id) FROM insight.deployments" "deployments"
+same "SELECT sum(insight.predict('m', c)) || ' ' || sum(insight.predict('m@1', c)) FROM c" "scores"
+after=$(q -d $dst -c "SET client_min_messages = warning" -c "SELECT model_id || ' ' || version FROM insight.train('m', 'c', target => 'purchased')")
+[ "$after" = "3 3" ] || fail "training after the restore gave (model_id version) = '$after', expected '3 3'"
+deployed=$(q -d $dst -c "SELECT insight.deploy('m', 3)")
+[ "$deployed" = "3" ] || fail "deploying version 3 gave model id '$deployed'"
+q -c "DROP DATABASE $src" -c "DROP DATABASE $dst"
+echo "dump/restore: models, deployments and sequences restored; training and deploying go on"
