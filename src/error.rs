@@ -95,6 +95,21 @@ impl<T> OrRaise<T> for Result<T> {
     }
 }
 
+/// A function argument that must not be NULL: 22004 naming the argument otherwise.
+pub fn required<T>(value: Option<T>, argument: &str, hint: &str) -> Result<T> {
+    value.ok_or_else(|| InsightError::null_value(format!("argument {argument} must not be NULL"), hint))
+}
+
+/// A text[] argument whose elements must not be NULL: 22004 naming the argument otherwise.
+pub fn no_null_elements(list: Option<Vec<Option<String>>>, argument: &str) -> Result<Option<Vec<String>>> {
+    list.map(|v| {
+        v.into_iter()
+            .collect::<Option<Vec<String>>>()
+            .ok_or_else(|| InsightError::null_value(format!("argument {argument} contains a NULL element"), "List column names only."))
+    })
+    .transpose()
+}
+
 /// Identifiers in messages are shown as SQL would quote them.
 pub fn ident(name: &str) -> String {
     pgrx::spi::quote_identifier(name)

@@ -10,6 +10,7 @@ pub mod data;
 pub mod error;
 pub mod gucs;
 pub mod ml;
+pub mod spi;
 pub mod store;
 
 ::pgrx::pg_module_magic!(name, version);

@@ -20,7 +20,7 @@ pub(crate) struct Scored {
 }
 
 fn target_name(id: i64) -> Option<String> {
-    catalog::select_one::<String>("SELECT target FROM insight.models WHERE id = $1", &[id.into()])
+    crate::spi::select_one::<String>("SELECT target FROM insight.models WHERE id OPERATOR(pg_catalog.=) $1", &[id.into()])
 }
 
 /// The model's input columns as they are read from `relation`, checked for existence and type.
@@ -56,8 +56,8 @@ pub(crate) fn feature_inputs(
 
 /// Reads the model's features and target from `relid` and scores every row.
 pub(crate) fn score_relation(model_ref: &str, relid: pg_sys::Oid) -> Result<Scored> {
-    let id = catalog::resolve(&catalog::parse_ref(model_ref)?)?;
-    let model = cache::load(id)?;
+    let stored = catalog::resolve(&catalog::parse_ref(model_ref)?)?;
+    let (id, model) = (stored.id, cache::load(stored)?);
     let relation = columns::relation_name(relid);
     let cols = columns::relation_columns(relid);
     let target = target_name(id).unwrap_or_default();
@@ -193,13 +193,14 @@ fn lift(
 #[pg_extern(stable, parallel_safe)]
 fn model_info(model: &str) -> JsonB {
     let run = || -> Result<Value> {
-        let id = catalog::resolve(&catalog::parse_ref(model)?)?;
-        let m = cache::load(id)?;
-        let row = catalog::select_one::<JsonB>(
-            "SELECT to_jsonb(m) - 'weights'
-                    || jsonb_build_object('deployed', coalesce((SELECT d.model_id = m.id FROM insight.deployments d
-                                                                 WHERE d.name = m.name ORDER BY d.id DESC LIMIT 1), false))
-               FROM insight.models m WHERE id = $1",
+        let stored = catalog::resolve(&catalog::parse_ref(model)?)?;
+        let (id, m) = (stored.id, cache::load(stored)?);
+        let row = crate::spi::select_one::<JsonB>(
+            "SELECT pg_catalog.to_jsonb(m) OPERATOR(pg_catalog.-) 'weights'::pg_catalog.text
+                    OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('deployed', coalesce(
+                        (SELECT d.model_id OPERATOR(pg_catalog.=) m.id FROM insight.deployments d
+                          WHERE d.name OPERATOR(pg_catalog.=) m.name ORDER BY d.id DESC LIMIT 1), false))
+               FROM insight.models m WHERE id OPERATOR(pg_catalog.=) $1",
             &[id.into()],
         )
         .map(|j| j.0)
@@ -251,10 +252,14 @@ fn model_info(model: &str) -> JsonB {
 #[pg_extern(stable, parallel_safe)]
 fn feature_importance(model: &str) -> TableIterator<'static, (name!(feature, String), name!(importance, Option<f64>))> {
     let run = || -> Result<Vec<(String, Option<f64>)>> {
-        let id = catalog::resolve(&catalog::parse_ref(model)?)?;
-        let imp = catalog::select_one::<JsonB>("SELECT metrics->'feature_importance' FROM insight.models WHERE id = $1", &[id.into()])
-            .map(|j| j.0)
-            .unwrap_or(Value::Null);
+        let id = catalog::resolve(&catalog::parse_ref(model)?)?.id;
+        let imp = crate::spi::select_one::<JsonB>(
+            "SELECT metrics OPERATOR(pg_catalog.->) 'feature_importance'::pg_catalog.text FROM insight.models
+              WHERE id OPERATOR(pg_catalog.=) $1",
+            &[id.into()],
+        )
+        .map(|j| j.0)
+        .unwrap_or(Value::Null);
         let Value::Object(map) = imp else {
             return Err(InsightError::not_supported(
                 format!("model \"{model}\" has no stored feature importance"),

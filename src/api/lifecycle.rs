@@ -1,7 +1,7 @@
 //! insight.deploy: choose which version of a model name serves predictions.
 
 use crate::api::train::key_metric;
-use crate::error::{InsightError, OrRaise, Result};
+use crate::error::{required, InsightError, OrRaise, Result};
 use crate::ml::model::Task;
 use crate::store::catalog;
 use pgrx::prelude::*;
@@ -9,8 +9,10 @@ use pgrx::prelude::*;
 /// Deploys `version` of `name`, or with version NULL the best (strategy 'best', by the task's key
 /// metric) or newest (strategy 'latest') version. Returns the deployed model id.
 #[pg_extern(volatile, parallel_unsafe)]
-fn deploy(name: &str, version: default!(Option<i32>, "NULL"), strategy: default!(&str, "'best'")) -> i64 {
+fn deploy(name: Option<&str>, version: default!(Option<i32>, "NULL"), strategy: default!(Option<&str>, "'best'")) -> i64 {
     let run = || -> Result<i64> {
+        let name = required(name, "name", "Name the model to deploy.")?;
+        let strategy = required(strategy, "strategy", "Use 'best' (the default) or 'latest', or pass a version.")?;
         catalog::validate_name(name)?;
         if catalog::latest_version(name).is_none() {
             return Err(InsightError::undefined_object(
@@ -20,13 +22,13 @@ fn deploy(name: &str, version: default!(Option<i32>, "NULL"), strategy: default!
         }
         let (id, strategy, reason) = match version {
             Some(v) => {
-                let id = catalog::resolve(&catalog::ModelRef { name, version: Some(v) })?;
+                let id = catalog::resolve(&catalog::ModelRef { name, version: Some(v) })?.id;
                 (id, "manual", format!("version {v} chosen by hand"))
             }
             None => match strategy {
                 "latest" => {
                     let id = Spi::get_one_with_args::<i64>(
-                        "SELECT id FROM insight.models WHERE name = $1 ORDER BY version DESC LIMIT 1",
+                        "SELECT id FROM insight.models WHERE name OPERATOR(pg_catalog.=) $1 ORDER BY version DESC LIMIT 1",
                         &[name.into()],
                     )
                     .ok()
@@ -36,7 +38,7 @@ fn deploy(name: &str, version: default!(Option<i32>, "NULL"), strategy: default!
                 }
                 "best" => {
                     let task = Spi::get_one_with_args::<String>(
-                        "SELECT task FROM insight.models WHERE name = $1 ORDER BY version DESC LIMIT 1",
+                        "SELECT task FROM insight.models WHERE name OPERATOR(pg_catalog.=) $1 ORDER BY version DESC LIMIT 1",
                         &[name.into()],
                     )
                     .ok()
@@ -44,8 +46,9 @@ fn deploy(name: &str, version: default!(Option<i32>, "NULL"), strategy: default!
                     .unwrap_or_default();
                     let key = key_metric(if task == "regression" { Task::Regression } else { Task::Binary });
                     let id = Spi::get_one_with_args::<i64>(
-                        "SELECT id FROM insight.models WHERE name = $1
-                          ORDER BY (metrics->>$2)::float8 DESC NULLS LAST, version DESC LIMIT 1",
+                        "SELECT id FROM insight.models WHERE name OPERATOR(pg_catalog.=) $1
+                          ORDER BY (metrics OPERATOR(pg_catalog.->>) $2)::pg_catalog.float8 DESC NULLS LAST,
+                                   version DESC LIMIT 1",
                         &[name.into(), key.into()],
                     )
                     .ok()

@@ -6,5 +6,6 @@ pub mod lifecycle;
 pub mod monitor;
 pub mod options;
 pub mod predict;
+pub mod rewrite;
 pub mod score;
 pub mod train;

@@ -30,18 +30,24 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str)
         ));
     }
     let started = Instant::now();
-    let id = catalog::resolve(&catalog::parse_ref(model_ref)?)?;
-    let model = cache::load(id)?;
+    let model = cache::load(catalog::resolve(&catalog::parse_ref(model_ref)?)?)?;
     let relation = columns::relation_name(relid);
     let cols = columns::relation_columns(relid);
     let key_col = columns::find(&cols, key, &relation, "key")?.clone();
     let inputs = feature_inputs(&model, &cols, &relation, model_ref)?;
     let target_name = quoted_target(target)?;
-    let exists = catalog::select_one::<bool>("SELECT to_regclass($1) IS NOT NULL", &[target_name.as_str().into()]).unwrap_or(false);
+    let exists = crate::spi::select_one::<bool>(
+        "SELECT pg_catalog.to_regclass($1) IS NOT NULL",
+        &[target_name.as_str().into()],
+    )
+    .unwrap_or(false);
     if exists {
         for needed in [key, "score"] {
-            let has = catalog::select_one::<bool>(
-                "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND attnum > 0 AND NOT attisdropped)",
+            let has = crate::spi::select_one::<bool>(
+                "SELECT EXISTS (SELECT FROM pg_catalog.pg_attribute
+                                 WHERE attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)
+                                   AND attname OPERATOR(pg_catalog.=) $2
+                                   AND attnum OPERATOR(pg_catalog.>) 0 AND NOT attisdropped)",
                 &[target_name.as_str().into(), needed.into()],
             )
             .unwrap_or(false);
@@ -56,11 +62,13 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str)
             Spi::run(&format!("DELETE FROM {target_name}")).expect("empty target");
         }
     } else {
-        Spi::run(&format!("CREATE TABLE {target_name} ({} {}, score float8)", ident(key), key_col.sql_type))
+        Spi::run(&format!("CREATE TABLE {target_name} ({} {}, score pg_catalog.float8)", ident(key), key_col.sql_type))
             .expect("create target");
     }
     let insert = format!(
-        "INSERT INTO {target_name} ({}, score) SELECT k::{}, s FROM unnest($1::text[], $2::float8[]) AS u(k, s)",
+        "INSERT INTO {target_name} ({}, score)
+         SELECT k::{}, s FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),
+                                         pg_catalog.unnest($2::pg_catalog.float8[])) AS u(k, s)",
         ident(key),
         key_col.sql_type
     );
@@ -139,7 +147,8 @@ fn bad_row(key: &str, value: &str, e: crate::ml::preprocess::PrepError) -> Insig
 fn quoted_target(target: &str) -> Result<String> {
     Spi::connect(|c| {
         c.select(
-            "SELECT array_to_string(ARRAY(SELECT quote_ident(p) FROM unnest(parse_ident($1)) p), '.')",
+            "SELECT pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(p)
+                                                      FROM pg_catalog.unnest(pg_catalog.parse_ident($1)) p), '.')",
             Some(1),
             &[target.into()],
         )

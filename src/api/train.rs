@@ -5,7 +5,7 @@ use crate::api::monitor::PgMonitor;
 use crate::api::options::Options;
 use crate::data::columns::{self, ColumnInfo};
 use crate::data::reader::{self, Frame, ReadSpec, TargetColumn, TargetRead};
-use crate::error::{ident, InsightError, OrRaise, Result};
+use crate::error::{ident, no_null_elements, required, InsightError, OrRaise, Result};
 use crate::ml::linalg::Matrix;
 use crate::ml::metrics;
 use crate::ml::model::{Estimator, Model, Task};
@@ -43,8 +43,8 @@ fn train(
     relation: Option<PgRelation>,
     target: default!(Option<&str>, "NULL"),
     algorithm: default!(Option<&str>, "NULL"),
-    features: default!(Option<Vec<String>>, "NULL"),
-    exclude: default!(Option<Vec<String>>, "NULL"),
+    features: default!(Option<Vec<Option<String>>>, "NULL"),
+    exclude: default!(Option<Vec<Option<String>>>, "NULL"),
     options: default!(Option<JsonB>, "'{}'"),
     test_size: default!(Option<f64>, 0.2),
     seed: default!(Option<i64>, 42),
@@ -60,22 +60,24 @@ fn train(
         name!(metrics, JsonB),
     ),
 > {
-    let relation = relation
-        .ok_or_else(|| InsightError::invalid_parameter("relation must not be NULL", "Name a table or view, e.g. 'customers'."))
-        .or_raise();
-    let req = Request {
-        name: name.unwrap_or(""),
-        relid: relation.oid(),
-        target,
-        algorithm,
-        features,
-        exclude,
-        options: options.map(|j| j.0).unwrap_or_else(|| json!({})),
-        test_size: test_size.unwrap_or(0.2),
-        seed: seed.unwrap_or(42),
-        deploy: deploy.unwrap_or("if_better"),
-    };
-    drop(relation);
+    let req = (|| -> Result<Request> {
+        let relation = required(relation, "relation", "Name a table or view, e.g. 'customers'.")?;
+        let relid = relation.oid();
+        drop(relation);
+        Ok(Request {
+            name: required(name, "name", "Name the model, e.g. 'purchase_propensity'.")?,
+            relid,
+            target,
+            algorithm,
+            features: no_null_elements(features, "features")?,
+            exclude: no_null_elements(exclude, "exclude")?,
+            options: required(options, "options", "Pass '{}' for the defaults.")?.0,
+            test_size: required(test_size, "test_size", "Leave it out for the default 0.2.")?,
+            seed: required(seed, "seed", "Leave it out for the default 42.")?,
+            deploy: required(deploy, "deploy", "Use 'always', 'if_better' (the default) or 'never'.")?,
+        })
+    })()
+    .or_raise();
     let row = run(&req).or_raise();
     TableIterator::once(row)
 }
@@ -217,6 +219,7 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
     let train_seconds = started.elapsed().as_secs_f64();
     if let Value::Object(m) = &mut metrics {
         m.insert("train_seconds".into(), json!(train_seconds));
+        m.insert("threads".into(), json!(threads));
     }
     let features_json = features_json(&model, req.test_size, req.seed);
     let (id, version) = catalog::insert(catalog::NewModel {
@@ -271,7 +274,7 @@ fn target_is_labels(t: &ColumnInfo, relation: &str) -> bool {
         Some(ValueKind::Boolean) | Some(ValueKind::Text) => true,
         Some(ValueKind::Number) if t.sql_type == "integer" || t.sql_type == "smallint" || t.sql_type == "bigint" => {
             // few distinct integers are labels (0/1, ratings); many are a quantity
-            let q = format!("SELECT count(*) FROM (SELECT DISTINCT {} FROM {relation} LIMIT 21) d", ident(&t.name));
+            let q = format!("SELECT pg_catalog.count(*) FROM (SELECT DISTINCT {} FROM {relation} LIMIT 21) d", ident(&t.name));
             let distinct = Spi::get_one::<i64>(&q).ok().flatten().unwrap_or(0);
             distinct <= 20
         }

@@ -17,22 +17,23 @@ pub struct ColumnInfo {
 /// All live columns of `relid` in attribute order; domains are classified by their base type.
 pub fn relation_columns(relid: pg_sys::Oid) -> Vec<ColumnInfo> {
     const QUERY: &str = r#"
-        SELECT a.attname::text,
-               format_type(a.atttypid, a.atttypmod),
-               CASE WHEN b.oid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'float4'::regtype,
-                                   'float8'::regtype, 'numeric'::regtype) THEN 'number'
-                    WHEN b.oid = 'bool'::regtype THEN 'boolean'
-                    WHEN b.oid = 'date'::regtype THEN 'date'
-                    WHEN b.oid IN ('timestamp'::regtype, 'timestamptz'::regtype) THEN 'timestamp'
-                    WHEN b.oid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'name'::regtype)
-                         OR b.typtype = 'e' THEN 'text'
+        SELECT a.attname::pg_catalog.text,
+               pg_catalog.format_type(a.atttypid, a.atttypmod),
+               CASE WHEN b.oid OPERATOR(pg_catalog.=) ANY ('{pg_catalog.int2,pg_catalog.int4,pg_catalog.int8,pg_catalog.float4,pg_catalog.float8,pg_catalog.numeric}'::pg_catalog.regtype[])
+                         THEN 'number'
+                    WHEN b.oid OPERATOR(pg_catalog.=) 'pg_catalog.bool'::pg_catalog.regtype THEN 'boolean'
+                    WHEN b.oid OPERATOR(pg_catalog.=) 'pg_catalog.date'::pg_catalog.regtype THEN 'date'
+                    WHEN b.oid OPERATOR(pg_catalog.=) ANY ('{pg_catalog.timestamp,pg_catalog.timestamptz}'::pg_catalog.regtype[]) THEN 'timestamp'
+                    WHEN b.oid OPERATOR(pg_catalog.=) ANY ('{pg_catalog.text,pg_catalog.varchar,pg_catalog.bpchar,pg_catalog.name}'::pg_catalog.regtype[])
+                         OR b.typtype OPERATOR(pg_catalog.=) 'e' THEN 'text'
                END,
-               coalesce(a.attnum = ANY (i.indkey::int2[]), false)
-          FROM pg_attribute a
-          JOIN pg_type t ON t.oid = a.atttypid
-          JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
-          LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
-         WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+               coalesce(a.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::pg_catalog.int2[]), false)
+          FROM pg_catalog.pg_attribute a
+          JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+          JOIN pg_catalog.pg_type b ON b.oid OPERATOR(pg_catalog.=)
+               CASE WHEN t.typtype OPERATOR(pg_catalog.=) 'd' THEN t.typbasetype ELSE t.oid END
+          LEFT JOIN pg_catalog.pg_index i ON i.indrelid OPERATOR(pg_catalog.=) a.attrelid AND i.indisprimary
+         WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
          ORDER BY a.attnum"#;
     Spi::connect(|client| {
         let rows = client.select(QUERY, None, &[relid.into()]).expect("catalog query");
@@ -56,9 +57,16 @@ pub fn relation_columns(relid: pg_sys::Oid) -> Vec<ColumnInfo> {
     })
 }
 
-/// The relation's name as SQL text, quoted and schema-qualified where needed.
+/// The relation's name as SQL text, schema-qualified and quoted: it means the same relation
+/// whatever the search_path (in a message, in SQL run now, or when a retrain runs it later).
 pub fn relation_name(relid: pg_sys::Oid) -> String {
-    crate::store::catalog::select_one::<String>("SELECT $1::regclass::text", &[relid.into()])
+    crate::spi::select_one::<String>(
+        "SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||)
+                pg_catalog.quote_ident(c.relname)
+           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+          WHERE c.oid OPERATOR(pg_catalog.=) $1",
+        &[relid.into()],
+    )
         .unwrap_or_else(|| relid.to_u32().to_string())
 }
 
@@ -73,15 +81,18 @@ pub fn find<'a>(cols: &'a [ColumnInfo], name: &str, relation: &str, what: &str) 
     })
 }
 
-/// The SQL expression that reads a column of this kind as float8 or text.
+/// The SQL expression that reads a column of this kind as float8 or text (every type and
+/// operator schema-qualified, see crate::spi).
 pub fn read_expression(name: &str, kind: ValueKind) -> String {
     let q = ident(name);
     match kind {
-        ValueKind::Number => format!("{q}::float8"),
-        ValueKind::Boolean => format!("{q}::int::float8"),
-        ValueKind::Date => format!("({q} - DATE '1970-01-01')::float8"),
-        ValueKind::Timestamp => format!("(extract(epoch FROM {q}) / 86400.0)::float8"),
-        ValueKind::Text => format!("{q}::text"),
+        ValueKind::Number => format!("{q}::pg_catalog.float8"),
+        ValueKind::Boolean => format!("{q}::pg_catalog.int4::pg_catalog.float8"),
+        ValueKind::Date => format!("({q} OPERATOR(pg_catalog.-) '1970-01-01'::pg_catalog.date)::pg_catalog.float8"),
+        ValueKind::Timestamp => {
+            format!("(extract(epoch FROM {q}) OPERATOR(pg_catalog./) 86400.0::pg_catalog.numeric)::pg_catalog.float8")
+        }
+        ValueKind::Text => format!("{q}::pg_catalog.text"),
     }
 }
 

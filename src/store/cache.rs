@@ -1,27 +1,29 @@
 //! Per-backend cache of decoded models, and the per-statement resolution of model names.
 //!
-//! Versions are immutable rows, so a decoded model is cached by id for the life of the backend.
+//! Versions are immutable rows, so a decoded model is cached by (id, xmin) for the life of the
+//! backend: a row replaced under the same id is a new row version and is decoded anew.
 //! Which version `'name'` means can change at any time (insight.deploy), so a name is resolved
 //! again whenever the statement or command changes: a new deployment is seen by the next
 //! statement of every session without reconnecting, and a row-by-row scan pays for one catalog
-//! lookup per statement, not per row.
+//! lookup per statement, not per row (see api::predict's Stamp).
 
 use crate::error::{InsightError, Result};
 use crate::ml::model::{CodecError, Model};
-use crate::store::catalog;
+use crate::store::catalog::{self, StoredModel};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
 thread_local! {
-    static MODELS: RefCell<HashMap<i64, Rc<Model>>> = RefCell::new(HashMap::new());
+    static MODELS: RefCell<HashMap<i64, (i64, Rc<Model>)>> = RefCell::new(HashMap::new());
 }
 
 /// At most this many decoded models stay cached per backend.
 const MAX_CACHED: usize = 64;
 
-pub fn load(id: i64) -> Result<Rc<Model>> {
-    if let Some(m) = MODELS.with(|c| c.borrow().get(&id).cloned()) {
+pub fn load(stored: StoredModel) -> Result<Rc<Model>> {
+    let StoredModel { id, xmin } = stored;
+    if let Some((_, m)) = MODELS.with(|c| c.borrow().get(&id).filter(|(x, _)| *x == xmin).cloned()) {
         return Ok(m);
     }
     let bytes = catalog::weights(id);
@@ -45,7 +47,7 @@ pub fn load(id: i64) -> Result<Rc<Model>> {
         if c.len() >= MAX_CACHED {
             c.clear();
         }
-        c.insert(id, model.clone());
+        c.insert(id, (xmin, model.clone()));
     });
     Ok(model)
 }

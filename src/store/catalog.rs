@@ -1,15 +1,11 @@
 //! Model rows in insight.models and deployments in insight.deployments.
 
-use crate::error::{InsightError, Result};
-use pgrx::prelude::*;
-use pgrx::datum::DatumWithOid;
-use pgrx::JsonB;
+//! Every statement names its schema's objects in full (see crate::spi).
 
-/// Runs a read-only single-value query. Scoring runs inside parallel workers, where only
-/// read-only SPI is allowed (pgrx's Spi::get_one marks the transaction as writing).
-pub fn select_one<T: FromDatum + IntoDatum>(query: &str, args: &[DatumWithOid<'_>]) -> Option<T> {
-    Spi::connect(|c| c.select(query, Some(1), args).ok()?.first().get_one::<T>().ok()?)
-}
+use crate::error::{InsightError, Result};
+use crate::spi::select_one;
+use pgrx::prelude::*;
+use pgrx::JsonB;
 
 /// A parsed model reference: `'name'` (the deployed version) or `'name@3'`.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,11 +54,31 @@ pub fn validate_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Resolves a reference to a model id.
-pub fn resolve(r: &ModelRef) -> Result<i64> {
+/// One stored version of a model: its row id and the transaction that wrote the row. Decoded
+/// models are cached by both, so a row replaced under the same id (TRUNCATE ... RESTART
+/// IDENTITY, a restore, an UPDATE by hand) is decoded anew.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoredModel {
+    pub id: i64,
+    pub xmin: i64,
+}
+
+/// (id, xmin) of one model row, from a query returning them as the array `ARRAY[id, xmin]`.
+fn stored(query: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> Option<StoredModel> {
+    let v = select_one::<Vec<i64>>(query, args)?;
+    Some(StoredModel { id: *v.first()?, xmin: *v.get(1)? })
+}
+
+const ID_AND_XMIN: &str = "ARRAY[m.id, m.xmin::pg_catalog.text::pg_catalog.int8]";
+
+/// Resolves a reference to a stored model version.
+pub fn resolve(r: &ModelRef) -> Result<StoredModel> {
     if let Some(v) = r.version {
-        let id = select_one::<i64>(
-            "SELECT id FROM insight.models WHERE name = $1 AND version = $2",
+        let id = stored(
+            &format!(
+                "SELECT {ID_AND_XMIN} FROM insight.models m
+                  WHERE m.name OPERATOR(pg_catalog.=) $1 AND m.version OPERATOR(pg_catalog.=) $2"
+            ),
             &[r.name.into(), v.into()],
         );
         return id.ok_or_else(|| {
@@ -76,8 +92,11 @@ pub fn resolve(r: &ModelRef) -> Result<i64> {
             }
         });
     }
-    let id = select_one::<i64>(
-        "SELECT model_id FROM insight.deployments WHERE name = $1 ORDER BY id DESC LIMIT 1",
+    let id = stored(
+        &format!(
+            "SELECT {ID_AND_XMIN} FROM insight.deployments d JOIN insight.models m ON m.id OPERATOR(pg_catalog.=) d.model_id
+              WHERE d.name OPERATOR(pg_catalog.=) $1 ORDER BY d.id DESC LIMIT 1"
+        ),
         &[r.name.into()],
     );
     id.ok_or_else(|| match latest_version(r.name) {
@@ -100,11 +119,15 @@ fn no_such_model(name: &str) -> InsightError {
 }
 
 pub fn latest_version(name: &str) -> Option<i32> {
-    select_one::<i32>("SELECT max(version) FROM insight.models WHERE name = $1", &[name.into()])
+    select_one::<i32>(
+        "SELECT pg_catalog.max(version) FROM insight.models WHERE name OPERATOR(pg_catalog.=) $1",
+        &[name.into()],
+    )
 }
 
 pub fn weights(id: i64) -> Vec<u8> {
-    select_one::<Vec<u8>>("SELECT weights FROM insight.models WHERE id = $1", &[id.into()]).unwrap_or_default()
+    select_one::<Vec<u8>>("SELECT weights FROM insight.models WHERE id OPERATOR(pg_catalog.=) $1", &[id.into()])
+        .unwrap_or_default()
 }
 
 /// Everything train writes about a model version, but the id and version it is given.
@@ -125,7 +148,10 @@ pub struct NewModel<'a> {
 /// Inserts a new version (the next number for this name) and returns (id, version). A
 /// transaction-scoped advisory lock on the name serialises concurrent trainings of one name.
 pub fn insert(m: NewModel) -> (i64, i32) {
-    Spi::run_with_args("SELECT pg_advisory_xact_lock(hashtext('insight.models'), hashtext($1))", &[m.name.into()])
+    Spi::run_with_args(
+        "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('insight.models'), pg_catalog.hashtext($1))",
+        &[m.name.into()],
+    )
         .expect("advisory lock");
     let version = latest_version(m.name).unwrap_or(0) + 1;
     let id = Spi::get_one_with_args::<i64>(
@@ -163,8 +189,8 @@ pub fn deploy(name: &str, model_id: i64, strategy: &str, reason: &str) {
 /// The metrics of the version of `name` deployed now, if any.
 pub fn deployed_metrics(name: &str) -> Option<(i64, serde_json::Value)> {
     Spi::get_two_with_args::<i64, JsonB>(
-        "SELECT m.id, m.metrics FROM insight.deployments d JOIN insight.models m ON m.id = d.model_id
-          WHERE d.name = $1 ORDER BY d.id DESC LIMIT 1",
+        "SELECT m.id, m.metrics FROM insight.deployments d JOIN insight.models m ON m.id OPERATOR(pg_catalog.=) d.model_id
+          WHERE d.name OPERATOR(pg_catalog.=) $1 ORDER BY d.id DESC LIMIT 1",
         &[name.into()],
     )
     .ok()

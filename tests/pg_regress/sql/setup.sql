@@ -11,13 +11,4 @@ SELECT count(*) > 200 AS has_orders, bool_and(order_date >= DATE '2021-01-01') A
 SELECT count(*) AS differing_rows
   FROM insight.demo_customers(5000, 7) d JOIN customers c USING (customer_id)
  WHERE (d.*)::text <> (c.*)::text;
--- for the error goldens: runs a statement and shows its SQLSTATE, message and hint
-CREATE FUNCTION try_sql(q text) RETURNS text LANGUAGE plpgsql AS $f$
-DECLARE st text; msg text; hint text;
-BEGIN
-  EXECUTE q;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
-  RETURN st || ': ' || msg || coalesce(E'\n       HINT: ' || nullif(hint, ''), '');
-END $f$;
+\i tests/pg_regress/sql/include/try_sql.sql
