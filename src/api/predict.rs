@@ -10,11 +10,11 @@
 //! and, in procedures, across COMMITs), the name -> version resolution and the bindings are
 //! redone whenever the Stamp (statement, command, transaction) changes.
 
-use crate::data::row::{whole_row, ColumnBinding, RowBinding};
+use crate::data::row::{whole_row, ColumnBinding, FeatureSink, RowBinding};
 use crate::error::{ident, InsightError, OrRaise, Result};
 use crate::ml::metrics::argmax;
 use crate::ml::model::{FoldedLinear, Model, Task};
-use crate::ml::preprocess::{PrepError, Value};
+use crate::ml::preprocess::{PrepError, Preprocessor, Value};
 use crate::spi::type_name;
 use crate::store::{cache, catalog};
 use pgrx::prelude::*;
@@ -176,26 +176,66 @@ fn scores<R>(
             ));
         }
         let Slot { model: m, x, out, folded, row: binding, .. } = slot;
-        let pre = &m.preprocessor;
-        let encode = |j: usize, v: Value<'_>| pre.encode(j, v, x).map_err(|e| encode_err(model, e));
         match folded {
             Some(fl) if is_row && !need_encoded => {
-                let mut z = fl.base;
-                unsafe {
-                    visit_row(binding, m, model, row.datum(), |j, v| {
-                        z += fl.term(j, v, &pre.features[j].name).map_err(|e| encode_err(model, e))?;
-                        Ok(())
-                    })?
-                };
-                out[0] = fl.finish(z);
+                let mut fold = Fold::new(fl, m, model);
+                unsafe { visit_row(binding, m, model, row.datum(), &mut fold)? };
+                out[0] = fl.finish(fold.z);
                 return f(m, x, out);
             }
-            _ if is_row => unsafe { visit_row(binding, m, model, row.datum(), encode)? },
-            _ => unsafe { crate::data::array::visit(row.datum(), pre, model, encode)? },
+            _ => {
+                let mut encode = Encode { pre: &m.preprocessor, x, model_name: model };
+                if is_row {
+                    unsafe { visit_row(binding, m, model, row.datum(), &mut encode)? }
+                } else {
+                    unsafe { crate::data::array::visit(row.datum(), &m.preprocessor, model, &mut encode)? }
+                }
+            }
         }
         m.predict_encoded(x, out);
         f(m, x, out)
     })
+}
+
+/// Sums a folded linear model's terms as the row is read.
+pub(crate) struct Fold<'a> {
+    folded: &'a FoldedLinear,
+    model: &'a Model,
+    model_name: &'a str,
+    pub(crate) z: f64,
+}
+
+impl<'a> Fold<'a> {
+    pub(crate) fn new(folded: &'a FoldedLinear, model: &'a Model, model_name: &'a str) -> Self {
+        Fold { folded, model, model_name, z: folded.base }
+    }
+}
+
+impl FeatureSink for Fold<'_> {
+    #[inline(always)]
+    fn take(&mut self, j: usize, v: Value<'_>) -> Result<()> {
+        match self.folded.term(j, v) {
+            Some(t) => {
+                self.z += t;
+                Ok(())
+            }
+            None => Err(encode_err(self.model_name, self.folded.fault(v, &self.model.preprocessor.features[j].name))),
+        }
+    }
+}
+
+/// Encodes the row into the model's input vector as it is read.
+pub(crate) struct Encode<'a> {
+    pub(crate) pre: &'a Preprocessor,
+    pub(crate) x: &'a mut [f64],
+    pub(crate) model_name: &'a str,
+}
+
+impl FeatureSink for Encode<'_> {
+    #[inline(always)]
+    fn take(&mut self, j: usize, v: Value<'_>) -> Result<()> {
+        self.pre.encode(j, v, self.x).map_err(|e| encode_err(self.model_name, e))
+    }
 }
 
 /// Reads a whole-row value through the slot's binding, binding its row type first when the
@@ -209,16 +249,18 @@ unsafe fn visit_row(
     model: &Model,
     model_name: &str,
     datum: pg_sys::Datum,
-    f: impl FnMut(usize, Value<'_>) -> Result<()>,
+    sink: &mut impl FeatureSink,
 ) -> Result<()> {
     let td = whole_row(datum);
     if !binding.as_ref().is_some_and(|b| b.fits(td)) {
         *binding = None;
         *binding = Some(RowBinding::bind(td, &model.preprocessor.features, model_name)?);
     }
-    binding.as_mut().unwrap().visit(td, f)
+    binding.as_mut().unwrap().visit(td, sink)
 }
 
+#[cold]
+#[inline(never)]
 pub(crate) fn encode_err(model_name: &str, e: PrepError) -> InsightError {
     match e {
         PrepError::Null { feature } => InsightError::null_value(

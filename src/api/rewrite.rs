@@ -12,7 +12,7 @@
 //! each argument is read with the type the call really passes (data::row::ColumnBinding checks
 //! it against the row type), never with a type taken on trust.
 
-use crate::api::predict::{call_site, encode_err, output_value, with_slot, CallSite, Output, ScoreOut};
+use crate::api::predict::{call_site, output_value, with_slot, CallSite, Encode, Fold, Output, ScoreOut};
 use crate::data::row::ColumnBinding;
 use crate::error::InsightError;
 use pgrx::prelude::*;
@@ -57,18 +57,14 @@ unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo) -> Option<ScoreOut> {
             }
             let crate::api::predict::Slot { model: m, x, out, folded, columns, .. } = slot;
             let binding = columns.as_ref().unwrap();
-            let pre = &m.preprocessor;
             match folded {
                 Some(fl) if output != Output::Class => {
-                    let mut z = fl.base;
-                    binding.visit(args, |j, v| {
-                        z += fl.term(j, v, &pre.features[j].name).map_err(|e| encode_err(model, e))?;
-                        Ok(())
-                    })?;
-                    out[0] = fl.finish(z);
+                    let mut fold = Fold::new(fl, m, model);
+                    binding.visit(args, &mut fold)?;
+                    out[0] = fl.finish(fold.z);
                 }
                 _ => {
-                    binding.visit(args, |j, v| pre.encode(j, v, x).map_err(|e| encode_err(model, e)))?;
+                    binding.visit(args, &mut Encode { pre: &m.preprocessor, x, model_name: model })?;
                     m.predict_encoded(x, out);
                 }
             }

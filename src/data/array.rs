@@ -1,14 +1,14 @@
 //! A scorer's numeric-array argument, bound to a model's features by position.
 
-use crate::data::row::{read_datum, AttrRead};
+use crate::data::row::{read_datum, AttrRead, FeatureSink};
 use crate::error::{ident, InsightError, Result};
 use crate::ml::preprocess::{Value, ValueKind};
 use crate::spi::type_name;
 use crate::ml::preprocess::Preprocessor;
 use pgrx::prelude::*;
 
-/// Calls `f(j, value)` for each element j of the array `datum`, after checking that it can carry
-/// the model's features (one dimension, one number per feature, no text features).
+/// Hands each element j of the array `datum` to `sink`, after checking that it can carry the
+/// model's features (one dimension, one number per feature, no text features).
 ///
 /// # Safety
 /// `datum` must be an array datum.
@@ -16,7 +16,7 @@ pub unsafe fn visit(
     datum: pg_sys::Datum,
     pre: &Preprocessor,
     model_name: &str,
-    mut f: impl FnMut(usize, Value<'_>) -> Result<()>,
+    sink: &mut impl FeatureSink,
 ) -> Result<()> {
     let features = &pre.features;
     if let Some(t) = features.iter().find(|f| f.kind == ValueKind::Text) {
@@ -48,7 +48,7 @@ pub unsafe fn visit(
         ($t:ty) => {{
             let data: &[$t] = raw.data::<$t>().as_ref();
             for (j, v) in data.iter().enumerate() {
-                f(j, Value::Number(*v as f64))?;
+                sink.take(j, Value::Number(*v as f64))?;
             }
             return Ok(());
         }};
@@ -88,7 +88,7 @@ pub unsafe fn visit(
     for j in 0..count as usize {
         // numbers only: the read cannot fail
         let v = if nulls[j] { Value::Null } else { read_datum(&read, elems[j]).unwrap_or(Value::Null) };
-        f(j, v)?;
+        sink.take(j, v)?;
     }
     Ok(())
 }

@@ -187,15 +187,23 @@ impl Model {
 }
 
 impl FoldedLinear {
-    /// The contribution of input `j` holding `v`: w_j * v, or the imputed term for NULL.
-    /// `feature` names the input in the error.
+    /// The contribution of input `j` holding `v`: w_j * v, or the imputed term for NULL; None
+    /// when `v` cannot be scored (then `fault` says why).
     #[inline(always)]
-    pub fn term(&self, j: usize, v: Value<'_>, feature: &str) -> Result<f64, PrepError> {
+    pub fn term(&self, j: usize, v: Value<'_>) -> Option<f64> {
         match v {
-            Value::Number(x) if x.is_finite() => Ok(self.w[j] * x),
-            Value::Null if !self.null_is_error[j] => Ok(self.null_term[j]),
-            Value::Null => Err(PrepError::Null { feature: feature.to_string() }),
-            _ => Err(PrepError::NotFinite { feature: feature.to_string() }),
+            Value::Number(x) if x.is_finite() => Some(self.w[j] * x),
+            Value::Null if !self.null_is_error[j] => Some(self.null_term[j]),
+            _ => None,
+        }
+    }
+
+    /// Why `term(j, v)` gave None; `feature` names the input.
+    #[cold]
+    pub fn fault(&self, v: Value<'_>, feature: &str) -> PrepError {
+        match v {
+            Value::Null => PrepError::Null { feature: feature.to_string() },
+            _ => PrepError::NotFinite { feature: feature.to_string() },
         }
     }
 
@@ -285,11 +293,8 @@ mod tests {
             let mut out = [0.0];
             m.predict_encoded(&x, &mut out);
             let mut z = f.base;
-            for (j, v) in [a, b].iter().enumerate() {
-                z += match v {
-                    Some(v) => f.w[j] * v,
-                    None => f.null_term[j],
-                };
+            for (j, v) in [va, vb].into_iter().enumerate() {
+                z += f.term(j, v).unwrap();
             }
             assert!((f.finish(z) - out[0]).abs() < 1e-12);
         }
