@@ -9,7 +9,7 @@ mod ml;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use ml::linalg::{dot, Matrix};
-use ml::logistic::{self, LogisticOptions};
+use ml::algorithms::logistic::{self, LogisticOptions};
 use ml::model::{Estimator, Model, Task};
 use ml::monitor::Silent;
 use ml::parallel::Parallel;
@@ -122,7 +122,7 @@ fn training(c: &mut Criterion) {
 }
 
 fn mlp_kernels(c: &mut Criterion) {
-    use ml::mlp::{self, MlpOptions, Target};
+    use ml::algorithms::mlp::{self, MlpOptions, Target};
     let n = 20_000;
     let (cols, y) = data(n);
     let (_, x) = encoded(&cols, n);
@@ -140,7 +140,7 @@ fn mlp_kernels(c: &mut Criterion) {
     #[cfg(feature = "candle")]
     g.bench_function("candle_cpu", |b| {
         let dev = candle_core::Device::Cpu;
-        b.iter(|| black_box(ml::candle_backend::fit(&x, &Target::Classes(&y, 2), &w, &opts, &Parallel::serial(), &Silent, &dev).unwrap()))
+        b.iter(|| black_box(ml::algorithms::mlp::candle::fit(&x, &Target::Classes(&y, 2), &w, &opts, &Parallel::serial(), &Silent, &dev).unwrap()))
     });
     g.finish();
     let net = mlp::fit(&x, &Target::Classes(&y, 2), &w, &MlpOptions { epochs: 1, ..opts }, &Parallel::serial(), &Silent).mlp;
@@ -160,7 +160,7 @@ fn mlp_kernels(c: &mut Criterion) {
     g.bench_function("candle_cpu_batch", |b| {
         let rows: Vec<usize> = (0..10_000).collect();
         let batch = x.select_rows(&rows);
-        b.iter(|| black_box(ml::candle_backend::predict_batch(&net, &batch, &candle_core::Device::Cpu).unwrap()))
+        b.iter(|| black_box(ml::algorithms::mlp::candle::predict_batch(&net, &batch, &candle_core::Device::Cpu).unwrap()))
     });
     g.finish();
 }

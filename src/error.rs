@@ -60,7 +60,6 @@ impl InsightError {
     }
 
     /// 58000: the compute device failed (GPU out of memory, driver error) while running a model.
-    #[cfg_attr(not(feature = "candle"), allow(dead_code))]
     pub fn device(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Self::new(PgSqlErrorCode::ERRCODE_SYSTEM_ERROR, message, hint)
     }
@@ -78,6 +77,17 @@ impl InsightError {
         }
         report.report(PgLogLevel::ERROR);
         unreachable!("ERROR does not return")
+    }
+}
+
+impl From<crate::ml::problem::Problem> for InsightError {
+    fn from(p: crate::ml::problem::Problem) -> Self {
+        use crate::ml::problem::ProblemKind;
+        match p.kind {
+            ProblemKind::InvalidOption => InsightError::invalid_parameter(p.message, p.hint),
+            ProblemKind::Data => InsightError::data(p.message, p.hint),
+            ProblemKind::Device => InsightError::device(p.message, p.hint),
+        }
     }
 }
 

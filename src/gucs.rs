@@ -5,7 +5,7 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 use std::ffi::CString;
 
 /// Progress NOTICEs from long calls (training iterations, loss, elapsed time).
-pub static VERBOSE: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static PROGRESS: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// Threads used by training inside one backend; 0 = one per CPU core. Capped by max_threads.
 pub static THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 /// The most threads any session may use (superuser-only). Defined by hand below: its default is
@@ -26,10 +26,10 @@ pub enum Device {
 
 pub fn init() {
     GucRegistry::define_bool_guc(
-        c"insight.verbose",
+        c"insight.progress",
         c"Report progress of long pg_insight calls as NOTICEs.",
         c"Training reports each iteration's loss, gradient and elapsed time.",
-        &VERBOSE,
+        &PROGRESS,
         GucContext::Userset,
         GucFlags::default(),
     );
@@ -110,10 +110,10 @@ pub fn check_device() -> crate::error::Result<()> {
     Ok(())
 }
 
-#[cfg(feature = "candle")]
-pub fn device_kind() -> crate::ml::candle_backend::DeviceKind {
+/// insight.device, as the algorithms see it.
+pub fn device() -> crate::ml::algorithms::Device {
     match DEVICE.get() {
-        Device::Cpu => crate::ml::candle_backend::DeviceKind::Cpu,
-        Device::Cuda => crate::ml::candle_backend::DeviceKind::Cuda,
+        Device::Cpu => crate::ml::algorithms::Device::Cpu,
+        Device::Cuda => crate::ml::algorithms::Device::Cuda,
     }
 }

@@ -1,12 +1,11 @@
 //! insight.evaluate / roc_curve / lift / model_info: scoring a labelled relation and describing
 //! a model version.
 
-use crate::api::train::{binary_metrics_json, multiclass_metrics_json, regression_metrics_json};
 use crate::data::columns;
 use crate::data::reader::{self, ReadSpec, TargetColumn, TargetRead};
 use crate::error::{ident, InsightError, OrRaise, Result};
 use crate::ml::metrics;
-use crate::ml::model::{Estimator, Model, Task};
+use crate::ml::model::{Model, Task};
 use crate::store::{cache, catalog};
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgRelation};
@@ -131,13 +130,13 @@ fn evaluate(model: &str, relation: PgRelation) -> JsonB {
         Ok(match (&s.target, s.model.task) {
             (TargetColumn::Text(labels), Task::Binary) => {
                 let truth: Vec<bool> = class_indices(&s.model, labels)?.iter().map(|&c| c == 1).collect();
-                binary_metrics_json(&metrics::binary(&s.outputs, &truth, s.model.threshold))
+                metrics::binary(&s.outputs, &truth, s.model.threshold).to_json()
             }
             (TargetColumn::Text(labels), Task::Multiclass) => {
                 let idx = class_indices(&s.model, labels)?;
-                multiclass_metrics_json(&metrics::multiclass(&s.outputs, s.model.classes.len(), &idx))
+                metrics::multiclass(&s.outputs, s.model.classes.len(), &idx).to_json()
             }
-            (TargetColumn::Number(y), _) => regression_metrics_json(&metrics::regression(&s.outputs, y)),
+            (TargetColumn::Number(y), _) => metrics::regression(&s.outputs, y).to_json(),
             _ => unreachable!(),
         })
     };
@@ -206,35 +205,7 @@ fn model_info(model: &str) -> JsonB {
         .map(|j| j.0)
         .unwrap_or(Value::Null);
         let mut info = row;
-        let names = m.preprocessor.encoded_names();
-        let params = match &m.estimator {
-            Estimator::Linear { coef, intercept } => {
-                let per_output = |k: usize| -> Value {
-                    let w = names.len();
-                    Value::Object(names.iter().cloned().zip(coef[k * w..(k + 1) * w].iter().map(|v| json!(v))).collect())
-                };
-                match m.task {
-                    Task::Multiclass => json!({
-                        "intercept": Value::Object(m.classes.iter().cloned().zip(intercept.iter().map(|v| json!(v))).collect()),
-                        "coefficients": Value::Object(m.classes.iter().cloned().enumerate().map(|(k, c)| (c, per_output(k))).collect()),
-                        "scale": "encoded inputs (standardised numbers, one-hot categories)",
-                    }),
-                    _ => json!({
-                        "intercept": intercept[0],
-                        "coefficients": per_output(0),
-                        "scale": "encoded inputs (standardised numbers, one-hot categories)",
-                    }),
-                }
-            }
-            Estimator::Mlp(net) => json!({
-                "layers": net.layers.iter().map(|l| json!({"inputs": l.n_in, "outputs": l.n_out})).collect::<Vec<_>>(),
-                "activation": format!("{:?}", net.activation).to_lowercase(),
-                "head": format!("{:?}", net.head).to_lowercase(),
-                "n_parameters": net.n_parameters(),
-                "skip_connection": net.skip.is_some(),
-                "inputs": names,
-            }),
-        };
+        let params = m.parameters();
         if let Value::Object(o) = &mut info {
             o.insert("classes".into(), json!(m.classes));
             o.insert("threshold".into(), json!(m.threshold));

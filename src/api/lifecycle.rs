@@ -1,9 +1,9 @@
 //! insight.deploy: choose which version of a model name serves predictions.
 
-use crate::api::train::key_metric;
 use crate::error::{required, InsightError, OrRaise, Result};
 use crate::ml::model::Task;
 use crate::store::catalog;
+use serde_json::Value;
 use pgrx::prelude::*;
 
 /// Deploys `version` of `name`, or with version NULL the best (strategy 'best', by the task's key
@@ -68,4 +68,36 @@ fn deploy(name: Option<&str>, version: default!(Option<i32>, "NULL"), strategy: 
         Ok(id)
     };
     run().or_raise()
+}
+
+/// The metric that decides "better": ROC AUC for classifiers, R^2 for regression.
+pub fn key_metric(task: Task) -> &'static str {
+    match task {
+        Task::Binary | Task::Multiclass => "roc_auc",
+        Task::Regression => "r2",
+    }
+}
+
+pub fn decide_deploy(name: &str, policy: &str, task: Task, metrics: &Value, id: i64) -> bool {
+    let key = key_metric(task);
+    let (deploy, reason) = match policy {
+        "always" => (true, "deploy => always".to_string()),
+        "never" => (false, String::new()),
+        _ => match catalog::deployed_metrics(name) {
+            None => (true, "first deployed version".to_string()),
+            Some((_, old)) => {
+                let new_v = metrics.get(key).and_then(Value::as_f64);
+                let old_v = old.get(key).and_then(Value::as_f64);
+                match (new_v, old_v) {
+                    (Some(n), Some(o)) if n > o => (true, format!("{key} {n:.4} > {o:.4}")),
+                    (Some(_), None) => (true, format!("deployed version has no {key}")),
+                    _ => (false, String::new()),
+                }
+            }
+        },
+    };
+    if deploy {
+        catalog::deploy(name, id, policy, &reason);
+    }
+    deploy
 }

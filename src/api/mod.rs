@@ -4,7 +4,6 @@ pub mod demo;
 pub mod evaluate;
 pub mod lifecycle;
 pub mod monitor;
-pub mod options;
 pub mod predict;
 pub mod rewrite;
 pub mod score;

@@ -4,12 +4,12 @@ use crate::ml::monitor::Monitor;
 use pgrx::prelude::*;
 
 pub struct PgMonitor {
-    verbose: bool,
+    progress: bool,
 }
 
 impl PgMonitor {
     pub fn new() -> Self {
-        PgMonitor { verbose: crate::gucs::VERBOSE.get() }
+        PgMonitor { progress: crate::gucs::PROGRESS.get() }
     }
 }
 
@@ -19,11 +19,15 @@ impl Monitor for PgMonitor {
         pgrx::check_for_interrupts!();
     }
 
-    fn verbose(&self) -> bool {
-        self.verbose
+    fn wants_progress(&self) -> bool {
+        self.progress
     }
 
     fn progress(&self, message: &str) {
         notice!("{message}");
+    }
+
+    fn warn(&self, message: &str) {
+        warning!("{message}");
     }
 }

@@ -10,11 +10,11 @@
 //! and, in procedures, across COMMITs), the name -> version resolution and the bindings are
 //! redone whenever the Stamp (statement, command, transaction) changes.
 
+use crate::data::encode::{Encode, Fold};
 use crate::data::row::{whole_row, ColumnBinding, FeatureSink, RowBinding};
-use crate::error::{ident, InsightError, OrRaise, Result};
+use crate::error::{InsightError, OrRaise, Result};
 use crate::ml::metrics::argmax;
 use crate::ml::model::{FoldedLinear, Model, Task};
-use crate::ml::preprocess::{PrepError, Preprocessor, Value};
 use crate::spi::type_name;
 use crate::store::{cache, catalog};
 use pgrx::prelude::*;
@@ -197,47 +197,6 @@ fn scores<R>(
     })
 }
 
-/// Sums a folded linear model's terms as the row is read.
-pub(crate) struct Fold<'a> {
-    folded: &'a FoldedLinear,
-    model: &'a Model,
-    model_name: &'a str,
-    pub(crate) z: f64,
-}
-
-impl<'a> Fold<'a> {
-    pub(crate) fn new(folded: &'a FoldedLinear, model: &'a Model, model_name: &'a str) -> Self {
-        Fold { folded, model, model_name, z: folded.base }
-    }
-}
-
-impl FeatureSink for Fold<'_> {
-    #[inline(always)]
-    fn take(&mut self, j: usize, v: Value<'_>) -> Result<()> {
-        match self.folded.term(j, v) {
-            Some(t) => {
-                self.z += t;
-                Ok(())
-            }
-            None => Err(encode_err(self.model_name, self.folded.fault(v, &self.model.preprocessor.features[j].name))),
-        }
-    }
-}
-
-/// Encodes the row into the model's input vector as it is read.
-pub(crate) struct Encode<'a> {
-    pub(crate) pre: &'a Preprocessor,
-    pub(crate) x: &'a mut [f64],
-    pub(crate) model_name: &'a str,
-}
-
-impl FeatureSink for Encode<'_> {
-    #[inline(always)]
-    fn take(&mut self, j: usize, v: Value<'_>) -> Result<()> {
-        self.pre.encode(j, v, self.x).map_err(|e| encode_err(self.model_name, e))
-    }
-}
-
 /// Reads a whole-row value through the slot's binding, binding its row type first when the
 /// binding is missing or no longer fits.
 ///
@@ -257,26 +216,6 @@ unsafe fn visit_row(
         *binding = Some(RowBinding::bind(td, &model.preprocessor.features, model_name)?);
     }
     binding.as_mut().unwrap().visit(td, sink)
-}
-
-#[cold]
-#[inline(never)]
-pub(crate) fn encode_err(model_name: &str, e: PrepError) -> InsightError {
-    match e {
-        PrepError::Null { feature } => InsightError::null_value(
-            format!("column {} is NULL and model \"{model_name}\" was trained with impute = error", ident(&feature)),
-            "Pass a value, or retrain with options => '{\"impute\": \"mean\"}'.",
-        ),
-        PrepError::NotFinite { feature } => InsightError::data(
-            format!("feature {} is NaN or Infinity", ident(&feature)),
-            "Pass finite numbers; NULL is imputed.",
-        ),
-        PrepError::WrongKind { feature, expected } => InsightError::datatype_mismatch(
-            format!("feature {} must be {expected} for model \"{model_name}\"", ident(&feature)),
-            "Check the column types against insight.model_info(model)->'features'.",
-        ),
-        PrepError::AllNull { feature } => InsightError::data(format!("feature {} has no values", ident(&feature)), ""),
-    }
 }
 
 /// What a scorer returns.

@@ -12,7 +12,8 @@
 //! each argument is read with the type the call really passes (data::row::ColumnBinding checks
 //! it against the row type), never with a type taken on trust.
 
-use crate::api::predict::{call_site, output_value, with_slot, CallSite, Encode, Fold, Output, ScoreOut};
+use crate::api::predict::{call_site, output_value, with_slot, CallSite, Output, ScoreOut};
+use crate::data::encode::{Encode, Fold};
 use crate::data::row::ColumnBinding;
 use crate::error::InsightError;
 use pgrx::prelude::*;

@@ -72,7 +72,7 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str)
         ident(key),
         key_col.sql_type
     );
-    let verbose = crate::gucs::VERBOSE.get();
+    let progress = crate::gucs::PROGRESS.get();
     if matches!(model.estimator, crate::ml::model::Estimator::Mlp(_)) {
         crate::gucs::check_device()?; // networks run on insight.device; other models on the CPU
     }
@@ -81,7 +81,7 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str)
     #[cfg(feature = "candle")]
     let candle_device = match &model.estimator {
         crate::ml::model::Estimator::Mlp(_) if crate::gucs::DEVICE.get() == crate::gucs::Device::Cuda => Some(
-            crate::ml::candle_backend::device(crate::gucs::device_kind())
+            crate::ml::algorithms::mlp::candle::device(crate::ml::algorithms::mlp::candle::DeviceKind::Cuda)
                 .map_err(|e| InsightError::not_supported(format!("insight.device: {e}"), "SET insight.device = cpu"))?,
         ),
         _ => None,
@@ -104,7 +104,7 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str)
                 model.preprocessor.encode_row(&frame.columns, r, m.row_mut(r)).map_err(|e| bad_row(key, &keys[r], e))?;
             }
             let k = model.outputs();
-            let outs = crate::ml::candle_backend::predict_batch(net, &m, dev)
+            let outs = crate::ml::algorithms::mlp::candle::predict_batch(net, &m, dev)
                 .map_err(|e| InsightError::device(format!("candle scoring failed: {e}"), "SET insight.device = cpu"))?;
             batch_scores = Some(outs.chunks(k).map(|o| model.predict_value(o)).collect());
         }
@@ -124,7 +124,7 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str)
             Spi::run_with_args(&insert, &[keys.into(), scores.into()]).expect("insert scores");
         }
         written += frame.n_rows as i64;
-        if verbose && frame.n_rows > 0 {
+        if progress && frame.n_rows > 0 {
             let secs = started.elapsed().as_secs_f64();
             notice!("score_table: {written} rows written, {:.0} rows/s", written as f64 / secs.max(1e-9));
         }

@@ -105,3 +105,92 @@ pub fn kind_name(kind: ValueKind) -> &'static str {
         ValueKind::Text => "text",
     }
 }
+
+/// Whether a target holds labels (classification) rather than a quantity (regression):
+/// boolean, text and enum targets, and integers with at most 20 distinct values.
+pub fn target_is_labels(t: &ColumnInfo, relation: &str) -> bool {
+    match t.kind {
+        Some(ValueKind::Boolean) | Some(ValueKind::Text) => true,
+        Some(ValueKind::Number) if t.sql_type == "integer" || t.sql_type == "smallint" || t.sql_type == "bigint" => {
+            // few distinct integers are labels (0/1, ratings); many are a quantity
+            let q = format!("SELECT pg_catalog.count(*) FROM (SELECT DISTINCT {} FROM {relation} LIMIT 21) d", ident(&t.name));
+            let distinct = Spi::get_one::<i64>(&q).ok().flatten().unwrap_or(0);
+            distinct <= 20
+        }
+        _ => false,
+    }
+}
+
+/// The feature columns: those listed, or every usable column but the target, `exclude` and
+/// primary-key columns (a NOTICE names what was left out).
+pub fn choose_features(
+    cols: &[ColumnInfo],
+    requested: Option<&[String]>,
+    exclude: Option<&[String]>,
+    target: &ColumnInfo,
+    relation: &str,
+) -> Result<Vec<ColumnInfo>> {
+    let unusable = |c: &ColumnInfo| {
+        InsightError::datatype_mismatch(
+            format!("feature column {} has type {}, which models cannot use", ident(&c.name), c.sql_type),
+            "Use numeric, boolean, date, timestamp, text or enum columns; cast others in a view, or leave this one out.",
+        )
+    };
+    let mut out = Vec::new();
+    match requested {
+        Some(list) => {
+            if list.is_empty() {
+                return Err(InsightError::invalid_parameter(
+                    "features must not be an empty array",
+                    "Pass NULL to use every column but the target, or list the columns to use.",
+                ));
+            }
+            for f in list {
+                let c = find(cols, f, relation, "feature")?;
+                if c.name == target.name {
+                    return Err(InsightError::invalid_parameter(
+                        format!("column {} is the target and cannot also be a feature", ident(f)),
+                        "Remove it from features.",
+                    ));
+                }
+                if c.kind.is_none() {
+                    return Err(unusable(c));
+                }
+                if !out.iter().any(|o: &ColumnInfo| o.name == c.name) {
+                    out.push(c.clone());
+                }
+            }
+        }
+        None => {
+            let exclude = exclude.unwrap_or(&[]);
+            for e in exclude {
+                find(cols, e, relation, "excluded")?;
+            }
+            let mut skipped = Vec::new();
+            for c in cols {
+                if c.name == target.name || exclude.contains(&c.name) {
+                    continue;
+                }
+                if c.is_primary_key {
+                    skipped.push(format!("{} (primary key)", ident(&c.name)));
+                    continue;
+                }
+                if c.kind.is_none() {
+                    skipped.push(format!("{} ({})", ident(&c.name), c.sql_type));
+                    continue;
+                }
+                out.push(c.clone());
+            }
+            if !skipped.is_empty() {
+                notice!("not used as features: {}; list features => ARRAY[...] to choose", skipped.join(", "));
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(InsightError::invalid_parameter(
+            format!("relation {relation} has no usable feature columns"),
+            "Name feature columns with features => ARRAY['col', ...].",
+        ));
+    }
+    Ok(out)
+}

@@ -3,5 +3,6 @@
 
 pub mod array;
 pub mod columns;
+pub mod encode;
 pub mod reader;
 pub mod row;

@@ -128,6 +128,27 @@ pub fn solve_spd_regularised(a: &[f64], n: usize, b: &[f64]) -> Vec<f64> {
     }
 }
 
+#[inline]
+pub fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+/// Turns scores into probabilities that sum to 1 (shifted by the maximum for stability).
+pub fn softmax_in_place(v: &mut [f64]) {
+    let m = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let mut s = 0.0;
+    for x in v.iter_mut() {
+        *x = (*x - m).exp();
+        s += *x;
+    }
+    for x in v.iter_mut() {
+        *x /= s;
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;

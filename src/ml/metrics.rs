@@ -245,6 +245,40 @@ pub fn regression(pred: &[f64], truth: &[f64]) -> RegressionMetrics {
     }
 }
 
+/// JSON has no NaN: an undefined metric (e.g. the AUC of a one-class split) becomes null.
+pub fn finite(x: f64) -> serde_json::Value {
+    if x.is_finite() {
+        serde_json::json!(x)
+    } else {
+        serde_json::Value::Null
+    }
+}
+
+impl BinaryMetrics {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "accuracy": finite(self.accuracy), "precision": finite(self.precision), "recall": finite(self.recall),
+            "f1": finite(self.f1), "roc_auc": finite(self.roc_auc), "log_loss": finite(self.log_loss),
+            "positive_rate": finite(self.positive_rate), "n_test": self.n,
+        })
+    }
+}
+
+impl MulticlassMetrics {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "accuracy": finite(self.accuracy), "precision": finite(self.precision), "recall": finite(self.recall),
+            "f1": finite(self.f1), "roc_auc": finite(self.roc_auc), "log_loss": finite(self.log_loss), "n_test": self.n,
+        })
+    }
+}
+
+impl RegressionMetrics {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "rmse": finite(self.rmse), "mae": finite(self.mae), "r2": finite(self.r2), "n_test": self.n })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

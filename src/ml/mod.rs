@@ -2,18 +2,16 @@
 //! the seeded synthetic data generator. Nothing in here knows about PostgreSQL (no pgrx), so it
 //! can be unit-tested with plain `#[test]`s and benchmarked with criterion directly.
 
-#[cfg(feature = "candle")]
-pub mod candle_backend;
+pub mod algorithms;
 pub mod importance;
 pub mod linalg;
-pub mod linear;
-pub mod logistic;
 pub mod metrics;
 pub mod model;
-pub mod mlp;
 pub mod monitor;
 pub mod optim;
+pub mod options;
 pub mod parallel;
 pub mod preprocess;
+pub mod problem;
 pub mod split;
 pub mod synth;

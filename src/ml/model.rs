@@ -5,7 +5,7 @@
 //! bump FORMAT_VERSION and keep a decoder for every older version.
 
 use super::linalg::dot;
-use super::logistic::sigmoid;
+use super::linalg::{sigmoid, softmax_in_place};
 use super::preprocess::{PrepError, Preprocessor, Value};
 use serde::{Deserialize, Serialize};
 
@@ -36,7 +36,7 @@ pub enum Estimator {
     /// log-odds of the positive class; multiclass: softmax scores; regression: the value.
     Linear { coef: Vec<f64>, intercept: Vec<f64> },
     /// A feed-forward network over the encoded inputs.
-    Mlp(super::mlp::Mlp),
+    Mlp(super::algorithms::mlp::Mlp),
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -120,6 +120,17 @@ impl Model {
         }
     }
 
+    /// The learned parameters, as model_info shows them.
+    pub fn parameters(&self) -> serde_json::Value {
+        let names = self.preprocessor.encoded_names();
+        match &self.estimator {
+            Estimator::Linear { coef, intercept } => {
+                linear_parameters(coef, intercept, &names, self.task, &self.classes)
+            }
+            Estimator::Mlp(net) => net.parameters(&names),
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64 + self.preprocessor.width * 16);
         out.extend_from_slice(MAGIC);
@@ -142,6 +153,31 @@ impl Model {
             }
             v => Err(CodecError::UnsupportedVersion(v)),
         }
+    }
+}
+
+/// model_info's view of a linear estimator (of `linear` and `logistic` models alike): the
+/// intercept and a coefficient per encoded input, per class for multiclass models.
+fn linear_parameters(
+    coef: &[f64],
+    intercept: &[f64],
+    names: &[String],
+    task: Task,
+    classes: &[String],
+) -> serde_json::Value {
+    use serde_json::Value;
+    let w = names.len();
+    let per_output = |k: usize| -> Value {
+        Value::Object(names.iter().cloned().zip(coef[k * w..(k + 1) * w].iter().map(|v| serde_json::json!(v))).collect())
+    };
+    let scale = "encoded inputs (standardised numbers, one-hot categories)";
+    match task {
+        Task::Multiclass => serde_json::json!({
+            "intercept": Value::Object(classes.iter().cloned().zip(intercept.iter().map(|v| serde_json::json!(v))).collect()),
+            "coefficients": Value::Object(classes.iter().cloned().enumerate().map(|(k, c)| (c, per_output(k))).collect()),
+            "scale": scale,
+        }),
+        _ => serde_json::json!({ "intercept": intercept[0], "coefficients": per_output(0), "scale": scale }),
     }
 }
 
@@ -217,17 +253,6 @@ impl FoldedLinear {
     }
 }
 
-pub fn softmax_in_place(v: &mut [f64]) {
-    let m = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    let mut s = 0.0;
-    for x in v.iter_mut() {
-        *x = (*x - m).exp();
-        s += *x;
-    }
-    for x in v.iter_mut() {
-        *x /= s;
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -8,9 +8,11 @@ pub trait Monitor {
     /// the caller wants to stop (query cancel).
     fn checkpoint(&self);
     /// Whether progress messages are wanted; lets callers skip formatting them.
-    fn verbose(&self) -> bool;
-    /// A progress message (only called when `verbose()`).
+    fn wants_progress(&self) -> bool;
+    /// A progress message (only called when `wants_progress()`).
     fn progress(&self, message: &str);
+    /// Something the user should know about the result (always shown: a WARNING in SQL).
+    fn warn(&self, message: &str);
 }
 
 /// A monitor that never stops and never reports.
@@ -18,8 +20,9 @@ pub struct Silent;
 
 impl Monitor for Silent {
     fn checkpoint(&self) {}
-    fn verbose(&self) -> bool {
+    fn wants_progress(&self) -> bool {
         false
     }
     fn progress(&self, _message: &str) {}
+    fn warn(&self, _message: &str) {}
 }

@@ -54,6 +54,27 @@ pub struct PrepOptions {
     pub scale: bool,
 }
 
+impl PrepOptions {
+    /// The preprocessing options every algorithm takes.
+    pub fn read(o: &super::options::Options) -> Result<PrepOptions, super::problem::Problem> {
+        Ok(PrepOptions {
+            impute: Impute::parse(o.choice("impute", "mean", &["mean", "median", "zero", "error"])?)
+                .expect("choice returns one of the listed words"),
+            max_categories: o.usize_in("max_categories", 20, 1, 1000)?,
+            scale: o.bool("scale", true)?,
+        })
+    }
+
+    /// As stored in insight.models.options.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "impute": format!("{:?}", self.impute).to_lowercase(),
+            "max_categories": self.max_categories,
+            "scale": self.scale,
+        })
+    }
+}
+
 impl Default for PrepOptions {
     fn default() -> Self {
         PrepOptions { impute: Impute::Mean, max_categories: 20, scale: true }

@@ -100,6 +100,18 @@ SET ROLE insight_regress_analyst;
 SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased')$$);
 RESET ROLE;
 DROP ROLE insight_regress_analyst;
+-- options that would do nothing with the others given are refused, not ignored
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"momentum": 0.5}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"optimizer": "sgd", "beta1": 0.5}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', algorithm => 'mlp', options => '{"early_stopping": false, "patience": 3}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'avg_order_value', algorithm => 'mlp', options => '{"threshold": 0.3}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'avg_order_value', options => '{"class_weight": "balanced"}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"hidden": [8]}')$$);
+-- progress NOTICEs: insight.progress (insight.verbose, which needed quotes, is gone)
+SET insight.progress = on;
+SHOW insight.progress;
+RESET insight.progress;
+SELECT try_sql($$SET insight.verbose = on$$);
 
 -- the backend is alive and nothing was written
 SELECT 'alive' AS backend;

@@ -9,11 +9,55 @@
 //! Solving to a tight gradient tolerance makes the coefficients match scikit-learn's to 1e-6 on
 //! the reference data in the tests below.
 
-use super::linalg::{dot, solve_spd_regularised, Matrix};
-use super::monitor::Monitor;
-use super::optim::{self, LbfgsOptions};
-use super::parallel::Parallel;
+use super::{Algorithm, FitContext, Fitted, Learns, Recipe, RecipeContext, Target, TrainingData};
+pub use crate::ml::linalg::sigmoid;
+use crate::ml::linalg::{dot, solve_spd_regularised, Matrix};
+use crate::ml::model::Estimator;
+use crate::ml::monitor::Monitor;
+use crate::ml::optim::{self, LbfgsOptions};
+use crate::ml::options::Options;
+use crate::ml::parallel::Parallel;
+use crate::ml::problem::Problem;
+use serde_json::json;
 use std::time::Instant;
+
+pub static ALGORITHM: Algorithm = Algorithm {
+    name: "logistic",
+    learns: &[Learns::Classes],
+    default_for: Some(Learns::Classes),
+    options: &["l2", "max_iter", "tol"],
+    recipe: read_recipe,
+};
+
+fn read_recipe(o: &Options, _: &RecipeContext) -> Result<Box<dyn Recipe>, Problem> {
+    Ok(Box::new(LogisticOptions {
+        l2: o.f64_in("l2", 1.0, 0.0, 1e12, "a number >= 0")?,
+        max_iter: o.usize_in("max_iter", 100, 1, 100_000)?,
+        tol: o.f64_in("tol", 1e-10, 1e-16, 1.0, "a number in (0, 1]")?,
+    }))
+}
+
+impl Recipe for LogisticOptions {
+    fn fit(&self, data: &TrainingData, ctx: &FitContext) -> Result<Fitted, Problem> {
+        let Target::Classes(y, k) = data.target else { unreachable!("logistic learns classes only") };
+        let f = fit(data.x, y, k, data.weights, self, ctx.par, ctx.monitor);
+        if !f.converged {
+            ctx.monitor.warn(&format!(
+                "logistic regression stopped after {} iterations before converging; raise options.max_iter or l2",
+                f.iterations
+            ));
+        }
+        let info = json!({ "iterations": f.iterations, "converged": f.converged });
+        Ok(Fitted {
+            estimator: Estimator::Linear { coef: f.coef, intercept: f.intercept },
+            info: info.as_object().cloned().unwrap_or_default(),
+        })
+    }
+
+    fn options(&self) -> serde_json::Value {
+        json!({ "l2": self.l2, "max_iter": self.max_iter, "tol": self.tol })
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct LogisticOptions {
@@ -79,16 +123,6 @@ pub fn log1pexp(z: f64) -> f64 {
         z + (-z).exp().ln_1p()
     } else {
         z.exp().ln_1p()
-    }
-}
-
-#[inline]
-pub fn sigmoid(z: f64) -> f64 {
-    if z >= 0.0 {
-        1.0 / (1.0 + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (1.0 + e)
     }
 }
 
@@ -176,7 +210,7 @@ fn fit_binary_newton(
         }
         loss = data_loss + 0.5 * opts.l2 * dot(&theta[..d], &theta[..d]);
         let gmax = grad.iter().fold(0.0f64, |a, g| a.max(g.abs()));
-        if monitor.verbose() {
+        if monitor.wants_progress() {
             monitor.progress(&format!(
                 "logistic (newton) iteration {it}: loss {:.6}, max |gradient| {:.3e}, elapsed {:.2}s",
                 loss / total_w,
@@ -285,14 +319,14 @@ fn fit_lbfgs(
         }
         loss
     };
-    let verbose = monitor.verbose();
+    let progress = monitor.wants_progress();
     let res = optim::minimize(
         vec![0.0; k * stride],
         objective,
         &LbfgsOptions { max_iter: opts.max_iter.max(1) * 10, gtol: opts.tol * total_w, memory: 10 },
         monitor,
         |it, f, gmax| {
-            if verbose && (it % 10 == 0 || it == 1) {
+            if progress && (it % 10 == 0 || it == 1) {
                 monitor.progress(&format!(
                     "logistic (lbfgs) iteration {it}: loss {:.6}, max |gradient| {:.3e}, elapsed {:.2}s",
                     f / total_w,

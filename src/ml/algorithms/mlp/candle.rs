@@ -4,10 +4,10 @@
 //! so a seed gives the same mini-batches and dropout masks: candle and the native kernels agree to
 //! 1e-4 on scores and to floating-point rounding on training.
 
-use super::linalg::Matrix;
-use super::mlp::{dropout_mask, run_epochs, Activation, Head, Mlp, MlpFit, MlpOptions, Optimizer, Start, Target, Trainer, SHARD_ROWS};
-use super::monitor::Monitor;
-use super::parallel::Parallel;
+use crate::ml::linalg::Matrix;
+use super::{dropout_mask, run_epochs, Activation, Head, Mlp, MlpFit, MlpOptions, Optimizer, Start, Target, Trainer, SHARD_ROWS};
+use crate::ml::monitor::Monitor;
+use crate::ml::parallel::Parallel;
 use candle_core::{DType, Device, Tensor, Var, D};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -253,7 +253,7 @@ pub fn fit(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, par:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ml::mlp::{fit, MlpOptions, Target};
+    use super::super::{fit, MlpOptions, Target};
     use crate::ml::monitor::Silent;
     use crate::ml::parallel::Parallel;
 

@@ -58,11 +58,7 @@ impl Default for MlpOptions {
     }
 }
 
-/// Targets: class indices (with the number of classes) or values.
-pub enum Target<'a> {
-    Classes(&'a [usize], usize),
-    Values(&'a [f64]),
-}
+pub use crate::ml::algorithms::Target;
 
 #[derive(Clone, Debug)]
 pub struct EpochStats {
@@ -178,8 +174,8 @@ fn batch_pass_impl<const FMA: bool>(p: Pass) -> f64 {
             (Head::Sigmoid, Target::Classes(y, _)) => {
                 let yi = if y[r] == 1 { 1.0 } else { 0.0 };
                 let zf = z[0] as f64;
-                loss += wgt * (crate::ml::logistic::log1pexp(zf) - yi * zf);
-                d[0] = (wgt * (crate::ml::logistic::sigmoid(zf) - yi) / weight_norm) as f32;
+                loss += wgt * (crate::ml::algorithms::logistic::log1pexp(zf) - yi * zf);
+                d[0] = (wgt * (crate::ml::linalg::sigmoid(zf) - yi) / weight_norm) as f32;
             }
             (Head::Softmax, Target::Classes(y, _)) => {
                 let zmax = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
@@ -501,7 +497,7 @@ pub fn fit(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, par:
 }
 
 /// The epoch loop shared by the backends: shuffled mini-batches, per-shard dropout seeds, query
-/// cancel checks, validation loss (and AUC for binary targets, when verbose) per epoch, early
+/// cancel checks, validation loss (and AUC for binary targets, when progress is wanted) per epoch, early
 /// stopping with the best weights restored.
 pub fn run_epochs(
     trainer: &mut dyn Trainer,
@@ -542,7 +538,7 @@ pub fn run_epochs(
         monitor.checkpoint();
         let val_loss = if val_rows.is_empty() { None } else { Some(trainer.loss(val_rows)?) };
         history.push(EpochStats { epoch, loss, val_loss });
-        if monitor.verbose() {
+        if monitor.wants_progress() {
             let elapsed = started.elapsed().as_secs_f64();
             let eta = elapsed / epoch as f64 * (opts.epochs - epoch) as f64;
             let auc = match target {
@@ -625,12 +621,12 @@ fn warm_start_linear(
     let (coef, intercept): (Vec<f64>, Vec<f64>) = match target {
         Target::Classes(y, n_classes) => {
             let ys: Vec<usize> = rows.iter().map(|&r| y[r]).collect();
-            let fit = crate::ml::logistic::fit(xs, &ys, *n_classes, &w, &crate::ml::logistic::LogisticOptions::default(), par, monitor);
+            let fit = crate::ml::algorithms::logistic::fit(xs, &ys, *n_classes, &w, &crate::ml::algorithms::logistic::LogisticOptions::default(), par, monitor);
             (fit.coef, fit.intercept)
         }
         Target::Values(_) => {
             let ys: Vec<f64> = rows.iter().map(|&r| y_std[r]).collect();
-            let fit = crate::ml::linear::fit(xs, &ys, &w, 1.0, par, monitor);
+            let fit = crate::ml::algorithms::linear::fit(xs, &ys, &w, 1.0, par, monitor);
             (fit.coef, vec![fit.intercept])
         }
     };

@@ -12,12 +12,16 @@
 //! Training is deterministic for a given seed: initialisation, shuffling and dropout masks all
 //! come from one seeded ChaCha stream, and parallel shards are summed in a fixed order.
 
+#[cfg(feature = "candle")]
+pub mod candle;
 mod kernels;
+mod recipe;
 mod train;
 #[cfg(test)]
 mod tests;
 
 pub use kernels::flush_denormals;
+pub use recipe::ALGORITHM;
 pub use train::*;
 
 use kernels::accumulate_impl;
@@ -94,6 +98,18 @@ thread_local! {
 }
 
 impl Mlp {
+    /// model_info's view of a network: its shape, not its weights.
+    pub fn parameters(&self, inputs: &[String]) -> serde_json::Value {
+        serde_json::json!({
+            "layers": self.layers.iter().map(|l| serde_json::json!({"inputs": l.n_in, "outputs": l.n_out})).collect::<Vec<_>>(),
+            "activation": format!("{:?}", self.activation).to_lowercase(),
+            "head": format!("{:?}", self.head).to_lowercase(),
+            "n_parameters": self.n_parameters(),
+            "skip_connection": self.skip.is_some(),
+            "inputs": inputs,
+        })
+    }
+
     /// A network with He (ReLU) or Glorot (tanh) uniform initialisation.
     pub fn new(
         n_in: usize,
@@ -249,7 +265,7 @@ impl Mlp {
             let d = &mut delta[r * k..(r + 1) * k];
             match self.head {
                 Head::Sigmoid => {
-                    let p = crate::ml::logistic::sigmoid(z[0]);
+                    let p = crate::ml::linalg::sigmoid(z[0]);
                     values.push(p);
                     d[0] = (p * (1.0 - p)) as f32;
                 }
@@ -259,7 +275,7 @@ impl Mlp {
                 }
                 Head::Softmax => {
                     let mut p = z;
-                    crate::ml::model::softmax_in_place(&mut p);
+                    crate::ml::linalg::softmax_in_place(&mut p);
                     let pc = p[output];
                     values.push(pc);
                     for (j, dj) in d.iter_mut().enumerate() {
@@ -409,13 +425,13 @@ impl Mlp {
 
     fn finish(&self, logits: &[f32], out: &mut [f64]) {
         match self.head {
-            Head::Sigmoid => out[0] = crate::ml::logistic::sigmoid(logits[0] as f64),
+            Head::Sigmoid => out[0] = crate::ml::linalg::sigmoid(logits[0] as f64),
             Head::Identity => out[0] = logits[0] as f64 * self.y_scale + self.y_mean,
             Head::Softmax => {
                 for (o, l) in out.iter_mut().zip(logits) {
                     *o = *l as f64;
                 }
-                crate::ml::model::softmax_in_place(out);
+                crate::ml::linalg::softmax_in_place(out);
             }
         }
     }

@@ -3,9 +3,43 @@
 //! One parallel pass accumulates X'WX and X'Wy; the (d+1) x (d+1) system is solved by Cholesky
 //! (with a vanishing ridge when features are collinear, e.g. a full one-hot encoding).
 
-use super::linalg::{solve_spd_regularised, Matrix};
-use super::monitor::Monitor;
-use super::parallel::Parallel;
+use super::{Algorithm, FitContext, Fitted, Learns, Recipe, RecipeContext, Target, TrainingData};
+use crate::ml::linalg::{solve_spd_regularised, Matrix};
+use crate::ml::model::Estimator;
+use crate::ml::monitor::Monitor;
+use crate::ml::options::Options;
+use crate::ml::parallel::Parallel;
+use crate::ml::problem::Problem;
+use serde_json::json;
+
+pub static ALGORITHM: Algorithm = Algorithm {
+    name: "linear",
+    learns: &[Learns::Values],
+    default_for: Some(Learns::Values),
+    options: &["l2"],
+    recipe: read_recipe,
+};
+
+/// The ridge penalty (0: ordinary least squares).
+struct Ridge {
+    l2: f64,
+}
+
+fn read_recipe(o: &Options, _: &RecipeContext) -> Result<Box<dyn Recipe>, Problem> {
+    Ok(Box::new(Ridge { l2: o.f64_in("l2", 0.0, 0.0, 1e12, "a number >= 0")? }))
+}
+
+impl Recipe for Ridge {
+    fn fit(&self, data: &TrainingData, ctx: &FitContext) -> Result<Fitted, Problem> {
+        let Target::Values(y) = data.target else { unreachable!("linear learns values only") };
+        let f = fit(data.x, y, data.weights, self.l2, ctx.par, ctx.monitor);
+        Ok(Fitted { estimator: Estimator::Linear { coef: f.coef, intercept: vec![f.intercept] }, info: Default::default() })
+    }
+
+    fn options(&self) -> serde_json::Value {
+        json!({ "l2": self.l2 })
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct LinearFit {

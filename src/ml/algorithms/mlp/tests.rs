@@ -171,11 +171,14 @@ struct Recorder(RefCell<Vec<String>>);
 
 impl Monitor for Recorder {
     fn checkpoint(&self) {}
-    fn verbose(&self) -> bool {
+    fn wants_progress(&self) -> bool {
         true
     }
     fn progress(&self, message: &str) {
         self.0.borrow_mut().push(message.to_string());
+    }
+    fn warn(&self, message: &str) {
+        self.0.borrow_mut().push(format!("WARNING: {message}"));
     }
 }
 

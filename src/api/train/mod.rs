@@ -1,0 +1,261 @@
+//! insight.train: the training pipeline, the same for every algorithm. Resolve the relation and
+//! its columns, pick the algorithm (ml::algorithms), read and check every option before any data
+//! is read, read, split, preprocess, fit, evaluate, store, deploy. What differs between
+//! algorithms lives in their modules and is reached through the registry.
+
+mod supervised;
+
+use crate::api::lifecycle::decide_deploy;
+use crate::api::monitor::PgMonitor;
+use crate::data::columns::{self, ColumnInfo};
+use crate::data::reader::{self, ReadSpec, TargetColumn, TargetRead};
+use crate::error::{ident, no_null_elements, required, InsightError, OrRaise, Result};
+use crate::ml::algorithms::{self, Algorithm, ClassifierOptions, FitContext, Learns, RecipeContext};
+use crate::ml::model::Model;
+use crate::ml::options::Options;
+use crate::ml::parallel::Parallel;
+use crate::ml::preprocess::{ColumnSpec, PrepOptions, ValueKind};
+use crate::store::catalog;
+use pgrx::prelude::*;
+use pgrx::{JsonB, PgRelation};
+use serde_json::{json, Value};
+use std::time::Instant;
+
+#[pg_extern(volatile, parallel_unsafe)]
+#[allow(clippy::too_many_arguments)]
+fn train(
+    name: Option<&str>,
+    relation: Option<PgRelation>,
+    target: default!(Option<&str>, "NULL"),
+    algorithm: default!(Option<&str>, "NULL"),
+    features: default!(Option<Vec<Option<String>>>, "NULL"),
+    exclude: default!(Option<Vec<Option<String>>>, "NULL"),
+    options: default!(Option<JsonB>, "'{}'"),
+    test_size: default!(Option<f64>, 0.2),
+    seed: default!(Option<i64>, 42),
+    deploy: default!(Option<&str>, "'if_better'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(model_id, i64),
+        name!(name, String),
+        name!(version, i32),
+        name!(algorithm, String),
+        name!(deployed, bool),
+        name!(metrics, JsonB),
+    ),
+> {
+    let req = (|| -> Result<Request> {
+        let relation = required(relation, "relation", "Name a table or view, e.g. 'customers'.")?;
+        let relid = relation.oid();
+        drop(relation);
+        Ok(Request {
+            name: required(name, "name", "Name the model, e.g. 'purchase_propensity'.")?,
+            relid,
+            target,
+            algorithm,
+            features: no_null_elements(features, "features")?,
+            exclude: no_null_elements(exclude, "exclude")?,
+            options: required(options, "options", "Pass '{}' for the defaults.")?.0,
+            test_size: required(test_size, "test_size", "Leave it out for the default 0.2.")?,
+            seed: required(seed, "seed", "Leave it out for the default 42.")?,
+            deploy: required(deploy, "deploy", "Use 'always', 'if_better' (the default) or 'never'.")?,
+        })
+    })()
+    .or_raise();
+    let row = run(&req).or_raise();
+    TableIterator::once(row)
+}
+
+pub struct Request<'a> {
+    pub name: &'a str,
+    pub relid: pg_sys::Oid,
+    pub target: Option<&'a str>,
+    pub algorithm: Option<&'a str>,
+    pub features: Option<Vec<String>>,
+    pub exclude: Option<Vec<String>>,
+    pub options: Value,
+    pub test_size: f64,
+    pub seed: i64,
+    pub deploy: &'a str,
+}
+
+pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
+    let started = Instant::now();
+    catalog::validate_name(req.name)?;
+    if !(req.test_size > 0.0 && req.test_size < 1.0) {
+        return Err(InsightError::invalid_parameter(
+            format!("test_size must be between 0 and 1 (exclusive), got {}", req.test_size),
+            "Use e.g. test_size => 0.2 to hold out 20% of the rows for evaluation.",
+        ));
+    }
+    if !["always", "if_better", "never"].contains(&req.deploy) {
+        return Err(InsightError::invalid_parameter(
+            format!("deploy must be always, if_better or never, got \"{}\"", req.deploy),
+            "if_better deploys the new version when its test metric beats the deployed one.",
+        ));
+    }
+    let relation = columns::relation_name(req.relid);
+    let cols = columns::relation_columns(req.relid);
+    let target = match req.target {
+        Some(t) => Some(columns::find(&cols, t, &relation, "target")?.clone()),
+        None => None,
+    };
+    let (algorithm, learns, target) = choose_algorithm(req.algorithm, target, &relation)?;
+
+    // every option is read and checked before any data is read
+    let opts = Options::new(&req.options, algorithm.name)?;
+    let prep = PrepOptions::read(&opts)?;
+    let classifier = match learns {
+        Learns::Classes => Some(ClassifierOptions::read(&opts)?),
+        Learns::Values => {
+            ClassifierOptions::not_for_regression(&opts);
+            None
+        }
+    };
+    let recipe = (algorithm.recipe)(&opts, &RecipeContext { learns, seed: req.seed as u64 })?;
+    opts.finish(&algorithm.known_options())?;
+    if recipe.uses_device() {
+        crate::gucs::check_device()?;
+    }
+
+    let feats = columns::choose_features(&cols, req.features.as_deref(), req.exclude.as_deref(), &target, &relation)?;
+    let inputs: Vec<(String, ValueKind)> = feats.iter().map(|c| (c.name.clone(), c.kind.unwrap())).collect();
+    let how = if learns == Learns::Classes { TargetRead::Text } else { TargetRead::Number };
+    let frame = reader::read(&ReadSpec { relation: &relation, inputs: &inputs, target: Some((&target.name, how)) })?;
+    if frame.skipped_null_target > 0 {
+        notice!("{} rows with a NULL {} were left out of training", frame.skipped_null_target, ident(&target.name));
+    }
+    if frame.n_rows == 0 {
+        return Err(InsightError::data(
+            format!(
+                "relation {relation} has no rows{} to train on",
+                if frame.skipped_null_target > 0 { " with a non-NULL target" } else { "" }
+            ),
+            "Load data first, or point train at a table or view that returns rows.",
+        ));
+    }
+    let specs: Vec<ColumnSpec> = feats
+        .iter()
+        .map(|c| ColumnSpec { name: c.name.clone(), sql_type: c.sql_type.clone(), kind: c.kind.unwrap() })
+        .collect();
+    let threads = crate::gucs::threads();
+    let (par, monitor) = (Parallel::new(threads), PgMonitor::new());
+    let ctx = FitContext { par: &par, monitor: &monitor, device: crate::gucs::device() };
+    let inp = supervised::Inputs {
+        frame: &frame,
+        specs: &specs,
+        prep: &prep,
+        recipe: recipe.as_ref(),
+        test_size: req.test_size,
+        seed: req.seed as u64,
+        ctx: &ctx,
+    };
+    let trained = match (&frame.target, &classifier) {
+        (Some(TargetColumn::Text(labels)), Some(cfg)) => supervised::classify(&inp, labels, &target.name, cfg)?,
+        (Some(TargetColumn::Number(y)), None) => supervised::regress(&inp, y)?,
+        _ => unreachable!("the target is read as text for classes and as numbers for values"),
+    };
+    let supervised::Trained { model, mut metrics, options } = trained;
+    let train_seconds = started.elapsed().as_secs_f64();
+    metrics.insert("train_seconds".into(), json!(train_seconds));
+    metrics.insert("threads".into(), json!(threads));
+    let metrics = Value::Object(metrics);
+    let (id, version) = catalog::insert(catalog::NewModel {
+        name: req.name,
+        task: model.task.as_str(),
+        algorithm: algorithm.name,
+        relation: &relation,
+        target: Some(&target.name),
+        features: features_json(&model, req.test_size, req.seed),
+        options: Value::Object(options),
+        metrics: metrics.clone(),
+        weights: model.encode(),
+        n_rows: frame.n_rows as i64,
+        train_seconds,
+    });
+    let deployed = decide_deploy(req.name, req.deploy, model.task, &metrics, id);
+    if crate::ml::monitor::Monitor::wants_progress(&monitor) {
+        notice!("trained {}@{version} ({}) on {} rows in {:.2}s", req.name, algorithm.name, frame.n_rows, train_seconds);
+    }
+    Ok((id, req.name.to_string(), version, algorithm.name.to_string(), deployed, JsonB(metrics)))
+}
+
+/// The algorithm (named, or the default for the target), what it learns from this target, and
+/// the target column, checked against each other.
+fn choose_algorithm(
+    requested: Option<&str>,
+    target: Option<ColumnInfo>,
+    relation: &str,
+) -> Result<(&'static Algorithm, Learns, ColumnInfo)> {
+    let algorithm = match requested {
+        Some(a) => algorithms::find(a).ok_or_else(|| {
+            let known = algorithms::names().join(", ");
+            InsightError::invalid_parameter(
+                format!("unknown algorithm \"{a}\""),
+                if algorithms::PLANNED.contains(&a) {
+                    format!("Algorithm {a} is part of the API but not in this release; available: {known}.")
+                } else {
+                    format!("Available algorithms: {known}.")
+                },
+            )
+        })?,
+        None => {
+            let Some(t) = &target else {
+                return Err(InsightError::invalid_parameter(
+                    "train needs a target column or an algorithm",
+                    "Pass target => 'column_to_predict'; segmentation (no target) arrives with algorithm => 'kmeans'.",
+                ));
+            };
+            let kind = if columns::target_is_labels(t, relation) { Learns::Classes } else { Learns::Values };
+            algorithms::default_for(kind)
+        }
+    };
+    let target = target.ok_or_else(|| {
+        InsightError::invalid_parameter(
+            format!("algorithm {} needs a target column", algorithm.name),
+            "Name the column to predict, e.g. target => 'purchased'.",
+        )
+    })?;
+    let learns = match algorithm.learns {
+        [only] => *only,
+        _ if columns::target_is_labels(&target, relation) => Learns::Classes,
+        _ => Learns::Values,
+    };
+    let fits = match learns {
+        Learns::Classes => target.kind.is_some(),
+        Learns::Values => target.kind == Some(ValueKind::Number),
+    };
+    if !fits {
+        return Err(InsightError::datatype_mismatch(
+            format!(
+                "target column {} has type {}, which algorithm {} cannot predict",
+                ident(&target.name),
+                target.sql_type,
+                algorithm.name
+            ),
+            match learns {
+                Learns::Classes => "A classification target must be boolean, text, an enum or an integer.",
+                Learns::Values => "A regression target must be numeric; for labels use algorithm => 'logistic'.",
+            },
+        ));
+    }
+    Ok((algorithm, learns, target))
+}
+
+fn features_json(model: &Model, test_size: f64, seed: i64) -> Value {
+    let cols: Vec<Value> = model
+        .preprocessor
+        .features
+        .iter()
+        .map(|f| {
+            json!({
+                "name": f.name, "type": f.sql_type, "kind": columns::kind_name(f.kind),
+                "encoding": serde_json::to_value(&f.encoding).unwrap_or(Value::Null),
+                "encoded": f.encoded_names(),
+            })
+        })
+        .collect();
+    json!({ "columns": cols, "width": model.preprocessor.width, "classes": model.classes,
+            "split": { "test_size": test_size, "seed": seed } })
+}

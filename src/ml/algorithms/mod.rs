@@ -1,0 +1,201 @@
+//! The algorithms pg_insight trains: one module each, listed in [`ALGORITHMS`].
+//!
+//! An algorithm's module declares, in one place: its name and what it learns ([`Algorithm`]), its
+//! own option keys and how it reads them into a [`Recipe`] (defaults and ranges next to the key),
+//! how the recipe fits from the prepared training rows with the thread pool and the monitor, and
+//! what the fit adds to the metrics. Its estimator variant (and what model_info shows of it) is in
+//! the codec, ml::model. The train pipeline (api::train) reads this registry and knows nothing
+//! about any one algorithm: adding one is a module here, a line in ALGORITHMS and an estimator
+//! variant.
+
+pub mod linear;
+pub mod logistic;
+pub mod mlp;
+
+use super::linalg::Matrix;
+use super::model::Estimator;
+use super::monitor::Monitor;
+use super::options::Options;
+use super::parallel::Parallel;
+use super::problem::Problem;
+use serde_json::{Map, Value};
+
+/// Every algorithm `insight.train` knows, in the order the docs list them.
+pub static ALGORITHMS: &[&Algorithm] = &[&logistic::ALGORITHM, &linear::ALGORITHM, &mlp::ALGORITHM];
+
+/// Algorithms of the SQL contract that later releases add (named in the unknown-algorithm error).
+pub const PLANNED: &[&str] = &[
+    "gbdt", "random_forest", "kmeans", "agglomerative", "bgnbd", "pareto_nbd", "gamma_gamma", "text_logistic",
+    "als", "item_knn", "popularity",
+];
+
+/// What an algorithm learns from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Learns {
+    /// Labels: binary or multiclass classification.
+    Classes,
+    /// A number: regression.
+    Values,
+}
+
+impl Learns {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Learns::Classes => "classification",
+            Learns::Values => "regression",
+        }
+    }
+}
+
+pub struct Algorithm {
+    pub name: &'static str,
+    /// What it can learn from: one kind fixes the task, several let the target decide.
+    pub learns: &'static [Learns],
+    /// Chosen when insight.train gets no algorithm and the target is of this kind.
+    pub default_for: Option<Learns>,
+    /// Its own option keys; the pipeline's (preprocessing, and classifier options for algorithms
+    /// that learn classes) come on top.
+    pub options: &'static [&'static str],
+    /// Reads its options into a recipe. Runs before any data is read.
+    pub recipe: ReadRecipe,
+}
+
+/// How an algorithm reads its options into a recipe.
+pub type ReadRecipe = fn(&Options, &RecipeContext) -> Result<Box<dyn Recipe>, Problem>;
+
+/// Option keys every algorithm takes: how columns become model inputs (ml::preprocess).
+pub const PREPROCESSING_OPTIONS: &[&str] = &["impute", "max_categories", "scale"];
+/// Option keys of every algorithm that learns classes (see [`ClassifierOptions`]).
+pub const CLASSIFIER_OPTIONS: &[&str] = &["class_weight", "threshold", "positive_class"];
+
+impl Algorithm {
+    /// Every option key this algorithm accepts.
+    pub fn known_options(&self) -> Vec<&'static str> {
+        let mut keys: Vec<&'static str> = self.options.to_vec();
+        if self.learns.contains(&Learns::Classes) {
+            keys.extend_from_slice(CLASSIFIER_OPTIONS);
+        }
+        keys.extend_from_slice(PREPROCESSING_OPTIONS);
+        keys
+    }
+}
+
+pub fn find(name: &str) -> Option<&'static Algorithm> {
+    ALGORITHMS.iter().copied().find(|a| a.name == name)
+}
+
+/// The algorithm picked for a target of this kind when none is named.
+pub fn default_for(learns: Learns) -> &'static Algorithm {
+    ALGORITHMS.iter().copied().find(|a| a.default_for == Some(learns)).expect("every kind of target has a default")
+}
+
+pub fn names() -> Vec<&'static str> {
+    ALGORITHMS.iter().map(|a| a.name).collect()
+}
+
+/// What a recipe is read for.
+pub struct RecipeContext {
+    pub learns: Learns,
+    /// train's `seed` argument (algorithms may take their own).
+    pub seed: u64,
+}
+
+/// An algorithm with its options read: ready to fit.
+pub trait Recipe {
+    fn fit(&self, data: &TrainingData, ctx: &FitContext) -> Result<Fitted, Problem>;
+    /// The hyper-parameters as stored in insight.models.options.
+    fn options(&self) -> Value;
+    /// Whether it runs on insight.device (cpu or cuda) rather than always on the CPU.
+    fn uses_device(&self) -> bool {
+        false
+    }
+}
+
+/// The encoded training rows, their target and sample weights.
+pub struct TrainingData<'a> {
+    pub x: &'a Matrix,
+    pub target: Target<'a>,
+    pub weights: &'a [f64],
+}
+
+/// Class indices (with the number of classes) or values.
+#[derive(Clone, Copy)]
+pub enum Target<'a> {
+    Classes(&'a [usize], usize),
+    Values(&'a [f64]),
+}
+
+/// Where a network runs; everything else runs on the CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Device {
+    Cpu,
+    Cuda,
+}
+
+pub struct FitContext<'a> {
+    pub par: &'a Parallel,
+    pub monitor: &'a dyn Monitor,
+    pub device: Device,
+}
+
+/// A fitted estimator and what the fit adds to the model's metrics.
+pub struct Fitted {
+    pub estimator: Estimator,
+    pub info: Map<String, Value>,
+}
+
+/// The options of every classifier: how classes are weighted, which one is positive, where the
+/// decision threshold sits.
+pub struct ClassifierOptions {
+    pub class_weight: &'static str,
+    pub threshold: f64,
+    pub positive_class: Option<String>,
+}
+
+impl ClassifierOptions {
+    pub fn read(o: &Options) -> Result<ClassifierOptions, Problem> {
+        Ok(ClassifierOptions {
+            class_weight: o.choice("class_weight", "none", &["none", "balanced"])?,
+            threshold: o.f64_in("threshold", 0.5, 0.0, 1.0, "a number from 0 to 1")?,
+            positive_class: o.string("positive_class")?,
+        })
+    }
+
+    /// Records, for `Options::finish`, why these keys do nothing for a regression target.
+    pub fn not_for_regression(o: &Options) {
+        for k in CLASSIFIER_OPTIONS {
+            o.not_applicable(k, format!("Option \"{k}\" applies to classification; this target is regressed."));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_target_has_exactly_one_default_and_names_are_unique() {
+        for l in [Learns::Classes, Learns::Values] {
+            let defaults: Vec<&str> =
+                ALGORITHMS.iter().filter(|a| a.default_for == Some(l)).map(|a| a.name).collect();
+            assert_eq!(defaults.len(), 1, "{l:?}: {defaults:?}");
+            assert!(default_for(l).learns.contains(&l));
+        }
+        let mut names = names();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ALGORITHMS.len());
+        assert!(names.iter().all(|n| !PLANNED.contains(n)), "a released algorithm is still listed as planned");
+    }
+
+    #[test]
+    fn option_keys_are_not_declared_twice() {
+        for a in ALGORITHMS {
+            let mut keys = a.known_options();
+            let n = keys.len();
+            keys.sort();
+            keys.dedup();
+            assert_eq!(keys.len(), n, "{} declares a key twice", a.name);
+        }
+    }
+}
