@@ -64,6 +64,21 @@ impl InsightError {
         Self::new(PgSqlErrorCode::ERRCODE_SYSTEM_ERROR, message, hint)
     }
 
+    /// 42501: the role lacks a privilege.
+    pub fn insufficient_privilege(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, message, hint)
+    }
+
+    /// 25006: a write in a read-only transaction.
+    pub fn read_only(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION, message, hint)
+    }
+
+    /// 40001: a concurrent change this transaction's snapshot cannot see; retry.
+    pub fn serialization(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE, message, hint)
+    }
+
     /// XX001: a stored model that cannot be decoded.
     pub fn corrupt(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Self::new(PgSqlErrorCode::ERRCODE_DATA_CORRUPTED, message, hint)

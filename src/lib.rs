@@ -20,6 +20,11 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    // With RUST_BACKTRACE in the server's environment, pgrx puts a Rust backtrace into the
+    // DETAIL of every error it re-raises, which any user sees. Rust reads the variable once, at
+    // the first backtrace; nothing has taken one yet when the library loads.
+    std::env::remove_var("RUST_BACKTRACE");
+    std::env::remove_var("RUST_LIB_BACKTRACE");
     gucs::init();
 }
 

@@ -14,6 +14,7 @@ fn deploy(name: Option<&str>, version: default!(Option<i32>, "NULL"), strategy: 
         let name = required(name, "name", "Name the model to deploy.")?;
         let strategy = required(strategy, "strategy", "Use 'best' (the default) or 'latest', or pass a version.")?;
         catalog::validate_name(name)?;
+        catalog::check_can_write(&["insight.deployments"])?;
         if catalog::latest_version(name).is_none() {
             return Err(InsightError::undefined_object(
                 format!("model \"{name}\" does not exist"),
@@ -33,7 +34,7 @@ fn deploy(name: Option<&str>, version: default!(Option<i32>, "NULL"), strategy: 
                     )
                     .ok()
                     .flatten()
-                    .unwrap();
+                    .ok_or_else(|| gone(name))?;
                     (id, "latest", "newest version".to_string())
                 }
                 "best" => {
@@ -53,7 +54,7 @@ fn deploy(name: Option<&str>, version: default!(Option<i32>, "NULL"), strategy: 
                     )
                     .ok()
                     .flatten()
-                    .unwrap();
+                    .ok_or_else(|| gone(name))?;
                     (id, "best", format!("highest {key}"))
                 }
                 other => {
@@ -68,6 +69,11 @@ fn deploy(name: Option<&str>, version: default!(Option<i32>, "NULL"), strategy: 
         Ok(id)
     };
     run().or_raise()
+}
+
+/// The versions of `name` vanished between two statements (a concurrent DELETE).
+fn gone(name: &str) -> InsightError {
+    InsightError::undefined_object(format!("model \"{name}\" has no versions any more"), "Another session deleted them; train again.")
 }
 
 /// The metric that decides "better": ROC AUC for classifiers, R^2 for regression.

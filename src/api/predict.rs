@@ -21,22 +21,26 @@ use pgrx::prelude::*;
 use pgrx::AnyElement;
 use std::rc::Rc;
 
-/// Changes whenever a new statement, command or transaction starts: inside a procedure or DO
-/// block that commits, statement start and command id repeat, the local transaction id does not.
+/// Changes whenever a new statement, command, transaction or subtransaction starts: inside a
+/// procedure or DO block that commits, statement start and command id repeat, the local
+/// transaction id does not; after a subtransaction rolls back (an EXCEPTION block), the command
+/// id goes on, the subtransaction id does not come back.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Stamp {
     statement: i64,
     command: u32,
     transaction: u32,
+    subtransaction: u32,
 }
 
-/// Read on every scored row, so called without pgrx's error guard (a sigsetjmp per call): both
+/// Read on every scored row, so called without pgrx's error guard (a sigsetjmp per call): all
 /// are plain getters that cannot raise an ERROR.
 mod unguarded {
     use pgrx::pg_sys;
     extern "C-unwind" {
         pub fn GetCurrentStatementStartTimestamp() -> pg_sys::TimestampTz;
         pub fn GetCurrentCommandId(used: bool) -> pg_sys::CommandId;
+        pub fn GetCurrentSubTransactionId() -> pg_sys::SubTransactionId;
     }
 }
 
@@ -49,6 +53,7 @@ impl Stamp {
                 statement: unguarded::GetCurrentStatementStartTimestamp(),
                 command: unguarded::GetCurrentCommandId(false),
                 transaction: (*pg_sys::MyProc).lxid,
+                subtransaction: unguarded::GetCurrentSubTransactionId(),
             }
         }
     }

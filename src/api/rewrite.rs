@@ -21,11 +21,12 @@ use pgrx::prelude::*;
 /// Index of the first column argument: model, output kind, row type, ctid come first.
 const FIRST_COLUMN_ARG: usize = 4;
 
-/// Scores one rewritten call; None means SQL NULL.
+/// Scores one rewritten call; None means SQL NULL. `labels`: the call is _class_columns (output
+/// kind 3), else _score_columns (kinds 0 to 2).
 ///
 /// # Safety
 /// `fcinfo` must be the FunctionCallInfo of a running call of one of the two targets.
-unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo) -> Option<ScoreOut> {
+unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo, labels: bool) -> Option<ScoreOut> {
     let nargs = (*fcinfo).nargs as usize;
     let args = (*fcinfo).args.as_slice(nargs);
     if nargs < FIRST_COLUMN_ARG || args[0].isnull || args[1].isnull || args[2].isnull || args[3].isnull {
@@ -45,10 +46,10 @@ unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo) -> Option<ScoreOut> {
     let flinfo = (*fcinfo).flinfo;
     let run = |site: &mut CallSite| {
         with_slot(site, model, |slot| {
-            let output = output.ok_or_else(|| {
+            let output = output.filter(|o| (*o == Output::Class) == labels).ok_or_else(|| {
                 InsightError::invalid_parameter(
-                    "the output argument must be 0 to 3",
-                    "insight._score_columns is written by the planner; call insight.predict instead.",
+                    if labels { "the output argument of _class_columns must be 3" } else { "the output argument of _score_columns must be 0 to 2" },
+                    "insight._score_columns and insight._class_columns are written by the planner; call insight.predict instead.",
                 )
             })?;
             if !slot.columns.as_ref().is_some_and(|c| c.rowtype() == rowtype && c.current()) {
@@ -99,7 +100,7 @@ function_info_v1!(pg_finfo_insight_score_columns);
 #[doc(hidden)]
 #[pg_guard]
 pub unsafe extern "C-unwind" fn insight_score_columns(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-    match score_columns(fcinfo) {
+    match score_columns(fcinfo, false) {
         Some(ScoreOut::Number(v)) => pg_sys::Datum::from(v.to_bits() as usize),
         Some(ScoreOut::Label(_)) | None => {
             (*fcinfo).isnull = true;
@@ -115,7 +116,7 @@ function_info_v1!(pg_finfo_insight_class_columns);
 #[doc(hidden)]
 #[pg_guard]
 pub unsafe extern "C-unwind" fn insight_class_columns(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-    match score_columns(fcinfo) {
+    match score_columns(fcinfo, true) {
         Some(ScoreOut::Label(s)) => s.into_datum().unwrap(),
         _ => {
             (*fcinfo).isnull = true;
@@ -195,7 +196,7 @@ pub unsafe extern "C-unwind" fn insight_predict_support(fcinfo: pg_sys::Function
         .filter(|a| !a.attisdropped)
         .map(|a| (a.attnum, a.atttypid, a.atttypmod, a.attcollation))
         .collect();
-    pg_sys::DecrTupleDescRefCount(desc);
+    crate::data::row::release_tupdesc(desc);
     if cols.len() + FIRST_COLUMN_ARG > pg_sys::FUNC_MAX_ARGS as usize {
         return none;
     }

@@ -3,6 +3,7 @@
 
 pub mod array;
 pub mod columns;
+pub mod deform;
 pub mod encode;
 pub mod reader;
 pub mod row;

@@ -14,6 +14,7 @@
 //! call's own argument types, never from the catalog, so a lying caller cannot make a datum be
 //! read as another type.
 
+use crate::data::deform;
 use crate::error::{ident, InsightError, Result};
 use crate::ml::preprocess::{Feature, Value, ValueKind};
 use crate::spi::type_name;
@@ -264,6 +265,18 @@ fn match_features(
     Ok(reads)
 }
 
+/// PostgreSQL's ReleaseTupleDesc: descriptors of record types registered in shared memory (any
+/// session that ran a parallel query has them) are not reference-counted, and decrementing one
+/// is an ERROR ("tupdesc reference ... is not owned by resource owner").
+///
+/// # Safety
+/// `desc` must come from lookup_rowtype_tupdesc.
+pub unsafe fn release_tupdesc(desc: pg_sys::TupleDesc) {
+    if (*desc).tdrefcount >= 0 {
+        pg_sys::DecrTupleDescRefCount(desc);
+    }
+}
+
 /// The type cache entry of a named row type and its descriptor identifier now.
 unsafe fn typcache_entry(typid: pg_sys::Oid) -> (*const pg_sys::TypeCacheEntry, u64) {
     let entry = pg_sys::lookup_type_cache(typid, pg_sys::TYPECACHE_TUPDESC as i32);
@@ -309,8 +322,12 @@ pub struct RowBinding {
     /// offset of each feature's value in a tuple without NULLs (PostgreSQL's attcacheoff idea):
     /// such rows are read in place instead of deformed.
     fixed_offsets: Option<Vec<usize>>,
-    /// Attributes a tuple must have for `fixed_offsets` to apply.
-    fixed_natts: u16,
+    /// Attributes up to the last one a feature needs: what is deformed, and what a tuple must
+    /// have for `fixed_offsets` to apply.
+    needed: usize,
+    /// Bytes of data a tuple must have for `fixed_offsets` to apply: the end of the last
+    /// needed attribute (a shorter value is not of this layout).
+    fixed_len: usize,
     values: Vec<pg_sys::Datum>,
     nulls: Vec<bool>,
 }
@@ -350,7 +367,7 @@ impl RowBinding {
             pg_sys::MemoryContextSwitchTo(old);
             c
         };
-        pg_sys::DecrTupleDescRefCount(src);
+        release_tupdesc(src);
         let natts = (*tupdesc).natts as usize;
         // from here on, the copy is freed if binding fails
         let mut binding = RowBinding {
@@ -358,7 +375,8 @@ impl RowBinding {
             tupdesc,
             reads: Vec::new(),
             fixed_offsets: None,
-            fixed_natts: 0,
+            needed: 0,
+            fixed_len: 0,
             values: vec![pg_sys::Datum::from(0); natts],
             nulls: vec![true; natts],
         };
@@ -381,8 +399,11 @@ impl RowBinding {
             .map(|(i, r)| (live[i].0, r))
             .collect();
         let attrs = (*tupdesc).attrs.as_slice(natts);
+        binding.needed = binding.reads.iter().map(|(a, _)| *a + 1).max().unwrap_or(0);
         binding.fixed_offsets = fixed_offsets(attrs, &binding.reads);
-        binding.fixed_natts = binding.reads.iter().map(|(a, _)| *a + 1).max().unwrap_or(0) as u16;
+        if binding.fixed_offsets.is_some() {
+            binding.fixed_len = layout_end(attrs, binding.needed);
+        }
         Ok(binding)
     }
 
@@ -404,8 +425,9 @@ impl RowBinding {
     pub unsafe fn visit(&mut self, td: pg_sys::HeapTupleHeader, sink: &mut impl FeatureSink) -> Result<()> {
         if let Some(offsets) = &self.fixed_offsets {
             let infomask = (*td).t_infomask as u32;
-            let natts = ((*td).t_infomask2 as u32 & pg_sys::HEAP_NATTS_MASK) as u16;
-            if infomask & pg_sys::HEAP_HASNULL == 0 && natts >= self.fixed_natts {
+            let natts = ((*td).t_infomask2 as u32 & pg_sys::HEAP_NATTS_MASK) as usize;
+            let data_len = pgrx::varlena::varsize_4b(td as *const pg_sys::varlena).saturating_sub((*td).t_hoff as usize);
+            if infomask & pg_sys::HEAP_HASNULL == 0 && natts >= self.needed && data_len >= self.fixed_len {
                 let data = (td as *const u8).add((*td).t_hoff as usize);
                 for (j, ((_, read), off)) in self.reads.iter().zip(offsets).enumerate() {
                     sink.take(j, fixed_value(read, data.add(*off)))?;
@@ -413,10 +435,12 @@ impl RowBinding {
                 return Ok(());
             }
         }
-        let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
-        tuple.t_len = pgrx::varlena::varsize_4b(td as *const pg_sys::varlena) as u32;
-        tuple.t_data = td;
-        unguarded::heap_deform_tuple(&mut tuple, self.tupdesc, self.values.as_mut_ptr(), self.nulls.as_mut_ptr());
+        deform::deform(td, self.tupdesc, self.needed, &mut self.values, &mut self.nulls).map_err(|_| {
+            InsightError::datatype_mismatch(
+                format!("a row value does not match its row type {}", type_name(self.version.typid)),
+                "It was made before an ALTER TABLE changed that type (a PL/pgSQL variable kept across the ALTER?): read the row again.",
+            )
+        })?;
         for (j, (att, read)) in self.reads.iter().enumerate() {
             let v = if self.nulls[*att] {
                 Value::Null
@@ -434,23 +458,6 @@ unsafe fn attname(desc: pg_sys::TupleDesc, att: usize) -> String {
     CStr::from_ptr(a.attname.data.as_ptr()).to_string_lossy().into_owned()
 }
 
-/// PostgreSQL functions called once per scored row, declared here without pgrx's error guard:
-/// pgrx wraps every pg_sys call in a sigsetjmp, which costs more than the call itself on this
-/// path. heap_deform_tuple only reads memory and cannot raise an ERROR for the inputs passed (a
-/// detoasted heap tuple and the descriptor of its own, unchanged type), so there is no longjmp
-/// to catch.
-mod unguarded {
-    use pgrx::pg_sys;
-    extern "C-unwind" {
-        pub fn heap_deform_tuple(
-            tuple: pg_sys::HeapTuple,
-            desc: pg_sys::TupleDesc,
-            values: *mut pg_sys::Datum,
-            isnull: *mut bool,
-        );
-    }
-}
-
 /// Byte offsets of the features' attributes in a tuple without NULLs, when all attributes up to
 /// the last needed one are fixed-width, not dropped, and every needed one is read by value.
 fn fixed_offsets(attrs: &[pg_sys::FormData_pg_attribute], reads: &[(usize, AttrRead)]) -> Option<Vec<usize>> {
@@ -464,17 +471,17 @@ fn fixed_offsets(attrs: &[pg_sys::FormData_pg_attribute], reads: &[(usize, AttrR
         if a.attisdropped || a.attlen <= 0 {
             return None;
         }
-        let align = match a.attalign as u8 {
-            b'c' => 1,
-            b's' => 2,
-            b'i' => 4,
-            _ => 8,
-        };
-        off = off.div_ceil(align) * align;
+        off = deform::align(off, a.attalign as u8);
         offsets.push(off);
         off += a.attlen as usize;
     }
     Some(reads.iter().map(|(a, _)| offsets[*a]).collect())
+}
+
+/// Where the first `n` attributes end in a tuple without NULLs, all fixed-width (see
+/// fixed_offsets, which holds when this is called).
+fn layout_end(attrs: &[pg_sys::FormData_pg_attribute], n: usize) -> usize {
+    attrs[..n].iter().fold(0, |off, a| deform::align(off, a.attalign as u8) + a.attlen as usize)
 }
 
 /// Reads a fixed-width by-value attribute stored at `p`.
@@ -526,7 +533,7 @@ impl ColumnBinding {
         let version = TypeVersion::now(rowtype, -1);
         let desc = pg_sys::lookup_rowtype_tupdesc(rowtype, -1);
         let live = live_attributes(desc);
-        pg_sys::DecrTupleDescRefCount(desc);
+        release_tupdesc(desc);
         if live.len() + first != nargs {
             return Err(InsightError::datatype_mismatch(
                 format!("row type {} has {} columns, but {} were passed", type_name(rowtype), live.len(), nargs.saturating_sub(first)),

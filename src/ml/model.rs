@@ -6,12 +6,17 @@
 
 use super::linalg::dot;
 use super::linalg::{sigmoid, softmax_in_place};
-use super::preprocess::{PrepError, Preprocessor, Value};
+use super::preprocess::{Encoding, PrepError, Preprocessor, Value};
 use serde::{Deserialize, Serialize};
 
 pub const MAGIC: &[u8; 4] = b"PGIM";
 /// 1: linear models; 2: adds the MLP estimator (version 1 rows decode unchanged).
 pub const FORMAT_VERSION: u16 = 2;
+/// More encoded inputs than this is not a model anyone trained (train caps categories at 1000 per
+/// column and PostgreSQL rows at 1600 columns).
+const MAX_ENCODED_WIDTH: usize = 1 << 21;
+/// As train's limit on the classes of a target.
+const MAX_CLASSES: usize = 100;
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Task {
@@ -132,7 +137,8 @@ impl Model {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 + self.preprocessor.width * 16);
+        // a size hint only: capped, whatever the width says
+        let mut out = Vec::with_capacity(self.preprocessor.width.saturating_mul(16).saturating_add(64).min(1 << 20));
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         bincode::serialize_into(&mut out, self).expect("serialising to a Vec cannot fail");
@@ -146,12 +152,71 @@ impl Model {
         let version = u16::from_le_bytes([bytes[4], bytes[5]]);
         match version {
             1 | 2 => {
-                let mut m: Model =
-                    bincode::deserialize(&bytes[6..]).map_err(|e| CodecError::Corrupt(e.to_string()))?;
+                // bincode's own format (fixed-width integers, trailing bytes allowed), with a
+                // limit: no length prefix may claim more than the stored bytes
+                use bincode::Options;
+                let mut m: Model = bincode::DefaultOptions::new()
+                    .with_fixint_encoding()
+                    .allow_trailing_bytes()
+                    .with_limit(bytes.len() as u64)
+                    .deserialize(&bytes[6..])
+                    .map_err(|e| CodecError::Corrupt(e.to_string()))?;
+                m.check().map_err(CodecError::Corrupt)?;
                 m.preprocessor.prepare();
                 Ok(m)
             }
             v => Err(CodecError::UnsupportedVersion(v)),
+        }
+    }
+
+    /// Checks that a decoded model is whole: the features tile the encoded vector, the classes
+    /// fit the task, and the estimator's shapes fit the inputs and outputs. Scoring indexes and
+    /// allocates by these numbers, so a row that bincode can read but that was damaged or made
+    /// by hand must fail here, not abort the backend there.
+    pub fn check(&self) -> Result<(), String> {
+        let pre = &self.preprocessor;
+        if pre.width == 0 || pre.width > MAX_ENCODED_WIDTH {
+            return Err(format!("it has {} encoded inputs", pre.width));
+        }
+        let mut offset = 0usize;
+        for f in &pre.features {
+            if f.offset != offset {
+                return Err(format!("feature {} starts at input {}, not {offset}", f.name, f.offset));
+            }
+            match &f.encoding {
+                Encoding::Scaled { mean, scale, fill } => {
+                    if !(mean.is_finite() && fill.is_finite() && scale.is_finite() && *scale != 0.0) {
+                        return Err(format!("feature {} has a non-finite or zero scaling", f.name));
+                    }
+                }
+                Encoding::OneHot { categories, null_slot } => {
+                    if null_slot.is_some_and(|s| s > categories.len()) {
+                        return Err(format!("feature {} imputes a category it does not have", f.name));
+                    }
+                }
+            }
+            offset = offset.saturating_add(f.width());
+        }
+        if offset != pre.width {
+            return Err(format!("its features take {offset} inputs, but it has {}", pre.width));
+        }
+        let classes_ok = match self.task {
+            Task::Binary => self.classes.len() == 2,
+            Task::Multiclass => (3..=MAX_CLASSES).contains(&self.classes.len()),
+            Task::Regression => self.classes.is_empty(),
+        };
+        if !classes_ok || !(0.0..=1.0).contains(&self.threshold) {
+            return Err(format!("a {} model with {} classes and threshold {}", self.task.as_str(), self.classes.len(), self.threshold));
+        }
+        let k = self.outputs();
+        match &self.estimator {
+            Estimator::Linear { coef, intercept } => {
+                if intercept.len() != k || coef.len() != k * pre.width {
+                    return Err(format!("{} coefficients and {} intercepts for {} inputs and {k} outputs", coef.len(), intercept.len(), pre.width));
+                }
+                Ok(())
+            }
+            Estimator::Mlp(net) => net.check(pre.width, k, self.task),
         }
     }
 }
@@ -208,14 +273,14 @@ impl Model {
         let mut null_is_error = Vec::new();
         for f in &self.preprocessor.features {
             match f.encoding {
-                super::preprocess::Encoding::Scaled { mean, scale, fill } => {
+                Encoding::Scaled { mean, scale, fill } => {
                     let c = coef[f.offset] / scale;
                     base -= c * mean;
                     w.push(c);
                     null_term.push(c * fill);
                     null_is_error.push(f.null_is_error);
                 }
-                super::preprocess::Encoding::OneHot { .. } => return None,
+                Encoding::OneHot { .. } => return None,
             }
         }
         Some(FoldedLinear { base, w, null_term, null_is_error, sigmoid: self.task == Task::Binary })
@@ -324,6 +389,48 @@ mod tests {
             assert!((f.finish(z) - out[0]).abs() < 1e-12);
         }
         assert!(tiny_model().fold_linear().is_none(), "one-hot models are not folded");
+    }
+
+    /// Rows that bincode reads but that no training wrote (damaged, or made by hand by a role
+    /// allowed to insert into insight.models) are Corrupt: before the check, a width of 2^40
+    /// aborted the backend on allocation and bad offsets panicked while scoring.
+    #[test]
+    fn codec_rejects_models_that_do_not_fit_together() {
+        let corrupt = |m: Model| match Model::decode(&m.encode()) {
+            Err(CodecError::Corrupt(msg)) => msg,
+            other => panic!("decoded a broken model: {other:?}"),
+        };
+        let mut m = tiny_model();
+        m.preprocessor.width = 1 << 40;
+        assert!(corrupt(m).contains("encoded inputs"));
+        let mut m = tiny_model();
+        m.preprocessor.width = 2;
+        assert!(corrupt(m).contains("take 4 inputs"));
+        let mut m = tiny_model();
+        m.preprocessor.features[1].offset = 5;
+        assert!(corrupt(m).contains("starts at input 5"));
+        let mut m = tiny_model();
+        m.task = Task::Multiclass;
+        assert!(corrupt(m).contains("2 classes"));
+        let mut m = tiny_model();
+        m.estimator = Estimator::Linear { coef: vec![1.0; 3], intercept: vec![0.0] };
+        assert!(corrupt(m).contains("3 coefficients"));
+        let mut m = tiny_model();
+        if let Encoding::Scaled { scale, .. } = &mut m.preprocessor.features[0].encoding {
+            *scale = 0.0;
+        }
+        assert!(corrupt(m).contains("scaling"));
+        let mut m = tiny_model();
+        use crate::ml::algorithms::mlp::{Activation, Head, Mlp};
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        // three inputs where the model has four
+        m.estimator = Estimator::Mlp(Mlp::new(3, &[2], 1, Activation::Relu, Head::Sigmoid, false, &mut rng));
+        assert!(corrupt(m).contains("network"));
+        // a length prefix that claims 2^40 class labels: refused by the read limit, no allocation
+        let mut bytes = tiny_model().encode();
+        bytes[10..18].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        assert!(matches!(Model::decode(&bytes), Err(CodecError::Corrupt(_))));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Per-backend cache of decoded models, and the per-statement resolution of model names.
 //!
-//! Versions are immutable rows, so a decoded model is cached by (id, xmin) for the life of the
-//! backend: a row replaced under the same id is a new row version and is decoded anew.
+//! Versions are immutable rows, so a decoded model is cached for the life of the backend, keyed by
+//! the row version (id, xmin, cmin): a row replaced under the same id is decoded anew.
 //! Which version `'name'` means can change at any time (insight.deploy), so a name is resolved
 //! again whenever the statement or command changes: a new deployment is seen by the next
 //! statement of every session without reconnecting, and a row-by-row scan pays for one catalog
@@ -15,15 +15,15 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 thread_local! {
-    static MODELS: RefCell<HashMap<i64, (i64, Rc<Model>)>> = RefCell::new(HashMap::new());
+    static MODELS: RefCell<HashMap<i64, (StoredModel, Rc<Model>)>> = RefCell::new(HashMap::new());
 }
 
 /// At most this many decoded models stay cached per backend.
 const MAX_CACHED: usize = 64;
 
 pub fn load(stored: StoredModel) -> Result<Rc<Model>> {
-    let StoredModel { id, xmin } = stored;
-    if let Some((_, m)) = MODELS.with(|c| c.borrow().get(&id).filter(|(x, _)| *x == xmin).cloned()) {
+    let id = stored.id;
+    if let Some((_, m)) = MODELS.with(|c| c.borrow().get(&id).filter(|(s, _)| *s == stored).cloned()) {
         return Ok(m);
     }
     let bytes = catalog::weights(id);
@@ -47,7 +47,7 @@ pub fn load(stored: StoredModel) -> Result<Rc<Model>> {
         if c.len() >= MAX_CACHED {
             c.clear();
         }
-        c.insert(id, (xmin, model.clone()));
+        c.insert(id, (stored, model.clone()));
     });
     Ok(model)
 }

@@ -3,6 +3,7 @@
 //! Every statement names its schema's objects in full (see crate::spi).
 
 use crate::error::{InsightError, Result};
+use pgrx::PgSqlErrorCode;
 use crate::spi::select_one;
 use pgrx::prelude::*;
 use pgrx::JsonB;
@@ -54,29 +55,59 @@ pub fn validate_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// One stored version of a model: its row id and the transaction that wrote the row. Decoded
-/// models are cached by both, so a row replaced under the same id (TRUNCATE ... RESTART
-/// IDENTITY, a restore, an UPDATE by hand) is decoded anew.
+/// One stored version of a model: its row id and the transaction and command that wrote the row
+/// version. Decoded models are cached by all three, so a row replaced under the same id
+/// (TRUNCATE ... RESTART IDENTITY, a restore, an UPDATE by hand, even within the transaction that
+/// wrote the first one) is decoded anew.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StoredModel {
     pub id: i64,
     pub xmin: i64,
+    pub cmin: i64,
 }
 
-/// (id, xmin) of one model row, from a query returning them as the array `ARRAY[id, xmin]`.
+/// One model row's StoredModel, from a query returning `ARRAY[id, xmin, cmin]` (ID_AND_VERSION).
 fn stored(query: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> Option<StoredModel> {
     let v = select_one::<Vec<i64>>(query, args)?;
-    Some(StoredModel { id: *v.first()?, xmin: *v.get(1)? })
+    Some(StoredModel { id: *v.first()?, xmin: *v.get(1)?, cmin: *v.get(2)? })
 }
 
-const ID_AND_XMIN: &str = "ARRAY[m.id, m.xmin::pg_catalog.text::pg_catalog.int8]";
+const ID_AND_VERSION: &str = "ARRAY[m.id, m.xmin::pg_catalog.text::pg_catalog.int8, m.cmin::pg_catalog.text::pg_catalog.int8]";
+
+/// Checks, before any work, that this session may write `tables` (insight.models to store a
+/// version, insight.deployments to deploy one): INSERT on each, and not a read-only transaction.
+pub fn check_can_write(tables: &[&str]) -> Result<()> {
+    if select_one::<bool>("SELECT pg_catalog.current_setting('transaction_read_only')::pg_catalog.bool", &[]) == Some(true) {
+        return Err(InsightError::read_only(
+            "cannot store a model in a read-only transaction",
+            "Train on the primary, outside SET TRANSACTION READ ONLY.",
+        ));
+    }
+    for t in tables {
+        let ok = select_one::<bool>(
+            "SELECT pg_catalog.has_table_privilege($1::pg_catalog.text, 'INSERT')",
+            &[(*t).into()],
+        );
+        if ok != Some(true) {
+            return Err(InsightError::insufficient_privilege(
+                format!("permission denied to write {t}: storing {} needs INSERT on it", if *t == "insight.models" { "a model" } else { "a deployment" }),
+                format!(
+                    "A superuser or the extension's owner can run: GRANT INSERT ON {} TO {};",
+                    tables.join(", "),
+                    select_one::<String>("SELECT pg_catalog.quote_ident(current_user)", &[]).unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// Resolves a reference to a stored model version.
 pub fn resolve(r: &ModelRef) -> Result<StoredModel> {
     if let Some(v) = r.version {
         let id = stored(
             &format!(
-                "SELECT {ID_AND_XMIN} FROM insight.models m
+                "SELECT {ID_AND_VERSION} FROM insight.models m
                   WHERE m.name OPERATOR(pg_catalog.=) $1 AND m.version OPERATOR(pg_catalog.=) $2"
             ),
             &[r.name.into(), v.into()],
@@ -94,7 +125,7 @@ pub fn resolve(r: &ModelRef) -> Result<StoredModel> {
     }
     let id = stored(
         &format!(
-            "SELECT {ID_AND_XMIN} FROM insight.deployments d JOIN insight.models m ON m.id OPERATOR(pg_catalog.=) d.model_id
+            "SELECT {ID_AND_VERSION} FROM insight.deployments d JOIN insight.models m ON m.id OPERATOR(pg_catalog.=) d.model_id
               WHERE d.name OPERATOR(pg_catalog.=) $1 ORDER BY d.id DESC LIMIT 1"
         ),
         &[r.name.into()],
@@ -154,6 +185,22 @@ pub fn insert(m: NewModel) -> (i64, i32) {
     )
         .expect("advisory lock");
     let version = latest_version(m.name).unwrap_or(0) + 1;
+    let name = m.name.to_string();
+    // Under REPEATABLE READ the lock above can wait for another session's training of the same
+    // name whose version this transaction's snapshot cannot see: the INSERT then collides on
+    // (name, version). That is a serialization failure, to be retried, not a bug.
+    pgrx::PgTryBuilder::new(move || insert_version(m, version))
+        .catch_when(PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION, move |_| {
+            InsightError::serialization(
+                format!("another session stored a version of model \"{name}\" after this transaction began"),
+                "Retry the transaction; or train in READ COMMITTED, where concurrent trainings of one name wait for each other.",
+            )
+            .raise()
+        })
+        .execute()
+}
+
+fn insert_version(m: NewModel, version: i32) -> (i64, i32) {
     let id = Spi::get_one_with_args::<i64>(
         "INSERT INTO insight.models (name, version, task, algorithm, relation, target, features, options,
                                      metrics, weights, n_rows, train_seconds)

@@ -95,6 +95,7 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
             "if_better deploys the new version when its test metric beats the deployed one.",
         ));
     }
+    catalog::check_can_write(if req.deploy == "never" { &["insight.models"] } else { &["insight.models", "insight.deployments"] })?;
     let relation = columns::relation_name(req.relid);
     let cols = columns::relation_columns(req.relid);
     let target = match req.target {

@@ -97,7 +97,48 @@ thread_local! {
     static SCRATCH: RefCell<(Vec<f32>, Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
 
+/// Wider layers than this are not networks anyone trained (train caps hidden layers at 4096).
+const MAX_LAYER_WIDTH: usize = 1 << 16;
+
 impl Mlp {
+    /// Checks a decoded network's shapes against the model's inputs, outputs and task (see
+    /// Model::check): every pass indexes by them.
+    pub fn check(&self, inputs: usize, outputs: usize, task: crate::ml::model::Task) -> Result<(), String> {
+        use crate::ml::model::Task;
+        let dense_ok = |d: &Dense| {
+            d.n_in > 0
+                && d.n_out > 0
+                && d.n_in <= MAX_LAYER_WIDTH.max(inputs)
+                && d.n_out <= MAX_LAYER_WIDTH
+                && d.w.len() == d.n_in * d.n_out
+                && d.b.len() == d.n_out
+        };
+        let shape_err = || format!("its network does not fit {inputs} inputs and {outputs} outputs");
+        let (first, last) = match (self.layers.first(), self.layers.last()) {
+            (Some(f), Some(l)) => (f, l),
+            _ => return Err("its network has no layers".into()),
+        };
+        if first.n_in != inputs || last.n_out != outputs || !self.layers.iter().all(dense_ok) {
+            return Err(shape_err());
+        }
+        if self.layers.windows(2).any(|p| p[0].n_out != p[1].n_in) {
+            return Err(shape_err());
+        }
+        if let Some(s) = &self.skip {
+            if s.n_in != inputs || s.n_out != outputs || !dense_ok(s) {
+                return Err(shape_err());
+            }
+        }
+        let head_ok = matches!(
+            (self.head, task),
+            (Head::Sigmoid, Task::Binary) | (Head::Softmax, Task::Multiclass) | (Head::Identity, Task::Regression)
+        );
+        if !head_ok || self.baseline.len() != inputs || !self.y_scale.is_finite() || !self.y_mean.is_finite() {
+            return Err(format!("its network head or baseline does not fit a {} model", task.as_str()));
+        }
+        Ok(())
+    }
+
     /// model_info's view of a network: its shape, not its weights.
     pub fn parameters(&self, inputs: &[String]) -> serde_json::Value {
         serde_json::json!({

@@ -1,0 +1,134 @@
+-- Findings of an attack review of the scoring code, each now a test. The crafted model rows were
+-- made from a real one-feature logistic model (age -> purchased) by changing one field of its
+-- encoding: the encoded width (2^40 made the backend abort on allocation), an offset, the task, the
+-- coefficient count, or cutting the bytes short. A role allowed to write insight.models (what
+-- analysts are told to get) can store such a row; scoring it must be an ERROR for everyone.
+\pset null '(null)'
+CREATE ROLE insight_writer;
+GRANT INSERT ON insight.models, insight.deployments TO insight_writer;
+CREATE ROLE insight_reader;
+GRANT SELECT ON customers TO insight_reader;
+GRANT EXECUTE ON FUNCTION try_sql(text) TO insight_reader, insight_writer;
+SET ROLE insight_writer;
+INSERT INTO insight.models (name, version, task, algorithm, relation, target, features, weights, n_rows, train_seconds)
+SELECT name, 1, 'binary_classification', 'logistic', 'public.customers', 'purchased', '{}', weights::bytea, 1, 0
+  FROM (VALUES
+  ('crafted_width_2_40', '\x5047494d0200000000000200000000000000050000000000000066616c7365040000000000000074727565000000000000e03f010000000000000003000000000000006167650700000000000000696e746567657200000000000000008914586c72274540acc4ded3e87e29408914586c7227454000000000000000000000000000000100000000000001000000000000002ad534538cdb9b3f01000000000000004d28e3181888e3bf'),
+  ('crafted_width_0', '\x5047494d0200000000000200000000000000050000000000000066616c7365040000000000000074727565000000000000e03f010000000000000003000000000000006167650700000000000000696e746567657200000000000000008914586c72274540acc4ded3e87e29408914586c7227454000000000000000000000000000000000000000000001000000000000002ad534538cdb9b3f01000000000000004d28e3181888e3bf'),
+  ('crafted_offset_5', '\x5047494d0200000000000200000000000000050000000000000066616c7365040000000000000074727565000000000000e03f010000000000000003000000000000006167650700000000000000696e746567657200000000000000008914586c72274540acc4ded3e87e29408914586c7227454005000000000000000001000000000000000000000001000000000000002ad534538cdb9b3f01000000000000004d28e3181888e3bf'),
+  ('crafted_multiclass_2_classes', '\x5047494d0200010000000200000000000000050000000000000066616c7365040000000000000074727565000000000000e03f010000000000000003000000000000006167650700000000000000696e746567657200000000000000008914586c72274540acc4ded3e87e29408914586c7227454000000000000000000001000000000000000000000001000000000000002ad534538cdb9b3f01000000000000004d28e3181888e3bf'),
+  ('crafted_coef_count', '\x5047494d0200000000000200000000000000050000000000000066616c7365040000000000000074727565000000000000e03f010000000000000003000000000000006167650700000000000000696e746567657200000000000000008914586c72274540acc4ded3e87e29408914586c7227454000000000000000000001000000000000000000000007000000000000002ad534538cdb9b3f01000000000000004d28e3181888e3bf'),
+  ('crafted_truncated', '\x5047494d0200000000000200000000000000050000000000000066616c7365040000000000000074727565000000000000e03f010000000000000003000000000000006167650700000000000000696e746567657200000000000000008914586c722745')
+  ) AS crafted(name, weights);
+INSERT INTO insight.deployments (name, model_id, strategy)
+SELECT name, id, 'manual' FROM insight.models WHERE name LIKE 'crafted\_%';
+RESET ROLE;
+SET ROLE insight_reader;
+SELECT name, try_sql(format('SELECT insight.predict(%L, ARRAY[40])', name)) AS predict_array
+  FROM insight.models WHERE name LIKE 'crafted\_%' ORDER BY name;
+SELECT try_sql($$SELECT insight.predict('crafted_width_2_40', c) FROM customers c LIMIT 1$$) AS predict_row;
+SELECT try_sql($$SELECT * FROM insight.explain('crafted_offset_5', ARRAY[40])$$) AS explain;
+SELECT try_sql($$SELECT insight.model_info('crafted_coef_count')$$) AS model_info;
+SELECT try_sql($$SELECT insight.evaluate('crafted_multiclass_2_classes', 'customers')$$) AS evaluate;
+RESET ROLE;
+SELECT 'alive' AS backend;
+DELETE FROM insight.models WHERE name LIKE 'crafted\_%';
+
+-- After any parallel query a session has record types in the shared registry, which are not
+-- reference-counted: releasing one like a named type's was an XX000 for every later ROW(...).
+SELECT * FROM insight.train('att', 'customers', target => 'purchased', features => ARRAY['age', 'tenure_days', 'visits_30d'], deploy => 'always') \gset att_
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SELECT count(*) > 0 AS parallel_scan FROM customers;
+SELECT abs(insight.predict('att', ROW(40, 300, 3)) - insight.predict('att', ARRAY[40, 300, 3])) < 1e-12 AS anonymous_row_scores;
+SELECT count(*) AS subquery_rows_scored FROM (SELECT age, tenure_days, visits_30d FROM customers) s
+ WHERE insight.predict('att', s) IS NOT NULL;
+-- inside the parallel workers too
+SELECT count(*) AS rows_scored_in_workers FROM customers c
+ WHERE insight.predict('att', ROW(c.age, c.tenure_days, c.visits_30d)) >= 0;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+
+-- A model row replaced under the same id inside one transaction (TRUNCATE ... RESTART IDENTITY,
+-- UPDATE) is a new row version: the cache keyed by (id, xmin) kept serving the old one.
+CREATE TABLE att_flipped AS SELECT customer_id, age, tenure_days, visits_30d, NOT purchased AS purchased FROM customers;
+BEGIN;
+SELECT round(insight.predict('att', ARRAY[40, 300, 3])::numeric, 6) AS before_truncate \gset
+TRUNCATE insight.models, insight.deployments RESTART IDENTITY;
+SELECT model_id AS new_id FROM insight.train('att', 'att_flipped', target => 'purchased',
+  features => ARRAY['age', 'tenure_days', 'visits_30d'], deploy => 'always');
+SELECT round(insight.predict('att', ARRAY[40, 300, 3])::numeric, 6) <> :before_truncate AS new_model_used,
+       round(insight.predict('att', ARRAY[40, 300, 3])::numeric, 6) + :before_truncate BETWEEN 0.9 AND 1.1 AS flipped_labels_flip_it;
+-- an UPDATE of the row in the same transaction: the first model's weights again
+UPDATE insight.models SET weights = (SELECT weights FROM insight.models WHERE name = 'att' AND version = 1)
+ WHERE name = 'att' AND version = 1;
+SELECT round(insight.predict('att', ARRAY[40, 300, 3])::numeric, 6) <> :before_truncate AS still_new_model;
+ROLLBACK;
+SELECT round(insight.predict('att', ARRAY[40, 300, 3])::numeric, 6) = :before_truncate AS old_model_after_rollback;
+
+-- A deployment rolled back in a subtransaction (an EXCEPTION block) is not used afterwards.
+SELECT version FROM insight.train('att', 'customers', target => 'purchased', features => ARRAY['age', 'tenure_days', 'visits_30d'],
+  options => '{"l2": 1000}', deploy => 'never');
+CREATE TABLE att_seen (i int, score float8);
+DO $$
+BEGIN
+  FOR i IN 1..3 LOOP
+    BEGIN
+      IF i = 1 THEN PERFORM insight.deploy('att', 2); END IF;
+      INSERT INTO att_seen VALUES (i, insight.predict('att', ARRAY[40, 300, 3]));
+      IF i = 1 THEN RAISE EXCEPTION 'roll back'; END IF;
+    EXCEPTION WHEN raise_exception THEN NULL;
+    END;
+  END LOOP;
+END $$;
+SELECT i, score = insight.predict('att@1', ARRAY[40, 300, 3]) AS deployed_v1_used FROM att_seen ORDER BY i;
+
+-- A PL/pgSQL row value made before an ALTER TABLE changed its type does not match the type's
+-- layout any more: reading it must stay inside the value (an error here), never follow a garbage
+-- length out of it.
+CREATE TABLE att_t5 AS SELECT customer_id::int4 AS k, age, tenure_days, visits_30d FROM customers WHERE customer_id <= 10;
+CREATE PROCEDURE att_p5() LANGUAGE plpgsql AS $$
+DECLARE r att_t5; v float8;
+BEGIN
+  SELECT * INTO r FROM att_t5 ORDER BY k LIMIT 1;
+  RAISE NOTICE 'before the ALTER: %', round(insight.predict('att@1', r)::numeric, 6);
+  COMMIT;
+  ALTER TABLE att_t5 ALTER COLUMN k TYPE text;
+  COMMIT;
+  v := insight.predict('att@1', r);
+  RAISE NOTICE 'after the ALTER: %', round(v::numeric, 6);
+END $$;
+CALL att_p5();
+SELECT 'alive' AS backend;
+
+-- Training checks that it may store the model before it reads any data, and says which GRANT.
+SET ROLE insight_reader;
+SELECT try_sql($$SELECT * FROM insight.train('att_denied', 'customers', target => 'purchased')$$);
+SELECT try_sql($$SELECT insight.deploy('att', 1)$$);
+RESET ROLE;
+SET ROLE insight_writer;
+SELECT try_sql($$SELECT * FROM insight.train('att_denied', 'customers', target => 'purchased')$$);
+RESET ROLE;
+BEGIN READ ONLY;
+SELECT try_sql($$SELECT * FROM insight.train('att_denied', 'customers', target => 'purchased')$$);
+ROLLBACK;
+SELECT count(*) AS denied_rows FROM insight.models WHERE name = 'att_denied';
+
+-- The C entry points refuse an output kind that is not theirs (they returned NULL).
+SELECT try_sql($$SELECT insight._class_columns('att', 0, 'customers'::regtype::oid, c.ctid, c.customer_id, c.age, c.region,
+         c.channel, c.tenure_days, c.visits_30d, c.email_opens_30d, c.support_tickets, c.avg_order_value,
+         c.days_since_last_purchase, c.is_member, c.signup_date, c.purchased) FROM customers c LIMIT 1$$);
+SELECT try_sql($$SELECT insight._score_columns('att', 3, 'customers'::regtype::oid, c.ctid, c.customer_id, c.age, c.region,
+         c.channel, c.tenure_days, c.visits_30d, c.email_opens_30d, c.support_tickets, c.avg_order_value,
+         c.days_since_last_purchase, c.is_member, c.signup_date, c.purchased) FROM customers c LIMIT 1$$);
+
+DROP PROCEDURE att_p5();
+REVOKE ALL ON insight.models, insight.deployments FROM insight_writer;
+REVOKE ALL ON customers FROM insight_reader;
+REVOKE ALL ON FUNCTION try_sql(text) FROM insight_reader, insight_writer;
+DROP ROLE insight_writer;
+DROP ROLE insight_reader;
