@@ -55,6 +55,7 @@ def interleave(arms, rounds=ROUNDS):
 def report(title, times, base=None):
     print(f"\n### {title} ({ROUNDS} interleaved rounds)")
     print("| what | median | min-max | " + (f"per round vs {base} | median ratio (min-max) |" if base else "|"))
+    print("|---|---|---|" + ("---|---|" if base else ""))
     for name, ts in times.items():
         line = f"| {name} | {statistics.median(ts) * 1000:,.0f} ms | {min(ts) * 1000:,.0f}-{max(ts) * 1000:,.0f} ms |"
         if base:
