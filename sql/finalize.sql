@@ -6,9 +6,13 @@ WITH names AS (
 ), current AS (
     SELECT DISTINCT ON (name) name, model_id, deployed_at, deployed_by
       FROM insight.deployments ORDER BY name, id DESC
+), latest AS (
+    SELECT DISTINCT ON (name) name, id FROM insight.models ORDER BY name, version DESC
 )
+-- algorithm, task, relation, target and metrics: of the deployed version, or of the latest one
+-- when none is deployed (deployed_version is NULL then)
 SELECT n.name,
-       m.version AS deployed_version,
+       CASE WHEN c.model_id IS NOT NULL THEN m.version END AS deployed_version,
        n.latest_version,
        n.versions,
        m.algorithm,
@@ -24,7 +28,8 @@ SELECT n.name,
        c.deployed_by
   FROM names n
   LEFT JOIN current c ON c.name = n.name
-  LEFT JOIN insight.models m ON m.id = c.model_id;
+  JOIN latest l ON l.name = n.name
+  JOIN insight.models m ON m.id = coalesce(c.model_id, l.id);
 
 COMMENT ON SCHEMA insight IS 'pg_insight: customer-insight machine learning in SQL';
 COMMENT ON TABLE insight.models IS 'One row per trained model version: recipe, preprocessing, metrics and weights';
@@ -38,7 +43,9 @@ COMMENT ON FUNCTION insight.predict(text, anyelement) IS
 COMMENT ON FUNCTION insight.predict_proba(text, anyelement) IS 'P(positive class) of a binary classifier';
 COMMENT ON FUNCTION insight.predict_purchase(text, anyelement) IS 'Purchase propensity: P(positive) of a binary purchase model';
 COMMENT ON FUNCTION insight.predict_class(text, anyelement) IS 'Predicted label (at the model threshold for binary classifiers)';
-COMMENT ON FUNCTION insight.explain(text, anyelement) IS 'Per-input additive contributions of a linear model''s score, plus the intercept';
+COMMENT ON FUNCTION insight.explain(text, anyelement, text) IS
+  'Per-input additive contributions to a score (linear: coefficient x value; networks: integrated gradients), plus the base, and the class explained';
+COMMENT ON FUNCTION insight.predict_probas(text, anyelement) IS 'Probability of every class of a classifier, as jsonb {label: probability}';
 COMMENT ON FUNCTION insight.evaluate(text, regclass) IS 'Metrics of a model on a labelled relation (same keys as training)';
 COMMENT ON FUNCTION insight.roc_curve(text, regclass) IS 'ROC curve points of a binary classifier on a labelled relation';
 COMMENT ON FUNCTION insight.lift(text, regclass, int) IS 'Lift / cumulative gains table of a binary classifier on a labelled relation';
@@ -73,23 +80,18 @@ COMMENT ON FUNCTION insight._class_columns(text, int, oid, tid, "any") IS
 COMMENT ON FUNCTION insight._predict_support(internal) IS
   'Internal: planner support function that passes a table row''s columns instead of building the row';
 
-CREATE PROCEDURE insight.score_table(model text, source regclass, target text, key text, mode text DEFAULT 'append')
+CREATE PROCEDURE insight.score_table(model text, source regclass, target text, key text, mode text DEFAULT 'append',
+                                     output text DEFAULT NULL)
 LANGUAGE plpgsql AS $$
 DECLARE
   n bigint;
-  missing text := CASE WHEN model IS NULL THEN 'model' WHEN source IS NULL THEN 'source'
-                       WHEN target IS NULL THEN 'target' WHEN key IS NULL THEN 'key'
-                       WHEN mode IS NULL THEN 'mode' END;
 BEGIN
-  IF missing IS NOT NULL THEN
-    RAISE EXCEPTION 'argument % must not be NULL', missing USING ERRCODE = 'null_value_not_allowed',
-      HINT = 'CALL insight.score_table(model, source_table, target_table, key_column[, mode]).';
-  END IF;
-  n := insight._score_table(model, source, target, key, mode);
+  -- _score_table refuses NULL arguments (22004, naming the argument)
+  n := insight._score_table(model, source, target, key, mode, output);
   RAISE NOTICE 'score_table: % rows of % scored into %', n, source, target;
 END
 $$;
-COMMENT ON PROCEDURE insight.score_table(text, regclass, text, text, text) IS
-  'Score every row of a table into (key, score) rows of another, created when missing, in batches of 10,000 rows';
-COMMENT ON FUNCTION insight._score_table(text, regclass, text, text, text) IS
+COMMENT ON PROCEDURE insight.score_table(text, regclass, text, text, text, text) IS
+  'Score every row of a table into (key, score) or (key, class) rows of another, created when missing, in batches of 10,000 rows';
+COMMENT ON FUNCTION insight._score_table(text, regclass, text, text, text, text) IS
   'Internal: the work of insight.score_table; returns the number of rows written';

@@ -60,14 +60,20 @@ pub fn init() {
             None,
         );
     }
-    GucRegistry::define_enum_guc(
-        c"insight.device",
-        c"Device for neural-network training and scoring: cpu or cuda.",
-        c"cuda needs a build with the candle and cuda features and a GPU.",
-        &DEVICE,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
+    // SAFETY: the check hook is #[pg_guard]ed and only reads its argument
+    unsafe {
+        GucRegistry::define_enum_guc_with_hooks(
+            c"insight.device",
+            c"Device for neural-network training and scoring: cpu or cuda.",
+            c"cuda needs a build with the candle and cuda features and a GPU.",
+            &DEVICE,
+            GucContext::Userset,
+            GucFlags::default(),
+            Some(check_device_setting),
+            None,
+            None,
+        );
+    }
     GucRegistry::define_string_guc(
         c"insight.embedding_model_path",
         c"Directory of a local sentence-embedding model used by insight.embed.",
@@ -95,6 +101,23 @@ pub fn threads() -> usize {
         _ => cores(),
     }
     .min(cap)
+}
+
+/// Refuses `insight.device = cuda` when SET in a build without CUDA, instead of failing later at
+/// the first network training.
+#[pg_guard]
+unsafe extern "C-unwind" fn check_device_setting(
+    newval: *mut std::ffi::c_int,
+    _extra: *mut *mut std::ffi::c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
+    if cfg!(feature = "cuda") || *newval != pgrx::GucEnum::to_ordinal(&Device::Cuda) {
+        return true;
+    }
+    pg_sys::GUC_check_errcode(pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED as i32);
+    pg_sys::GUC_check_errdetail_string =
+        pg_sys::pstrdup(c"This pg_insight build has no CUDA support: install one built with --features cuda on a machine with a GPU, or keep insight.device = cpu.".as_ptr());
+    false
 }
 
 /// Checks that the device `insight.device` names is usable by this build: `cuda` needs the

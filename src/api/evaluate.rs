@@ -88,6 +88,8 @@ pub(crate) fn score_relation(model_ref: &str, relid: pg_sys::Oid) -> Result<Scor
             InsightError::data(format!("row {} cannot be scored: {e:?}", r + 1), "Check the column values.")
         })?;
         model.predict_encoded(&x, &mut out);
+        crate::api::predict::finite_outputs(model_ref, &out)
+            .map_err(|e| InsightError::data(format!("row {} of {relation}: {}", r + 1, e.message), e.hint.unwrap_or_default()))?;
         outputs.extend_from_slice(&out);
     }
     Ok(Scored { model, outputs, target: frame.target.unwrap() })
@@ -120,7 +122,9 @@ fn binary_parts(s: &Scored, model_ref: &str) -> Result<(Vec<f64>, Vec<bool>)> {
     Ok((s.outputs.clone(), idx.iter().map(|&c| c == 1).collect()))
 }
 
-/// Metrics of a model on a labelled relation, with the keys training reports.
+/// Metrics of a model on every labelled row of a relation: the test-metric keys training reports
+/// (binary: accuracy, precision, recall, f1, roc_auc, log_loss, positive_rate; multiclass: the
+/// same but positive_rate, macro-averaged; regression: rmse, mae, r2) and n_rows.
 #[pg_extern(stable, parallel_restricted)]
 fn evaluate(model: &str, relation: PgRelation) -> JsonB {
     let relid = relation.oid();
@@ -140,7 +144,14 @@ fn evaluate(model: &str, relation: PgRelation) -> JsonB {
             _ => unreachable!(),
         })
     };
-    JsonB(run().or_raise())
+    let mut metrics = run().or_raise();
+    // every labelled row of the relation is scored: there is no test split here
+    if let Value::Object(m) = &mut metrics {
+        if let Some(n) = m.remove("n_test") {
+            m.insert("n_rows".into(), n);
+        }
+    }
+    JsonB(metrics)
 }
 
 /// The ROC curve of a binary classifier on a labelled relation, one row per distinct score.

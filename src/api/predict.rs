@@ -13,7 +13,6 @@
 use crate::data::encode::{Encode, Fold};
 use crate::data::row::{whole_row, ColumnBinding, FeatureSink, RowBinding};
 use crate::error::{InsightError, OrRaise, Result};
-use crate::ml::metrics::argmax;
 use crate::ml::model::{FoldedLinear, Model, Task};
 use crate::spi::type_name;
 use crate::store::{cache, catalog};
@@ -161,7 +160,7 @@ pub(crate) fn with_slot<R>(site: &mut CallSite, model: &str, f: impl FnOnce(&mut
 
 /// Scores `row` with `model` and hands the outputs to `f`. `need_encoded`: fill the encoded
 /// input vector even when the folded fast path could skip it.
-fn scores<R>(
+pub(crate) fn scores<R>(
     site: &mut CallSite,
     model: &str,
     row: &AnyElement,
@@ -186,6 +185,7 @@ fn scores<R>(
                 let mut fold = Fold::new(fl, m, model);
                 unsafe { visit_row(binding, m, model, row.datum(), &mut fold)? };
                 out[0] = fl.finish(fold.z);
+                finite_outputs(model, out)?;
                 return f(m, x, out);
             }
             _ => {
@@ -198,6 +198,7 @@ fn scores<R>(
             }
         }
         m.predict_encoded(x, out);
+        finite_outputs(model, out)?;
         f(m, x, out)
     })
 }
@@ -256,6 +257,26 @@ fn needs_binary(model_name: &str, m: &Model, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// A model's outputs must be numbers: finite inputs far outside the training range (1e308) can
+/// still make a score NaN (inf - inf), which would then be ranked, averaged and written as if it
+/// were one.
+#[inline(always)]
+pub(crate) fn finite_outputs(model_name: &str, out: &[f64]) -> Result<()> {
+    if out.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(not_finite(model_name))
+    }
+}
+
+#[cold]
+fn not_finite(model_name: &str) -> InsightError {
+    InsightError::data(
+        format!("model \"{model_name}\" gives a score that is not a number for this row"),
+        "Its inputs are far outside the values the model was trained on (e.g. 1e308): check or clip them.",
+    )
+}
+
 /// What a scorer returns from a model's outputs: the one definition of predict, predict_proba,
 /// predict_purchase and predict_class, for direct calls and rewritten ones alike.
 pub(crate) fn output_value(model_name: &str, m: &Model, out: &[f64], output: Output) -> Result<ScoreOut> {
@@ -266,8 +287,7 @@ pub(crate) fn output_value(model_name: &str, m: &Model, out: &[f64], output: Out
             Ok(ScoreOut::Number(out[0]))
         }
         Output::Class => match m.task {
-            Task::Binary => Ok(ScoreOut::Label(m.classes[usize::from(out[0] >= m.threshold)].clone())),
-            Task::Multiclass => Ok(ScoreOut::Label(m.classes[argmax(out)].clone())),
+            Task::Binary | Task::Multiclass => Ok(ScoreOut::Label(m.label(out).to_string())),
             Task::Regression => Err(InsightError::not_supported(
                 format!("model \"{model_name}\" is a regression model and has no classes"),
                 "Use insight.predict for the predicted value.",
@@ -321,25 +341,28 @@ fn predict_class(model: &str, row_or_array: AnyElement, fcinfo: pg_sys::Function
     }
 }
 
-/// Additive explanation of a score: one row per encoded input plus a base row.
-/// Linear models: coefficient x scaled value, plus `(intercept)`; the rows sum to the log-odds
-/// (binary; the predicted class's score for multiclass) or to the predicted value (regression).
-/// Networks: integrated gradients from the mean training row, plus `(baseline)` = the output at
-/// that row; the rows sum to the prediction (probability or value) up to the integration error.
+/// The probability of every class of a classifier, as jsonb {label: probability}.
 #[pg_extern(stable, parallel_safe)]
-fn explain(
-    model: &str,
-    row_or_array: AnyElement,
-) -> TableIterator<'static, (name!(feature, String), name!(value, Option<f64>), name!(contribution, f64))> {
-    // a set-returning function: fn_extra belongs to the SRF machinery, so no call-site state
-    let (names, x, contrib, base, linear) = scores(&mut CallSite::default(), model, &row_or_array, true, |m, x, out| {
-        let k = if m.task == Task::Multiclass { argmax(out) } else { 0 };
-        let (c, b) = m.explain(x, k);
-        let linear = matches!(m.estimator, crate::ml::model::Estimator::Linear { .. });
-        Ok((m.preprocessor.encoded_names(), x.to_vec(), c, b, linear))
-    });
-    let mut out: Vec<(String, Option<f64>, f64)> =
-        names.into_iter().zip(x).zip(contrib).map(|((n, v), c)| (n, Some(v), c)).collect();
-    out.push((if linear { "(intercept)" } else { "(baseline)" }.to_string(), None, base));
-    TableIterator::new(out)
+fn predict_probas(model: &str, row_or_array: AnyElement, fcinfo: pg_sys::FunctionCallInfo) -> pgrx::JsonB {
+    let run = |site: &mut CallSite| {
+        scores(site, model, &row_or_array, false, |m, _x, out| {
+            let probas: Vec<f64> = match m.task {
+                Task::Binary => vec![1.0 - out[0], out[0]],
+                Task::Multiclass => out.to_vec(),
+                Task::Regression => {
+                    return Err(InsightError::not_supported(
+                        format!("model \"{model}\" is a regression model and has no classes"),
+                        "Use insight.predict for the predicted value.",
+                    ))
+                }
+            };
+            let map = m.classes.iter().cloned().zip(probas.into_iter().map(serde_json::Value::from));
+            Ok(pgrx::JsonB(serde_json::Value::Object(map.collect())))
+        })
+    };
+    // SAFETY: pgrx hands a scalar function its own FunctionCallInfo
+    match unsafe { call_site(fcinfo) } {
+        Some(site) => run(site),
+        None => run(&mut CallSite::default()),
+    }
 }

@@ -12,7 +12,7 @@
 //! each argument is read with the type the call really passes (data::row::ColumnBinding checks
 //! it against the row type), never with a type taken on trust.
 
-use crate::api::predict::{call_site, output_value, with_slot, CallSite, Output, ScoreOut};
+use crate::api::predict::{call_site, finite_outputs, output_value, with_slot, CallSite, Output, ScoreOut};
 use crate::data::encode::{Encode, Fold};
 use crate::data::row::ColumnBinding;
 use crate::error::InsightError;
@@ -70,6 +70,7 @@ unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo, labels: bool) -> Optio
                     m.predict_encoded(x, out);
                 }
             }
+            finite_outputs(model, out)?;
             output_value(model, m, out, output)
         })
     };

@@ -3,7 +3,9 @@
 use crate::api::evaluate::feature_inputs;
 use crate::data::columns;
 use crate::data::reader::{self, ReadSpec, TargetColumn, TargetRead};
-use crate::error::{ident, InsightError, OrRaise, Result};
+use crate::error::{ident, required, InsightError, OrRaise, Result};
+use crate::ml::metrics::argmax;
+use crate::ml::model::Task;
 use crate::store::{cache, catalog};
 use pgrx::prelude::*;
 use pgrx::PgRelation;
@@ -12,17 +14,43 @@ use std::time::Instant;
 /// Rows scored and written per batch: the memory bound of a call.
 const BATCH_ROWS: usize = 10_000;
 
-/// Scores every row of `source` with `model` and writes (key, score) rows into `target`,
-/// creating it when missing; `mode` 'replace' empties an existing target first. Returns the
-/// number of rows written. Called by the procedure insight.score_table.
+/// Scores every row of `source` with `model` and writes (key, score) or (key, class) rows into
+/// `target`, creating it when missing; `mode` 'replace' empties an existing target first. Returns
+/// the number of rows written. Called by the procedure insight.score_table.
 #[pg_extern(volatile, parallel_unsafe, name = "_score_table")]
-fn score_table_rows(model: &str, source: PgRelation, target: &str, key: &str, mode: default!(&str, "'append'")) -> i64 {
-    let relid = source.oid();
-    drop(source);
-    run(model, relid, target, key, mode).or_raise()
+fn score_table_rows(
+    model: Option<&str>,
+    source: Option<PgRelation>,
+    target: Option<&str>,
+    key: Option<&str>,
+    mode: default!(Option<&str>, "'append'"),
+    output: default!(Option<&str>, "NULL"),
+) -> i64 {
+    let hint = "CALL insight.score_table(model, source_table, target_table, key_column[, mode[, output]]).";
+    (|| {
+        let relid = required(source, "source", hint)?.oid();
+        run(
+            required(model, "model", hint)?,
+            relid,
+            required(target, "target", hint)?,
+            required(key, "key", hint)?,
+            required(mode, "mode", hint)?,
+            output,
+        )
+    })()
+    .or_raise()
 }
 
-fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str) -> Result<i64> {
+/// What score_table writes per row.
+#[derive(Clone, Copy, PartialEq)]
+enum Written {
+    /// float8 `score`: P(positive), the value, or the probability of the predicted class
+    Score,
+    /// text `class`: the predicted label, as predict_class
+    Class,
+}
+
+fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str, output: Option<&str>) -> Result<i64> {
     if mode != "append" && mode != "replace" {
         return Err(InsightError::invalid_parameter(
             format!("mode must be append or replace, got \"{mode}\""),
@@ -31,6 +59,26 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str)
     }
     let started = Instant::now();
     let model = cache::load(catalog::resolve(&catalog::parse_ref(model_ref)?)?)?;
+    let written_kind = match (output, model.task) {
+        (None, Task::Multiclass) | (Some("class"), Task::Binary | Task::Multiclass) => Written::Class,
+        (None, _) | (Some("score"), _) => Written::Score,
+        (Some("class"), Task::Regression) => {
+            return Err(InsightError::not_supported(
+                format!("model \"{model_ref}\" is a regression model and has no classes"),
+                "Leave output out (or 'score') to write the predicted values.",
+            ))
+        }
+        (Some(other), _) => {
+            return Err(InsightError::invalid_parameter(
+                format!("output must be score or class, got \"{other}\""),
+                "score writes a float8 column score; class writes the predicted label as text column class.",
+            ))
+        }
+    };
+    let (column, column_type) = match written_kind {
+        Written::Score => ("score", "pg_catalog.float8"),
+        Written::Class => ("class", "pg_catalog.text"),
+    };
     let relation = columns::relation_name(relid);
     let cols = columns::relation_columns(relid);
     let key_col = columns::find(&cols, key, &relation, "key")?.clone();
@@ -42,7 +90,7 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str)
     )
     .unwrap_or(false);
     if exists {
-        for needed in [key, "score"] {
+        for needed in [key, column] {
             let has = crate::spi::select_one::<bool>(
                 "SELECT EXISTS (SELECT FROM pg_catalog.pg_attribute
                                  WHERE attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)
@@ -54,7 +102,7 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str)
             if !has {
                 return Err(InsightError::undefined_column(
                     format!("target table {target_name} has no column {}", ident(needed)),
-                    format!("score_table writes columns {} and score; drop the table or pick another name.", ident(key)),
+                    format!("score_table writes columns {} and {column}; drop the table or pick another name.", ident(key)),
                 ));
             }
         }
@@ -62,13 +110,13 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str)
             Spi::run(&format!("DELETE FROM {target_name}")).expect("empty target");
         }
     } else {
-        Spi::run(&format!("CREATE TABLE {target_name} ({} {}, score pg_catalog.float8)", ident(key), key_col.sql_type))
+        Spi::run(&format!("CREATE TABLE {target_name} ({} {}, {column} {column_type})", ident(key), key_col.sql_type))
             .expect("create target");
     }
     let insert = format!(
-        "INSERT INTO {target_name} ({}, score)
+        "INSERT INTO {target_name} ({}, {column})
          SELECT k::{}, s FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),
-                                         pg_catalog.unnest($2::pg_catalog.float8[])) AS u(k, s)",
+                                         pg_catalog.unnest($2::{column_type}[])) AS u(k, s)",
         ident(key),
         key_col.sql_type
     );
@@ -88,14 +136,15 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str)
     };
     let mut written = 0i64;
     let mut skipped = 0usize;
+    let k = model.outputs();
     let mut x = vec![0.0; model.preprocessor.width];
-    let mut out = vec![0.0; model.outputs()];
     let spec = ReadSpec { relation: &relation, inputs: &inputs, target: Some((key, TargetRead::Text)) };
     reader::read_batches(&spec, BATCH_ROWS, &mut |frame| {
         skipped += frame.skipped_null_target;
         let Some(TargetColumn::Text(keys)) = frame.target else { unreachable!() };
+        // the model's outputs, k per row
         #[allow(unused_mut)]
-        let mut batch_scores: Option<Vec<f64>> = None;
+        let mut outputs: Option<Vec<f64>> = None;
         #[cfg(feature = "candle")]
         if let (crate::ml::model::Estimator::Mlp(net), Some(dev)) = (&model.estimator, &candle_device) {
             // the whole batch through candle: encode all rows, one forward pass
@@ -103,25 +152,41 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str)
             for r in 0..frame.n_rows {
                 model.preprocessor.encode_row(&frame.columns, r, m.row_mut(r)).map_err(|e| bad_row(key, &keys[r], e))?;
             }
-            let k = model.outputs();
-            let outs = crate::ml::algorithms::mlp::candle::predict_batch(net, &m, dev)
-                .map_err(|e| InsightError::device(format!("candle scoring failed: {e}"), "SET insight.device = cpu"))?;
-            batch_scores = Some(outs.chunks(k).map(|o| model.predict_value(o)).collect());
+            outputs = Some(
+                crate::ml::algorithms::mlp::candle::predict_batch(net, &m, dev)
+                    .map_err(|e| InsightError::device(format!("candle scoring failed: {e}"), "SET insight.device = cpu"))?,
+            );
         }
-        let scores = match batch_scores {
-            Some(s) => s,
+        let outputs = match outputs {
+            Some(o) => o,
             None => {
-                let mut scores = Vec::with_capacity(frame.n_rows);
-                for r in 0..frame.n_rows {
+                let mut all = vec![0.0; frame.n_rows * k];
+                for (r, out) in all.chunks_mut(k).enumerate() {
                     model.preprocessor.encode_row(&frame.columns, r, &mut x).map_err(|e| bad_row(key, &keys[r], e))?;
-                    model.predict_encoded(&x, &mut out);
-                    scores.push(model.predict_value(&out));
+                    model.predict_encoded(&x, out);
                 }
-                scores
+                all
             }
         };
+        for (r, o) in outputs.chunks(k).enumerate() {
+            crate::api::predict::finite_outputs(model_ref, o).map_err(|e| {
+                InsightError::data(format!("the row with {} = {}: {}", ident(key), keys[r], e.message), e.hint.unwrap_or_default())
+            })?;
+        }
         if !keys.is_empty() {
-            Spi::run_with_args(&insert, &[keys.into(), scores.into()]).expect("insert scores");
+            let rows = outputs.chunks(k);
+            match written_kind {
+                Written::Score => {
+                    let scores: Vec<f64> = rows
+                        .map(|o| if model.task == Task::Multiclass { o[argmax(o)] } else { model.predict_value(o) })
+                        .collect();
+                    Spi::run_with_args(&insert, &[keys.into(), scores.into()]).expect("insert scores");
+                }
+                Written::Class => {
+                    let labels: Vec<String> = rows.map(|o| model.label(o).to_string()).collect();
+                    Spi::run_with_args(&insert, &[keys.into(), labels.into()]).expect("insert classes");
+                }
+            }
         }
         written += frame.n_rows as i64;
         if progress && frame.n_rows > 0 {

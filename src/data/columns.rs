@@ -11,6 +11,8 @@ pub struct ColumnInfo {
     pub sql_type: String,
     /// None: a type no model can use (json, arrays, ...).
     pub kind: Option<ValueKind>,
+    /// smallint, integer or bigint (or a domain over one)
+    pub is_integer: bool,
     pub is_primary_key: bool,
 }
 
@@ -27,7 +29,8 @@ pub fn relation_columns(relid: pg_sys::Oid) -> Vec<ColumnInfo> {
                     WHEN b.oid OPERATOR(pg_catalog.=) ANY ('{pg_catalog.text,pg_catalog.varchar,pg_catalog.bpchar,pg_catalog.name}'::pg_catalog.regtype[])
                          OR b.typtype OPERATOR(pg_catalog.=) 'e' THEN 'text'
                END,
-               coalesce(a.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::pg_catalog.int2[]), false)
+               coalesce(a.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::pg_catalog.int2[]), false),
+               b.oid OPERATOR(pg_catalog.=) ANY ('{pg_catalog.int2,pg_catalog.int4,pg_catalog.int8}'::pg_catalog.regtype[])
           FROM pg_catalog.pg_attribute a
           JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
           JOIN pg_catalog.pg_type b ON b.oid OPERATOR(pg_catalog.=)
@@ -51,6 +54,7 @@ pub fn relation_columns(relid: pg_sys::Oid) -> Vec<ColumnInfo> {
                 sql_type: r.get::<String>(2).ok().flatten().unwrap_or_default(),
                 kind,
                 is_primary_key: r.get::<bool>(4).ok().flatten().unwrap_or(false),
+                is_integer: r.get::<bool>(5).ok().flatten().unwrap_or(false),
             }
         })
         .collect()
@@ -106,19 +110,78 @@ pub fn kind_name(kind: ValueKind) -> &'static str {
     }
 }
 
-/// Whether a target holds labels (classification) rather than a quantity (regression):
-/// boolean, text and enum targets, and integers with at most 20 distinct values.
-pub fn target_is_labels(t: &ColumnInfo, relation: &str) -> bool {
-    match t.kind {
-        Some(ValueKind::Boolean) | Some(ValueKind::Text) => true,
-        Some(ValueKind::Number) if t.sql_type == "integer" || t.sql_type == "smallint" || t.sql_type == "bigint" => {
-            // few distinct integers are labels (0/1, ratings); many are a quantity
-            let q = format!("SELECT pg_catalog.count(*) FROM (SELECT DISTINCT {} FROM {relation} LIMIT 21) d", ident(&t.name));
-            let distinct = Spi::get_one::<i64>(&q).ok().flatten().unwrap_or(0);
-            distinct <= 20
-        }
-        _ => false,
+/// Whether a target holds labels (classification) or a quantity (regression), and why, in words
+/// for the NOTICE that says what train inferred.
+pub struct TargetKind {
+    pub labels: bool,
+    pub why: String,
+}
+
+/// Boolean, text and enum targets are labels; so are integers with at most 20 distinct values
+/// (0/1, ratings) and other numbers with at most two (0/1 stored as float8 or numeric). Other
+/// numbers are quantities.
+pub fn target_kind(t: &ColumnInfo, relation: &str) -> TargetKind {
+    let distinct = || {
+        let q = format!("SELECT pg_catalog.count(*) FROM (SELECT DISTINCT {} FROM {relation} LIMIT 21) d", ident(&t.name));
+        Spi::get_one::<i64>(&q).ok().flatten().unwrap_or(0)
+    };
+    let (labels, why) = match t.kind {
+        Some(ValueKind::Boolean) | Some(ValueKind::Text) => (true, format!("it is {}", t.sql_type)),
+        Some(ValueKind::Number) if t.is_integer => match distinct() {
+            n if n <= 20 => (true, format!("it holds {n} distinct integers")),
+            _ => (false, "it holds more than 20 distinct integers".to_string()),
+        },
+        Some(ValueKind::Number) => match distinct() {
+            n if n <= 2 => (true, format!("it holds only {n} distinct values")),
+            _ => (false, format!("it is a {} with more than two distinct values", t.sql_type)),
+        },
+        _ => (false, format!("it is {}", t.sql_type)),
+    };
+    TargetKind { labels, why }
+}
+
+/// Integer and text columns that look like keys: unique in every row of the first 10,000, or
+/// named `id` / `*_id` with more than half of those rows distinct. Keys identify rows; as
+/// features they let a model memorise the training rows instead of learning. Below 100 rows
+/// uniqueness says nothing, and nothing is left out.
+fn key_like(candidates: &[&ColumnInfo], relation: &str) -> Vec<String> {
+    if candidates.is_empty() {
+        return Vec::new();
     }
+    let counts: Vec<String> = candidates
+        .iter()
+        .map(|c| format!("pg_catalog.count({0}), pg_catalog.count(DISTINCT {0})", ident(&c.name)))
+        .collect();
+    let cols: Vec<String> = candidates.iter().map(|c| ident(&c.name)).collect();
+    let q = format!(
+        "SELECT pg_catalog.count(*), {} FROM (SELECT {} FROM {relation} LIMIT 10000) s",
+        counts.join(", "),
+        cols.join(", ")
+    );
+    let row: Vec<i64> = Spi::connect(|c| {
+        c.select(&q, Some(1), &[])
+            .ok()
+            .and_then(|t| {
+                let r = t.first();
+                (1..=1 + 2 * candidates.len()).map(|i| r.get::<i64>(i).ok().flatten()).collect::<Option<Vec<i64>>>()
+            })
+            .unwrap_or_default()
+    });
+    if row.len() != 1 + 2 * candidates.len() || row[0] < 100 {
+        return Vec::new();
+    }
+    let rows = row[0];
+    candidates
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| {
+            let (non_null, distinct) = (row[1 + 2 * i], row[2 + 2 * i]);
+            let lower = c.name.to_lowercase();
+            let named = lower == "id" || lower.ends_with("_id");
+            (non_null == rows && distinct == rows) || (named && distinct * 2 > rows)
+        })
+        .map(|(_, c)| c.name.clone())
+        .collect()
 }
 
 /// The feature columns: those listed, or every usable column but the target, `exclude` and
@@ -145,6 +208,12 @@ pub fn choose_features(
                     "Pass NULL to use every column but the target, or list the columns to use.",
                 ));
             }
+            if let Some(both) = exclude.unwrap_or(&[]).iter().find(|e| list.contains(e)) {
+                return Err(InsightError::invalid_parameter(
+                    format!("column {} is both in features and in exclude", ident(both)),
+                    "With features listed, exclude is not needed: remove the column from one of them.",
+                ));
+            }
             for f in list {
                 let c = find(cols, f, relation, "feature")?;
                 if c.name == target.name {
@@ -167,19 +236,28 @@ pub fn choose_features(
                 find(cols, e, relation, "excluded")?;
             }
             let mut skipped = Vec::new();
+            let mut usable = Vec::new();
             for c in cols {
                 if c.name == target.name || exclude.contains(&c.name) {
                     continue;
                 }
                 if c.is_primary_key {
                     skipped.push(format!("{} (primary key)", ident(&c.name)));
-                    continue;
-                }
-                if c.kind.is_none() {
+                } else if c.kind.is_none() {
                     skipped.push(format!("{} ({})", ident(&c.name), c.sql_type));
-                    continue;
+                } else {
+                    usable.push(c);
                 }
-                out.push(c.clone());
+            }
+            let candidates: Vec<&ColumnInfo> =
+                usable.iter().copied().filter(|c| c.is_integer || c.kind == Some(ValueKind::Text)).collect();
+            let keys = key_like(&candidates, relation);
+            for c in usable {
+                if keys.contains(&c.name) {
+                    skipped.push(format!("{} (looks like a key)", ident(&c.name)));
+                } else {
+                    out.push(c.clone());
+                }
             }
             if !skipped.is_empty() {
                 notice!("not used as features: {}; list features => ARRAY[...] to choose", skipped.join(", "));

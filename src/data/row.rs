@@ -43,13 +43,20 @@ pub enum AttrRead {
     Text,
     /// char(n): read without its trailing blanks, as `::text` (and so training) reads it
     Bpchar,
-    /// name: a fixed 64-byte C string, not a varlena
+    /// name: a C string in a fixed NAMEDATALEN (64) bytes, not a varlena
     Name,
+    /// unknown: an untyped literal in ROW('west', ...), a C string read as the text it is (only
+    /// in whole-row values, whose deform found its NUL inside the value)
+    Unknown,
     Enum(HashMap<u32, String>),
 }
 
-/// A text datum that is not valid UTF-8 (possible in databases of other encodings).
-pub struct NotUtf8;
+/// A text datum that cannot be read: not valid UTF-8 (possible in databases of other
+/// encodings), or a name whose 64 bytes hold no end (a stale row value).
+pub enum BadText {
+    NotUtf8,
+    Unterminated,
+}
 
 const EPOCH_SHIFT_DAYS: f64 = 10957.0; // 1970-01-01 -> 2000-01-01
 
@@ -71,6 +78,7 @@ impl AttrRead {
             pg_sys::TEXTOID | pg_sys::VARCHAROID => AttrRead::Text,
             pg_sys::BPCHAROID => AttrRead::Bpchar,
             pg_sys::NAMEOID => AttrRead::Name,
+            pg_sys::UNKNOWNOID => AttrRead::Unknown,
             t if unsafe { pg_sys::type_is_enum(t) } => AttrRead::Enum(enum_labels(t)),
             _ => return None,
         })
@@ -84,7 +92,7 @@ impl AttrRead {
                 matches!(self, Int2 | Int4 | Int8 | Float4 | Float8 | Numeric | Bool)
             }
             ValueKind::Date | ValueKind::Timestamp => matches!(self, Date | Timestamp),
-            ValueKind::Text => matches!(self, Text | Bpchar | Name | Enum(_)),
+            ValueKind::Text => matches!(self, Text | Bpchar | Name | Unknown | Enum(_)),
         }
     }
 
@@ -120,11 +128,11 @@ fn utf8_database() -> bool {
 
 /// Bytes as &str: unchecked where the database guarantees UTF-8, checked elsewhere.
 #[inline(always)]
-unsafe fn utf8(bytes: &[u8]) -> std::result::Result<&str, NotUtf8> {
+unsafe fn utf8(bytes: &[u8]) -> std::result::Result<&str, BadText> {
     if utf8_database() {
         Ok(std::str::from_utf8_unchecked(bytes))
     } else {
-        std::str::from_utf8(bytes).map_err(|_| NotUtf8)
+        std::str::from_utf8(bytes).map_err(|_| BadText::NotUtf8)
     }
 }
 
@@ -134,7 +142,7 @@ unsafe fn utf8(bytes: &[u8]) -> std::result::Result<&str, NotUtf8> {
 /// # Safety
 /// `d` must be a text datum.
 #[inline]
-pub unsafe fn text_str<'a>(d: pg_sys::Datum) -> std::result::Result<&'a str, NotUtf8> {
+pub unsafe fn text_str<'a>(d: pg_sys::Datum) -> std::result::Result<&'a str, BadText> {
     let p = d.cast_mut_ptr::<pg_sys::varlena>();
     let toasted = pgrx::varlena::varatt_is_4b_c(p) || pgrx::varlena::varatt_is_1b_e(p);
     let p = if toasted { pg_sys::pg_detoast_datum_packed(p) } else { p };
@@ -146,7 +154,7 @@ pub unsafe fn text_str<'a>(d: pg_sys::Datum) -> std::result::Result<&'a str, Not
 /// # Safety
 /// `d` must be a valid datum of that type.
 #[inline(always)]
-pub unsafe fn read_datum(read: &AttrRead, d: pg_sys::Datum) -> std::result::Result<Value<'_>, NotUtf8> {
+pub unsafe fn read_datum(read: &AttrRead, d: pg_sys::Datum) -> std::result::Result<Value<'_>, BadText> {
     Ok(match read {
         AttrRead::Numeric => {
             Value::Number(pgrx::direct_function_call::<f64>(pg_sys::numeric_float8, &[Some(d)]).unwrap_or(f64::NAN))
@@ -159,7 +167,12 @@ pub unsafe fn read_datum(read: &AttrRead, d: pg_sys::Datum) -> std::result::Resu
             let p = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
             Value::Text(utf8(pgrx::varlena::varlena_to_byte_slice(p))?.trim_end_matches(' '))
         }
-        AttrRead::Name => Value::Text(utf8(CStr::from_ptr(d.cast_mut_ptr::<std::ffi::c_char>()).to_bytes())?),
+        AttrRead::Name => {
+            let bytes = std::slice::from_raw_parts(d.cast_mut_ptr::<u8>() as *const u8, pg_sys::NAMEDATALEN as usize);
+            let end = bytes.iter().position(|&b| b == 0).ok_or(BadText::Unterminated)?;
+            Value::Text(utf8(&bytes[..end])?)
+        }
+        AttrRead::Unknown => Value::Text(utf8(CStr::from_ptr(d.cast_mut_ptr::<std::ffi::c_char>()).to_bytes())?),
         AttrRead::Enum(labels) => Value::Text(labels.get(&(d.value() as u32)).map_or("", |s| s.as_str())),
         fixed => Value::Number(fixed_number(fixed, d.value() as u64)),
     })
@@ -194,11 +207,17 @@ fn fixed_number(read: &AttrRead, bits: u64) -> f64 {
     }
 }
 
-fn not_utf8(column: &str) -> InsightError {
-    InsightError::data(
-        format!("column {} holds text that is not valid UTF-8", ident(column)),
-        "pg_insight reads text in UTF-8: use a database with ENCODING 'UTF8'.",
-    )
+fn bad_text(column: &str, why: BadText) -> InsightError {
+    match why {
+        BadText::NotUtf8 => InsightError::data(
+            format!("column {} holds text that is not valid UTF-8", ident(column)),
+            "pg_insight reads text in UTF-8: use a database with ENCODING 'UTF8'.",
+        ),
+        BadText::Unterminated => InsightError::datatype_mismatch(
+            format!("column {} does not hold a valid name", ident(column)),
+            "The row value was probably made before an ALTER TABLE changed its type: read the row again.",
+        ),
+    }
 }
 
 /// The error for a column of a type the model's feature cannot take.
@@ -445,7 +464,7 @@ impl RowBinding {
             let v = if self.nulls[*att] {
                 Value::Null
             } else {
-                read_datum(read, self.values[*att]).map_err(|_| not_utf8(&attname(self.tupdesc, *att)))?
+                read_datum(read, self.values[*att]).map_err(|e| bad_text(&attname(self.tupdesc, *att), e))?
             };
             sink.take(j, v)?;
         }
@@ -579,7 +598,7 @@ impl ColumnBinding {
             let v = if a.isnull {
                 Value::Null
             } else {
-                read_datum(read, a.value).map_err(|_| not_utf8(&self.columns[j]))?
+                read_datum(read, a.value).map_err(|e| bad_text(&self.columns[j], e))?
             };
             sink.take(j, v)?;
         }

@@ -62,7 +62,7 @@ pub fn roc_auc(scores: &[f64], labels: &[bool]) -> f64 {
     let mut i = 0;
     while i < idx.len() {
         let mut j = i;
-        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
+        while j + 1 < idx.len() && scores[idx[j + 1]].total_cmp(&scores[idx[i]]).is_eq() {
             j += 1;
         }
         let avg_rank = (i + j) as f64 / 2.0 + 1.0;
@@ -96,7 +96,8 @@ pub fn roc_curve(scores: &[f64], labels: &[bool]) -> Vec<RocPoint> {
     let mut i = 0;
     while i < idx.len() {
         let t = scores[idx[i]];
-        while i < idx.len() && scores[idx[i]] == t {
+        // total_cmp, not ==: a NaN never equals itself, and the loop would never move on
+        while i < idx.len() && scores[idx[i]].total_cmp(&t).is_eq() {
             if labels[idx[i]] {
                 tp += 1.0;
             } else {
@@ -281,6 +282,18 @@ impl RegressionMetrics {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn curves_end_on_scores_that_are_not_numbers() {
+        // a NaN score made roc_curve loop forever, pushing points until memory ran out
+        let scores = [0.2, f64::NAN, 0.7, f64::NAN, 0.9];
+        let labels = [false, true, true, false, true];
+        let pts = super::roc_curve(&scores, &labels);
+        assert!(pts.len() <= scores.len() + 1);
+        assert_eq!(pts.last().map(|p| (p.tpr, p.fpr)), Some((1.0, 1.0)));
+        assert!(super::roc_auc(&scores, &labels).is_finite());
+        assert_eq!(super::lift_table(&scores, &labels, 2).iter().map(|b| b.customers).sum::<usize>(), 5);
+    }
+
     use super::*;
 
     // Reference values: scikit-learn 1.2.1 on the same vectors

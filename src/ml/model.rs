@@ -55,6 +55,50 @@ pub struct Model {
     pub estimator: Estimator,
 }
 
+impl Estimator {
+    /// For a linear estimator: shifts the coefficients of each one-hot column so that their mean
+    /// over the training rows `x` is zero, the intercept taking the shift. Scores do not change,
+    /// because every training row sets exactly one slot of such a column (a column where some row
+    /// sets none, under impute = zero, is left alone: it is not collinear with the intercept). But
+    /// each category's coefficient becomes its difference from an average row, whatever the
+    /// penalty: without this, an unpenalised model's categories and intercept are collinear and
+    /// explanations show arbitrary offsets (+8 on every category, +24 on the intercept).
+    pub fn center_categories(&mut self, pre: &Preprocessor, x: &super::linalg::Matrix) {
+        let Estimator::Linear { coef, intercept } = self else { return };
+        let w = pre.width;
+        if x.rows == 0 || x.cols != w {
+            return;
+        }
+        for f in &pre.features {
+            if !matches!(f.encoding, Encoding::OneHot { .. }) {
+                continue;
+            }
+            let (o, n) = (f.offset, f.width());
+            let mut freq = vec![0.0; n];
+            let mut one_per_row = true;
+            for r in 0..x.rows {
+                let slots = &x.row(r)[o..o + n];
+                one_per_row &= slots.iter().sum::<f64>() == 1.0;
+                for (q, v) in freq.iter_mut().zip(slots) {
+                    *q += v;
+                }
+            }
+            if !one_per_row {
+                continue;
+            }
+            for q in freq.iter_mut() {
+                *q /= x.rows as f64;
+            }
+            for (k, b) in intercept.iter_mut().enumerate() {
+                let c = &mut coef[k * w + o..k * w + o + n];
+                let shift: f64 = c.iter().zip(&freq).map(|(a, q)| a * q).sum();
+                c.iter_mut().for_each(|a| *a -= shift);
+                *b += shift;
+            }
+        }
+    }
+}
+
 #[derive(Debug, PartialEq)]
 pub enum CodecError {
     NotAModel,
@@ -99,6 +143,15 @@ impl Model {
         match self.task {
             Task::Binary | Task::Regression => out[0],
             Task::Multiclass => super::metrics::argmax(out) as f64,
+        }
+    }
+
+    /// The predicted label of a classifier from its outputs: binary at the threshold, multiclass
+    /// the most probable class.
+    pub fn label(&self, out: &[f64]) -> &str {
+        match self.task {
+            Task::Binary => &self.classes[usize::from(out[0] >= self.threshold)],
+            _ => &self.classes[super::metrics::argmax(out)],
         }
     }
 
@@ -193,6 +246,10 @@ impl Model {
                     if null_slot.is_some_and(|s| s > categories.len()) {
                         return Err(format!("feature {} imputes a category it does not have", f.name));
                     }
+                    let distinct: std::collections::HashSet<&String> = categories.iter().collect();
+                    if distinct.len() != categories.len() {
+                        return Err(format!("feature {} lists a category twice", f.name));
+                    }
                 }
             }
             offset = offset.saturating_add(f.width());
@@ -205,7 +262,8 @@ impl Model {
             Task::Multiclass => (3..=MAX_CLASSES).contains(&self.classes.len()),
             Task::Regression => self.classes.is_empty(),
         };
-        if !classes_ok || !(0.0..=1.0).contains(&self.threshold) {
+        let distinct: std::collections::HashSet<&String> = self.classes.iter().collect();
+        if !classes_ok || distinct.len() != self.classes.len() || !(0.0..=1.0).contains(&self.threshold) {
             return Err(format!("a {} model with {} classes and threshold {}", self.task.as_str(), self.classes.len(), self.threshold));
         }
         let k = self.outputs();
@@ -213,6 +271,9 @@ impl Model {
             Estimator::Linear { coef, intercept } => {
                 if intercept.len() != k || coef.len() != k * pre.width {
                     return Err(format!("{} coefficients and {} intercepts for {} inputs and {k} outputs", coef.len(), intercept.len(), pre.width));
+                }
+                if !coef.iter().chain(intercept).all(|v| v.is_finite()) {
+                    return Err("a coefficient is NaN or infinite".into());
                 }
                 Ok(())
             }
@@ -344,6 +405,52 @@ mod tests {
     }
 
     #[test]
+    fn centering_categories_keeps_every_score_and_centres_each_column() {
+        let specs = vec![
+            ColumnSpec { name: "a".into(), sql_type: "float8".into(), kind: ValueKind::Number },
+            ColumnSpec { name: "c".into(), sql_type: "text".into(), kind: ValueKind::Text },
+        ];
+        let data = vec![
+            RawColumn::Number(vec![0.0, 2.0, 1.0, 5.0, 3.0]),
+            RawColumn::Text { dict: vec!["x".into(), "y".into(), "z".into()], codes: vec![0, 1, 1, 2, 0] },
+        ];
+        let rows: Vec<usize> = (0..5).collect();
+        let pre = Preprocessor::fit(&specs, &data, &rows, &PrepOptions::default()).unwrap();
+        let x = pre.encode_rows(&data, &rows).unwrap();
+        // collinear: +8 on every category slot, the intercept 8 lower (what an unpenalised fit may give)
+        let mut m = Model {
+            task: Task::Multiclass,
+            classes: vec!["p".into(), "q".into(), "r".into()],
+            threshold: 0.5,
+            estimator: Estimator::Linear {
+                coef: (0..3).flat_map(|k| vec![0.3 * k as f64, 8.1, 7.9 + k as f64, 8.4, 8.0]).collect(),
+                intercept: vec![-8.0, -7.0, -9.5],
+            },
+            preprocessor: pre,
+        };
+        let score = |m: &Model, r: usize| {
+            let mut out = vec![0.0; 3];
+            m.predict_encoded(x.row(r), &mut out);
+            out
+        };
+        let before: Vec<Vec<f64>> = (0..5).map(|r| score(&m, r)).collect();
+        let pre = m.preprocessor.clone();
+        m.estimator.center_categories(&pre, &x);
+        for r in 0..5 {
+            for (a, b) in score(&m, r).iter().zip(&before[r]) {
+                assert!((a - b).abs() < 1e-12, "row {r}: {a} vs {b}");
+            }
+        }
+        let Estimator::Linear { coef, .. } = &m.estimator else { unreachable!() };
+        let freq = [0.4, 0.4, 0.2, 0.0]; // x, y, z, (other) over the five rows
+        for k in 0..3 {
+            let mean: f64 = coef[k * 5 + 1..k * 5 + 5].iter().zip(freq).map(|(c, q)| c * q).sum();
+            assert!(mean.abs() < 1e-12, "class {k}: weighted mean {mean}");
+            assert!(coef[k * 5 + 1].abs() < 1.0, "the +8 offset is gone: {coef:?}");
+        }
+    }
+
+    #[test]
     fn codec_round_trips_and_rebuilds_lookups() {
         let m = tiny_model();
         let bytes = m.encode();
@@ -427,6 +534,24 @@ mod tests {
         // three inputs where the model has four
         m.estimator = Estimator::Mlp(Mlp::new(3, &[2], 1, Activation::Relu, Head::Sigmoid, false, &mut rng));
         assert!(corrupt(m).contains("network"));
+        let mut m = tiny_model();
+        m.estimator = Estimator::Linear { coef: vec![1.0, f64::NAN, 0.0, 0.0], intercept: vec![0.0] };
+        assert!(corrupt(m).contains("NaN"));
+        let mut m = tiny_model();
+        m.classes = vec!["a".into(), "a".into()];
+        assert!(corrupt(m).contains("2 classes"));
+        let mut m = tiny_model();
+        if let Encoding::OneHot { categories, .. } = &mut m.preprocessor.features[1].encoding {
+            categories[1] = categories[0].clone();
+        }
+        assert!(corrupt(m).contains("twice"));
+        // networks wider or deeper than training makes (a consistent 1 -> 65536 -> 1 network
+        // passed before and made explain allocate gigabytes)
+        for hidden in [vec![65536], vec![2; 9]] {
+            let mut m = tiny_model();
+            m.estimator = Estimator::Mlp(Mlp::new(4, &hidden, 1, Activation::Relu, Head::Sigmoid, false, &mut rng));
+            assert!(corrupt(m).contains("network"), "{hidden:?}");
+        }
         // a length prefix that claims 2^40 class labels: refused by the read limit, no allocation
         let mut bytes = tiny_model().encode();
         bytes[10..18].copy_from_slice(&(1u64 << 40).to_le_bytes());

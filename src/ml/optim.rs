@@ -3,6 +3,10 @@
 
 use super::monitor::Monitor;
 
+/// A step predicted to lower the objective by less than this fraction of it cannot be told from
+/// rounding in float64 (a sum over up to millions of rows): solvers stop there as converged.
+pub const UNREACHABLE_DECREASE: f64 = 1e-15;
+
 pub struct LbfgsOptions {
     pub max_iter: usize,
     /// Stop when the largest gradient component is at most `gtol`.
@@ -80,6 +84,11 @@ pub fn minimize(
             rho_hist.clear();
             d = g.iter().map(|v| -v / max_abs(&g).max(1.0)).collect();
             slope = dot(&g, &d);
+        }
+        if -slope <= 2.0 * UNREACHABLE_DECREASE * f.abs() {
+            // the decrease this quasi-Newton step predicts is below float64's resolution of f
+            converged = true;
+            break;
         }
         let mut t = 1.0;
         let mut accepted = false;

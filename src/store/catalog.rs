@@ -150,10 +150,17 @@ fn no_such_model(name: &str) -> InsightError {
 }
 
 pub fn latest_version(name: &str) -> Option<i32> {
-    select_one::<i32>(
-        "SELECT pg_catalog.max(version) FROM insight.models WHERE name OPERATOR(pg_catalog.=) $1",
-        &[name.into()],
-    )
+    max_version(name, false)
+}
+
+/// The highest version of `name`, in the calling statement's snapshot or a fresh one.
+fn max_version(name: &str, fresh: bool) -> Option<i32> {
+    let q = "SELECT pg_catalog.max(version) FROM insight.models WHERE name OPERATOR(pg_catalog.=) $1";
+    if fresh {
+        crate::spi::select_one_fresh::<i32>(q, &[name.into()])
+    } else {
+        select_one::<i32>(q, &[name.into()])
+    }
 }
 
 pub fn weights(id: i64) -> Vec<u8> {
@@ -184,7 +191,9 @@ pub fn insert(m: NewModel) -> (i64, i32) {
         &[m.name.into()],
     )
         .expect("advisory lock");
-    let version = latest_version(m.name).unwrap_or(0) + 1;
+    // a fresh snapshot: a version another session committed while this one waited for the lock
+    // counts (the statement's own snapshot predates it)
+    let version = max_version(m.name, true).unwrap_or(0) + 1;
     let name = m.name.to_string();
     // Under REPEATABLE READ the lock above can wait for another session's training of the same
     // name whose version this transaction's snapshot cannot see: the INSERT then collides on

@@ -183,14 +183,15 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
 }
 
 /// The algorithm (named, or the default for the target), what it learns from this target, and
-/// the target column, checked against each other.
+/// the target column, checked against each other. Where the target's kind decided (a numeric
+/// target), a NOTICE says what was chosen and why.
 fn choose_algorithm(
     requested: Option<&str>,
     target: Option<ColumnInfo>,
     relation: &str,
 ) -> Result<(&'static Algorithm, Learns, ColumnInfo)> {
-    let algorithm = match requested {
-        Some(a) => algorithms::find(a).ok_or_else(|| {
+    let named = match requested {
+        Some(a) => Some(algorithms::find(a).ok_or_else(|| {
             let known = algorithms::names().join(", ");
             InsightError::invalid_parameter(
                 format!("unknown algorithm \"{a}\""),
@@ -200,46 +201,67 @@ fn choose_algorithm(
                     format!("Available algorithms: {known}.")
                 },
             )
-        })?,
-        None => {
-            let Some(t) = &target else {
-                return Err(InsightError::invalid_parameter(
-                    "train needs a target column or an algorithm",
-                    "Pass target => 'column_to_predict'; segmentation (no target) arrives with algorithm => 'kmeans'.",
-                ));
-            };
-            let kind = if columns::target_is_labels(t, relation) { Learns::Classes } else { Learns::Values };
-            algorithms::default_for(kind)
-        }
+        })?),
+        None => None,
     };
-    let target = target.ok_or_else(|| {
-        InsightError::invalid_parameter(
-            format!("algorithm {} needs a target column", algorithm.name),
-            "Name the column to predict, e.g. target => 'purchased'.",
-        )
-    })?;
-    let learns = match algorithm.learns {
-        [only] => *only,
-        _ if columns::target_is_labels(&target, relation) => Learns::Classes,
+    let Some(target) = target else {
+        return Err(match named {
+            Some(a) => InsightError::invalid_parameter(
+                format!("algorithm {} needs a target column", a.name),
+                "Name the column to predict, e.g. target => 'purchased'.",
+            ),
+            None => InsightError::invalid_parameter(
+                "train needs a target column or an algorithm",
+                "Pass target => 'column_to_predict'; segmentation (no target) arrives with algorithm => 'kmeans'.",
+            ),
+        });
+    };
+    let inferred = match named.map(|a| a.learns) {
+        Some([_]) => None,
+        _ => Some(columns::target_kind(&target, relation)),
+    };
+    let learns = match (named.map(|a| a.learns), &inferred) {
+        (Some([only]), _) => *only,
+        (_, Some(k)) if k.labels => Learns::Classes,
         _ => Learns::Values,
     };
+    let algorithm = named.unwrap_or_else(|| algorithms::default_for(learns));
     let fits = match learns {
         Learns::Classes => target.kind.is_some(),
         Learns::Values => target.kind == Some(ValueKind::Number),
     };
     if !fits {
-        return Err(InsightError::datatype_mismatch(
-            format!(
+        let message = match named {
+            Some(a) => format!(
                 "target column {} has type {}, which algorithm {} cannot predict",
                 ident(&target.name),
                 target.sql_type,
-                algorithm.name
+                a.name
             ),
-            match learns {
-                Learns::Classes => "A classification target must be boolean, text, an enum or an integer.",
-                Learns::Values => "A regression target must be numeric; for labels use algorithm => 'logistic'.",
+            None => format!("target column {} has type {}, which pg_insight cannot predict", ident(&target.name), target.sql_type),
+        };
+        return Err(InsightError::datatype_mismatch(
+            message,
+            match (named.is_some(), learns) {
+                (true, Learns::Classes) => "A classification target must be boolean, text, an enum or a number.",
+                (true, Learns::Values) => "A regression target must be numeric; for labels use algorithm => 'logistic'.",
+                (false, _) => "A target is boolean, text or an enum (classified) or a number (classified or regressed); cast it in a view.",
             },
         ));
+    }
+    if let (Some(k), Some(ValueKind::Number)) = (&inferred, target.kind) {
+        let (other, other_task) = match learns {
+            Learns::Classes => ("linear", "regress it"),
+            Learns::Values => ("logistic", "classify it"),
+        };
+        let switch = if named.is_some() { String::new() } else { format!("; pass algorithm => '{other}' to {other_task} instead") };
+        notice!(
+            "target {}: {} with {}, as {}{switch}",
+            ident(&target.name),
+            learns.describe(),
+            algorithm.name,
+            k.why
+        );
     }
     Ok((algorithm, learns, target))
 }

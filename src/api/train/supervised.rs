@@ -107,7 +107,8 @@ pub fn regress(inp: &Inputs, y: &[f64]) -> Result<Trained> {
 fn fit(inp: &Inputs, train_idx: &[usize], target: Target, weights: &[f64]) -> Result<(Preprocessor, Fitted)> {
     let pre = Preprocessor::fit(inp.specs, &inp.frame.columns, train_idx, inp.prep).map_err(prep_error)?;
     let x = pre.encode_rows(&inp.frame.columns, train_idx).map_err(prep_error)?;
-    let fitted = inp.recipe.fit(&TrainingData { x: &x, target, weights }, inp.ctx)?;
+    let mut fitted = inp.recipe.fit(&TrainingData { x: &x, target, weights }, inp.ctx)?;
+    fitted.estimator.center_categories(&pre, &x);
     Ok((pre, fitted))
 }
 

@@ -131,7 +131,7 @@ mod tests {
         let (x, y) = reference_regression();
         let f = fit(&x, &y, &vec![1.0; y.len()], 0.0, &Parallel::serial(), &Silent);
         // LinearRegression().fit(X, y)
-        assert!(close(&f.coef, &[2.4993039198, -1.2765121386, 0.4950957847], 1e-6), "{f:?}");
+        assert!(close(&f.coef, &[2.4993039198, -1.2765121386, 0.4950957847], 1e-9), "{f:?}");
         assert!((f.intercept - 3.9768658677).abs() < 1e-6);
     }
 
@@ -140,7 +140,7 @@ mod tests {
         let (x, y) = reference_regression();
         let f = fit(&x, &y, &vec![1.0; y.len()], 10.0, &Parallel::new(2), &Silent);
         // Ridge(alpha=10.0).fit(X, y)
-        assert!(close(&f.coef, &[2.4588210532, -1.2319440289, 0.4879371883], 1e-6), "{f:?}");
+        assert!(close(&f.coef, &[2.4588210532, -1.2319440289, 0.4879371883], 1e-9), "{f:?}");
         assert!((f.intercept - 3.9967125092).abs() < 1e-6);
     }
 

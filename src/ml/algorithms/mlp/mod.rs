@@ -97,8 +97,12 @@ thread_local! {
     static SCRATCH: RefCell<(Vec<f32>, Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
 
-/// Wider layers than this are not networks anyone trained (train caps hidden layers at 4096).
-const MAX_LAYER_WIDTH: usize = 1 << 16;
+/// Wider hidden layers, or more of them, than training makes (options.hidden: at most 8 layers of
+/// 4096 units) are not networks anyone trained: a stored row claiming them is refused.
+const MAX_HIDDEN_WIDTH: usize = 4096;
+const MAX_HIDDEN_LAYERS: usize = 8;
+/// The memory one batch of integrated-gradient path points may take (see integrated_gradients).
+const EXPLAIN_BATCH_BYTES: usize = 32 << 20;
 
 impl Mlp {
     /// Checks a decoded network's shapes against the model's inputs, outputs and task (see
@@ -108,14 +112,16 @@ impl Mlp {
         let dense_ok = |d: &Dense| {
             d.n_in > 0
                 && d.n_out > 0
-                && d.n_in <= MAX_LAYER_WIDTH.max(inputs)
-                && d.n_out <= MAX_LAYER_WIDTH
+                && d.n_in <= MAX_HIDDEN_WIDTH.max(inputs)
+                && d.n_out <= MAX_HIDDEN_WIDTH.max(outputs)
                 && d.w.len() == d.n_in * d.n_out
                 && d.b.len() == d.n_out
+                && d.w.iter().chain(&d.b).all(|v| v.is_finite())
         };
         let shape_err = || format!("its network does not fit {inputs} inputs and {outputs} outputs");
         let (first, last) = match (self.layers.first(), self.layers.last()) {
-            (Some(f), Some(l)) => (f, l),
+            (Some(f), Some(l)) if self.layers.len() <= MAX_HIDDEN_LAYERS + 1 => (f, l),
+            (Some(_), Some(_)) => return Err(format!("its network has {} layers", self.layers.len())),
             _ => return Err("its network has no layers".into()),
         };
         if first.n_in != inputs || last.n_out != outputs || !self.layers.iter().all(dense_ok) {
@@ -133,7 +139,12 @@ impl Mlp {
             (self.head, task),
             (Head::Sigmoid, Task::Binary) | (Head::Softmax, Task::Multiclass) | (Head::Identity, Task::Regression)
         );
-        if !head_ok || self.baseline.len() != inputs || !self.y_scale.is_finite() || !self.y_mean.is_finite() {
+        if !head_ok
+            || self.baseline.len() != inputs
+            || !self.baseline.iter().all(|v| v.is_finite())
+            || !self.y_scale.is_finite()
+            || !self.y_mean.is_finite()
+        {
             return Err(format!("its network head or baseline does not fit a {} model", task.as_str()));
         }
         Ok(())
@@ -442,10 +453,14 @@ impl Mlp {
         }
         let base = if self.baseline.len() == d { self.baseline.clone() } else { vec![0.0; d] };
         let mut total = vec![0.0f64; d];
-        let mut points: Vec<f32> = Vec::with_capacity(256 * d);
+        // up to 256 path points per batch, fewer for wide networks: a batch keeps every layer's
+        // activations and gradients, 8 bytes per unit per point, within EXPLAIN_BATCH_BYTES
+        let units: usize = d + self.layers.iter().map(|l| l.n_out).sum::<usize>();
+        let per_batch = (EXPLAIN_BATCH_BYTES / (8 * units.max(1))).clamp(1, 256);
+        let mut points: Vec<f32> = Vec::with_capacity(per_batch * d);
         let mut k = 0;
         while k < steps {
-            let n = (steps - k).min(256);
+            let n = (steps - k).min(per_batch);
             points.clear();
             for s in k..k + n {
                 let t = (s as f64 + 0.5) / steps as f64;

@@ -76,7 +76,15 @@ impl Recipe for MlpOptions {
             Device::Cpu => fit(data.x, &data.target, data.weights, self, ctx.par, ctx.monitor),
             Device::Cuda => fit_cuda(data, self, ctx)?,
         };
+        // as for the other classifiers: iterations are epochs here, and a network has converged
+        // when early stopping ended it before the epoch limit (the validation loss had stopped
+        // improving for `patience` epochs)
+        let converged = self.early_stopping
+            && f.history.len() < self.epochs
+            && f.best_val_loss.is_some_and(f64::is_finite);
         let info = json!({
+            "iterations": f.history.len(),
+            "converged": converged,
             "device": if ctx.device == Device::Cuda { "cuda" } else { "cpu" },
             "epochs_run": f.history.len(),
             "best_epoch": f.best_epoch,

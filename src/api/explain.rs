@@ -1,0 +1,66 @@
+//! insight.explain: what each input contributed to a score.
+
+use crate::api::predict::{scores, CallSite};
+use crate::error::InsightError;
+use crate::ml::metrics::argmax;
+use crate::ml::model::Task;
+use pgrx::prelude::*;
+use pgrx::AnyElement;
+
+/// Additive explanation of a score: one row per encoded input plus a base row, and the class
+/// explained (the positive class of a binary classifier; for multiclass `class`, or the
+/// predicted class; NULL for regression).
+/// Linear models: coefficient x scaled value, plus `(intercept)`; the rows sum to the log-odds
+/// (binary), the class's softmax score (multiclass) or the predicted value (regression). Text
+/// columns' coefficients are centred on the training rows (Estimator::center_categories), so a
+/// category's contribution is its difference from an average row.
+/// Networks: integrated gradients from the mean training row, plus `(baseline)` = the output at
+/// that row; the rows sum to the prediction (probability or value) up to the integration error.
+#[pg_extern(stable, parallel_safe)]
+#[allow(clippy::type_complexity)]
+fn explain(
+    model: Option<&str>,
+    row_or_array: Option<AnyElement>,
+    class: default!(Option<&str>, "NULL"),
+) -> TableIterator<
+    'static,
+    (name!(feature, String), name!(value, Option<f64>), name!(contribution, f64), name!(class, Option<String>)),
+> {
+    let (Some(model), Some(row)) = (model, row_or_array) else {
+        return TableIterator::new(Vec::new()); // a NULL row has no explanation
+    };
+    // a set-returning function: fn_extra belongs to the SRF machinery, so no call-site state
+    let (names, x, contrib, base, linear, explained) = scores(&mut CallSite::default(), model, &row, true, |m, x, out| {
+        let (k, explained) = match (m.task, class) {
+            (Task::Regression, None) => (0, None),
+            (Task::Binary, None) => (0, Some(m.classes[1].clone())),
+            (Task::Multiclass, None) => (argmax(out), Some(m.classes[argmax(out)].clone())),
+            (Task::Binary, Some(c)) if c == m.classes[1] => (0, Some(c.to_string())),
+            (Task::Multiclass, Some(c)) if m.classes.iter().any(|l| l == c) => {
+                (m.classes.iter().position(|l| l == c).unwrap(), Some(c.to_string()))
+            }
+            (_, Some(c)) => {
+                return Err(InsightError::invalid_parameter(
+                    format!("model \"{model}\" cannot explain class \"{c}\""),
+                    match m.task {
+                        Task::Regression => "A regression model has no classes: leave class out.".to_string(),
+                        Task::Binary => format!("A binary classifier is explained for its positive class, \"{}\".", m.classes[1]),
+                        Task::Multiclass => format!("Classes: {}.", m.classes.join(", ")),
+                    },
+                ))
+            }
+        };
+        let (c, b) = m.explain(x, k);
+        let linear = matches!(m.estimator, crate::ml::model::Estimator::Linear { .. });
+        Ok((m.preprocessor.encoded_names(), x.to_vec(), c, b, linear, explained))
+    });
+    // + 0.0 turns -0 into 0
+    let mut out: Vec<(String, Option<f64>, f64, Option<String>)> = names
+        .into_iter()
+        .zip(x)
+        .zip(contrib)
+        .map(|((n, v), c)| (n, Some(v + 0.0), c + 0.0, explained.clone()))
+        .collect();
+    out.push((if linear { "(intercept)" } else { "(baseline)" }.to_string(), None, base + 0.0, explained));
+    TableIterator::new(out)
+}
