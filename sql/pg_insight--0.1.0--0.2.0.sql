@@ -1,0 +1,77 @@
+-- pg_insight 0.1.0 -> 0.2.0: brings the SQL objects of 0.1.0 to those CREATE EXTENSION of 0.2.0
+-- makes (tests/shell/upgrade.sh compares the two). Install the 0.2.0 library first; until this
+-- has run, functions whose signature changed answer with errors, not wrong results.
+-- Views or functions of yours that use insight.explain must be dropped first (its result has a
+-- new column) and made again after.
+
+-- pg_dump keeps the positions of the id sequences (a restored database trained into duplicate ids)
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('insight.models', 'id')::pg_catalog.regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('insight.deployments', 'id')::pg_catalog.regclass, '');
+
+-- the registry falls back to the latest version of a name with nothing deployed
+CREATE OR REPLACE VIEW insight.model_registry AS
+WITH names AS (
+    SELECT name, max(version) AS latest_version, count(*) AS versions FROM insight.models GROUP BY name
+), current AS (
+    SELECT DISTINCT ON (name) name, model_id, deployed_at, deployed_by
+      FROM insight.deployments ORDER BY name, id DESC
+), latest AS (
+    SELECT DISTINCT ON (name) name, id FROM insight.models ORDER BY name, version DESC
+)
+-- algorithm, task, relation, target and metrics: of the deployed version, or of the latest one
+-- when none is deployed (deployed_version is NULL then)
+SELECT n.name,
+       CASE WHEN c.model_id IS NOT NULL THEN m.version END AS deployed_version,
+       n.latest_version,
+       n.versions,
+       m.algorithm,
+       m.task,
+       m.relation,
+       m.target,
+       (m.metrics ->> 'roc_auc')::float8  AS roc_auc,
+       (m.metrics ->> 'accuracy')::float8 AS accuracy,
+       (m.metrics ->> 'f1')::float8       AS f1,
+       (m.metrics ->> 'rmse')::float8     AS rmse,
+       (m.metrics ->> 'r2')::float8       AS r2,
+       c.deployed_at,
+       c.deployed_by
+  FROM names n
+  LEFT JOIN current c ON c.name = n.name
+  JOIN latest l ON l.name = n.name
+  JOIN insight.models m ON m.id = coalesce(c.model_id, l.id);
+
+-- explain returns the class it explains and takes class => ...; a NULL row gives no rows
+DROP FUNCTION insight.explain(text, anyelement);
+CREATE FUNCTION insight.explain(model text, row_or_array anyelement, class text DEFAULT NULL)
+  RETURNS TABLE (feature text, value double precision, contribution double precision, class text)
+  STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'explain_wrapper';
+COMMENT ON FUNCTION insight.explain(text, anyelement, text) IS
+  'Per-input additive contributions to a score (linear: coefficient x value; networks: integrated gradients), plus the base, and the class explained';
+
+-- every class's probability
+CREATE FUNCTION insight.predict_probas(model text, row_or_array anyelement) RETURNS jsonb
+  STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'predict_probas_wrapper';
+COMMENT ON FUNCTION insight.predict_probas(text, anyelement) IS 'Probability of every class of a classifier, as jsonb {label: probability}';
+
+-- score_table: output => 'score' | 'class' (labels by default for multiclass models); NULL
+-- arguments are 22004 errors naming the argument (_score_table is no longer STRICT)
+DROP PROCEDURE insight.score_table(text, regclass, text, text, text);
+DROP FUNCTION insight._score_table(text, regclass, text, text, text);
+CREATE FUNCTION insight._score_table(model text, source regclass, target text, key text, mode text DEFAULT 'append',
+                                     output text DEFAULT NULL)
+  RETURNS bigint VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'score_table_rows_wrapper';
+CREATE PROCEDURE insight.score_table(model text, source regclass, target text, key text, mode text DEFAULT 'append',
+                                     output text DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+DECLARE
+  n bigint;
+BEGIN
+  -- _score_table refuses NULL arguments (22004, naming the argument)
+  n := insight._score_table(model, source, target, key, mode, output);
+  RAISE NOTICE 'score_table: % rows of % scored into %', n, source, target;
+END
+$$;
+COMMENT ON PROCEDURE insight.score_table(text, regclass, text, text, text, text) IS
+  'Score every row of a table into (key, score) or (key, class) rows of another, created when missing, in batches of 10,000 rows';
+COMMENT ON FUNCTION insight._score_table(text, regclass, text, text, text, text) IS
+  'Internal: the work of insight.score_table; returns the number of rows written';
