@@ -15,7 +15,9 @@ use pgrx::AnyElement;
 /// columns' coefficients are centred on the training rows (Estimator::center_categories), so a
 /// category's contribution is its difference from an average row.
 /// Networks: integrated gradients from the mean training row, plus `(baseline)` = the output at
-/// that row; the rows sum to the prediction (probability or value) up to the integration error.
+/// that row; the rows sum to the prediction (probability or value) up to 0.1%, and where the
+/// integration misses more than that (inputs far outside the training range), an
+/// `(unexplained)` row holds the rest.
 #[pg_extern(stable, parallel_safe)]
 #[allow(clippy::type_complexity)]
 fn explain(
@@ -30,7 +32,7 @@ fn explain(
         return TableIterator::new(Vec::new()); // a NULL row has no explanation
     };
     // a set-returning function: fn_extra belongs to the SRF machinery, so no call-site state
-    let (names, x, contrib, base, linear, explained) = scores(&mut CallSite::default(), model, &row, true, |m, x, out| {
+    let (names, x, contrib, base, linear, explained, unexplained) = scores(&mut CallSite::default(), model, &row, true, |m, x, out| {
         let (k, explained) = match (m.task, class) {
             (Task::Regression, None) => (0, None),
             (Task::Binary, None) => (0, Some(m.classes[1].clone())),
@@ -52,7 +54,12 @@ fn explain(
         };
         let (c, b) = m.explain(x, k);
         let linear = matches!(m.estimator, crate::ml::model::Estimator::Linear { .. });
-        Ok((m.preprocessor.encoded_names(), x.to_vec(), c, b, linear, explained))
+        // integrated gradients follow the path from the baseline in 1024 steps; far outside the
+        // training range the network saturates within the first step and the path misses the
+        // change: whatever the contributions do not reach is shown, never dropped
+        let unexplained = if linear { 0.0 } else { out[k] - b - c.iter().sum::<f64>() };
+        let unexplained = (unexplained.abs() > 1e-3 * out[k].abs().max(1.0)).then_some(unexplained);
+        Ok((m.preprocessor.encoded_names(), x.to_vec(), c, b, linear, explained, unexplained))
     });
     // + 0.0 turns -0 into 0
     let mut out: Vec<(String, Option<f64>, f64, Option<String>)> = names
@@ -61,6 +68,9 @@ fn explain(
         .zip(contrib)
         .map(|((n, v), c)| (n, Some(v + 0.0), c + 0.0, explained.clone()))
         .collect();
-    out.push((if linear { "(intercept)" } else { "(baseline)" }.to_string(), None, base + 0.0, explained));
+    out.push((if linear { "(intercept)" } else { "(baseline)" }.to_string(), None, base + 0.0, explained.clone()));
+    if let Some(gap) = unexplained {
+        out.push(("(unexplained)".to_string(), None, gap, explained));
+    }
     TableIterator::new(out)
 }

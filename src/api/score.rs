@@ -89,6 +89,17 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str,
         &[target_name.as_str().into()],
     )
     .unwrap_or(false);
+    if exists
+        && crate::spi::select_one::<bool>(
+            "SELECT pg_catalog.to_regclass($1) OPERATOR(pg_catalog.=) $2",
+            &[target_name.as_str().into(), relid.into()],
+        ) == Some(true)
+    {
+        return Err(InsightError::invalid_parameter(
+            format!("target table {target_name} is the source relation"),
+            "score_table writes into another table (mode replace would empty the source first): name a new one.",
+        ));
+    }
     if exists {
         for needed in [key, column] {
             let has = crate::spi::select_one::<bool>(

@@ -145,6 +145,11 @@ pub fn target_kind(t: &ColumnInfo, relation: &str) -> TargetKind {
 /// features they let a model memorise the training rows instead of learning. Below 100 rows
 /// uniqueness says nothing, and nothing is left out.
 fn key_like(candidates: &[&ColumnInfo], relation: &str) -> Vec<String> {
+    // PostgreSQL allows 1664 entries in a select list: two per column, in chunks well below that
+    candidates.chunks(500).flat_map(|chunk| key_like_chunk(chunk, relation)).collect()
+}
+
+fn key_like_chunk(candidates: &[&ColumnInfo], relation: &str) -> Vec<String> {
     if candidates.is_empty() {
         return Vec::new();
     }
