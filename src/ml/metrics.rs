@@ -246,6 +246,105 @@ pub fn regression(pred: &[f64], truth: &[f64]) -> RegressionMetrics {
     }
 }
 
+/// Adjusted Rand index of two labellings of the same rows (1: the same partition up to the
+/// names of the parts; about 0: chance agreement), as scikit-learn's adjusted_rand_score.
+pub fn adjusted_rand(a: &[usize], b: &[usize]) -> f64 {
+    use std::collections::HashMap;
+    let n = a.len() as f64;
+    let pairs = |c: f64| c * (c - 1.0) / 2.0;
+    let mut table: HashMap<(usize, usize), f64> = HashMap::new();
+    let mut rows: HashMap<usize, f64> = HashMap::new();
+    let mut cols: HashMap<usize, f64> = HashMap::new();
+    for (&x, &y) in a.iter().zip(b) {
+        *table.entry((x, y)).or_default() += 1.0;
+        *rows.entry(x).or_default() += 1.0;
+        *cols.entry(y).or_default() += 1.0;
+    }
+    let index: f64 = table.values().map(|&c| pairs(c)).sum();
+    let sum_rows: f64 = rows.values().map(|&c| pairs(c)).sum();
+    let sum_cols: f64 = cols.values().map(|&c| pairs(c)).sum();
+    let expected = sum_rows * sum_cols / pairs(n);
+    let max = (sum_rows + sum_cols) / 2.0;
+    if max == expected {
+        return 1.0; // both labellings put everything in one part (or each row alone)
+    }
+    (index - expected) / (max - expected)
+}
+
+/// Mean silhouette of the rows (b - a) / max(a, b), a the mean distance to the row's own segment,
+/// b to the nearest other; rows alone in their segment count 0, as scikit-learn's
+/// silhouette_score. O(n^2): callers pass a sample of large tables.
+pub fn silhouette(x: &crate::ml::linalg::Matrix, labels: &[usize], k: usize) -> f64 {
+    let n = x.rows;
+    let mut size = vec![0usize; k];
+    labels.iter().for_each(|&l| size[l] += 1);
+    let mut total = 0.0;
+    let mut dist = vec![0.0; k];
+    for i in 0..n {
+        dist.iter_mut().for_each(|v| *v = 0.0);
+        for j in 0..n {
+            if i != j {
+                dist[labels[j]] += crate::ml::algorithms::kmeans::sq_dist(x.row(i), x.row(j)).sqrt();
+            }
+        }
+        let own = labels[i];
+        if size[own] <= 1 {
+            continue;
+        }
+        let a = dist[own] / (size[own] - 1) as f64;
+        let b = (0..k).filter(|&c| c != own && size[c] > 0).map(|c| dist[c] / size[c] as f64).fold(f64::INFINITY, f64::min);
+        if b.is_finite() {
+            total += (b - a) / a.max(b);
+        }
+    }
+    total / n as f64
+}
+
+/// Davies-Bouldin index (lower is better): the mean over segments of the worst ratio of summed
+/// within-segment scatter to centre distance, as scikit-learn's davies_bouldin_score.
+pub fn davies_bouldin(x: &crate::ml::linalg::Matrix, labels: &[usize], centers: &[f64], k: usize) -> f64 {
+    let d = x.cols;
+    let dist = |a: &[f64], b: &[f64]| crate::ml::algorithms::kmeans::sq_dist(a, b).sqrt();
+    let mut scatter = vec![0.0; k];
+    let mut size = vec![0.0; k];
+    for (i, &l) in labels.iter().enumerate() {
+        scatter[l] += dist(x.row(i), &centers[l * d..(l + 1) * d]);
+        size[l] += 1.0;
+    }
+    let s: Vec<f64> = scatter.iter().zip(&size).map(|(a, n)| if *n > 0.0 { a / n } else { 0.0 }).collect();
+    let worst: Vec<f64> = (0..k)
+        .map(|i| {
+            (0..k)
+                .filter(|&j| j != i)
+                .map(|j| (s[i] + s[j]) / dist(&centers[i * d..(i + 1) * d], &centers[j * d..(j + 1) * d]))
+                .fold(0.0, f64::max)
+        })
+        .collect();
+    worst.iter().sum::<f64>() / k as f64
+}
+
+/// Calinski-Harabasz index (higher is better): between-segment over within-segment dispersion,
+/// each divided by its degrees of freedom, as scikit-learn's calinski_harabasz_score.
+pub fn calinski_harabasz(x: &crate::ml::linalg::Matrix, labels: &[usize], centers: &[f64], k: usize) -> f64 {
+    let (n, d) = (x.rows, x.cols);
+    let sq = crate::ml::algorithms::kmeans::sq_dist;
+    let mut mean = vec![0.0; d];
+    for i in 0..n {
+        mean.iter_mut().zip(x.row(i)).for_each(|(m, v)| *m += v / n as f64);
+    }
+    let mut size = vec![0.0; k];
+    let mut within = 0.0;
+    for (i, &l) in labels.iter().enumerate() {
+        size[l] += 1.0;
+        within += sq(x.row(i), &centers[l * d..(l + 1) * d]);
+    }
+    let between: f64 = (0..k).map(|j| size[j] * sq(&centers[j * d..(j + 1) * d], &mean)).sum();
+    if within == 0.0 || k < 2 {
+        return 1.0;
+    }
+    between * (n - k) as f64 / (within * (k - 1) as f64)
+}
+
 /// JSON has no NaN: an undefined metric (e.g. the AUC of a one-class split) becomes null.
 pub fn finite(x: f64) -> serde_json::Value {
     if x.is_finite() {
@@ -282,6 +381,24 @@ impl RegressionMetrics {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn clustering_metrics_match_scikit_learn() {
+        // tests/reference/kmeans_reference.py, scikit-learn 1.2.1, on the planted labelling of
+        // the reference blobs (centres: the segment means)
+        let (x, truth) = crate::ml::algorithms::kmeans::tests_data::reference_blobs();
+        let mut centers = vec![0.0; 9];
+        for (i, &l) in truth.iter().enumerate() {
+            for t in 0..3 {
+                centers[l * 3 + t] += x.row(i)[t] / 200.0;
+            }
+        }
+        assert!((super::silhouette(&x, &truth, 3) - 0.7283101628).abs() < 1e-9);
+        assert!((super::davies_bouldin(&x, &truth, &centers, 3) - 0.3724593255).abs() < 1e-9);
+        assert!((super::calinski_harabasz(&x, &truth, &centers, 3) - 2509.1504096443).abs() < 1e-6);
+        assert!((super::adjusted_rand(&[0, 0, 1, 1, 2, 2], &[1, 1, 0, 0, 2, 2]) - 1.0).abs() < 1e-12);
+        assert!((super::adjusted_rand(&[0, 0, 1, 1, 2, 2], &[0, 1, 0, 1, 2, 2]) - 0.1666666667).abs() < 1e-9);
+    }
+
     #[test]
     fn curves_end_on_scores_that_are_not_numbers() {
         // a NaN score made roc_curve loop forever, pushing points until memory ran out

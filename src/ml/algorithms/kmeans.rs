@@ -1,0 +1,447 @@
+//! k-means: scikit-learn's greedy k-means++ initialisation (2 + ln k candidates per new centre,
+//! the one that lowers the potential most is kept), then Lloyd iterations accelerated by
+//! Hamerly's bounds: each row keeps an upper bound on the distance to its centre and a lower
+//! bound on the distance to every other, and is only measured again when the bounds no longer
+//! prove its assignment. `n_init` restarts keep the lowest inertia. Convergence as scikit-learn's:
+//! the squared centre shift summed over centres at most `tol` times the mean feature variance.
+//!
+//! Every pass runs over fixed row blocks on the thread team, and block results are combined in
+//! block order, so a seed gives the same segments whatever the thread count. The monitor's
+//! checkpoint runs between groups of blocks (query cancel within ~100 ms).
+
+use crate::ml::linalg::Matrix;
+use crate::ml::monitor::Monitor;
+use crate::ml::parallel::Parallel;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::ops::Range;
+use std::time::Instant;
+
+#[derive(Clone, Debug)]
+pub struct KMeansOptions {
+    pub k: usize,
+    /// Restarts from different k-means++ seeds; the lowest inertia is kept.
+    pub n_init: usize,
+    pub max_iter: usize,
+    /// Relative to the mean feature variance, as scikit-learn's tol.
+    pub tol: f64,
+    pub seed: u64,
+}
+
+impl Default for KMeansOptions {
+    fn default() -> Self {
+        KMeansOptions { k: 8, n_init: 10, max_iter: 300, tol: 1e-4, seed: 42 }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct KMeansFit {
+    /// k x d, row-major.
+    pub centers: Vec<f64>,
+    pub k: usize,
+    /// The segment (0-based) of each training row, under the final centres.
+    pub labels: Vec<u32>,
+    /// Sum of squared distances of the rows to their centres.
+    pub inertia: f64,
+    /// Lloyd iterations of the kept run.
+    pub iterations: usize,
+    pub converged: bool,
+}
+
+#[inline(always)]
+pub fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
+    // four accumulators: LLVM vectorises this loop
+    let mut acc = [0.0f64; 4];
+    let chunks = a.len() / 4;
+    for c in 0..chunks {
+        for l in 0..4 {
+            let t = a[c * 4 + l] - b[c * 4 + l];
+            acc[l] += t * t;
+        }
+    }
+    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for i in chunks * 4..a.len() {
+        let t = a[i] - b[i];
+        s += t * t;
+    }
+    s
+}
+
+/// The nearest of `centers` (k x d) to `x`: (index, squared distance).
+#[inline]
+pub fn nearest(x: &[f64], centers: &[f64], d: usize) -> (usize, f64) {
+    let mut best = (0, f64::INFINITY);
+    for (j, c) in centers.chunks_exact(d).enumerate() {
+        let dist = sq_dist(x, c);
+        if dist < best.1 {
+            best = (j, dist);
+        }
+    }
+    best
+}
+
+pub fn fit(x: &Matrix, opts: &KMeansOptions, par: &Parallel, monitor: &dyn Monitor) -> KMeansFit {
+    let (n, k) = (x.rows, opts.k);
+    assert!(k >= 1 && n >= k, "k-means needs at least k rows");
+    let tol = opts.tol * mean_variance(x);
+    let started = Instant::now();
+    let mut best: Option<KMeansFit> = None;
+    for run in 0..opts.n_init.max(1) {
+        let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+        rng.set_stream(run as u64);
+        let init = kmeans_plus_plus(x, k, &mut rng, par, monitor);
+        let fit = lloyd_hamerly(x, init, opts.max_iter, tol, par, monitor);
+        if monitor.wants_progress() {
+            monitor.progress(&format!(
+                "kmeans run {}/{}: inertia {:.6}, {} iterations{}, elapsed {:.2}s",
+                run + 1,
+                opts.n_init.max(1),
+                fit.inertia,
+                fit.iterations,
+                if fit.converged { "" } else { " (not converged)" },
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        if best.as_ref().is_none_or(|b| fit.inertia < b.inertia) {
+            best = Some(fit);
+        }
+    }
+    best.expect("at least one run")
+}
+
+/// Mean over features of the variance of the rows (scikit-learn's scale for tol).
+fn mean_variance(x: &Matrix) -> f64 {
+    let (n, d) = (x.rows as f64, x.cols);
+    if x.rows == 0 || d == 0 {
+        return 0.0;
+    }
+    let mut mean = vec![0.0; d];
+    for r in 0..x.rows {
+        for (m, v) in mean.iter_mut().zip(x.row(r)) {
+            *m += v;
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= n);
+    let mut var = 0.0;
+    for r in 0..x.rows {
+        var += sq_dist(x.row(r), &mean);
+    }
+    var / n / d as f64
+}
+
+/// scikit-learn's greedy k-means++: the first centre uniformly, then for each next one
+/// 2 + ln k candidates drawn in proportion to the squared distance to the nearest centre so far,
+/// keeping the candidate that lowers the total most.
+fn kmeans_plus_plus(x: &Matrix, k: usize, rng: &mut ChaCha8Rng, par: &Parallel, monitor: &dyn Monitor) -> Vec<f64> {
+    let (n, d) = (x.rows, x.cols);
+    let trials = 2 + (k as f64).ln().floor() as usize;
+    let mut centers = Vec::with_capacity(k * d);
+    let first = rng.gen_range(0..n);
+    centers.extend_from_slice(x.row(first));
+    let mut closest: Vec<f64> = par.map_blocks(n, monitor, |r: Range<usize>| r.map(|i| sq_dist(x.row(i), &centers[..d])).collect::<Vec<f64>>()).concat();
+    let mut potential: f64 = closest.iter().sum();
+    for _ in 1..k {
+        // candidates by inverse transform sampling on the running sums
+        let mut cum = Vec::with_capacity(n);
+        let mut s = 0.0;
+        for v in &closest {
+            s += v;
+            cum.push(s);
+        }
+        let candidates: Vec<usize> = (0..trials)
+            .map(|_| {
+                let target = rng.gen::<f64>() * potential;
+                cum.partition_point(|&c| c < target).min(n - 1)
+            })
+            .collect();
+        // each candidate's new closest distances and potential; the lowest potential wins
+        let mut best: Option<(f64, Vec<f64>, usize)> = None;
+        for &cand in &candidates {
+            let c = x.row(cand);
+            let blocks = par.map_blocks(n, monitor, |r: Range<usize>| {
+                r.map(|i| closest[i].min(sq_dist(x.row(i), c))).collect::<Vec<f64>>()
+            });
+            let new: Vec<f64> = blocks.concat();
+            let pot: f64 = new.iter().sum();
+            if best.as_ref().is_none_or(|b| pot < b.0) {
+                best = Some((pot, new, cand));
+            }
+        }
+        let (pot, new, cand) = best.expect("at least two candidates");
+        centers.extend_from_slice(x.row(cand));
+        closest = new;
+        potential = pot;
+    }
+    centers
+}
+
+/// One block's part of an assignment pass: the rows' new labels and bounds, and the block's
+/// sums for the centre update.
+struct BlockPass {
+    labels: Vec<u32>,
+    upper: Vec<f64>,
+    lower: Vec<f64>,
+    sums: Vec<f64>,
+    counts: Vec<f64>,
+}
+
+/// Distances (not squared) from `x` to every centre: the nearest, its distance, and the second
+/// nearest distance.
+#[inline]
+fn two_nearest(x: &[f64], centers: &[f64], d: usize) -> (usize, f64, f64) {
+    let (mut a, mut d1, mut d2) = (0usize, f64::INFINITY, f64::INFINITY);
+    for (j, c) in centers.chunks_exact(d).enumerate() {
+        let dist = sq_dist(x, c);
+        if dist < d1 {
+            d2 = d1;
+            d1 = dist;
+            a = j;
+        } else if dist < d2 {
+            d2 = dist;
+        }
+    }
+    (a, d1.sqrt(), d2.sqrt())
+}
+
+fn lloyd_hamerly(
+    x: &Matrix,
+    mut centers: Vec<f64>,
+    max_iter: usize,
+    tol: f64,
+    par: &Parallel,
+    monitor: &dyn Monitor,
+) -> KMeansFit {
+    let (n, d) = (x.rows, x.cols);
+    let k = centers.len() / d.max(1);
+    let mut labels = vec![0u32; n];
+    let mut upper = vec![0.0; n];
+    let mut lower = vec![0.0; n];
+    // every row measured against every centre to start (and after an empty-cluster relocation)
+    let mut full = true;
+    let mut iterations = 0;
+    let mut converged = false;
+    while iterations < max_iter {
+        iterations += 1;
+        // half the distance from each centre to its nearest other centre
+        let half_gap: Vec<f64> = (0..k)
+            .map(|j| {
+                let cj = &centers[j * d..(j + 1) * d];
+                (0..k)
+                    .filter(|&o| o != j)
+                    .map(|o| sq_dist(cj, &centers[o * d..(o + 1) * d]))
+                    .fold(f64::INFINITY, f64::min)
+                    .sqrt()
+                    / 2.0
+            })
+            .collect();
+        let (lab, up, lo) = (&labels, &upper, &lower);
+        let cen = &centers;
+        let blocks: Vec<BlockPass> = par.map_blocks(n, monitor, |r: Range<usize>| {
+            let mut p = BlockPass {
+                labels: Vec::with_capacity(r.len()),
+                upper: Vec::with_capacity(r.len()),
+                lower: Vec::with_capacity(r.len()),
+                sums: vec![0.0; k * d],
+                counts: vec![0.0; k],
+            };
+            for i in r {
+                let xi = x.row(i);
+                let (mut a, mut u, mut l) = (lab[i] as usize, up[i], lo[i]);
+                if full {
+                    (a, u, l) = two_nearest(xi, cen, d);
+                } else {
+                    let bound = half_gap[a].max(l);
+                    if u > bound {
+                        u = sq_dist(xi, &cen[a * d..(a + 1) * d]).sqrt();
+                        if u > bound {
+                            (a, u, l) = two_nearest(xi, cen, d);
+                        }
+                    }
+                }
+                p.labels.push(a as u32);
+                p.upper.push(u);
+                p.lower.push(l);
+                for (s, v) in p.sums[a * d..(a + 1) * d].iter_mut().zip(xi) {
+                    *s += v;
+                }
+                p.counts[a] += 1.0;
+            }
+            p
+        });
+        let mut sums = vec![0.0; k * d];
+        let mut counts = vec![0.0; k];
+        let mut at = 0;
+        for b in &blocks {
+            let len = b.labels.len();
+            labels[at..at + len].copy_from_slice(&b.labels);
+            upper[at..at + len].copy_from_slice(&b.upper);
+            lower[at..at + len].copy_from_slice(&b.lower);
+            at += len;
+            for (s, v) in sums.iter_mut().zip(&b.sums) {
+                *s += v;
+            }
+            for (c, v) in counts.iter_mut().zip(&b.counts) {
+                *c += v;
+            }
+        }
+        drop(blocks);
+        // new centres; an empty cluster takes the row farthest from its centre
+        let old = centers.clone();
+        full = false;
+        for j in 0..k {
+            if counts[j] > 0.0 {
+                for t in 0..d {
+                    centers[j * d + t] = sums[j * d + t] / counts[j];
+                }
+            } else {
+                let far = (0..n).max_by(|&a, &b| upper[a].total_cmp(&upper[b])).unwrap_or(0);
+                centers[j * d..(j + 1) * d].copy_from_slice(x.row(far));
+                upper[far] = 0.0;
+                full = true;
+            }
+        }
+        let moved: Vec<f64> = (0..k).map(|j| sq_dist(&old[j * d..(j + 1) * d], &centers[j * d..(j + 1) * d]).sqrt()).collect();
+        let shift: f64 = moved.iter().map(|m| m * m).sum();
+        // bounds follow the centres: a row's own centre moved at most moved[a] away, any other
+        // at most the largest move closer
+        let max_move = moved.iter().cloned().fold(0.0, f64::max);
+        for i in 0..n {
+            upper[i] += moved[labels[i] as usize];
+            lower[i] = (lower[i] - max_move).max(0.0);
+        }
+        if shift <= tol && !full {
+            converged = true;
+            break;
+        }
+    }
+    // the final labels and inertia under the final centres (scikit-learn's last E-step)
+    let cen = &centers;
+    let finals: Vec<(Vec<u32>, f64)> = par.map_blocks(n, monitor, |r: Range<usize>| {
+        let mut labs = Vec::with_capacity(r.len());
+        let mut inertia = 0.0;
+        for i in r {
+            let (a, dist) = nearest(x.row(i), cen, d);
+            labs.push(a as u32);
+            inertia += dist;
+        }
+        (labs, inertia)
+    });
+    let inertia = finals.iter().map(|(_, s)| s).sum();
+    let labels = finals.into_iter().flat_map(|(l, _)| l).collect();
+    KMeansFit { centers, k, labels, inertia, iterations, converged }
+}
+
+#[cfg(test)]
+pub(crate) mod tests_data {
+    use crate::ml::linalg::Matrix;
+
+    /// The data set of tests/reference/kmeans_reference.py: 600 rows, three planted blobs.
+    pub fn reference_blobs() -> (Matrix, Vec<usize>) {
+        let centers = [[0.0, 0.0, 0.0], [4.0, 4.0, 0.0], [0.0, 4.0, 4.0]];
+        let mut rows = Vec::new();
+        let mut truth = Vec::new();
+        for i in 0..600usize {
+            let c = centers[i % 3];
+            rows.push(
+                (0..3)
+                    .map(|j| {
+                        c[j] + 1.3
+                            * (((i + 1) * (j + 2)) as f64 * 0.37).sin()
+                            * ((i + 3) as f64 * 0.11 * (j + 1) as f64).cos()
+                    })
+                    .collect::<Vec<f64>>(),
+            );
+            truth.push(i % 3);
+        }
+        (Matrix::from_rows(&rows), truth)
+    }
+
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_data::reference_blobs;
+    use super::*;
+    use crate::ml::monitor::Silent;
+
+    // scikit-learn 1.2.1, KMeans(n_clusters=k, n_init=10, random_state=0) on reference_blobs
+    // (tests/reference/kmeans_reference.py)
+    const SK_INERTIA_K3: f64 = 761.0979641141;
+    const SK_INERTIA_K5: f64 = 643.9973402275;
+
+    #[test]
+    fn inertia_matches_scikit_learn() {
+        let (x, _) = reference_blobs();
+        for (k, sk) in [(3, SK_INERTIA_K3), (5, SK_INERTIA_K5)] {
+            let f = fit(&x, &KMeansOptions { k, ..Default::default() }, &Parallel::serial(), &Silent);
+            assert!(f.converged, "k={k}");
+            assert!(f.inertia <= sk * 1.01, "k={k}: inertia {} vs scikit-learn {sk}", f.inertia);
+            // the inertia is the sum of squared distances to the centres of the labels
+            let recomputed: f64 =
+                (0..x.rows).map(|i| sq_dist(x.row(i), &f.centers[f.labels[i] as usize * 3..][..3])).sum();
+            assert!((recomputed - f.inertia).abs() < 1e-9 * f.inertia);
+        }
+    }
+
+    #[test]
+    fn planted_blobs_are_recovered() {
+        let (x, truth) = reference_blobs();
+        let f = fit(&x, &KMeansOptions { k: 3, ..Default::default() }, &Parallel::serial(), &Silent);
+        let labels: Vec<usize> = f.labels.iter().map(|&l| l as usize).collect();
+        assert!(crate::ml::metrics::adjusted_rand(&labels, &truth) >= 0.999);
+    }
+
+    #[test]
+    fn hamerly_gives_what_plain_lloyd_gives() {
+        let (x, _) = reference_blobs();
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let init = kmeans_plus_plus(&x, 5, &mut rng, &Parallel::serial(), &Silent);
+        let fast = lloyd_hamerly(&x, init.clone(), 300, 0.0, &Parallel::serial(), &Silent);
+        // plain Lloyd: measure everything every iteration
+        let mut centers = init;
+        for _ in 0..300 {
+            let mut sums = vec![0.0; 15];
+            let mut counts = vec![0.0; 5];
+            for i in 0..x.rows {
+                let (a, _) = nearest(x.row(i), &centers, 3);
+                for t in 0..3 {
+                    sums[a * 3 + t] += x.row(i)[t];
+                }
+                counts[a] += 1.0;
+            }
+            let new: Vec<f64> = (0..15).map(|q| sums[q] / counts[q / 3]).collect();
+            if new == centers {
+                break;
+            }
+            centers = new;
+        }
+        for (a, b) in fast.centers.iter().zip(&centers) {
+            assert!((a - b).abs() < 1e-9, "{:?} vs {centers:?}", fast.centers);
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_segments_whatever_the_thread_count() {
+        // more rows than one block, so that the blocks really split
+        let (base, _) = reference_blobs();
+        let rows: Vec<Vec<f64>> = (0..20_000).map(|i| {
+            let r = base.row(i % 600);
+            vec![r[0] + (i as f64 * 0.001).sin() * 0.1, r[1], r[2]]
+        }).collect();
+        let x = Matrix::from_rows(&rows);
+        let opts = KMeansOptions { k: 4, n_init: 3, ..Default::default() };
+        let a = fit(&x, &opts, &Parallel::serial(), &Silent);
+        let b = fit(&x, &opts, &Parallel::new(3), &Silent);
+        assert_eq!(a.labels, b.labels);
+        assert_eq!(a.centers, b.centers);
+        assert_eq!(a.inertia.to_bits(), b.inertia.to_bits());
+    }
+
+    #[test]
+    fn an_empty_cluster_is_refilled() {
+        // three distinct points, k = 3, and every start on one of them: each centre must end on a point
+        let x = Matrix::from_rows(&[vec![0.0], vec![0.0], vec![10.0], vec![20.0]]);
+        let f = fit(&x, &KMeansOptions { k: 3, n_init: 4, ..Default::default() }, &Parallel::serial(), &Silent);
+        assert!(f.inertia < 1e-12, "{f:?}");
+    }
+}
