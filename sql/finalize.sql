@@ -25,7 +25,8 @@ SELECT n.name,
        (m.metrics ->> 'rmse')::float8     AS rmse,
        (m.metrics ->> 'r2')::float8       AS r2,
        c.deployed_at,
-       c.deployed_by
+       c.deployed_by,
+       (m.metrics ->> 'silhouette')::float8 AS silhouette
   FROM names n
   LEFT JOIN current c ON c.name = n.name
   JOIN latest l ON l.name = n.name
@@ -46,6 +47,8 @@ COMMENT ON FUNCTION insight.predict_class(text, anyelement) IS 'Predicted label 
 COMMENT ON FUNCTION insight.explain(text, anyelement, text) IS
   'Per-input additive contributions to a score (linear: coefficient x value; networks: integrated gradients), plus the base, and the class explained';
 COMMENT ON FUNCTION insight.predict_probas(text, anyelement) IS 'Probability of every class of a classifier, as jsonb {label: probability}';
+COMMENT ON FUNCTION insight.segment(text, anyelement) IS 'Segment number (1-based) of a row under a segmentation model';
+COMMENT ON FUNCTION insight.segment_distance(text, anyelement) IS 'Distance from a row to the centre of its segment (standardised inputs): large values are outliers';
 COMMENT ON FUNCTION insight.evaluate(text, regclass) IS 'Metrics of a model on a labelled relation (same keys as training)';
 COMMENT ON FUNCTION insight.roc_curve(text, regclass) IS 'ROC curve points of a binary classifier on a labelled relation';
 COMMENT ON FUNCTION insight.lift(text, regclass, int) IS 'Lift / cumulative gains table of a binary classifier on a labelled relation';

@@ -8,7 +8,8 @@
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('insight.models', 'id')::pg_catalog.regclass, '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('insight.deployments', 'id')::pg_catalog.regclass, '');
 
--- the registry falls back to the latest version of a name with nothing deployed
+-- the registry falls back to the latest version of a name with nothing deployed, and shows the
+-- silhouette of segmentation models
 CREATE OR REPLACE VIEW insight.model_registry AS
 WITH names AS (
     SELECT name, max(version) AS latest_version, count(*) AS versions FROM insight.models GROUP BY name
@@ -34,7 +35,8 @@ SELECT n.name,
        (m.metrics ->> 'rmse')::float8     AS rmse,
        (m.metrics ->> 'r2')::float8       AS r2,
        c.deployed_at,
-       c.deployed_by
+       c.deployed_by,
+       (m.metrics ->> 'silhouette')::float8 AS silhouette
   FROM names n
   LEFT JOIN current c ON c.name = n.name
   JOIN latest l ON l.name = n.name
@@ -52,6 +54,14 @@ COMMENT ON FUNCTION insight.explain(text, anyelement, text) IS
 CREATE FUNCTION insight.predict_probas(model text, row_or_array anyelement) RETURNS jsonb
   STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'predict_probas_wrapper';
 COMMENT ON FUNCTION insight.predict_probas(text, anyelement) IS 'Probability of every class of a classifier, as jsonb {label: probability}';
+
+-- segmentation: k-means models score with insight.segment / segment_distance
+CREATE FUNCTION insight.segment(model text, row_or_array anyelement) RETURNS integer
+  STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'segment_wrapper';
+CREATE FUNCTION insight.segment_distance(model text, row_or_array anyelement) RETURNS double precision
+  STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'segment_distance_wrapper';
+COMMENT ON FUNCTION insight.segment(text, anyelement) IS 'Segment number (1-based) of a row under a segmentation model';
+COMMENT ON FUNCTION insight.segment_distance(text, anyelement) IS 'Distance from a row to the centre of its segment (standardised inputs): large values are outliers';
 
 -- score_table: output => 'score' | 'class' (labels by default for multiclass models); NULL
 -- arguments are 22004 errors naming the argument (_score_table is no longer STRICT)

@@ -57,6 +57,12 @@ pub(crate) fn feature_inputs(
 pub(crate) fn score_relation(model_ref: &str, relid: pg_sys::Oid) -> Result<Scored> {
     let stored = catalog::resolve(&catalog::parse_ref(model_ref)?)?;
     let (id, model) = (stored.id, cache::load(stored)?);
+    if model.task == Task::Segmentation {
+        return Err(InsightError::not_supported(
+            format!("model \"{model_ref}\" is a segmentation model: it has no target to evaluate against"),
+            "Its metrics (silhouette, Davies-Bouldin, Calinski-Harabasz, sizes) are in insight.model_info(model)->'metrics'.",
+        ));
+    }
     let relation = columns::relation_name(relid);
     let cols = columns::relation_columns(relid);
     let target = target_name(id).unwrap_or_default();

@@ -33,8 +33,14 @@ fn explain(
     };
     // a set-returning function: fn_extra belongs to the SRF machinery, so no call-site state
     let (names, x, contrib, base, linear, explained, unexplained) = scores(&mut CallSite::default(), model, &row, true, |m, x, out| {
+        if m.task == Task::Segmentation {
+            return Err(InsightError::not_supported(
+                format!("model \"{model}\" is a segmentation model: a segment is not an additive score"),
+                "insight.model_info(model)->'parameters' shows each segment's centre; insight.segment_distance how far a row is from it.",
+            ));
+        }
         let (k, explained) = match (m.task, class) {
-            (Task::Regression, None) => (0, None),
+            (Task::Regression | Task::Segmentation, None) => (0, None),
             (Task::Binary, None) => (0, Some(m.classes[1].clone())),
             (Task::Multiclass, None) => (argmax(out), Some(m.classes[argmax(out)].clone())),
             (Task::Binary, Some(c)) if c == m.classes[1] => (0, Some(c.to_string())),
@@ -45,14 +51,14 @@ fn explain(
                 return Err(InsightError::invalid_parameter(
                     format!("model \"{model}\" cannot explain class \"{c}\""),
                     match m.task {
-                        Task::Regression => "A regression model has no classes: leave class out.".to_string(),
+                        Task::Regression | Task::Segmentation => "A regression model has no classes: leave class out.".to_string(),
                         Task::Binary => format!("A binary classifier is explained for its positive class, \"{}\".", m.classes[1]),
                         Task::Multiclass => format!("Classes: {}.", m.classes.join(", ")),
                     },
                 ))
             }
         };
-        let (c, b) = m.explain(x, k);
+        let (c, b) = m.explain(x, k).expect("every model but segmentation explains");
         let linear = matches!(m.estimator, crate::ml::model::Estimator::Linear { .. });
         // integrated gradients follow the path from the baseline in 1024 steps; far outside the
         // training range the network saturates within the first step and the path misses the

@@ -45,7 +45,11 @@ fn deploy(name: Option<&str>, version: default!(Option<i32>, "NULL"), strategy: 
                     .ok()
                     .flatten()
                     .unwrap_or_default();
-                    let key = key_metric(if task == "regression" { Task::Regression } else { Task::Binary });
+                    let key = key_metric(match task.as_str() {
+                        "regression" => Task::Regression,
+                        "segmentation" => Task::Segmentation,
+                        _ => Task::Binary,
+                    });
                     let id = Spi::get_one_with_args::<i64>(
                         "SELECT id FROM insight.models WHERE name OPERATOR(pg_catalog.=) $1
                           ORDER BY (metrics OPERATOR(pg_catalog.->>) $2)::pg_catalog.float8 DESC NULLS LAST,
@@ -76,11 +80,13 @@ fn gone(name: &str) -> InsightError {
     InsightError::undefined_object(format!("model \"{name}\" has no versions any more"), "Another session deleted them; train again.")
 }
 
-/// The metric that decides "better": ROC AUC for classifiers, R^2 for regression.
+/// The metric that decides "better": ROC AUC for classifiers, R^2 for regression, the
+/// silhouette for segmentation.
 pub fn key_metric(task: Task) -> &'static str {
     match task {
         Task::Binary | Task::Multiclass => "roc_auc",
         Task::Regression => "r2",
+        Task::Segmentation => "silhouette",
     }
 }
 

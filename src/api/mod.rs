@@ -8,4 +8,5 @@ pub mod monitor;
 pub mod predict;
 pub mod rewrite;
 pub mod score;
+pub mod segment;
 pub mod train;

@@ -30,4 +30,8 @@ impl Monitor for PgMonitor {
     fn warn(&self, message: &str) {
         warning!("{message}");
     }
+
+    fn notice(&self, message: &str) {
+        notice!("{message}");
+    }
 }

@@ -250,6 +250,7 @@ fn needs_binary(model_name: &str, m: &Model, what: &str) -> Result<()> {
             format!("{what} needs a binary classifier, but model \"{model_name}\" is a {} model", m.task.as_str()),
             match m.task {
                 Task::Multiclass => "Use insight.predict_class for the label or insight.predict for the class number.",
+                Task::Segmentation => "Use insight.segment for the segment number.",
                 _ => "Use insight.predict for the predicted value.",
             },
         ));
@@ -277,6 +278,17 @@ fn not_finite(model_name: &str) -> InsightError {
     )
 }
 
+fn no_classes(model_name: &str, task: Task) -> InsightError {
+    InsightError::not_supported(
+        format!("model \"{model_name}\" is a {} model and has no classes", task.as_str()),
+        if task == Task::Segmentation {
+            "Use insight.segment for the segment number."
+        } else {
+            "Use insight.predict for the predicted value."
+        },
+    )
+}
+
 /// What a scorer returns from a model's outputs: the one definition of predict, predict_proba,
 /// predict_purchase and predict_class, for direct calls and rewritten ones alike.
 pub(crate) fn output_value(model_name: &str, m: &Model, out: &[f64], output: Output) -> Result<ScoreOut> {
@@ -288,10 +300,7 @@ pub(crate) fn output_value(model_name: &str, m: &Model, out: &[f64], output: Out
         }
         Output::Class => match m.task {
             Task::Binary | Task::Multiclass => Ok(ScoreOut::Label(m.label(out).to_string())),
-            Task::Regression => Err(InsightError::not_supported(
-                format!("model \"{model_name}\" is a regression model and has no classes"),
-                "Use insight.predict for the predicted value.",
-            )),
+            Task::Regression | Task::Segmentation => Err(no_classes(model_name, m.task)),
         },
     }
 }
@@ -349,12 +358,7 @@ fn predict_probas(model: &str, row_or_array: AnyElement, fcinfo: pg_sys::Functio
             let probas: Vec<f64> = match m.task {
                 Task::Binary => vec![1.0 - out[0], out[0]],
                 Task::Multiclass => out.to_vec(),
-                Task::Regression => {
-                    return Err(InsightError::not_supported(
-                        format!("model \"{model}\" is a regression model and has no classes"),
-                        "Use insight.predict for the predicted value.",
-                    ))
-                }
+                Task::Regression | Task::Segmentation => return Err(no_classes(model, m.task)),
             };
             let map = m.classes.iter().cloned().zip(probas.into_iter().map(serde_json::Value::from));
             Ok(pgrx::JsonB(serde_json::Value::Object(map.collect())))

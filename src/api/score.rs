@@ -48,6 +48,8 @@ enum Written {
     Score,
     /// text `class`: the predicted label, as predict_class
     Class,
+    /// int `segment`: the segment number, as insight.segment
+    Segment,
 }
 
 fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str, output: Option<&str>) -> Result<i64> {
@@ -60,6 +62,13 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str,
     let started = Instant::now();
     let model = cache::load(catalog::resolve(&catalog::parse_ref(model_ref)?)?)?;
     let written_kind = match (output, model.task) {
+        (None | Some("segment"), Task::Segmentation) => Written::Segment,
+        (Some(other), Task::Segmentation) => {
+            return Err(InsightError::invalid_parameter(
+                format!("output must be segment for a segmentation model, got \"{other}\""),
+                "Leave output out: score_table writes the segment number as int column segment.",
+            ))
+        }
         (None, Task::Multiclass) | (Some("class"), Task::Binary | Task::Multiclass) => Written::Class,
         (None, _) | (Some("score"), _) => Written::Score,
         (Some("class"), Task::Regression) => {
@@ -71,13 +80,14 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str,
         (Some(other), _) => {
             return Err(InsightError::invalid_parameter(
                 format!("output must be score or class, got \"{other}\""),
-                "score writes a float8 column score; class writes the predicted label as text column class.",
+                "score writes a float8 column score; class writes the predicted label as text column class (segment: for segmentation models).",
             ))
         }
     };
     let (column, column_type) = match written_kind {
         Written::Score => ("score", "pg_catalog.float8"),
         Written::Class => ("class", "pg_catalog.text"),
+        Written::Segment => ("segment", "pg_catalog.int4"),
     };
     let relation = columns::relation_name(relid);
     let cols = columns::relation_columns(relid);
@@ -196,6 +206,10 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str,
                 Written::Class => {
                     let labels: Vec<String> = rows.map(|o| model.label(o).to_string()).collect();
                     Spi::run_with_args(&insert, &[keys.into(), labels.into()]).expect("insert classes");
+                }
+                Written::Segment => {
+                    let segments: Vec<i32> = rows.map(|o| o[0] as i32).collect();
+                    Spi::run_with_args(&insert, &[keys.into(), segments.into()]).expect("insert segments");
                 }
             }
         }

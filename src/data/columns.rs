@@ -195,9 +195,10 @@ pub fn choose_features(
     cols: &[ColumnInfo],
     requested: Option<&[String]>,
     exclude: Option<&[String]>,
-    target: &ColumnInfo,
+    target: Option<&ColumnInfo>,
     relation: &str,
 ) -> Result<Vec<ColumnInfo>> {
+    let is_target = |name: &str| target.is_some_and(|t| t.name == name);
     let unusable = |c: &ColumnInfo| {
         InsightError::datatype_mismatch(
             format!("feature column {} has type {}, which models cannot use", ident(&c.name), c.sql_type),
@@ -221,7 +222,7 @@ pub fn choose_features(
             }
             for f in list {
                 let c = find(cols, f, relation, "feature")?;
-                if c.name == target.name {
+                if is_target(&c.name) {
                     return Err(InsightError::invalid_parameter(
                         format!("column {} is the target and cannot also be a feature", ident(f)),
                         "Remove it from features.",
@@ -243,7 +244,7 @@ pub fn choose_features(
             let mut skipped = Vec::new();
             let mut usable = Vec::new();
             for c in cols {
-                if c.name == target.name || exclude.contains(&c.name) {
+                if is_target(&c.name) || exclude.contains(&c.name) {
                     continue;
                 }
                 if c.is_primary_key {

@@ -10,8 +10,10 @@ use super::preprocess::{Encoding, PrepError, Preprocessor, Value};
 use serde::{Deserialize, Serialize};
 
 pub const MAGIC: &[u8; 4] = b"PGIM";
-/// 1: linear models; 2: adds the MLP estimator (version 1 rows decode unchanged).
-pub const FORMAT_VERSION: u16 = 2;
+/// 1: linear models; 2: adds the MLP estimator; 3: adds segmentation (the KMeans estimator and
+/// task). Each adds enum variants at the end, so rows of every earlier version decode unchanged;
+/// the number tells an older release that it cannot read a newer row.
+pub const FORMAT_VERSION: u16 = 3;
 /// More encoded inputs than this is not a model anyone trained (train caps categories at 1000 per
 /// column and PostgreSQL rows at 1600 columns).
 const MAX_ENCODED_WIDTH: usize = 1 << 21;
@@ -23,6 +25,8 @@ pub enum Task {
     Binary,
     Multiclass,
     Regression,
+    /// No target: rows are put into segments.
+    Segmentation,
 }
 
 impl Task {
@@ -31,6 +35,7 @@ impl Task {
             Task::Binary => "binary_classification",
             Task::Multiclass => "multiclass_classification",
             Task::Regression => "regression",
+            Task::Segmentation => "segmentation",
         }
     }
 }
@@ -42,6 +47,8 @@ pub enum Estimator {
     Linear { coef: Vec<f64>, intercept: Vec<f64> },
     /// A feed-forward network over the encoded inputs.
     Mlp(super::algorithms::mlp::Mlp),
+    /// Segment centres, k x width (row-major) in the encoded inputs: a row belongs to the nearest.
+    KMeans { centers: Vec<f64> },
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -111,12 +118,13 @@ impl Model {
     pub fn outputs(&self) -> usize {
         match self.task {
             Task::Multiclass => self.classes.len(),
+            Task::Segmentation => 2,
             _ => 1,
         }
     }
 
     /// Scores one encoded row: binary -> [P(positive)], multiclass -> class probabilities,
-    /// regression -> [value].
+    /// regression -> [value], segmentation -> [segment number (1-based), distance to its centre].
     #[inline]
     pub fn predict_encoded(&self, x: &[f64], out: &mut [f64]) {
         match &self.estimator {
@@ -127,11 +135,16 @@ impl Model {
                 }
                 match self.task {
                     Task::Binary => out[0] = sigmoid(out[0]),
-                    Task::Regression => {}
+                    Task::Regression | Task::Segmentation => {}
                     Task::Multiclass => softmax_in_place(out),
                 }
             }
             Estimator::Mlp(m) => m.predict(x, out),
+            Estimator::KMeans { centers } => {
+                let (segment, sq) = super::algorithms::kmeans::nearest(x, centers, x.len());
+                out[0] = (segment + 1) as f64;
+                out[1] = sq.sqrt();
+            }
         }
     }
 
@@ -141,7 +154,7 @@ impl Model {
     /// binary classifiers, the value for regression, the class number for multiclass.
     pub fn predict_value(&self, out: &[f64]) -> f64 {
         match self.task {
-            Task::Binary | Task::Regression => out[0],
+            Task::Binary | Task::Regression | Task::Segmentation => out[0],
             Task::Multiclass => super::metrics::argmax(out) as f64,
         }
     }
@@ -159,10 +172,12 @@ impl Model {
     /// to. Linear models: coefficient x value and the intercept, in the score's units (log-odds
     /// for classifiers). Networks: integrated gradients from the mean training row, in the
     /// output's units (probability of `output`, or the value); base = output at that row.
-    pub fn explain(&self, x: &[f64], output: usize) -> (Vec<f64>, f64) {
+    /// None for models without an additive score (segmentation).
+    pub fn explain(&self, x: &[f64], output: usize) -> Option<(Vec<f64>, f64)> {
         match &self.estimator {
-            Estimator::Linear { .. } => self.linear_contributions(x, output).unwrap(),
-            Estimator::Mlp(m) => m.integrated_gradients(x, output, 1024),
+            Estimator::Linear { .. } => self.linear_contributions(x, output),
+            Estimator::Mlp(m) => Some(m.integrated_gradients(x, output, 1024)),
+            Estimator::KMeans { .. } => None,
         }
     }
 
@@ -174,7 +189,7 @@ impl Model {
                 let c = &coef[output * w..(output + 1) * w];
                 Some((c.iter().zip(x).map(|(a, b)| a * b).collect(), intercept[output]))
             }
-            Estimator::Mlp(_) => None,
+            Estimator::Mlp(_) | Estimator::KMeans { .. } => None,
         }
     }
 
@@ -186,6 +201,7 @@ impl Model {
                 linear_parameters(coef, intercept, &names, self.task, &self.classes)
             }
             Estimator::Mlp(net) => net.parameters(&names),
+            Estimator::KMeans { centers } => super::algorithms::kmeans::parameters(centers, &names),
         }
     }
 
@@ -204,7 +220,7 @@ impl Model {
         }
         let version = u16::from_le_bytes([bytes[4], bytes[5]]);
         match version {
-            1 | 2 => {
+            1..=3 => {
                 // bincode's own format (fixed-width integers, trailing bytes allowed), with a
                 // limit: no length prefix may claim more than the stored bytes
                 use bincode::Options;
@@ -260,7 +276,7 @@ impl Model {
         let classes_ok = match self.task {
             Task::Binary => self.classes.len() == 2,
             Task::Multiclass => (3..=MAX_CLASSES).contains(&self.classes.len()),
-            Task::Regression => self.classes.is_empty(),
+            Task::Regression | Task::Segmentation => self.classes.is_empty(),
         };
         let distinct: std::collections::HashSet<&String> = self.classes.iter().collect();
         if !classes_ok || distinct.len() != self.classes.len() || !(0.0..=1.0).contains(&self.threshold) {
@@ -278,6 +294,19 @@ impl Model {
                 Ok(())
             }
             Estimator::Mlp(net) => net.check(pre.width, k, self.task),
+            Estimator::KMeans { centers } => {
+                let segments = centers.len() / pre.width;
+                if self.task != Task::Segmentation
+                    || centers.len() != segments * pre.width
+                    || !(1..=super::algorithms::kmeans::MAX_K).contains(&segments)
+                {
+                    return Err(format!("{} centre values for {} inputs in a {} model", centers.len(), pre.width, self.task.as_str()));
+                }
+                if !centers.iter().all(|v| v.is_finite()) {
+                    return Err("a segment centre is NaN or infinite".into());
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -13,6 +13,8 @@ pub trait Monitor {
     fn progress(&self, message: &str);
     /// Something the user should know about the result (always shown: a WARNING in SQL).
     fn warn(&self, message: &str);
+    /// What was chosen for the user (always shown: a NOTICE in SQL).
+    fn notice(&self, message: &str);
 }
 
 /// A monitor that never stops and never reports.
@@ -25,4 +27,5 @@ impl Monitor for Silent {
     }
     fn progress(&self, _message: &str) {}
     fn warn(&self, _message: &str) {}
+    fn notice(&self, _message: &str) {}
 }

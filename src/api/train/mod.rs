@@ -3,6 +3,7 @@
 //! is read, read, split, preprocess, fit, evaluate, store, deploy. What differs between
 //! algorithms lives in their modules and is reached through the registry.
 
+mod segments;
 mod supervised;
 
 use crate::api::lifecycle::decide_deploy;
@@ -113,6 +114,7 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
             ClassifierOptions::not_for_regression(&opts);
             None
         }
+        Learns::Segments => None,
     };
     let recipe = (algorithm.recipe)(&opts, &RecipeContext { learns, seed: req.seed as u64 })?;
     opts.finish(&algorithm.known_options())?;
@@ -120,12 +122,12 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
         crate::gucs::check_device()?;
     }
 
-    let feats = columns::choose_features(&cols, req.features.as_deref(), req.exclude.as_deref(), &target, &relation)?;
+    let feats = columns::choose_features(&cols, req.features.as_deref(), req.exclude.as_deref(), target.as_ref(), &relation)?;
     let inputs: Vec<(String, ValueKind)> = feats.iter().map(|c| (c.name.clone(), c.kind.unwrap())).collect();
     let how = if learns == Learns::Classes { TargetRead::Text } else { TargetRead::Number };
-    let frame = reader::read(&ReadSpec { relation: &relation, inputs: &inputs, target: Some((&target.name, how)) })?;
-    if frame.skipped_null_target > 0 {
-        notice!("{} rows with a NULL {} were left out of training", frame.skipped_null_target, ident(&target.name));
+    let frame = reader::read(&ReadSpec { relation: &relation, inputs: &inputs, target: target.as_ref().map(|t| (t.name.as_str(), how)) })?;
+    if let (Some(t), true) = (&target, frame.skipped_null_target > 0) {
+        notice!("{} rows with a NULL {} were left out of training", frame.skipped_null_target, ident(&t.name));
     }
     if frame.n_rows == 0 {
         return Err(InsightError::data(
@@ -152,10 +154,11 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
         seed: req.seed as u64,
         ctx: &ctx,
     };
-    let trained = match (&frame.target, &classifier) {
-        (Some(TargetColumn::Text(labels)), Some(cfg)) => supervised::classify(&inp, labels, &target.name, cfg)?,
-        (Some(TargetColumn::Number(y)), None) => supervised::regress(&inp, y)?,
-        _ => unreachable!("the target is read as text for classes and as numbers for values"),
+    let trained = match (&frame.target, &classifier, &target) {
+        (Some(TargetColumn::Text(labels)), Some(cfg), Some(t)) => supervised::classify(&inp, labels, &t.name, cfg)?,
+        (Some(TargetColumn::Number(y)), None, Some(_)) => supervised::regress(&inp, y)?,
+        (None, None, None) => segments::segment(&inp)?,
+        _ => unreachable!("the target is read as text for classes, as numbers for values, not at all for segments"),
     };
     let supervised::Trained { model, mut metrics, options } = trained;
     let train_seconds = started.elapsed().as_secs_f64();
@@ -167,7 +170,7 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
         task: model.task.as_str(),
         algorithm: algorithm.name,
         relation: &relation,
-        target: Some(&target.name),
+        target: target.as_ref().map(|t| t.name.as_str()),
         features: features_json(&model, req.test_size, req.seed),
         options: Value::Object(options),
         metrics: metrics.clone(),
@@ -182,14 +185,14 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
     Ok((id, req.name.to_string(), version, algorithm.name.to_string(), deployed, JsonB(metrics)))
 }
 
-/// The algorithm (named, or the default for the target), what it learns from this target, and
-/// the target column, checked against each other. Where the target's kind decided (a numeric
-/// target), a NOTICE says what was chosen and why.
+/// The algorithm (named, or the default for the target), what it learns from this target (or
+/// without one), and the target column, checked against each other. Where the target's kind
+/// decided (a numeric target), a NOTICE says what was chosen and why.
 fn choose_algorithm(
     requested: Option<&str>,
     target: Option<ColumnInfo>,
     relation: &str,
-) -> Result<(&'static Algorithm, Learns, ColumnInfo)> {
+) -> Result<(&'static Algorithm, Learns, Option<ColumnInfo>)> {
     let named = match requested {
         Some(a) => Some(algorithms::find(a).ok_or_else(|| {
             let known = algorithms::names().join(", ");
@@ -204,17 +207,28 @@ fn choose_algorithm(
         })?),
         None => None,
     };
-    let Some(target) = target else {
-        return Err(match named {
-            Some(a) => InsightError::invalid_parameter(
+    let segments = named.is_some_and(|a| a.learns == [Learns::Segments]);
+    let target = match (target, named) {
+        (Some(t), _) if segments => {
+            return Err(InsightError::invalid_parameter(
+                format!("algorithm {} finds segments without a target, but target {} was given", named.unwrap().name, ident(&t.name)),
+                "Leave target out; to predict the column, use a classifier or a regressor.",
+            ))
+        }
+        (None, _) if segments => return Ok((named.unwrap(), Learns::Segments, None)),
+        (Some(t), _) => t,
+        (None, Some(a)) => {
+            return Err(InsightError::invalid_parameter(
                 format!("algorithm {} needs a target column", a.name),
                 "Name the column to predict, e.g. target => 'purchased'.",
-            ),
-            None => InsightError::invalid_parameter(
+            ))
+        }
+        (None, None) => {
+            return Err(InsightError::invalid_parameter(
                 "train needs a target column or an algorithm",
-                "Pass target => 'column_to_predict'; segmentation (no target) arrives with algorithm => 'kmeans'.",
-            ),
-        });
+                "Pass target => 'column_to_predict', or algorithm => 'kmeans' to find segments of similar rows.",
+            ))
+        }
     };
     let inferred = match named.map(|a| a.learns) {
         Some([_]) => None,
@@ -229,6 +243,7 @@ fn choose_algorithm(
     let fits = match learns {
         Learns::Classes => target.kind.is_some(),
         Learns::Values => target.kind == Some(ValueKind::Number),
+        Learns::Segments => false,
     };
     if !fits {
         let message = match named {
@@ -244,7 +259,7 @@ fn choose_algorithm(
             message,
             match (named.is_some(), learns) {
                 (true, Learns::Classes) => "A classification target must be boolean, text, an enum or a number.",
-                (true, Learns::Values) => "A regression target must be numeric; for labels use algorithm => 'logistic'.",
+                (true, _) => "A regression target must be numeric; for labels use algorithm => 'logistic'.",
                 (false, _) => "A target is boolean, text or an enum (classified) or a number (classified or regressed); cast it in a view.",
             },
         ));
@@ -252,7 +267,7 @@ fn choose_algorithm(
     if let (Some(k), Some(ValueKind::Number)) = (&inferred, target.kind) {
         let (other, other_task) = match learns {
             Learns::Classes => ("linear", "regress it"),
-            Learns::Values => ("logistic", "classify it"),
+            _ => ("logistic", "classify it"),
         };
         let switch = if named.is_some() { String::new() } else { format!("; pass algorithm => '{other}' to {other_task} instead") };
         notice!(
@@ -263,7 +278,7 @@ fn choose_algorithm(
             k.why
         );
     }
-    Ok((algorithm, learns, target))
+    Ok((algorithm, learns, Some(target)))
 }
 
 fn features_json(model: &Model, test_size: f64, seed: i64) -> Value {

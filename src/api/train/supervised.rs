@@ -192,7 +192,7 @@ fn add_fit_metrics(metrics: &mut Value, n_train: usize, fit_info: Map<String, Va
     }
 }
 
-fn object(v: Value) -> Map<String, Value> {
+pub(super) fn object(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
         _ => Map::new(),

@@ -9,13 +9,148 @@
 //! block order, so a seed gives the same segments whatever the thread count. The monitor's
 //! checkpoint runs between groups of blocks (query cancel within ~100 ms).
 
+use super::{Algorithm, FitContext, Fitted, Learns, Recipe, RecipeContext, TrainingData};
 use crate::ml::linalg::Matrix;
+use crate::ml::model::Estimator;
 use crate::ml::monitor::Monitor;
+use crate::ml::options::Options;
 use crate::ml::parallel::Parallel;
+use crate::ml::problem::Problem;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
 use std::ops::Range;
 use std::time::Instant;
+
+pub static ALGORITHM: Algorithm = Algorithm {
+    name: "kmeans",
+    learns: &[Learns::Segments],
+    default_for: None,
+    options: &["k", "k_range", "n_init", "max_iter", "tol", "seed"],
+    recipe: read_recipe,
+};
+
+/// The most segments a model may have.
+pub const MAX_K: usize = 1000;
+/// Rows of the seeded sample on which silhouettes choose k (the score is quadratic in rows).
+const AUTO_K_SAMPLE: usize = 3000;
+
+/// k-means with a fixed k, or with k chosen from a range by the silhouette of a sample.
+struct KMeansRecipe {
+    opts: KMeansOptions,
+    /// None: k fixed in opts; Some((lo, hi)): try lo..=hi
+    k_range: Option<(usize, usize)>,
+}
+
+fn read_recipe(o: &Options, ctx: &RecipeContext) -> Result<Box<dyn Recipe>, Problem> {
+    let d = KMeansOptions::default();
+    let k = o.usize_in("k", 0, 2, MAX_K).map(|k| (k > 0).then_some(k))?;
+    let k_range = match k {
+        Some(_) => {
+            o.not_applicable("k_range", "Option \"k_range\" chooses k when k is not given; leave one of them out.");
+            None
+        }
+        None => {
+            let r = o.usize_list("k_range", &[2, 10], 2, MAX_K, 2)?;
+            match r.as_slice() {
+                [lo, hi] if lo <= hi => Some((*lo, *hi)),
+                _ => return Err(Problem::option("option \"k_range\" of algorithm kmeans must be [lowest, highest]", "e.g. {\"k_range\": [2, 10]}")),
+            }
+        }
+    };
+    Ok(Box::new(KMeansRecipe {
+        opts: KMeansOptions {
+            k: k.unwrap_or(2),
+            n_init: o.usize_in("n_init", d.n_init, 1, 100)?,
+            max_iter: o.usize_in("max_iter", d.max_iter, 1, 100_000)?,
+            tol: o.f64_in("tol", d.tol, 0.0, 1.0, "a number from 0 to 1")?,
+            seed: o.usize_in("seed", ctx.seed as usize, 0, usize::MAX)? as u64,
+        },
+        k_range,
+    }))
+}
+
+impl Recipe for KMeansRecipe {
+    fn fit(&self, data: &TrainingData, ctx: &FitContext) -> Result<Fitted, Problem> {
+        let x = data.x;
+        let (lo, hi) = self.k_range.unwrap_or((self.opts.k, self.opts.k));
+        if x.rows < lo.max(2) {
+            return Err(Problem::data(
+                format!("{} rows cannot make {} segments", x.rows, lo.max(2)),
+                "Train on more rows, or ask for fewer segments with options.k.",
+            ));
+        }
+        let hi = hi.min(x.rows);
+        let mut curve = Vec::new();
+        let mut best: Option<(f64, KMeansFit)> = None;
+        let sample = seeded_sample(x.rows, AUTO_K_SAMPLE, self.opts.seed);
+        let xs = x.select_rows(&sample);
+        for k in lo..=hi {
+            let f = fit(x, &KMeansOptions { k, ..self.opts.clone() }, ctx.par, ctx.monitor);
+            let score = if self.k_range.is_some() {
+                let labels: Vec<usize> = sample.iter().map(|&i| f.labels[i] as usize).collect();
+                crate::ml::metrics::silhouette(&xs, &labels, k)
+            } else {
+                f64::NAN
+            };
+            if self.k_range.is_some() {
+                curve.push(json!({ "k": k, "inertia": f.inertia, "silhouette": score }));
+                if ctx.monitor.wants_progress() {
+                    ctx.monitor.progress(&format!("kmeans k={k}: inertia {:.6}, silhouette {score:.4}", f.inertia));
+                }
+            }
+            if best.as_ref().is_none_or(|(s, _)| score > *s) || self.k_range.is_none() {
+                best = Some((score, f));
+            }
+        }
+        let (_, f) = best.expect("at least one k");
+        if let Some((lo, hi)) = self.k_range {
+            ctx.monitor.notice(&format!(
+                "kmeans chose k = {} of {lo} to {hi}: the highest silhouette on a sample of {} rows (options.k fixes k)",
+                f.k,
+                sample.len()
+            ));
+        }
+        let mut info = json!({ "k": f.k, "inertia": f.inertia, "iterations": f.iterations, "converged": f.converged });
+        if !curve.is_empty() {
+            info["k_curve"] = Value::Array(curve);
+        }
+        Ok(Fitted { estimator: Estimator::KMeans { centers: f.centers }, info: info.as_object().cloned().unwrap_or_default() })
+    }
+
+    fn options(&self) -> Value {
+        let mut v = json!({ "n_init": self.opts.n_init, "max_iter": self.opts.max_iter, "tol": self.opts.tol, "seed": self.opts.seed });
+        match self.k_range {
+            Some((lo, hi)) => v["k_range"] = json!([lo, hi]),
+            None => v["k"] = json!(self.opts.k),
+        }
+        v
+    }
+}
+
+/// Up to `size` distinct row indices, drawn with `seed` (all rows when there are fewer), sorted.
+pub fn seeded_sample(n: usize, size: usize, seed: u64) -> Vec<usize> {
+    if n <= size {
+        return (0..n).collect();
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_5a3b);
+    let mut idx = rand::seq::index::sample(&mut rng, n, size).into_vec();
+    idx.sort_unstable();
+    idx
+}
+
+/// model_info's view of k-means: the centre of each segment in the encoded inputs.
+pub fn parameters(centers: &[f64], inputs: &[String]) -> Value {
+    let w = inputs.len().max(1);
+    json!({
+        "segments": centers.len() / w,
+        "centers": centers.chunks(w).enumerate().map(|(j, c)| json!({
+            "segment": j + 1,
+            "center": Value::Object(inputs.iter().cloned().zip(c.iter().map(|v| json!(v))).collect()),
+        })).collect::<Vec<_>>(),
+        "scale": "encoded inputs (standardised numbers, one-hot categories)",
+    })
+}
 
 #[derive(Clone, Debug)]
 pub struct KMeansOptions {

@@ -22,11 +22,11 @@ use super::problem::Problem;
 use serde_json::{Map, Value};
 
 /// Every algorithm `insight.train` knows, in the order the docs list them.
-pub static ALGORITHMS: &[&Algorithm] = &[&logistic::ALGORITHM, &linear::ALGORITHM, &mlp::ALGORITHM];
+pub static ALGORITHMS: &[&Algorithm] = &[&logistic::ALGORITHM, &linear::ALGORITHM, &mlp::ALGORITHM, &kmeans::ALGORITHM];
 
 /// Algorithms of the SQL contract that later releases add (named in the unknown-algorithm error).
 pub const PLANNED: &[&str] = &[
-    "gbdt", "random_forest", "kmeans", "agglomerative", "bgnbd", "pareto_nbd", "gamma_gamma", "text_logistic",
+    "gbdt", "random_forest", "agglomerative", "bgnbd", "pareto_nbd", "gamma_gamma", "text_logistic",
     "als", "item_knn", "popularity",
 ];
 
@@ -37,6 +37,8 @@ pub enum Learns {
     Classes,
     /// A number: regression.
     Values,
+    /// No target: segments of similar rows.
+    Segments,
 }
 
 impl Learns {
@@ -44,6 +46,7 @@ impl Learns {
         match self {
             Learns::Classes => "classification",
             Learns::Values => "regression",
+            Learns::Segments => "segmentation",
         }
     }
 }
@@ -119,11 +122,12 @@ pub struct TrainingData<'a> {
     pub weights: &'a [f64],
 }
 
-/// Class indices (with the number of classes) or values.
+/// Class indices (with the number of classes), values, or none (segmentation).
 #[derive(Clone, Copy)]
 pub enum Target<'a> {
     Classes(&'a [usize], usize),
     Values(&'a [f64]),
+    None,
 }
 
 /// Where a network runs; everything else runs on the CPU.
@@ -177,6 +181,7 @@ mod tests {
     #[test]
     fn every_kind_of_target_has_exactly_one_default_and_names_are_unique() {
         for l in [Learns::Classes, Learns::Values] {
+            // segments are never a default: without a target, train asks for an algorithm
             let defaults: Vec<&str> =
                 ALGORITHMS.iter().filter(|a| a.default_for == Some(l)).map(|a| a.name).collect();
             assert_eq!(defaults.len(), 1, "{l:?}: {defaults:?}");

@@ -115,6 +115,7 @@ impl<'a> CandleTrainer<'a> {
             Target::Classes(y, 2) => Tensor::from_vec(y.iter().map(|c| *c as f32).collect::<Vec<_>>(), n, dev),
             Target::Classes(y, _) => Tensor::from_vec(y.iter().map(|c| *c as u32).collect::<Vec<_>>(), n, dev),
             Target::Values(_) => Tensor::from_vec(start.y_std.iter().map(|v| *v as f32).collect::<Vec<_>>(), n, dev),
+            Target::None => return Err("networks learn classes or values".into()),
         }
         .map_err(err)?;
         let w = Tensor::from_vec(weights.iter().map(|v| *v as f32).collect::<Vec<_>>(), n, dev).map_err(err)?;

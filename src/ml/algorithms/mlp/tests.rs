@@ -180,6 +180,9 @@ impl Monitor for Recorder {
     fn warn(&self, message: &str) {
         self.0.borrow_mut().push(format!("WARNING: {message}"));
     }
+    fn notice(&self, message: &str) {
+        self.0.borrow_mut().push(format!("NOTICE: {message}"));
+    }
 }
 
 #[test]

@@ -394,6 +394,7 @@ impl Start {
             Target::Classes(_, 2) => (Head::Sigmoid, 1),
             Target::Classes(_, k) => (Head::Softmax, *k),
             Target::Values(_) => (Head::Identity, 1),
+            Target::None => unreachable!("networks learn classes or values (the registry says so)"),
         };
         let mut mlp = Mlp::new(n_in, &opts.hidden, k, opts.activation, head, opts.skip, &mut rng);
         for j in 0..n_in {
@@ -629,6 +630,7 @@ fn warm_start_linear(
             let fit = crate::ml::algorithms::linear::fit(xs, &ys, &w, 1.0, par, monitor);
             (fit.coef, vec![fit.intercept])
         }
+        Target::None => unreachable!("networks learn classes or values (the registry says so)"),
     };
     let sk = mlp.skip.as_mut().expect("called with a shortcut");
     for c in 0..k {

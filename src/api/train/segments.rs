@@ -1,0 +1,63 @@
+//! The steps of finding segments, for any algorithm that learns them: preprocessing fitted on
+//! every row (there is no held-out split: a segmentation is judged on the rows it describes), the
+//! algorithm's recipe, and the segment metrics: sizes, the silhouette on a seeded sample of at
+//! most 10,000 rows (it is quadratic in rows), Davies-Bouldin and Calinski-Harabasz over the
+//! segments' means.
+
+use super::supervised::{object, prep_error, Inputs, Trained};
+use crate::error::Result;
+use crate::ml::algorithms::kmeans::seeded_sample;
+use crate::ml::algorithms::{Target, TrainingData};
+use crate::ml::metrics::{self, finite};
+use crate::ml::model::{Model, Task};
+use crate::ml::preprocess::Preprocessor;
+use serde_json::json;
+
+/// Rows of the seeded sample the silhouette is computed on.
+const SILHOUETTE_SAMPLE: usize = 10_000;
+
+pub fn segment(inp: &Inputs) -> Result<Trained> {
+    let n = inp.frame.n_rows;
+    let rows: Vec<usize> = (0..n).collect();
+    let pre = Preprocessor::fit(inp.specs, &inp.frame.columns, &rows, inp.prep).map_err(prep_error)?;
+    let x = pre.encode_rows(&inp.frame.columns, &rows).map_err(prep_error)?;
+    let fitted = inp.recipe.fit(&TrainingData { x: &x, target: Target::None, weights: &[] }, inp.ctx)?;
+    let model = Model { task: Task::Segmentation, classes: vec![], threshold: 0.5, preprocessor: pre, estimator: fitted.estimator };
+
+    // each row's segment, as scoring gives it
+    let mut out = [0.0; 2];
+    let labels: Vec<usize> = (0..n)
+        .map(|r| {
+            model.predict_encoded(x.row(r), &mut out);
+            out[0] as usize - 1
+        })
+        .collect();
+    let k = labels.iter().max().map_or(0, |m| m + 1);
+    let d = x.cols;
+    let mut sizes = vec![0usize; k];
+    let mut means = vec![0.0; k * d];
+    for (r, &l) in labels.iter().enumerate() {
+        sizes[l] += 1;
+        for (m, v) in means[l * d..(l + 1) * d].iter_mut().zip(x.row(r)) {
+            *m += v;
+        }
+    }
+    for (l, &size) in sizes.iter().enumerate() {
+        means[l * d..(l + 1) * d].iter_mut().for_each(|m| *m /= size.max(1) as f64);
+    }
+    let sample = seeded_sample(n, SILHOUETTE_SAMPLE, inp.seed);
+    let sample_labels: Vec<usize> = sample.iter().map(|&i| labels[i]).collect();
+    let silhouette = metrics::silhouette(&x.select_rows(&sample), &sample_labels, k);
+    let mut metrics = object(json!({
+        "silhouette": finite(silhouette),
+        "silhouette_sample": sample.len(),
+        "davies_bouldin": finite(metrics::davies_bouldin(&x, &labels, &means, k)),
+        "calinski_harabasz": finite(metrics::calinski_harabasz(&x, &labels, &means, k)),
+        "sizes": sizes,
+        "n_rows": n,
+    }));
+    metrics.extend(fitted.info);
+    let mut options = object(inp.recipe.options());
+    options.extend(object(inp.prep.to_json()));
+    Ok(Trained { model, metrics, options })
+}

@@ -1,0 +1,61 @@
+-- Segmentation with k-means: training without a target, the segment scorers, the metrics, and the
+-- errors. The table is the reference data set of tests/reference/kmeans_reference.py (600 rows,
+-- three planted blobs); with scale false the inputs are the raw columns, as scikit-learn saw them.
+\pset null '(null)'
+CREATE TABLE seg_blobs AS
+SELECT i, i % 3 AS blob,
+       (ARRAY[0, 4, 0])[i % 3 + 1] + 1.3 * sin(((i + 1) * 2) * 0.37) * cos((i + 3) * 0.11 * 1) AS x1,
+       (ARRAY[0, 4, 4])[i % 3 + 1] + 1.3 * sin(((i + 1) * 3) * 0.37) * cos((i + 3) * 0.11 * 2) AS x2,
+       (ARRAY[0, 0, 4])[i % 3 + 1] + 1.3 * sin(((i + 1) * 4) * 0.37) * cos((i + 3) * 0.11 * 3) AS x3
+  FROM generate_series(0, 599) i;
+
+-- k given: scikit-learn 1.2.1 (KMeans(n_clusters=3, n_init=10, random_state=0)) reaches inertia
+-- 761.0979641141 and silhouette 0.7283101628 on these rows
+SELECT algorithm, deployed,
+       abs((metrics->>'inertia')::float8 - 761.0979641141) < 1e-6 AS inertia_as_scikit_learn,
+       round((metrics->>'silhouette')::numeric, 6) AS silhouette,
+       metrics->'sizes' AS sizes, metrics->>'k' AS k, metrics->>'converged' AS converged
+  FROM insight.train('seg', 'seg_blobs', algorithm => 'kmeans', features => ARRAY['x1', 'x2', 'x3'],
+                     options => '{"k": 3, "scale": false}');
+SELECT task, relation, target FROM insight.models WHERE name = 'seg';
+-- every planted blob is one segment, and the three are different
+SELECT (SELECT count(DISTINCT insight.segment('seg', b)) FROM seg_blobs b) AS segments,
+       bool_and(per_blob = 1) AS one_segment_per_blob
+  FROM (SELECT blob, count(DISTINCT insight.segment('seg', b)) AS per_blob FROM seg_blobs b GROUP BY blob) t;
+-- predict gives the segment too; the distance to the centre is never negative
+SELECT bool_and(insight.predict('seg', b) = insight.segment('seg', b)) AS predict_is_segment,
+       bool_and(insight.segment_distance('seg', b) >= 0) AS distances,
+       insight.segment('seg', ARRAY[0.0, 0.0, 0.0]) = insight.segment('seg', b0) AS array_form
+  FROM seg_blobs b, (SELECT * FROM seg_blobs WHERE i = 0) b0 GROUP BY b0.*;
+SELECT jsonb_array_length(insight.model_info('seg')->'parameters'->'centers') AS centers,
+       insight.model_info('seg')->'parameters'->'segments' AS segments;
+SELECT name, deployed_version, task, round(silhouette::numeric, 4) AS silhouette FROM insight.model_registry WHERE name = 'seg';
+
+-- k chosen: the silhouette of a seeded sample picks it from k_range (2 to 10), said in a NOTICE;
+-- the curve is in the metrics for an elbow plot
+SELECT metrics->>'k' AS k_chosen, jsonb_array_length(metrics->'k_curve') AS curve_points,
+       (SELECT array_agg(p->>'k' ORDER BY (p->>'k')::int) FROM jsonb_array_elements(metrics->'k_curve') p) AS tried
+  FROM insight.train('seg_auto', 'seg_blobs', algorithm => 'kmeans', features => ARRAY['x1', 'x2', 'x3']);
+
+-- bulk scoring writes segment numbers
+CALL insight.score_table('seg', 'seg_blobs', 'seg_scores', 'i');
+SELECT count(*) AS rows, count(DISTINCT segment) AS segments,
+       (SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'seg_scores'::regclass AND attname = 'segment') AS type
+  FROM seg_scores;
+
+-- what a segmentation model cannot do, and bad requests
+SELECT try_sql($$SELECT insight.predict_proba('seg', b) FROM seg_blobs b LIMIT 1$$);
+SELECT try_sql($$SELECT insight.predict_class('seg', b) FROM seg_blobs b LIMIT 1$$);
+SELECT try_sql($$SELECT * FROM seg_blobs b, insight.explain('seg', b) LIMIT 1$$);
+SELECT try_sql($$SELECT insight.evaluate('seg', 'seg_blobs')$$);
+SELECT try_sql($$SELECT insight.segment('purchase', c) FROM customers c LIMIT 1$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'seg_blobs', target => 'blob', algorithm => 'kmeans')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'seg_blobs')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'seg_blobs', algorithm => 'kmeans', options => '{"k": 1}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'seg_blobs', algorithm => 'kmeans', options => '{"k": 3, "k_range": [2, 5]}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'seg_blobs', algorithm => 'kmeans', options => '{"k_range": [5, 2]}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'seg_blobs', algorithm => 'kmeans', options => '{"threshold": 0.5}')$$);
+CREATE TABLE seg_tiny AS SELECT * FROM seg_blobs LIMIT 4;
+SELECT try_sql($$SELECT * FROM insight.train('m', 'seg_tiny', algorithm => 'kmeans', features => ARRAY['x1'], options => '{"k": 5}')$$);
+SELECT try_sql($$CALL insight.score_table('seg', 'seg_blobs', 'seg_scores2', 'i', output => 'score')$$);
+SELECT count(*) AS models_named_m FROM insight.models WHERE name = 'm';
