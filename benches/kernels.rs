@@ -8,8 +8,8 @@
 mod ml;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use ml::linalg::{dot, Matrix};
 use ml::algorithms::logistic::{self, LogisticOptions};
+use ml::linalg::{dot, Matrix};
 use ml::model::{Estimator, Model, Task};
 use ml::monitor::Silent;
 use ml::parallel::Parallel;
@@ -20,11 +20,17 @@ const N_FEATURES: usize = 20;
 fn data(n: usize) -> (Vec<RawColumn>, Vec<usize>) {
     let mut cols = Vec::new();
     for j in 0..N_FEATURES {
-        cols.push(RawColumn::Number((0..n).map(|i| ((i * (j + 3)) as f64 * 0.013).sin() * (j + 1) as f64).collect()));
+        cols.push(RawColumn::Number(
+            (0..n)
+                .map(|i| ((i * (j + 3)) as f64 * 0.013).sin() * (j + 1) as f64)
+                .collect(),
+        ));
     }
     let y = (0..n)
         .map(|i| {
-            let s: f64 = (0..N_FEATURES).map(|j| ((i * (j + 3)) as f64 * 0.013).sin() * if j % 2 == 0 { 1.0 } else { -0.5 }).sum();
+            let s: f64 = (0..N_FEATURES)
+                .map(|j| ((i * (j + 3)) as f64 * 0.013).sin() * if j % 2 == 0 { 1.0 } else { -0.5 })
+                .sum();
             usize::from(s + ((i as f64) * 7.7).sin() > 0.0)
         })
         .collect();
@@ -34,7 +40,11 @@ fn data(n: usize) -> (Vec<RawColumn>, Vec<usize>) {
 /// The preprocessor fitted on all rows and the encoded (standardised) matrix.
 fn encoded(cols: &[RawColumn], n: usize) -> (Preprocessor, Matrix) {
     let specs: Vec<ColumnSpec> = (0..N_FEATURES)
-        .map(|j| ColumnSpec { name: format!("f{j}"), sql_type: "float8".into(), kind: ValueKind::Number })
+        .map(|j| ColumnSpec {
+            name: format!("f{j}"),
+            sql_type: "float8".into(),
+            kind: ValueKind::Number,
+        })
         .collect();
     let rows: Vec<usize> = (0..n).collect();
     let pre = Preprocessor::fit(&specs, cols, &rows, &PrepOptions::default()).unwrap();
@@ -44,13 +54,24 @@ fn encoded(cols: &[RawColumn], n: usize) -> (Preprocessor, Matrix) {
 
 fn model(cols: &[RawColumn], y: &[usize]) -> Model {
     let (pre, x) = encoded(cols, y.len());
-    let fit = logistic::fit(&x, y, 2, &vec![1.0; y.len()], &LogisticOptions::default(), &Parallel::serial(), &Silent);
+    let fit = logistic::fit(
+        &x,
+        y,
+        2,
+        &vec![1.0; y.len()],
+        &LogisticOptions::default(),
+        &Parallel::serial(),
+        &Silent,
+    );
     Model {
         task: Task::Binary,
         classes: vec!["false".into(), "true".into()],
         threshold: 0.5,
         preprocessor: pre,
-        estimator: Estimator::Linear { coef: fit.coef, intercept: fit.intercept },
+        estimator: Estimator::Linear {
+            coef: fit.coef,
+            intercept: fit.intercept,
+        },
     }
 }
 
@@ -59,7 +80,17 @@ fn scoring(c: &mut Criterion) {
     let (cols, y) = data(n);
     let m = model(&cols, &y);
     let raw: Vec<Vec<f64>> = (0..n)
-        .map(|i| cols.iter().map(|c| if let RawColumn::Number(v) = c { v[i] } else { 0.0 }).collect())
+        .map(|i| {
+            cols.iter()
+                .map(|c| {
+                    if let RawColumn::Number(v) = c {
+                        v[i]
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        })
         .collect();
     let mut g = c.benchmark_group("score_10k_rows_x20");
     // floor: a dot product and a sigmoid per row on pre-scaled inputs
@@ -115,7 +146,17 @@ fn training(c: &mut Criterion) {
     for threads in [1, 2] {
         let par = Parallel::new(threads);
         g.bench_function(format!("newton_{threads}_threads"), |b| {
-            b.iter(|| black_box(logistic::fit(&x, &y, 2, &w, &LogisticOptions::default(), &par, &Silent)))
+            b.iter(|| {
+                black_box(logistic::fit(
+                    &x,
+                    &y,
+                    2,
+                    &w,
+                    &LogisticOptions::default(),
+                    &par,
+                    &Silent,
+                ))
+            })
         });
     }
     g.finish();
@@ -127,23 +168,57 @@ fn mlp_kernels(c: &mut Criterion) {
     let (cols, y) = data(n);
     let (_, x) = encoded(&cols, n);
     let w = vec![1.0; n];
-    let opts = MlpOptions { epochs: 5, early_stopping: false, ..Default::default() };
+    let opts = MlpOptions {
+        epochs: 5,
+        early_stopping: false,
+        ..Default::default()
+    };
     let mut g = c.benchmark_group("mlp64x32_fit_20k_x20_5_epochs");
     g.sample_size(10);
     for threads in [1, 2] {
         let par = Parallel::new(threads);
         g.bench_function(format!("{threads}_threads"), |b| {
-            b.iter(|| black_box(mlp::fit(&x, &Target::Classes(&y, 2), &w, &opts, &par, &Silent)))
+            b.iter(|| {
+                black_box(mlp::fit(
+                    &x,
+                    &Target::Classes(&y, 2),
+                    &w,
+                    &opts,
+                    &par,
+                    &Silent,
+                ))
+            })
         });
     }
     // the same fit on candle tensors (CPU): what a GPU build does, minus the GPU
     #[cfg(feature = "candle")]
     g.bench_function("candle_cpu", |b| {
         let dev = candle_core::Device::Cpu;
-        b.iter(|| black_box(ml::algorithms::mlp::candle::fit(&x, &Target::Classes(&y, 2), &w, &opts, &Parallel::serial(), &Silent, &dev).unwrap()))
+        b.iter(|| {
+            black_box(
+                ml::algorithms::mlp::candle::fit(
+                    &x,
+                    &Target::Classes(&y, 2),
+                    &w,
+                    &opts,
+                    &Parallel::serial(),
+                    &Silent,
+                    &dev,
+                )
+                .unwrap(),
+            )
+        })
     });
     g.finish();
-    let net = mlp::fit(&x, &Target::Classes(&y, 2), &w, &MlpOptions { epochs: 1, ..opts }, &Parallel::serial(), &Silent).mlp;
+    let net = mlp::fit(
+        &x,
+        &Target::Classes(&y, 2),
+        &w,
+        &MlpOptions { epochs: 1, ..opts },
+        &Parallel::serial(),
+        &Silent,
+    )
+    .mlp;
     let mut g = c.benchmark_group("mlp64x32_score_10k_rows_x20");
     g.bench_function("predict_per_row", |b| {
         let mut out = [0.0];
@@ -160,7 +235,12 @@ fn mlp_kernels(c: &mut Criterion) {
     g.bench_function("candle_cpu_batch", |b| {
         let rows: Vec<usize> = (0..10_000).collect();
         let batch = x.select_rows(&rows);
-        b.iter(|| black_box(ml::algorithms::mlp::candle::predict_batch(&net, &batch, &candle_core::Device::Cpu).unwrap()))
+        b.iter(|| {
+            black_box(
+                ml::algorithms::mlp::candle::predict_batch(&net, &batch, &candle_core::Device::Cpu)
+                    .unwrap(),
+            )
+        })
     });
     g.finish();
 }

@@ -39,6 +39,11 @@ COMMENT ON VIEW insight.model_registry IS 'One row per model name: deployed vers
 
 COMMENT ON FUNCTION insight.train(text, regclass, text, text, text[], text[], jsonb, float8, bigint, text) IS
   'Train a model on a table or view and store it as a new version; returns id, version, deployed and test metrics';
+-- the same table and seed give the same model: a synchronised sequential scan starts where another
+-- scan of a large table (over shared_buffers / 4) is, so the rows, and with them the seeded split
+-- and samples, would come in another order each time
+ALTER FUNCTION insight.train(text, regclass, text, text, text[], text[], jsonb, float8, bigint, text)
+  SET synchronize_seqscans = off;
 COMMENT ON FUNCTION insight.predict(text, anyelement) IS
   'Score a row (bound by column name) or numeric array (by feature order): P(positive), value, or class number';
 COMMENT ON FUNCTION insight.predict_proba(text, anyelement) IS 'P(positive class) of a binary classifier';

@@ -85,3 +85,9 @@ COMMENT ON PROCEDURE insight.score_table(text, regclass, text, text, text, text)
   'Score every row of a table into (key, score) or (key, class) rows of another, created when missing, in batches of 10,000 rows';
 COMMENT ON FUNCTION insight._score_table(text, regclass, text, text, text, text) IS
   'Internal: the work of insight.score_table; returns the number of rows written';
+
+-- the same table and seed give the same model: a synchronised sequential scan starts where another
+-- scan of a large table (over shared_buffers / 4) is, so the rows, and with them the seeded split
+-- and samples, would come in another order each time
+ALTER FUNCTION insight.train(text, regclass, text, text, text[], text[], jsonb, float8, bigint, text)
+  SET synchronize_seqscans = off;

@@ -16,12 +16,20 @@ pub type Result<T> = std::result::Result<T, InsightError>;
 impl InsightError {
     fn new(code: PgSqlErrorCode, message: impl Into<String>, hint: impl Into<String>) -> Self {
         let hint = hint.into();
-        InsightError { code, message: message.into(), hint: (!hint.is_empty()).then_some(hint) }
+        InsightError {
+            code,
+            message: message.into(),
+            hint: (!hint.is_empty()).then_some(hint),
+        }
     }
 
     /// 22023: a function argument or option has a bad value.
     pub fn invalid_parameter(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message, hint)
+        Self::new(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            message,
+            hint,
+        )
     }
 
     /// 42703: a column that does not exist.
@@ -46,7 +54,11 @@ impl InsightError {
 
     /// 22004: a NULL where the model does not allow one.
     pub fn null_value(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self::new(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, message, hint)
+        Self::new(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            message,
+            hint,
+        )
     }
 
     /// 2202E: an array of the wrong length.
@@ -66,17 +78,29 @@ impl InsightError {
 
     /// 42501: the role lacks a privilege.
     pub fn insufficient_privilege(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self::new(PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, message, hint)
+        Self::new(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            message,
+            hint,
+        )
     }
 
     /// 25006: a write in a read-only transaction.
     pub fn read_only(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self::new(PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION, message, hint)
+        Self::new(
+            PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+            message,
+            hint,
+        )
     }
 
     /// 40001: a concurrent change this transaction's snapshot cannot see; retry.
     pub fn serialization(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self::new(PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE, message, hint)
+        Self::new(
+            PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+            message,
+            hint,
+        )
     }
 
     /// XX001: a stored model that cannot be decoded.
@@ -122,15 +146,25 @@ impl<T> OrRaise<T> for Result<T> {
 
 /// A function argument that must not be NULL: 22004 naming the argument otherwise.
 pub fn required<T>(value: Option<T>, argument: &str, hint: &str) -> Result<T> {
-    value.ok_or_else(|| InsightError::null_value(format!("argument {argument} must not be NULL"), hint))
+    value.ok_or_else(|| {
+        InsightError::null_value(format!("argument {argument} must not be NULL"), hint)
+    })
 }
 
 /// A text[] argument whose elements must not be NULL: 22004 naming the argument otherwise.
-pub fn no_null_elements(list: Option<Vec<Option<String>>>, argument: &str) -> Result<Option<Vec<String>>> {
+pub fn no_null_elements(
+    list: Option<Vec<Option<String>>>,
+    argument: &str,
+) -> Result<Option<Vec<String>>> {
     list.map(|v| {
         v.into_iter()
             .collect::<Option<Vec<String>>>()
-            .ok_or_else(|| InsightError::null_value(format!("argument {argument} contains a NULL element"), "List column names only."))
+            .ok_or_else(|| {
+                InsightError::null_value(
+                    format!("argument {argument} contains a NULL element"),
+                    "List column names only.",
+                )
+            })
     })
     .transpose()
 }

@@ -14,7 +14,8 @@ static mut MAX_THREADS: i32 = 1;
 /// Where neural networks run (only `cpu` exists in builds without the `candle` feature).
 pub static DEVICE: GucSetting<Device> = GucSetting::<Device>::new(Device::Cpu);
 /// Directory holding a sentence-embedding model (safetensors + tokenizer.json).
-pub static EMBEDDING_MODEL_PATH: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static EMBEDDING_MODEL_PATH: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
 
 #[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Device {
@@ -89,7 +90,9 @@ pub fn init() {
 const MAX_THREADS_LIMIT: i32 = 256;
 
 fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS_LIMIT as usize)
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_THREADS_LIMIT as usize)
 }
 
 /// Training threads for this call: insight.threads (0: one per core), at most insight.max_threads.

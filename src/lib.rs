@@ -36,7 +36,10 @@ mod tests {
     use pgrx::prelude::*;
 
     fn setup_customers(n: i32) {
-        Spi::run(&format!("CREATE TABLE t_customers AS SELECT * FROM insight.demo_customers({n}, 3)")).unwrap();
+        Spi::run(&format!(
+            "CREATE TABLE t_customers AS SELECT * FROM insight.demo_customers({n}, 3)"
+        ))
+        .unwrap();
     }
 
     #[pg_test]
@@ -48,9 +51,11 @@ mod tests {
         let v1 = Spi::get_one::<f64>(q).unwrap().unwrap();
         Spi::run("SELECT insight.deploy('m', 2)").unwrap();
         let v2 = Spi::get_one::<f64>(q).unwrap().unwrap();
-        let direct = Spi::get_one::<f64>("SELECT insight.predict('m@2', c) FROM t_customers c WHERE customer_id = 1")
-            .unwrap()
-            .unwrap();
+        let direct = Spi::get_one::<f64>(
+            "SELECT insight.predict('m@2', c) FROM t_customers c WHERE customer_id = 1",
+        )
+        .unwrap()
+        .unwrap();
         assert_ne!(v1, v2);
         assert_eq!(v2, direct);
     }
@@ -58,8 +63,11 @@ mod tests {
     #[pg_test]
     fn stored_model_round_trips_through_the_catalog() {
         setup_customers(400);
-        Spi::run("SELECT * FROM insight.train('rt', 't_customers', target => 'purchased')").unwrap();
-        let bytes = Spi::get_one::<Vec<u8>>("SELECT weights FROM insight.models WHERE name = 'rt'").unwrap().unwrap();
+        Spi::run("SELECT * FROM insight.train('rt', 't_customers', target => 'purchased')")
+            .unwrap();
+        let bytes = Spi::get_one::<Vec<u8>>("SELECT weights FROM insight.models WHERE name = 'rt'")
+            .unwrap()
+            .unwrap();
         let model = crate::ml::model::Model::decode(&bytes).expect("decodes");
         assert_eq!(model.classes, vec!["false".to_string(), "true".to_string()]);
         let n_features = Spi::get_one::<i64>(

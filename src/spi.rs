@@ -26,9 +26,17 @@ pub fn select_one_fresh<T: FromDatum>(query: &str, args: &[DatumWithOid<'_>]) ->
 fn select<T: FromDatum>(query: &str, args: &[DatumWithOid<'_>], read_only: bool) -> Option<T> {
     let cmd = std::ffi::CString::new(query).expect("queries have no NUL");
     let mut types: Vec<pg_sys::Oid> = args.iter().map(|a| a.oid()).collect();
-    let mut values: Vec<pg_sys::Datum> =
-        args.iter().map(|a| a.datum().map_or(pg_sys::Datum::from(0usize), |d| d.sans_lifetime())).collect();
-    let nulls: Vec<std::ffi::c_char> = args.iter().map(|a| if a.datum().is_some() { b' ' } else { b'n' } as std::ffi::c_char).collect();
+    let mut values: Vec<pg_sys::Datum> = args
+        .iter()
+        .map(|a| {
+            a.datum()
+                .map_or(pg_sys::Datum::from(0usize), |d| d.sans_lifetime())
+        })
+        .collect();
+    let nulls: Vec<std::ffi::c_char> = args
+        .iter()
+        .map(|a| if a.datum().is_some() { b' ' } else { b'n' } as std::ffi::c_char)
+        .collect();
     // SAFETY: connect and finish pair up (an ERROR in between ends the transaction, which resets
     // SPI); the value is converted into an owned T before SPI_finish frees the tuple table
     unsafe {
@@ -43,7 +51,10 @@ fn select<T: FromDatum>(query: &str, args: &[DatumWithOid<'_>], read_only: bool)
             1,
         );
         let table = pg_sys::SPI_tuptable;
-        let value = if rc == pg_sys::SPI_OK_SELECT as i32 && pg_sys::SPI_processed > 0 && !table.is_null() {
+        let value = if rc == pg_sys::SPI_OK_SELECT as i32
+            && pg_sys::SPI_processed > 0
+            && !table.is_null()
+        {
             let mut isnull = false;
             let d = pg_sys::SPI_getbinval(*(*table).vals, (*table).tupdesc, 1, &mut isnull);
             T::from_polymorphic_datum(d, isnull, pg_sys::SPI_gettypeid((*table).tupdesc, 1))
@@ -57,5 +68,6 @@ fn select<T: FromDatum>(query: &str, args: &[DatumWithOid<'_>], read_only: bool)
 
 /// The SQL name of a type, as format_type prints it.
 pub fn type_name(oid: pg_sys::Oid) -> String {
-    select_one::<String>("SELECT pg_catalog.format_type($1, NULL)", &[oid.into()]).unwrap_or_else(|| "unknown".into())
+    select_one::<String>("SELECT pg_catalog.format_type($1, NULL)", &[oid.into()])
+        .unwrap_or_else(|| "unknown".into())
 }

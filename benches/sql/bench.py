@@ -163,3 +163,92 @@ report("Training MLP(64, 32), 5 epochs, batch 32, Adam, on 200,000 rows", interl
         " options => '{\"epochs\": 5, \"early_stopping\": false}', deploy => 'never')")),
     ("psycopg2 fetch + scikit-learn MLPClassifier", sklearn_mlp),
 ]), base="insight.train(algorithm => 'mlp')")
+
+# ---------------------------------------------------------------------------------------------
+# Segmentation: k-means with k = 8 on bench_segments (eight planted segments, see setup.sql)
+SEG_FEATURES_ARRAY = ", ".join(f"'f{i}'" for i in range(1, 21))
+seg_quality = {}
+
+
+fit_seconds = {}
+
+
+def insight_kmeans(name, method, keep=False):
+    def run():
+        r = q(f"SELECT metrics->>'inertia', (metrics->>'train_seconds')::float8 - (metrics->>'read_seconds')::float8"
+              f" FROM insight.train('{name}', 'bench_segments', algorithm => 'kmeans',"
+              f" features => ARRAY[{SEG_FEATURES_ARRAY}], options => '{{\"k\": 8, \"method\": \"{method}\"}}', deploy => 'always')")
+        fit_seconds.setdefault(f"insight.train, method {method} (after the read: encode, fit, metrics, store)", []).append(r[0][1])
+        if keep:
+            labels = q(f"SELECT insight.segment('{name}', b), planted FROM bench_segments b ORDER BY id")
+            seg_quality[f"insight.train, method {method}"] = (float(r[0][0]), labels)
+    return run
+
+
+def sklearn_kmeans(kind, keep=False):
+    def run():
+        from sklearn.cluster import KMeans, MiniBatchKMeans
+        from sklearn.preprocessing import StandardScaler
+        cur.execute(f"SELECT {FEATURES}, planted FROM bench_segments ORDER BY id")
+        data = np.array(cur.fetchall(), dtype=float)
+        x = StandardScaler().fit_transform(data[:, :20])
+        t = time.perf_counter()
+        km = (MiniBatchKMeans(n_clusters=8, batch_size=1024, n_init=10, random_state=0) if kind == "minibatch"
+              else KMeans(n_clusters=8, n_init=10, random_state=0)).fit(x)
+        fit_seconds.setdefault(f"scikit-learn {type(km).__name__}.fit", []).append(time.perf_counter() - t)
+        if keep:
+            seg_quality[f"scikit-learn {type(km).__name__}"] = (km.inertia_, list(zip(km.labels_, data[:, 20].astype(int))))
+    return run
+
+
+report("Training k-means (k = 8, n_init = 10) on bench_segments, mini-batch: pg_insight's default from 500,000 rows", interleave([
+    ("insight.train(algorithm => 'kmeans'), method auto = minibatch, batch 1024", insight_kmeans("bench_seg", "minibatch")),
+    ("psycopg2 fetch + scikit-learn StandardScaler + MiniBatchKMeans(batch_size=1024)", sklearn_kmeans("minibatch")),
+]), base="insight.train(algorithm => 'kmeans'), method auto = minibatch, batch 1024")
+report("Training k-means (k = 8, n_init = 10) on bench_segments, full Lloyd iterations", interleave([
+    ("insight.train(algorithm => 'kmeans'), method full", insight_kmeans("bench_seg_full", "full")),
+    ("psycopg2 fetch + scikit-learn StandardScaler + KMeans", sklearn_kmeans("full")),
+]), base="insight.train(algorithm => 'kmeans'), method full")
+
+print("\n| k-means fit alone, same rounds | median | min-max |\n|---|---|---|")
+for name, ts in fit_seconds.items():
+    print(f"| {name} | {statistics.median(ts) * 1000:,.0f} ms | {min(ts) * 1000:,.0f}-{max(ts) * 1000:,.0f} ms |")
+from sklearn.metrics import adjusted_rand_score  # noqa: E402
+for fn in (insight_kmeans("bench_seg", "minibatch", True), insight_kmeans("bench_seg_full", "full", True),
+           sklearn_kmeans("minibatch", True), sklearn_kmeans("full", True)):
+    fn()
+print("\n| k = 8 on bench_segments | inertia (standardised inputs) | ARI vs the planted segments |\n|---|---|---|")
+for name, (inertia, pairs) in seg_quality.items():
+    print(f"| {name} | {inertia:,.1f} | {adjusted_rand_score([p for _, p in pairs], [l for l, _ in pairs]):.4f} |")
+
+# scoring: a model on raw units, so that the floor is plain SQL over the columns
+q(f"SELECT * FROM insight.train('bench_seg_raw', 'bench_segments', algorithm => 'kmeans', features => ARRAY[{SEG_FEATURES_ARRAY}],"
+  " options => '{\"k\": 8, \"scale\": false}', deploy => 'always')")
+centers = q("SELECT insight.model_info('bench_seg_raw')->'parameters'->'centers'")[0][0]
+dists = [" + ".join(f"(f{i} - ({c['center'][f'f{i}']!r})) * (f{i} - ({c['center'][f'f{i}']!r}))" for i in range(1, 21))
+         for c in centers]
+floor_seg = (f"SELECT sum(CASE LEAST({', '.join(f'd{j}' for j in range(1, 9))}) "
+             + " ".join(f"WHEN d{j} THEN {j}" for j in range(1, 9)) + " END) FROM (SELECT "
+             + ", ".join(f"{d} AS d{j + 1}" for j, d in enumerate(dists)) + " FROM bench_segments OFFSET 0) s")
+seg_row = "SELECT sum(insight.segment('bench_seg_raw', b)) FROM bench_segments b"
+print(f"\nsegment sums (floor, row form): {q(floor_seg)[0][0]}, {q(seg_row)[0][0]}")
+report("Scoring, k-means k = 8: nearest centre as plain SQL (the floor) vs insight.segment (serial), and with 2 workers", interleave([
+    ("floor: plain SQL, 8 squared distances and LEAST", sql_arm(floor_seg, serial)),
+    ("the logistic floor on bench_customers (same row count)", sql_arm(f"SELECT sum({floor}) FROM bench_customers", serial)),
+    ("row form `insight.segment('bench_seg_raw', b)`", sql_arm(seg_row, serial)),
+    ("row form, 2 parallel workers", sql_arm(seg_row, parallel)),
+]), base="floor: plain SQL, 8 squared distances and LEAST")
+q(r"""CREATE OR REPLACE FUNCTION bench_sk_segment(x float8[]) RETURNS int LANGUAGE plpython3u STABLE AS $py$
+if 'km' not in GD:
+    import json, numpy as np
+    from sklearn.cluster import KMeans
+    c = json.loads(plpy.execute("SELECT insight.model_info('bench_seg_raw')->'parameters'->'centers' AS c")[0]['c'])
+    centers = np.array([[s['center'][f'f{i}'] for i in range(1, 21)] for s in c])
+    # fitted on its own centres, each centre is one cluster: cluster_centers_ are the model's
+    GD['km'] = KMeans(n_clusters=len(centers), init=centers, n_init=1, max_iter=1).fit(centers); GD['np'] = np
+return int(GD['km'].predict(GD['np'].array(x).reshape(1, -1))[0]) + 1
+$py$""")
+report(f"Scoring {plpy_rows:,} rows: insight.segment vs PL/Python + scikit-learn KMeans.predict per row", interleave([
+    ("pg_insight row form", sql_arm(f"SELECT sum(insight.segment('bench_seg_raw', b)) FROM bench_segments b WHERE id <= {plpy_rows}", serial)),
+    ("PL/Python + scikit-learn", sql_arm(f"SELECT sum(bench_sk_segment(ARRAY[{FEATURES}])) FROM bench_segments WHERE id <= {plpy_rows}", serial)),
+]), base="pg_insight row form")

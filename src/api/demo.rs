@@ -81,25 +81,39 @@ fn demo_orders(
     seed: default!(i64, 42),
 ) -> TableIterator<
     'static,
-    (name!(order_id, i64), name!(customer_id, i64), name!(order_date, pgrx::datum::Date), name!(amount, AnyNumeric)),
+    (
+        name!(order_id, i64),
+        name!(customer_id, i64),
+        name!(order_date, pgrx::datum::Date),
+        name!(amount, AnyNumeric),
+    ),
 > {
     check_n(customers);
     let seed = seed as u64;
     TableIterator::new((0..customers as u64).flat_map(move |i| {
         let c = synth::customer(seed, i);
-        synth::orders_of(seed, &c)
-            .into_iter()
-            .map(|o| (o.order_id, o.customer_id, date(o.order_date), numeric(o.amount)))
+        synth::orders_of(seed, &c).into_iter().map(|o| {
+            (
+                o.order_id,
+                o.customer_id,
+                date(o.order_date),
+                numeric(o.amount),
+            )
+        })
     }))
 }
 
 /// The planted truth behind demo_customers: the log-odds model of `purchased`.
 #[pg_extern(immutable, parallel_safe)]
 fn demo_truth() -> JsonB {
-    let drivers: serde_json::Map<String, serde_json::Value> =
-        synth::PURCHASE_TRUTH.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
-    let channel: serde_json::Map<String, serde_json::Value> =
-        synth::CHANNEL_EFFECT.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+    let drivers: serde_json::Map<String, serde_json::Value> = synth::PURCHASE_TRUTH
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    let channel: serde_json::Map<String, serde_json::Value> = synth::CHANNEL_EFFECT
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
     JsonB(json!({
         "target": "purchased",
         "intercept": synth::PURCHASE_INTERCEPT,

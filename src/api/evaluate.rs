@@ -19,7 +19,10 @@ pub(crate) struct Scored {
 }
 
 fn target_name(id: i64) -> Option<String> {
-    crate::spi::select_one::<String>("SELECT target FROM insight.models WHERE id OPERATOR(pg_catalog.=) $1", &[id.into()])
+    crate::spi::select_one::<String>(
+        "SELECT target FROM insight.models WHERE id OPERATOR(pg_catalog.=) $1",
+        &[id.into()],
+    )
 }
 
 /// The model's input columns as they are read from `relation`, checked for existence and type.
@@ -68,17 +71,31 @@ pub(crate) fn score_relation(model_ref: &str, relid: pg_sys::Oid) -> Result<Scor
     let target = target_name(id).unwrap_or_default();
     let tcol = columns::find(&cols, &target, &relation, "target")?;
     let inputs = feature_inputs(&model, &cols, &relation, model_ref)?;
-    let how = if model.task == Task::Regression { TargetRead::Number } else { TargetRead::Text };
+    let how = if model.task == Task::Regression {
+        TargetRead::Number
+    } else {
+        TargetRead::Text
+    };
     if how == TargetRead::Number && tcol.kind != Some(crate::ml::preprocess::ValueKind::Number) {
         return Err(InsightError::datatype_mismatch(
-            format!("target column {} of {relation} is not numeric", ident(&target)),
+            format!(
+                "target column {} of {relation} is not numeric",
+                ident(&target)
+            ),
             "A regression model is evaluated against a numeric target.",
         ));
     }
-    let frame = reader::read(&ReadSpec { relation: &relation, inputs: &inputs, target: Some((&target, how)) })?;
+    let frame = reader::read(&ReadSpec {
+        relation: &relation,
+        inputs: &inputs,
+        target: Some((&target, how)),
+    })?;
     if frame.n_rows == 0 {
         return Err(InsightError::data(
-            format!("relation {relation} has no rows with a non-NULL {}", ident(&target)),
+            format!(
+                "relation {relation} has no rows with a non-NULL {}",
+                ident(&target)
+            ),
             "Evaluate on labelled rows.",
         ));
     }
@@ -90,15 +107,29 @@ pub(crate) fn score_relation(model_ref: &str, relid: pg_sys::Oid) -> Result<Scor
         if r % 10_000 == 0 {
             pgrx::check_for_interrupts!();
         }
-        model.preprocessor.encode_row(&frame.columns, r, &mut x).map_err(|e| {
-            InsightError::data(format!("row {} cannot be scored: {e:?}", r + 1), "Check the column values.")
-        })?;
+        model
+            .preprocessor
+            .encode_row(&frame.columns, r, &mut x)
+            .map_err(|e| {
+                InsightError::data(
+                    format!("row {} cannot be scored: {e:?}", r + 1),
+                    "Check the column values.",
+                )
+            })?;
         model.predict_encoded(&x, &mut out);
-        crate::api::predict::finite_outputs(model_ref, &out)
-            .map_err(|e| InsightError::data(format!("row {} of {relation}: {}", r + 1, e.message), e.hint.unwrap_or_default()))?;
+        crate::api::predict::finite_outputs(model_ref, &out).map_err(|e| {
+            InsightError::data(
+                format!("row {} of {relation}: {}", r + 1, e.message),
+                e.hint.unwrap_or_default(),
+            )
+        })?;
         outputs.extend_from_slice(&out);
     }
-    Ok(Scored { model, outputs, target: frame.target.unwrap() })
+    Ok(Scored {
+        model,
+        outputs,
+        target: frame.target.unwrap(),
+    })
 }
 
 /// Class index of each label; labels the model never saw are an error.
@@ -123,7 +154,9 @@ fn binary_parts(s: &Scored, model_ref: &str) -> Result<(Vec<f64>, Vec<bool>)> {
             "Use insight.evaluate for its metrics.",
         ));
     }
-    let TargetColumn::Text(labels) = &s.target else { unreachable!() };
+    let TargetColumn::Text(labels) = &s.target else {
+        unreachable!()
+    };
     let idx = class_indices(&s.model, labels)?;
     Ok((s.outputs.clone(), idx.iter().map(|&c| c == 1).collect()))
 }
@@ -139,7 +172,10 @@ fn evaluate(model: &str, relation: PgRelation) -> JsonB {
         let s = score_relation(model, relid)?;
         Ok(match (&s.target, s.model.task) {
             (TargetColumn::Text(labels), Task::Binary) => {
-                let truth: Vec<bool> = class_indices(&s.model, labels)?.iter().map(|&c| c == 1).collect();
+                let truth: Vec<bool> = class_indices(&s.model, labels)?
+                    .iter()
+                    .map(|&c| c == 1)
+                    .collect();
                 metrics::binary(&s.outputs, &truth, s.model.threshold).to_json()
             }
             (TargetColumn::Text(labels), Task::Multiclass) => {
@@ -168,7 +204,9 @@ fn roc_curve(
 ) -> TableIterator<'static, (name!(threshold, f64), name!(tpr, f64), name!(fpr, f64))> {
     let relid = relation.oid();
     drop(relation);
-    let (scores, truth) = score_relation(model, relid).and_then(|s| binary_parts(&s, model)).or_raise();
+    let (scores, truth) = score_relation(model, relid)
+        .and_then(|s| binary_parts(&s, model))
+        .or_raise();
     let pts = metrics::roc_curve(&scores, &truth);
     TableIterator::new(pts.into_iter().map(|p| (p.threshold, p.tpr, p.fpr)))
 }
@@ -194,13 +232,25 @@ fn lift(
     let relid = relation.oid();
     drop(relation);
     if !(1..=1000).contains(&bins) {
-        InsightError::invalid_parameter(format!("bins must be from 1 to 1000, got {bins}"), "Deciles: bins => 10.")
-            .raise();
+        InsightError::invalid_parameter(
+            format!("bins must be from 1 to 1000, got {bins}"),
+            "Deciles: bins => 10.",
+        )
+        .raise();
     }
-    let (scores, truth) = score_relation(model, relid).and_then(|s| binary_parts(&s, model)).or_raise();
+    let (scores, truth) = score_relation(model, relid)
+        .and_then(|s| binary_parts(&s, model))
+        .or_raise();
     let t = metrics::lift_table(&scores, &truth, bins as usize);
     TableIterator::new(t.into_iter().map(|b| {
-        (b.bin as i32, b.customers as i64, b.positives as i64, b.rate, b.lift, b.cumulative_gain)
+        (
+            b.bin as i32,
+            b.customers as i64,
+            b.positives as i64,
+            b.rate,
+            b.lift,
+            b.cumulative_gain,
+        )
     }))
 }
 
@@ -227,7 +277,10 @@ fn model_info(model: &str) -> JsonB {
             o.insert("classes".into(), json!(m.classes));
             o.insert("threshold".into(), json!(m.threshold));
             o.insert("parameters".into(), params);
-            o.insert("format_version".into(), json!(crate::ml::model::FORMAT_VERSION));
+            o.insert(
+                "format_version".into(),
+                json!(crate::ml::model::FORMAT_VERSION),
+            );
         }
         Ok(info)
     };
@@ -238,7 +291,9 @@ fn model_info(model: &str) -> JsonB {
 /// the drop of the test ROC AUC (binary), accuracy (multiclass) or R^2 (regression) when the
 /// column's values are shuffled (mean of 3 shuffles, at most 20,000 test rows). Largest first.
 #[pg_extern(stable, parallel_safe)]
-fn feature_importance(model: &str) -> TableIterator<'static, (name!(feature, String), name!(importance, Option<f64>))> {
+fn feature_importance(
+    model: &str,
+) -> TableIterator<'static, (name!(feature, String), name!(importance, Option<f64>))> {
     let run = || -> Result<Vec<(String, Option<f64>)>> {
         let id = catalog::resolve(&catalog::parse_ref(model)?)?.id;
         let imp = crate::spi::select_one::<JsonB>(
@@ -254,8 +309,13 @@ fn feature_importance(model: &str) -> TableIterator<'static, (name!(feature, Str
                 "Retrain it: importance is computed at training time by this release.",
             ));
         };
-        let mut rows: Vec<(String, Option<f64>)> = map.into_iter().map(|(k, v)| (k, v.as_f64())).collect();
-        rows.sort_by(|a, b| b.1.unwrap_or(f64::NEG_INFINITY).total_cmp(&a.1.unwrap_or(f64::NEG_INFINITY)).then(a.0.cmp(&b.0)));
+        let mut rows: Vec<(String, Option<f64>)> =
+            map.into_iter().map(|(k, v)| (k, v.as_f64())).collect();
+        rows.sort_by(|a, b| {
+            b.1.unwrap_or(f64::NEG_INFINITY)
+                .total_cmp(&a.1.unwrap_or(f64::NEG_INFINITY))
+                .then(a.0.cmp(&b.0))
+        });
         Ok(rows)
     };
     TableIterator::new(run().or_raise())

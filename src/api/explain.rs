@@ -26,47 +26,78 @@ fn explain(
     class: default!(Option<&str>, "NULL"),
 ) -> TableIterator<
     'static,
-    (name!(feature, String), name!(value, Option<f64>), name!(contribution, f64), name!(class, Option<String>)),
+    (
+        name!(feature, String),
+        name!(value, Option<f64>),
+        name!(contribution, f64),
+        name!(class, Option<String>),
+    ),
 > {
     let (Some(model), Some(row)) = (model, row_or_array) else {
         return TableIterator::new(Vec::new()); // a NULL row has no explanation
     };
     // a set-returning function: fn_extra belongs to the SRF machinery, so no call-site state
-    let (names, x, contrib, base, linear, explained, unexplained) = scores(&mut CallSite::default(), model, &row, true, |m, x, out| {
-        if m.task == Task::Segmentation {
-            return Err(InsightError::not_supported(
+    let (names, x, contrib, base, linear, explained, unexplained) = scores(
+        &mut CallSite::default(),
+        model,
+        &row,
+        true,
+        |m, x, out| {
+            if m.task == Task::Segmentation {
+                return Err(InsightError::not_supported(
                 format!("model \"{model}\" is a segmentation model: a segment is not an additive score"),
                 "insight.model_info(model)->'parameters' shows each segment's centre; insight.segment_distance how far a row is from it.",
             ));
-        }
-        let (k, explained) = match (m.task, class) {
-            (Task::Regression | Task::Segmentation, None) => (0, None),
-            (Task::Binary, None) => (0, Some(m.classes[1].clone())),
-            (Task::Multiclass, None) => (argmax(out), Some(m.classes[argmax(out)].clone())),
-            (Task::Binary, Some(c)) if c == m.classes[1] => (0, Some(c.to_string())),
-            (Task::Multiclass, Some(c)) if m.classes.iter().any(|l| l == c) => {
-                (m.classes.iter().position(|l| l == c).unwrap(), Some(c.to_string()))
             }
-            (_, Some(c)) => {
-                return Err(InsightError::invalid_parameter(
-                    format!("model \"{model}\" cannot explain class \"{c}\""),
-                    match m.task {
-                        Task::Regression | Task::Segmentation => "A regression model has no classes: leave class out.".to_string(),
-                        Task::Binary => format!("A binary classifier is explained for its positive class, \"{}\".", m.classes[1]),
-                        Task::Multiclass => format!("Classes: {}.", m.classes.join(", ")),
-                    },
-                ))
-            }
-        };
-        let (c, b) = m.explain(x, k).expect("every model but segmentation explains");
-        let linear = matches!(m.estimator, crate::ml::model::Estimator::Linear { .. });
-        // integrated gradients follow the path from the baseline in 1024 steps; far outside the
-        // training range the network saturates within the first step and the path misses the
-        // change: whatever the contributions do not reach is shown, never dropped
-        let unexplained = if linear { 0.0 } else { out[k] - b - c.iter().sum::<f64>() };
-        let unexplained = (unexplained.abs() > 1e-3 * out[k].abs().max(1.0)).then_some(unexplained);
-        Ok((m.preprocessor.encoded_names(), x.to_vec(), c, b, linear, explained, unexplained))
-    });
+            let (k, explained) =
+                match (m.task, class) {
+                    (Task::Regression | Task::Segmentation, None) => (0, None),
+                    (Task::Binary, None) => (0, Some(m.classes[1].clone())),
+                    (Task::Multiclass, None) => (argmax(out), Some(m.classes[argmax(out)].clone())),
+                    (Task::Binary, Some(c)) if c == m.classes[1] => (0, Some(c.to_string())),
+                    (Task::Multiclass, Some(c)) if m.classes.iter().any(|l| l == c) => (
+                        m.classes.iter().position(|l| l == c).unwrap(),
+                        Some(c.to_string()),
+                    ),
+                    (_, Some(c)) => return Err(InsightError::invalid_parameter(
+                        format!("model \"{model}\" cannot explain class \"{c}\""),
+                        match m.task {
+                            Task::Regression | Task::Segmentation => {
+                                "A regression model has no classes: leave class out.".to_string()
+                            }
+                            Task::Binary => format!(
+                                "A binary classifier is explained for its positive class, \"{}\".",
+                                m.classes[1]
+                            ),
+                            Task::Multiclass => format!("Classes: {}.", m.classes.join(", ")),
+                        },
+                    )),
+                };
+            let (c, b) = m
+                .explain(x, k)
+                .expect("every model but segmentation explains");
+            let linear = matches!(m.estimator, crate::ml::model::Estimator::Linear { .. });
+            // integrated gradients follow the path from the baseline in 1024 steps; far outside the
+            // training range the network saturates within the first step and the path misses the
+            // change: whatever the contributions do not reach is shown, never dropped
+            let unexplained = if linear {
+                0.0
+            } else {
+                out[k] - b - c.iter().sum::<f64>()
+            };
+            let unexplained =
+                (unexplained.abs() > 1e-3 * out[k].abs().max(1.0)).then_some(unexplained);
+            Ok((
+                m.preprocessor.encoded_names(),
+                x.to_vec(),
+                c,
+                b,
+                linear,
+                explained,
+                unexplained,
+            ))
+        },
+    );
     // + 0.0 turns -0 into 0
     let mut out: Vec<(String, Option<f64>, f64, Option<String>)> = names
         .into_iter()
@@ -74,7 +105,12 @@ fn explain(
         .zip(contrib)
         .map(|((n, v), c)| (n, Some(v + 0.0), c + 0.0, explained.clone()))
         .collect();
-    out.push((if linear { "(intercept)" } else { "(baseline)" }.to_string(), None, base + 0.0, explained.clone()));
+    out.push((
+        if linear { "(intercept)" } else { "(baseline)" }.to_string(),
+        None,
+        base + 0.0,
+        explained.clone(),
+    ));
     if let Some(gap) = unexplained {
         out.push(("(unexplained)".to_string(), None, gap, explained));
     }

@@ -3,16 +3,24 @@
 use crate::error::{required, InsightError, OrRaise, Result};
 use crate::ml::model::Task;
 use crate::store::catalog;
-use serde_json::Value;
 use pgrx::prelude::*;
+use serde_json::Value;
 
 /// Deploys `version` of `name`, or with version NULL the best (strategy 'best', by the task's key
 /// metric) or newest (strategy 'latest') version. Returns the deployed model id.
 #[pg_extern(volatile, parallel_unsafe)]
-fn deploy(name: Option<&str>, version: default!(Option<i32>, "NULL"), strategy: default!(Option<&str>, "'best'")) -> i64 {
+fn deploy(
+    name: Option<&str>,
+    version: default!(Option<i32>, "NULL"),
+    strategy: default!(Option<&str>, "'best'"),
+) -> i64 {
     let run = || -> Result<i64> {
         let name = required(name, "name", "Name the model to deploy.")?;
-        let strategy = required(strategy, "strategy", "Use 'best' (the default) or 'latest', or pass a version.")?;
+        let strategy = required(
+            strategy,
+            "strategy",
+            "Use 'best' (the default) or 'latest', or pass a version.",
+        )?;
         catalog::validate_name(name)?;
         catalog::check_can_write(&["insight.deployments"])?;
         if catalog::latest_version(name).is_none() {
@@ -23,7 +31,11 @@ fn deploy(name: Option<&str>, version: default!(Option<i32>, "NULL"), strategy: 
         }
         let (id, strategy, reason) = match version {
             Some(v) => {
-                let id = catalog::resolve(&catalog::ModelRef { name, version: Some(v) })?.id;
+                let id = catalog::resolve(&catalog::ModelRef {
+                    name,
+                    version: Some(v),
+                })?
+                .id;
                 (id, "manual", format!("version {v} chosen by hand"))
             }
             None => match strategy {
@@ -77,7 +89,10 @@ fn deploy(name: Option<&str>, version: default!(Option<i32>, "NULL"), strategy: 
 
 /// The versions of `name` vanished between two statements (a concurrent DELETE).
 fn gone(name: &str) -> InsightError {
-    InsightError::undefined_object(format!("model \"{name}\" has no versions any more"), "Another session deleted them; train again.")
+    InsightError::undefined_object(
+        format!("model \"{name}\" has no versions any more"),
+        "Another session deleted them; train again.",
+    )
 }
 
 /// The metric that decides "better": ROC AUC for classifiers, R^2 for regression, the

@@ -9,7 +9,9 @@ pub struct PgMonitor {
 
 impl PgMonitor {
     pub fn new() -> Self {
-        PgMonitor { progress: crate::gucs::PROGRESS.get() }
+        PgMonitor {
+            progress: crate::gucs::PROGRESS.get(),
+        }
     }
 }
 

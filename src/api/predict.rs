@@ -94,7 +94,8 @@ pub(crate) unsafe fn call_site<'a>(fcinfo: pg_sys::FunctionCallInfo) -> Option<&
         return None;
     }
     if (*flinfo).fn_extra.is_null() {
-        let site = pgrx::PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(CallSite::default());
+        let site = pgrx::PgMemoryContexts::For((*flinfo).fn_mcxt)
+            .leak_and_drop_on_delete(CallSite::default());
         (*flinfo).fn_extra = site.cast();
     }
     Some(&mut *((*flinfo).fn_extra as *mut CallSite))
@@ -124,7 +125,11 @@ fn load(model: &str) -> Result<(catalog::StoredModel, Rc<Model>)> {
 
 /// Finds (or creates) the slot of `model` in `site`, resolves the name again once per Stamp,
 /// and runs `f` on it.
-pub(crate) fn with_slot<R>(site: &mut CallSite, model: &str, f: impl FnOnce(&mut Slot) -> Result<R>) -> R {
+pub(crate) fn with_slot<R>(
+    site: &mut CallSite,
+    model: &str,
+    f: impl FnOnce(&mut Slot) -> Result<R>,
+) -> R {
     let run = || -> Result<R> {
         let stamp = Stamp::now();
         let slots = &mut site.slots;
@@ -179,7 +184,14 @@ pub(crate) fn scores<R>(
                 "Pass a table row (insight.predict('model', c) FROM customers c) or a numeric array in the model's feature order.",
             ));
         }
-        let Slot { model: m, x, out, folded, row: binding, .. } = slot;
+        let Slot {
+            model: m,
+            x,
+            out,
+            folded,
+            row: binding,
+            ..
+        } = slot;
         match folded {
             Some(fl) if is_row && !need_encoded => {
                 let mut fold = Fold::new(fl, m, model);
@@ -189,11 +201,17 @@ pub(crate) fn scores<R>(
                 return f(m, x, out);
             }
             _ => {
-                let mut encode = Encode { pre: &m.preprocessor, x, model_name: model };
+                let mut encode = Encode {
+                    pre: &m.preprocessor,
+                    x,
+                    model_name: model,
+                };
                 if is_row {
                     unsafe { visit_row(binding, m, model, row.datum(), &mut encode)? }
                 } else {
-                    unsafe { crate::data::array::visit(row.datum(), &m.preprocessor, model, &mut encode)? }
+                    unsafe {
+                        crate::data::array::visit(row.datum(), &m.preprocessor, model, &mut encode)?
+                    }
                 }
             }
         }
@@ -219,7 +237,11 @@ unsafe fn visit_row(
     let td = whole_row(datum);
     if !binding.as_ref().is_some_and(|b| b.fits(td)) {
         *binding = None;
-        *binding = Some(RowBinding::bind(td, &model.preprocessor.features, model_name)?);
+        *binding = Some(RowBinding::bind(
+            td,
+            &model.preprocessor.features,
+            model_name,
+        )?);
     }
     binding.as_mut().unwrap().visit(td, sink)
 }
@@ -235,7 +257,14 @@ pub(crate) enum Output {
 
 impl Output {
     pub(crate) fn from_i32(v: i32) -> Option<Output> {
-        [Output::Predict, Output::Proba, Output::Purchase, Output::Class].into_iter().find(|o| *o as i32 == v)
+        [
+            Output::Predict,
+            Output::Proba,
+            Output::Purchase,
+            Output::Class,
+        ]
+        .into_iter()
+        .find(|o| *o as i32 == v)
     }
 }
 
@@ -280,7 +309,10 @@ fn not_finite(model_name: &str) -> InsightError {
 
 fn no_classes(model_name: &str, task: Task) -> InsightError {
     InsightError::not_supported(
-        format!("model \"{model_name}\" is a {} model and has no classes", task.as_str()),
+        format!(
+            "model \"{model_name}\" is a {} model and has no classes",
+            task.as_str()
+        ),
         if task == Task::Segmentation {
             "Use insight.segment for the segment number."
         } else {
@@ -291,11 +323,24 @@ fn no_classes(model_name: &str, task: Task) -> InsightError {
 
 /// What a scorer returns from a model's outputs: the one definition of predict, predict_proba,
 /// predict_purchase and predict_class, for direct calls and rewritten ones alike.
-pub(crate) fn output_value(model_name: &str, m: &Model, out: &[f64], output: Output) -> Result<ScoreOut> {
+pub(crate) fn output_value(
+    model_name: &str,
+    m: &Model,
+    out: &[f64],
+    output: Output,
+) -> Result<ScoreOut> {
     match output {
         Output::Predict => Ok(ScoreOut::Number(m.predict_value(out))),
         Output::Proba | Output::Purchase => {
-            needs_binary(model_name, m, if output == Output::Proba { "predict_proba" } else { "predict_purchase" })?;
+            needs_binary(
+                model_name,
+                m,
+                if output == Output::Proba {
+                    "predict_proba"
+                } else {
+                    "predict_purchase"
+                },
+            )?;
             Ok(ScoreOut::Number(out[0]))
         }
         Output::Class => match m.task {
@@ -306,8 +351,17 @@ pub(crate) fn output_value(model_name: &str, m: &Model, out: &[f64], output: Out
 }
 
 /// A direct (not rewritten) call of one of the four scorers.
-fn score_direct(fcinfo: pg_sys::FunctionCallInfo, model: &str, row: &AnyElement, output: Output) -> ScoreOut {
-    let run = |site: &mut CallSite| scores(site, model, row, false, |m, _x, out| output_value(model, m, out, output));
+fn score_direct(
+    fcinfo: pg_sys::FunctionCallInfo,
+    model: &str,
+    row: &AnyElement,
+    output: Output,
+) -> ScoreOut {
+    let run = |site: &mut CallSite| {
+        scores(site, model, row, false, |m, _x, out| {
+            output_value(model, m, out, output)
+        })
+    };
     // SAFETY: pgrx hands a scalar function its own FunctionCallInfo
     match unsafe { call_site(fcinfo) } {
         Some(site) => run(site),
@@ -337,13 +391,21 @@ fn predict_proba(model: &str, row_or_array: AnyElement, fcinfo: pg_sys::Function
 
 /// Purchase propensity: predict_proba of a binary purchase model.
 #[pg_extern(stable, parallel_safe)]
-fn predict_purchase(model: &str, row_or_array: AnyElement, fcinfo: pg_sys::FunctionCallInfo) -> f64 {
+fn predict_purchase(
+    model: &str,
+    row_or_array: AnyElement,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> f64 {
     number(score_direct(fcinfo, model, &row_or_array, Output::Purchase))
 }
 
 /// The predicted label, at the model's threshold for binary classifiers.
 #[pg_extern(stable, parallel_safe)]
-fn predict_class(model: &str, row_or_array: AnyElement, fcinfo: pg_sys::FunctionCallInfo) -> String {
+fn predict_class(
+    model: &str,
+    row_or_array: AnyElement,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> String {
     match score_direct(fcinfo, model, &row_or_array, Output::Class) {
         ScoreOut::Label(l) => l,
         ScoreOut::Number(_) => unreachable!("predict_class gives labels"),
@@ -352,7 +414,11 @@ fn predict_class(model: &str, row_or_array: AnyElement, fcinfo: pg_sys::Function
 
 /// The probability of every class of a classifier, as jsonb {label: probability}.
 #[pg_extern(stable, parallel_safe)]
-fn predict_probas(model: &str, row_or_array: AnyElement, fcinfo: pg_sys::FunctionCallInfo) -> pgrx::JsonB {
+fn predict_probas(
+    model: &str,
+    row_or_array: AnyElement,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pgrx::JsonB {
     let run = |site: &mut CallSite| {
         scores(site, model, &row_or_array, false, |m, _x, out| {
             let probas: Vec<f64> = match m.task {
@@ -360,7 +426,11 @@ fn predict_probas(model: &str, row_or_array: AnyElement, fcinfo: pg_sys::Functio
                 Task::Multiclass => out.to_vec(),
                 Task::Regression | Task::Segmentation => return Err(no_classes(model, m.task)),
             };
-            let map = m.classes.iter().cloned().zip(probas.into_iter().map(serde_json::Value::from));
+            let map = m
+                .classes
+                .iter()
+                .cloned()
+                .zip(probas.into_iter().map(serde_json::Value::from));
             Ok(pgrx::JsonB(serde_json::Value::Object(map.collect())))
         })
     };

@@ -12,7 +12,9 @@
 //! each argument is read with the type the call really passes (data::row::ColumnBinding checks
 //! it against the row type), never with a type taken on trust.
 
-use crate::api::predict::{call_site, finite_outputs, output_value, with_slot, CallSite, Output, ScoreOut};
+use crate::api::predict::{
+    call_site, finite_outputs, output_value, with_slot, CallSite, Output, ScoreOut,
+};
 use crate::data::encode::{Encode, Fold};
 use crate::data::row::ColumnBinding;
 use crate::error::InsightError;
@@ -29,7 +31,12 @@ const FIRST_COLUMN_ARG: usize = 4;
 unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo, labels: bool) -> Option<ScoreOut> {
     let nargs = (*fcinfo).nargs as usize;
     let args = (*fcinfo).args.as_slice(nargs);
-    if nargs < FIRST_COLUMN_ARG || args[0].isnull || args[1].isnull || args[2].isnull || args[3].isnull {
+    if nargs < FIRST_COLUMN_ARG
+        || args[0].isnull
+        || args[1].isnull
+        || args[2].isnull
+        || args[3].isnull
+    {
         return None; // NULL model text, or a NULL-extended outer-join row
     }
     // the first four arguments have declared types (text, int, oid, tid): PostgreSQL checked them
@@ -52,12 +59,30 @@ unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo, labels: bool) -> Optio
                     "insight._score_columns and insight._class_columns are written by the planner; call insight.predict instead.",
                 )
             })?;
-            if !slot.columns.as_ref().is_some_and(|c| c.rowtype() == rowtype && c.current()) {
+            if !slot
+                .columns
+                .as_ref()
+                .is_some_and(|c| c.rowtype() == rowtype && c.current())
+            {
                 slot.columns = None;
                 let features = &slot.model.preprocessor.features;
-                slot.columns = Some(ColumnBinding::bind(flinfo, nargs, FIRST_COLUMN_ARG, rowtype, features, model)?);
+                slot.columns = Some(ColumnBinding::bind(
+                    flinfo,
+                    nargs,
+                    FIRST_COLUMN_ARG,
+                    rowtype,
+                    features,
+                    model,
+                )?);
             }
-            let crate::api::predict::Slot { model: m, x, out, folded, columns, .. } = slot;
+            let crate::api::predict::Slot {
+                model: m,
+                x,
+                out,
+                folded,
+                columns,
+                ..
+            } = slot;
             let binding = columns.as_ref().unwrap();
             match folded {
                 Some(fl) if output != Output::Class => {
@@ -66,7 +91,14 @@ unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo, labels: bool) -> Optio
                     out[0] = fl.finish(fold.z);
                 }
                 _ => {
-                    binding.visit(args, &mut Encode { pre: &m.preprocessor, x, model_name: model })?;
+                    binding.visit(
+                        args,
+                        &mut Encode {
+                            pre: &m.preprocessor,
+                            x,
+                            model_name: model,
+                        },
+                    )?;
                     m.predict_encoded(x, out);
                 }
             }
@@ -100,7 +132,9 @@ function_info_v1!(pg_finfo_insight_score_columns);
 #[no_mangle]
 #[doc(hidden)]
 #[pg_guard]
-pub unsafe extern "C-unwind" fn insight_score_columns(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+pub unsafe extern "C-unwind" fn insight_score_columns(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
     match score_columns(fcinfo, false) {
         Some(ScoreOut::Number(v)) => pg_sys::Datum::from(v.to_bits() as usize),
         Some(ScoreOut::Label(_)) | None => {
@@ -116,7 +150,9 @@ function_info_v1!(pg_finfo_insight_class_columns);
 #[no_mangle]
 #[doc(hidden)]
 #[pg_guard]
-pub unsafe extern "C-unwind" fn insight_class_columns(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+pub unsafe extern "C-unwind" fn insight_class_columns(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
     match score_columns(fcinfo, true) {
         Some(ScoreOut::Label(s)) => s.into_datum().unwrap(),
         _ => {
@@ -134,9 +170,13 @@ function_info_v1!(pg_finfo_insight_predict_support);
 #[no_mangle]
 #[doc(hidden)]
 #[pg_guard]
-pub unsafe extern "C-unwind" fn insight_predict_support(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+pub unsafe extern "C-unwind" fn insight_predict_support(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
     let none = pg_sys::Datum::from(0);
-    let req = (*fcinfo).args.as_slice(1)[0].value.cast_mut_ptr::<pg_sys::Node>();
+    let req = (*fcinfo).args.as_slice(1)[0]
+        .value
+        .cast_mut_ptr::<pg_sys::Node>();
     if req.is_null() || (*req).type_ != pg_sys::NodeTag::T_SupportRequestSimplify {
         return none;
     }
@@ -168,7 +208,9 @@ pub unsafe extern "C-unwind" fn insight_predict_support(fcinfo: pg_sys::Function
     {
         return none;
     }
-    let name = std::ffi::CStr::from_ptr(pg_sys::get_func_name((*fexpr).funcid)).to_string_lossy().into_owned();
+    let name = std::ffi::CStr::from_ptr(pg_sys::get_func_name((*fexpr).funcid))
+        .to_string_lossy()
+        .into_owned();
     let (output, target, rettype) = match name.as_str() {
         "predict" => (Output::Predict, "_score_columns", pg_sys::FLOAT8OID),
         "predict_proba" => (Output::Proba, "_score_columns", pg_sys::FLOAT8OID),
@@ -177,14 +219,17 @@ pub unsafe extern "C-unwind" fn insight_predict_support(fcinfo: pg_sys::Function
         _ => return none,
     };
     let nsp = pg_sys::get_func_namespace((*fexpr).funcid);
-    let nspname = std::ffi::CStr::from_ptr(pg_sys::get_namespace_name(nsp)).to_string_lossy().into_owned();
+    let nspname = std::ffi::CStr::from_ptr(pg_sys::get_namespace_name(nsp))
+        .to_string_lossy()
+        .into_owned();
     let signature = format!(
         "{}.{target}(pg_catalog.text,pg_catalog.int4,pg_catalog.oid,pg_catalog.tid,\"any\")",
         pgrx::spi::quote_identifier(&nspname)
     );
-    let Some(target_oid) =
-        pgrx::direct_function_call::<pg_sys::Oid>(pg_sys::to_regprocedure, &[signature.as_str().into_datum()])
-    else {
+    let Some(target_oid) = pgrx::direct_function_call::<pg_sys::Oid>(
+        pg_sys::to_regprocedure,
+        &[signature.as_str().into_datum()],
+    ) else {
         return none;
     };
     // the row type's live columns, in order
@@ -202,20 +247,50 @@ pub unsafe extern "C-unwind" fn insight_predict_support(fcinfo: pg_sys::Function
         return none;
     }
     let mut list = pg_sys::lappend(std::ptr::null_mut(), pg_sys::list_nth(args, 0));
-    let kind = pg_sys::makeConst(pg_sys::INT4OID, -1, pg_sys::InvalidOid, 4, pg_sys::Datum::from(output as i32 as usize), false, true);
+    let kind = pg_sys::makeConst(
+        pg_sys::INT4OID,
+        -1,
+        pg_sys::InvalidOid,
+        4,
+        pg_sys::Datum::from(output as i32 as usize),
+        false,
+        true,
+    );
     list = pg_sys::lappend(list, kind.cast());
-    let rowtype = pg_sys::makeConst(pg_sys::OIDOID, -1, pg_sys::InvalidOid, 4, pg_sys::Datum::from((*var).vartype.to_u32() as usize), false, true);
+    let rowtype = pg_sys::makeConst(
+        pg_sys::OIDOID,
+        -1,
+        pg_sys::InvalidOid,
+        4,
+        pg_sys::Datum::from((*var).vartype.to_u32() as usize),
+        false,
+        true,
+    );
     list = pg_sys::lappend(list, rowtype.cast());
-    let ctid = pg_sys::makeVar(varno, pg_sys::SelfItemPointerAttributeNumber as i16, pg_sys::TIDOID, -1, pg_sys::InvalidOid, 0);
+    let ctid = pg_sys::makeVar(
+        varno,
+        pg_sys::SelfItemPointerAttributeNumber as i16,
+        pg_sys::TIDOID,
+        -1,
+        pg_sys::InvalidOid,
+        0,
+    );
     list = pg_sys::lappend(list, ctid.cast());
     for (attnum, typ, typmod, coll) in cols {
-        list = pg_sys::lappend(list, pg_sys::makeVar(varno, attnum, typ, typmod, coll, 0).cast());
+        list = pg_sys::lappend(
+            list,
+            pg_sys::makeVar(varno, attnum, typ, typmod, coll, 0).cast(),
+        );
     }
     let call = pg_sys::makeFuncExpr(
         target_oid,
         rettype,
         list,
-        if rettype == pg_sys::TEXTOID { pg_sys::DEFAULT_COLLATION_OID } else { pg_sys::InvalidOid },
+        if rettype == pg_sys::TEXTOID {
+            pg_sys::DEFAULT_COLLATION_OID
+        } else {
+            pg_sys::InvalidOid
+        },
         (*fexpr).inputcollid,
         pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,
     );

@@ -52,7 +52,14 @@ enum Written {
     Segment,
 }
 
-fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str, output: Option<&str>) -> Result<i64> {
+fn run(
+    model_ref: &str,
+    relid: pg_sys::Oid,
+    target: &str,
+    key: &str,
+    mode: &str,
+    output: Option<&str>,
+) -> Result<i64> {
     if mode != "append" && mode != "replace" {
         return Err(InsightError::invalid_parameter(
             format!("mode must be append or replace, got \"{mode}\""),
@@ -131,8 +138,12 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str,
             Spi::run(&format!("DELETE FROM {target_name}")).expect("empty target");
         }
     } else {
-        Spi::run(&format!("CREATE TABLE {target_name} ({} {}, {column} {column_type})", ident(key), key_col.sql_type))
-            .expect("create target");
+        Spi::run(&format!(
+            "CREATE TABLE {target_name} ({} {}, {column} {column_type})",
+            ident(key),
+            key_col.sql_type
+        ))
+        .expect("create target");
     }
     let insert = format!(
         "INSERT INTO {target_name} ({}, {column})
@@ -149,33 +160,59 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str,
     // (benches/kernels.rs: 3.5 ms per 10k rows against candle's 5.1 ms)
     #[cfg(feature = "candle")]
     let candle_device = match &model.estimator {
-        crate::ml::model::Estimator::Mlp(_) if crate::gucs::DEVICE.get() == crate::gucs::Device::Cuda => Some(
-            crate::ml::algorithms::mlp::candle::device(crate::ml::algorithms::mlp::candle::DeviceKind::Cuda)
-                .map_err(|e| InsightError::not_supported(format!("insight.device: {e}"), "SET insight.device = cpu"))?,
-        ),
+        crate::ml::model::Estimator::Mlp(_)
+            if crate::gucs::DEVICE.get() == crate::gucs::Device::Cuda =>
+        {
+            Some(
+                crate::ml::algorithms::mlp::candle::device(
+                    crate::ml::algorithms::mlp::candle::DeviceKind::Cuda,
+                )
+                .map_err(|e| {
+                    InsightError::not_supported(
+                        format!("insight.device: {e}"),
+                        "SET insight.device = cpu",
+                    )
+                })?,
+            )
+        }
         _ => None,
     };
     let mut written = 0i64;
     let mut skipped = 0usize;
     let k = model.outputs();
     let mut x = vec![0.0; model.preprocessor.width];
-    let spec = ReadSpec { relation: &relation, inputs: &inputs, target: Some((key, TargetRead::Text)) };
+    let spec = ReadSpec {
+        relation: &relation,
+        inputs: &inputs,
+        target: Some((key, TargetRead::Text)),
+    };
     reader::read_batches(&spec, BATCH_ROWS, &mut |frame| {
         skipped += frame.skipped_null_target;
-        let Some(TargetColumn::Text(keys)) = frame.target else { unreachable!() };
+        let Some(TargetColumn::Text(keys)) = frame.target else {
+            unreachable!()
+        };
         // the model's outputs, k per row
         #[allow(unused_mut)]
         let mut outputs: Option<Vec<f64>> = None;
         #[cfg(feature = "candle")]
-        if let (crate::ml::model::Estimator::Mlp(net), Some(dev)) = (&model.estimator, &candle_device) {
+        if let (crate::ml::model::Estimator::Mlp(net), Some(dev)) =
+            (&model.estimator, &candle_device)
+        {
             // the whole batch through candle: encode all rows, one forward pass
             let mut m = crate::ml::linalg::Matrix::zeros(frame.n_rows, model.preprocessor.width);
             for r in 0..frame.n_rows {
-                model.preprocessor.encode_row(&frame.columns, r, m.row_mut(r)).map_err(|e| bad_row(key, &keys[r], e))?;
+                model
+                    .preprocessor
+                    .encode_row(&frame.columns, r, m.row_mut(r))
+                    .map_err(|e| bad_row(key, &keys[r], e))?;
             }
             outputs = Some(
-                crate::ml::algorithms::mlp::candle::predict_batch(net, &m, dev)
-                    .map_err(|e| InsightError::device(format!("candle scoring failed: {e}"), "SET insight.device = cpu"))?,
+                crate::ml::algorithms::mlp::candle::predict_batch(net, &m, dev).map_err(|e| {
+                    InsightError::device(
+                        format!("candle scoring failed: {e}"),
+                        "SET insight.device = cpu",
+                    )
+                })?,
             );
         }
         let outputs = match outputs {
@@ -183,7 +220,10 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str,
             None => {
                 let mut all = vec![0.0; frame.n_rows * k];
                 for (r, out) in all.chunks_mut(k).enumerate() {
-                    model.preprocessor.encode_row(&frame.columns, r, &mut x).map_err(|e| bad_row(key, &keys[r], e))?;
+                    model
+                        .preprocessor
+                        .encode_row(&frame.columns, r, &mut x)
+                        .map_err(|e| bad_row(key, &keys[r], e))?;
                     model.predict_encoded(&x, out);
                 }
                 all
@@ -191,7 +231,10 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str,
         };
         for (r, o) in outputs.chunks(k).enumerate() {
             crate::api::predict::finite_outputs(model_ref, o).map_err(|e| {
-                InsightError::data(format!("the row with {} = {}: {}", ident(key), keys[r], e.message), e.hint.unwrap_or_default())
+                InsightError::data(
+                    format!("the row with {} = {}: {}", ident(key), keys[r], e.message),
+                    e.hint.unwrap_or_default(),
+                )
             })?;
         }
         if !keys.is_empty() {
@@ -199,24 +242,36 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str,
             match written_kind {
                 Written::Score => {
                     let scores: Vec<f64> = rows
-                        .map(|o| if model.task == Task::Multiclass { o[argmax(o)] } else { model.predict_value(o) })
+                        .map(|o| {
+                            if model.task == Task::Multiclass {
+                                o[argmax(o)]
+                            } else {
+                                model.predict_value(o)
+                            }
+                        })
                         .collect();
-                    Spi::run_with_args(&insert, &[keys.into(), scores.into()]).expect("insert scores");
+                    Spi::run_with_args(&insert, &[keys.into(), scores.into()])
+                        .expect("insert scores");
                 }
                 Written::Class => {
                     let labels: Vec<String> = rows.map(|o| model.label(o).to_string()).collect();
-                    Spi::run_with_args(&insert, &[keys.into(), labels.into()]).expect("insert classes");
+                    Spi::run_with_args(&insert, &[keys.into(), labels.into()])
+                        .expect("insert classes");
                 }
                 Written::Segment => {
                     let segments: Vec<i32> = rows.map(|o| o[0] as i32).collect();
-                    Spi::run_with_args(&insert, &[keys.into(), segments.into()]).expect("insert segments");
+                    Spi::run_with_args(&insert, &[keys.into(), segments.into()])
+                        .expect("insert segments");
                 }
             }
         }
         written += frame.n_rows as i64;
         if progress && frame.n_rows > 0 {
             let secs = started.elapsed().as_secs_f64();
-            notice!("score_table: {written} rows written, {:.0} rows/s", written as f64 / secs.max(1e-9));
+            notice!(
+                "score_table: {written} rows written, {:.0} rows/s",
+                written as f64 / secs.max(1e-9)
+            );
         }
         Ok(())
     })?;
@@ -228,7 +283,10 @@ fn run(model_ref: &str, relid: pg_sys::Oid, target: &str, key: &str, mode: &str,
 
 fn bad_row(key: &str, value: &str, e: crate::ml::preprocess::PrepError) -> InsightError {
     InsightError::data(
-        format!("the row with {} = {value} cannot be scored: {e:?}", ident(key)),
+        format!(
+            "the row with {} = {value} cannot be scored: {e:?}",
+            ident(key)
+        ),
         "Fix or filter that row; NULLs are imputed, NaN and Infinity are not.",
     )
 }

@@ -15,16 +15,29 @@ fn segment(model: &str, row_or_array: AnyElement, fcinfo: pg_sys::FunctionCallIn
 /// The distance from a row to the centre of its segment, in the encoded inputs (standardised
 /// numbers, one-hot categories): large values are outliers of their segment.
 #[pg_extern(stable, parallel_safe)]
-fn segment_distance(model: &str, row_or_array: AnyElement, fcinfo: pg_sys::FunctionCallInfo) -> f64 {
+fn segment_distance(
+    model: &str,
+    row_or_array: AnyElement,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> f64 {
     segment_output(fcinfo, model, &row_or_array, "insight.segment_distance", 1)
 }
 
-fn segment_output(fcinfo: pg_sys::FunctionCallInfo, model: &str, row: &AnyElement, what: &str, i: usize) -> f64 {
+fn segment_output(
+    fcinfo: pg_sys::FunctionCallInfo,
+    model: &str,
+    row: &AnyElement,
+    what: &str,
+    i: usize,
+) -> f64 {
     let run = |site: &mut CallSite| {
         scores(site, model, row, false, |m, _x, out| {
             if m.task != Task::Segmentation {
                 return Err(InsightError::not_supported(
-                    format!("{what} needs a segmentation model, but model \"{model}\" is a {} model", m.task.as_str()),
+                    format!(
+                        "{what} needs a segmentation model, but model \"{model}\" is a {} model",
+                        m.task.as_str()
+                    ),
                     "Train one with algorithm => 'kmeans'; for this model use insight.predict.",
                 ));
             }

@@ -2,9 +2,9 @@
 
 use crate::data::row::{read_datum, AttrRead, FeatureSink};
 use crate::error::{ident, InsightError, Result};
+use crate::ml::preprocess::Preprocessor;
 use crate::ml::preprocess::{Value, ValueKind};
 use crate::spi::type_name;
-use crate::ml::preprocess::Preprocessor;
 use pgrx::prelude::*;
 
 /// Hands each element j of the array `datum` to `sink`, after checking that it can carry the
@@ -21,7 +21,10 @@ pub unsafe fn visit(
     let features = &pre.features;
     if let Some(t) = features.iter().find(|f| f.kind == ValueKind::Text) {
         return Err(InsightError::not_supported(
-            format!("model \"{model_name}\" has text feature {}, which an array cannot carry", ident(&t.name)),
+            format!(
+                "model \"{model_name}\" has text feature {}, which an array cannot carry",
+                ident(&t.name)
+            ),
             "Score it with a row: insight.predict('model', t) FROM your_table t.",
         ));
     }
@@ -34,12 +37,20 @@ pub unsafe fn visit(
         return Err(InsightError::array_length(
             format!(
                 "array has {n} elements{} but model \"{model_name}\" has {} features",
-                if ndim > 1 { format!(" in {ndim} dimensions") } else { String::new() },
+                if ndim > 1 {
+                    format!(" in {ndim} dimensions")
+                } else {
+                    String::new()
+                },
                 features.len()
             ),
             format!(
                 "Pass a one-dimensional array in this order: {}.",
-                features.iter().map(|f| ident(&f.name)).collect::<Vec<_>>().join(", ")
+                features
+                    .iter()
+                    .map(|f| ident(&f.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     }
@@ -82,12 +93,25 @@ pub unsafe fn visit(
     let mut elems: *mut pg_sys::Datum = std::ptr::null_mut();
     let mut nulls: *mut bool = std::ptr::null_mut();
     let mut count = 0i32;
-    pg_sys::deconstruct_array(arr, elem, typlen as i32, byval, align, &mut elems, &mut nulls, &mut count);
+    pg_sys::deconstruct_array(
+        arr,
+        elem,
+        typlen as i32,
+        byval,
+        align,
+        &mut elems,
+        &mut nulls,
+        &mut count,
+    );
     let elems = std::slice::from_raw_parts(elems, count as usize);
     let nulls = std::slice::from_raw_parts(nulls, count as usize);
     for j in 0..count as usize {
         // numbers only: the read cannot fail
-        let v = if nulls[j] { Value::Null } else { read_datum(&read, elems[j]).unwrap_or(Value::Null) };
+        let v = if nulls[j] {
+            Value::Null
+        } else {
+            read_datum(&read, elems[j]).unwrap_or(Value::Null)
+        };
         sink.take(j, v)?;
     }
     Ok(())

@@ -39,7 +39,9 @@ pub fn relation_columns(relid: pg_sys::Oid) -> Vec<ColumnInfo> {
          WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
          ORDER BY a.attnum"#;
     Spi::connect(|client| {
-        let rows = client.select(QUERY, None, &[relid.into()]).expect("catalog query");
+        let rows = client
+            .select(QUERY, None, &[relid.into()])
+            .expect("catalog query");
         rows.map(|r| {
             let kind = match r.get::<String>(3).ok().flatten().as_deref() {
                 Some("number") => Some(ValueKind::Number),
@@ -75,11 +77,19 @@ pub fn relation_name(relid: pg_sys::Oid) -> String {
 }
 
 /// Looks a column up by exact name, with a hint listing what exists.
-pub fn find<'a>(cols: &'a [ColumnInfo], name: &str, relation: &str, what: &str) -> Result<&'a ColumnInfo> {
+pub fn find<'a>(
+    cols: &'a [ColumnInfo],
+    name: &str,
+    relation: &str,
+    what: &str,
+) -> Result<&'a ColumnInfo> {
     cols.iter().find(|c| c.name == name).ok_or_else(|| {
         let names: Vec<String> = cols.iter().map(|c| ident(&c.name)).collect();
         InsightError::undefined_column(
-            format!("{what} column {} does not exist in relation {relation}", ident(name)),
+            format!(
+                "{what} column {} does not exist in relation {relation}",
+                ident(name)
+            ),
             format!("Columns of {relation}: {}.", names.join(", ")),
         )
     })
@@ -92,7 +102,9 @@ pub fn read_expression(name: &str, kind: ValueKind) -> String {
     match kind {
         ValueKind::Number => format!("{q}::pg_catalog.float8"),
         ValueKind::Boolean => format!("{q}::pg_catalog.int4::pg_catalog.float8"),
-        ValueKind::Date => format!("({q} OPERATOR(pg_catalog.-) '1970-01-01'::pg_catalog.date)::pg_catalog.float8"),
+        ValueKind::Date => {
+            format!("({q} OPERATOR(pg_catalog.-) '1970-01-01'::pg_catalog.date)::pg_catalog.float8")
+        }
         ValueKind::Timestamp => {
             format!("(extract(epoch FROM {q}) OPERATOR(pg_catalog./) 86400.0::pg_catalog.numeric)::pg_catalog.float8")
         }
@@ -122,7 +134,10 @@ pub struct TargetKind {
 /// numbers are quantities.
 pub fn target_kind(t: &ColumnInfo, relation: &str) -> TargetKind {
     let distinct = || {
-        let q = format!("SELECT pg_catalog.count(*) FROM (SELECT DISTINCT {} FROM {relation} LIMIT 21) d", ident(&t.name));
+        let q = format!(
+            "SELECT pg_catalog.count(*) FROM (SELECT DISTINCT {} FROM {relation} LIMIT 21) d",
+            ident(&t.name)
+        );
         Spi::get_one::<i64>(&q).ok().flatten().unwrap_or(0)
     };
     let (labels, why) = match t.kind {
@@ -133,7 +148,10 @@ pub fn target_kind(t: &ColumnInfo, relation: &str) -> TargetKind {
         },
         Some(ValueKind::Number) => match distinct() {
             n if n <= 2 => (true, format!("it holds only {n} distinct values")),
-            _ => (false, format!("it is a {} with more than two distinct values", t.sql_type)),
+            _ => (
+                false,
+                format!("it is a {} with more than two distinct values", t.sql_type),
+            ),
         },
         _ => (false, format!("it is {}", t.sql_type)),
     };
@@ -146,7 +164,10 @@ pub fn target_kind(t: &ColumnInfo, relation: &str) -> TargetKind {
 /// uniqueness says nothing, and nothing is left out.
 fn key_like(candidates: &[&ColumnInfo], relation: &str) -> Vec<String> {
     // PostgreSQL allows 1664 entries in a select list: two per column, in chunks well below that
-    candidates.chunks(500).flat_map(|chunk| key_like_chunk(chunk, relation)).collect()
+    candidates
+        .chunks(500)
+        .flat_map(|chunk| key_like_chunk(chunk, relation))
+        .collect()
 }
 
 fn key_like_chunk(candidates: &[&ColumnInfo], relation: &str) -> Vec<String> {
@@ -155,7 +176,12 @@ fn key_like_chunk(candidates: &[&ColumnInfo], relation: &str) -> Vec<String> {
     }
     let counts: Vec<String> = candidates
         .iter()
-        .map(|c| format!("pg_catalog.count({0}), pg_catalog.count(DISTINCT {0})", ident(&c.name)))
+        .map(|c| {
+            format!(
+                "pg_catalog.count({0}), pg_catalog.count(DISTINCT {0})",
+                ident(&c.name)
+            )
+        })
         .collect();
     let cols: Vec<String> = candidates.iter().map(|c| ident(&c.name)).collect();
     let q = format!(
@@ -168,7 +194,9 @@ fn key_like_chunk(candidates: &[&ColumnInfo], relation: &str) -> Vec<String> {
             .ok()
             .and_then(|t| {
                 let r = t.first();
-                (1..=1 + 2 * candidates.len()).map(|i| r.get::<i64>(i).ok().flatten()).collect::<Option<Vec<i64>>>()
+                (1..=1 + 2 * candidates.len())
+                    .map(|i| r.get::<i64>(i).ok().flatten())
+                    .collect::<Option<Vec<i64>>>()
             })
             .unwrap_or_default()
     });
@@ -224,7 +252,10 @@ pub fn choose_features(
                 let c = find(cols, f, relation, "feature")?;
                 if is_target(&c.name) {
                     return Err(InsightError::invalid_parameter(
-                        format!("column {} is the target and cannot also be a feature", ident(f)),
+                        format!(
+                            "column {} is the target and cannot also be a feature",
+                            ident(f)
+                        ),
                         "Remove it from features.",
                     ));
                 }
@@ -255,8 +286,11 @@ pub fn choose_features(
                     usable.push(c);
                 }
             }
-            let candidates: Vec<&ColumnInfo> =
-                usable.iter().copied().filter(|c| c.is_integer || c.kind == Some(ValueKind::Text)).collect();
+            let candidates: Vec<&ColumnInfo> = usable
+                .iter()
+                .copied()
+                .filter(|c| c.is_integer || c.kind == Some(ValueKind::Text))
+                .collect();
             let keys = key_like(&candidates, relation);
             for c in usable {
                 if keys.contains(&c.name) {
@@ -266,7 +300,10 @@ pub fn choose_features(
                 }
             }
             if !skipped.is_empty() {
-                notice!("not used as features: {}; list features => ARRAY[...] to choose", skipped.join(", "));
+                notice!(
+                    "not used as features: {}; list features => ARRAY[...] to choose",
+                    skipped.join(", ")
+                );
             }
         }
     }

@@ -14,7 +14,10 @@ use pgrx::pg_sys;
 
 // varlena headers are read here byte by byte, as PostgreSQL lays them out on little-endian
 // machines (every platform pgrx builds for)
-const _: () = assert!(cfg!(target_endian = "little"), "varlena header reading assumes little-endian");
+const _: () = assert!(
+    cfg!(target_endian = "little"),
+    "varlena header reading assumes little-endian"
+);
 
 /// The value does not fit its row type's descriptor.
 pub struct Mismatch;
@@ -36,7 +39,8 @@ pub unsafe fn deform(
     let hoff = (*td).t_hoff as usize;
     let natts = ((*td).t_infomask2 as u32 & pg_sys::HEAP_NATTS_MASK) as usize;
     let has_nulls = (*td).t_infomask as u32 & pg_sys::HEAP_HASNULL != 0;
-    let bitmap_end = std::mem::offset_of!(pg_sys::HeapTupleHeaderData, t_bits) + if has_nulls { natts.div_ceil(8) } else { 0 };
+    let bitmap_end = std::mem::offset_of!(pg_sys::HeapTupleHeaderData, t_bits)
+        + if has_nulls { natts.div_ceil(8) } else { 0 };
     if hoff > total || bitmap_end > hoff {
         return Err(Mismatch);
     }
@@ -61,7 +65,11 @@ pub unsafe fn deform(
                     return Err(Mismatch);
                 }
                 let p = data.add(off);
-                values[i] = if a.attbyval { by_value(p, l)? } else { pg_sys::Datum::from(p) };
+                values[i] = if a.attbyval {
+                    by_value(p, l)?
+                } else {
+                    pg_sys::Datum::from(p)
+                };
                 off += l;
             }
             -1 => {

@@ -16,7 +16,12 @@ pub struct Fold<'a> {
 
 impl<'a> Fold<'a> {
     pub fn new(folded: &'a FoldedLinear, model: &'a Model, model_name: &'a str) -> Self {
-        Fold { folded, model, model_name, z: folded.base }
+        Fold {
+            folded,
+            model,
+            model_name,
+            z: folded.base,
+        }
     }
 }
 
@@ -28,7 +33,11 @@ impl FeatureSink for Fold<'_> {
                 self.z += t;
                 Ok(())
             }
-            None => Err(encode_err(self.model_name, self.folded.fault(v, &self.model.preprocessor.features[j].name))),
+            None => Err(encode_err(
+                self.model_name,
+                self.folded
+                    .fault(v, &self.model.preprocessor.features[j].name),
+            )),
         }
     }
 }
@@ -43,7 +52,9 @@ pub struct Encode<'a> {
 impl FeatureSink for Encode<'_> {
     #[inline(always)]
     fn take(&mut self, j: usize, v: Value<'_>) -> Result<()> {
-        self.pre.encode(j, v, self.x).map_err(|e| encode_err(self.model_name, e))
+        self.pre
+            .encode(j, v, self.x)
+            .map_err(|e| encode_err(self.model_name, e))
     }
 }
 
@@ -52,7 +63,10 @@ impl FeatureSink for Encode<'_> {
 pub fn encode_err(model_name: &str, e: PrepError) -> InsightError {
     match e {
         PrepError::Null { feature } => InsightError::null_value(
-            format!("column {} is NULL and model \"{model_name}\" was trained with impute = error", ident(&feature)),
+            format!(
+                "column {} is NULL and model \"{model_name}\" was trained with impute = error",
+                ident(&feature)
+            ),
             "Pass a value, or retrain with options => '{\"impute\": \"mean\"}'.",
         ),
         PrepError::NotFinite { feature } => InsightError::data(
@@ -60,10 +74,14 @@ pub fn encode_err(model_name: &str, e: PrepError) -> InsightError {
             "Pass finite numbers; NULL is imputed.",
         ),
         PrepError::WrongKind { feature, expected } => InsightError::datatype_mismatch(
-            format!("feature {} must be {expected} for model \"{model_name}\"", ident(&feature)),
+            format!(
+                "feature {} must be {expected} for model \"{model_name}\"",
+                ident(&feature)
+            ),
             "Check the column types against insight.model_info(model)->'features'.",
         ),
-        PrepError::AllNull { feature } => InsightError::data(format!("feature {} has no values", ident(&feature)), ""),
+        PrepError::AllNull { feature } => {
+            InsightError::data(format!("feature {} has no values", ident(&feature)), "")
+        }
     }
 }
-

@@ -38,7 +38,11 @@ pub struct Frame {
 
 enum Builder {
     Number(Vec<f64>),
-    Text { dict: Vec<String>, index: HashMap<String, u32>, codes: Vec<u32> },
+    Text {
+        dict: Vec<String>,
+        index: HashMap<String, u32>,
+        codes: Vec<u32>,
+    },
 }
 
 /// Reads the whole relation into one frame.
@@ -55,13 +59,23 @@ fn empty_builders(spec: &ReadSpec) -> Vec<Builder> {
     spec.inputs
         .iter()
         .map(|(_, k)| match k {
-            ValueKind::Text => Builder::Text { dict: Vec::new(), index: HashMap::new(), codes: Vec::new() },
+            ValueKind::Text => Builder::Text {
+                dict: Vec::new(),
+                index: HashMap::new(),
+                codes: Vec::new(),
+            },
             _ => Builder::Number(Vec::new()),
         })
         .collect()
 }
 
-fn finish_frame(spec: &ReadSpec, builders: Vec<Builder>, target_text: Vec<String>, target_num: Vec<f64>, skipped: usize) -> Frame {
+fn finish_frame(
+    spec: &ReadSpec,
+    builders: Vec<Builder>,
+    target_text: Vec<String>,
+    target_num: Vec<f64>,
+    skipped: usize,
+) -> Frame {
     let columns: Vec<RawColumn> = builders
         .into_iter()
         .map(|b| match b {
@@ -78,7 +92,12 @@ fn finish_frame(spec: &ReadSpec, builders: Vec<Builder>, target_text: Vec<String
         Some(TargetColumn::Number(v)) => v.len(),
         None => columns.first().map_or(0, |c| c.len()),
     };
-    Frame { columns, target, n_rows, skipped_null_target: skipped }
+    Frame {
+        columns,
+        target,
+        n_rows,
+        skipped_null_target: skipped,
+    }
 }
 
 /// Calls `f` with the values and NULL flags of each row of the tuple table SPI just fetched.
@@ -93,7 +112,11 @@ unsafe fn for_each_fetched_row(
         return Ok(());
     }
     let tupdesc = (*table).tupdesc;
-    assert_eq!((*tupdesc).natts as usize, n_cols, "the cursor returns the columns asked for");
+    assert_eq!(
+        (*tupdesc).natts as usize,
+        n_cols,
+        "the cursor returns the columns asked for"
+    );
     let mut values = vec![pg_sys::Datum::from(0usize); n_cols];
     let mut nulls = vec![false; n_cols];
     for i in 0..(*table).numvals as usize {
@@ -116,7 +139,10 @@ unsafe fn text_datum<'a>(d: pg_sys::Datum, column: &str) -> Result<&'a str> {
     let p = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
     pgrx::varlena::text_to_rust_str(p).map_err(|_| {
         InsightError::data(
-            format!("column {} holds text that is not valid UTF-8", ident(column)),
+            format!(
+                "column {} holds text that is not valid UTF-8",
+                ident(column)
+            ),
             "pg_insight reads text in UTF-8: use a database with ENCODING 'UTF8'.",
         )
     })
@@ -124,9 +150,16 @@ unsafe fn text_datum<'a>(d: pg_sys::Datum, column: &str) -> Result<&'a str> {
 
 /// Streams the relation, handing over a frame whenever at least `max_rows` rows are buffered
 /// (and one last frame, possibly empty, at the end): memory stays bounded by `max_rows`.
-pub fn read_batches(spec: &ReadSpec, max_rows: usize, on_frame: &mut dyn FnMut(Frame) -> Result<()>) -> Result<()> {
-    let mut select: Vec<String> =
-        spec.inputs.iter().map(|(n, k)| crate::data::columns::read_expression(n, *k)).collect();
+pub fn read_batches(
+    spec: &ReadSpec,
+    max_rows: usize,
+    on_frame: &mut dyn FnMut(Frame) -> Result<()>,
+) -> Result<()> {
+    let mut select: Vec<String> = spec
+        .inputs
+        .iter()
+        .map(|(n, k)| crate::data::columns::read_expression(n, *k))
+        .collect();
     if let Some((t, how)) = spec.target {
         select.push(match how {
             TargetRead::Text => format!("{}::pg_catalog.text", ident(t)),
@@ -223,7 +256,9 @@ pub fn read_batches(spec: &ReadSpec, max_rows: usize, on_frame: &mut dyn FnMut(F
                 pg_sys::SPI_freetuptable(pg_sys::SPI_tuptable);
                 pg_sys::SPI_tuptable = std::ptr::null_mut();
             }
-            let buffered = if spec.target.is_some() { target_text.len() + target_num.len() } else {
+            let buffered = if spec.target.is_some() {
+                target_text.len() + target_num.len()
+            } else {
                 builders.first().map_or(0, |b| match b {
                     Builder::Number(v) => v.len(),
                     Builder::Text { codes, .. } => codes.len(),
@@ -231,14 +266,26 @@ pub fn read_batches(spec: &ReadSpec, max_rows: usize, on_frame: &mut dyn FnMut(F
             };
             if buffered >= max_rows {
                 let full = std::mem::replace(&mut builders, empty_builders(spec));
-                let frame = finish_frame(spec, full, std::mem::take(&mut target_text), std::mem::take(&mut target_num), skipped);
+                let frame = finish_frame(
+                    spec,
+                    full,
+                    std::mem::take(&mut target_text),
+                    std::mem::take(&mut target_num),
+                    skipped,
+                );
                 skipped = 0;
                 on_frame(frame)?;
             }
         }
         Ok(())
     })?;
-    on_frame(finish_frame(spec, builders, target_text, target_num, skipped))
+    on_frame(finish_frame(
+        spec,
+        builders,
+        target_text,
+        target_num,
+        skipped,
+    ))
 }
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -261,7 +308,11 @@ mod tests {
         )
         .unwrap();
         let inputs = vec![("t".to_string(), ValueKind::Text)];
-        let spec = ReadSpec { relation: "public.long_texts", inputs: &inputs, target: None };
+        let spec = ReadSpec {
+            relation: "public.long_texts",
+            inputs: &inputs,
+            target: None,
+        };
         let mut at_frame = Vec::new();
         read_batches(&spec, FETCH_ROWS as usize, &mut |f| {
             at_frame.push((f.n_rows, palloc_bytes()));
@@ -271,6 +322,9 @@ mod tests {
         assert_eq!(at_frame.iter().map(|(n, _)| n).sum::<usize>(), 30_000);
         // each batch detoasts 40 MB; what stays allocated must not grow with the batches read
         let (first, last) = (at_frame[0].1, at_frame[2].1);
-        assert!(last < first + 4_000_000, "memory grew from {first} to {last} bytes over two batches");
+        assert!(
+            last < first + 4_000_000,
+            "memory grew from {first} to {last} bytes over two batches"
+        );
     }
 }

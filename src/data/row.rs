@@ -99,7 +99,10 @@ impl AttrRead {
     /// Fixed-width types passed by value: readable straight from a tuple at a known offset.
     fn is_fixed(&self) -> bool {
         use AttrRead::*;
-        matches!(self, Int2 | Int4 | Int8 | Float4 | Float8 | Bool | Date | Timestamp)
+        matches!(
+            self,
+            Int2 | Int4 | Int8 | Float4 | Float8 | Bool | Date | Timestamp
+        )
     }
 }
 
@@ -145,7 +148,11 @@ unsafe fn utf8(bytes: &[u8]) -> std::result::Result<&str, BadText> {
 pub unsafe fn text_str<'a>(d: pg_sys::Datum) -> std::result::Result<&'a str, BadText> {
     let p = d.cast_mut_ptr::<pg_sys::varlena>();
     let toasted = pgrx::varlena::varatt_is_4b_c(p) || pgrx::varlena::varatt_is_1b_e(p);
-    let p = if toasted { pg_sys::pg_detoast_datum_packed(p) } else { p };
+    let p = if toasted {
+        pg_sys::pg_detoast_datum_packed(p)
+    } else {
+        p
+    };
     utf8(pgrx::varlena::varlena_to_byte_slice(p))
 }
 
@@ -154,11 +161,15 @@ pub unsafe fn text_str<'a>(d: pg_sys::Datum) -> std::result::Result<&'a str, Bad
 /// # Safety
 /// `d` must be a valid datum of that type.
 #[inline(always)]
-pub unsafe fn read_datum(read: &AttrRead, d: pg_sys::Datum) -> std::result::Result<Value<'_>, BadText> {
+pub unsafe fn read_datum(
+    read: &AttrRead,
+    d: pg_sys::Datum,
+) -> std::result::Result<Value<'_>, BadText> {
     Ok(match read {
-        AttrRead::Numeric => {
-            Value::Number(pgrx::direct_function_call::<f64>(pg_sys::numeric_float8, &[Some(d)]).unwrap_or(f64::NAN))
-        }
+        AttrRead::Numeric => Value::Number(
+            pgrx::direct_function_call::<f64>(pg_sys::numeric_float8, &[Some(d)])
+                .unwrap_or(f64::NAN),
+        ),
         AttrRead::Text => {
             let p = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
             Value::Text(utf8(pgrx::varlena::varlena_to_byte_slice(p))?)
@@ -168,12 +179,22 @@ pub unsafe fn read_datum(read: &AttrRead, d: pg_sys::Datum) -> std::result::Resu
             Value::Text(utf8(pgrx::varlena::varlena_to_byte_slice(p))?.trim_end_matches(' '))
         }
         AttrRead::Name => {
-            let bytes = std::slice::from_raw_parts(d.cast_mut_ptr::<u8>() as *const u8, pg_sys::NAMEDATALEN as usize);
-            let end = bytes.iter().position(|&b| b == 0).ok_or(BadText::Unterminated)?;
+            let bytes = std::slice::from_raw_parts(
+                d.cast_mut_ptr::<u8>() as *const u8,
+                pg_sys::NAMEDATALEN as usize,
+            );
+            let end = bytes
+                .iter()
+                .position(|&b| b == 0)
+                .ok_or(BadText::Unterminated)?;
             Value::Text(utf8(&bytes[..end])?)
         }
-        AttrRead::Unknown => Value::Text(utf8(CStr::from_ptr(d.cast_mut_ptr::<std::ffi::c_char>()).to_bytes())?),
-        AttrRead::Enum(labels) => Value::Text(labels.get(&(d.value() as u32)).map_or("", |s| s.as_str())),
+        AttrRead::Unknown => Value::Text(utf8(
+            CStr::from_ptr(d.cast_mut_ptr::<std::ffi::c_char>()).to_bytes(),
+        )?),
+        AttrRead::Enum(labels) => {
+            Value::Text(labels.get(&(d.value() as u32)).map_or("", |s| s.as_str()))
+        }
         fixed => Value::Number(fixed_number(fixed, d.value() as u64)),
     })
 }
@@ -235,9 +256,17 @@ fn wrong_type(column: &str, typ: pg_sys::Oid, f: &Feature, model_name: &str) -> 
 }
 
 /// The error for a row that lacks a column the model needs.
-fn missing_column(features: &[Feature], model_name: &str, feature: &str, have: &[&str]) -> InsightError {
-    let missing: Vec<String> =
-        features.iter().filter(|g| !have.contains(&g.name.as_str())).map(|g| ident(&g.name)).collect();
+fn missing_column(
+    features: &[Feature],
+    model_name: &str,
+    feature: &str,
+    have: &[&str],
+) -> InsightError {
+    let missing: Vec<String> = features
+        .iter()
+        .filter(|g| !have.contains(&g.name.as_str()))
+        .map(|g| ident(&g.name))
+        .collect();
     InsightError::undefined_column(
         format!("the row passed to model \"{model_name}\" has no column {}", ident(feature)),
         format!(
@@ -256,7 +285,15 @@ unsafe fn live_attributes(desc: pg_sys::TupleDesc) -> Vec<(usize, String, pg_sys
         .iter()
         .enumerate()
         .filter(|(_, a)| !a.attisdropped)
-        .map(|(i, a)| (i, CStr::from_ptr(a.attname.data.as_ptr()).to_string_lossy().into_owned(), a.atttypid))
+        .map(|(i, a)| {
+            (
+                i,
+                CStr::from_ptr(a.attname.data.as_ptr())
+                    .to_string_lossy()
+                    .into_owned(),
+                a.atttypid,
+            )
+        })
         .collect()
 }
 
@@ -270,7 +307,11 @@ fn match_features(
 ) -> Result<Vec<(usize, AttrRead)>> {
     let mut reads = Vec::with_capacity(features.len());
     for (j, f) in features.iter().enumerate() {
-        let found = if by_position { Some(j).filter(|&i| i < live.len()) } else { live.iter().position(|(_, n, _)| *n == f.name) };
+        let found = if by_position {
+            Some(j).filter(|&i| i < live.len())
+        } else {
+            live.iter().position(|(_, n, _)| *n == f.name)
+        };
         let Some(i) = found else {
             let names: Vec<&str> = live.iter().map(|(_, n, _)| n.as_str()).collect();
             return Err(missing_column(features, model_name, &f.name, &names));
@@ -314,10 +355,20 @@ struct TypeVersion {
 impl TypeVersion {
     unsafe fn now(typid: pg_sys::Oid, typmod: i32) -> TypeVersion {
         if typid == pg_sys::RECORDOID {
-            TypeVersion { typid, typmod, entry: std::ptr::null(), identifier: 0 }
+            TypeVersion {
+                typid,
+                typmod,
+                entry: std::ptr::null(),
+                identifier: 0,
+            }
         } else {
             let (entry, identifier) = typcache_entry(typid);
-            TypeVersion { typid, typmod, entry, identifier }
+            TypeVersion {
+                typid,
+                typmod,
+                entry,
+                identifier,
+            }
         }
     }
 
@@ -326,7 +377,8 @@ impl TypeVersion {
         // SAFETY: type cache entries are never freed
         self.typid == typid
             && self.typmod == typmod
-            && (self.entry.is_null() || unsafe { (*self.entry).tupDesc_identifier } == self.identifier)
+            && (self.entry.is_null()
+                || unsafe { (*self.entry).tupDesc_identifier } == self.identifier)
     }
 }
 
@@ -366,7 +418,11 @@ pub unsafe fn whole_row(datum: pg_sys::Datum) -> pg_sys::HeapTupleHeader {
     let p = datum.cast_mut_ptr::<pg_sys::varlena>();
     // A whole-row value is normally a plain 4-byte-header varlena; only a toasted or short one
     // (e.g. read from a composite column) needs detoasting.
-    (if (*(p as *const u8)) & 0x03 == 0 { p } else { pg_sys::pg_detoast_datum(p) }) as pg_sys::HeapTupleHeader
+    (if (*(p as *const u8)) & 0x03 == 0 {
+        p
+    } else {
+        pg_sys::pg_detoast_datum(p)
+    }) as pg_sys::HeapTupleHeader
 }
 
 impl RowBinding {
@@ -375,7 +431,11 @@ impl RowBinding {
     ///
     /// # Safety
     /// `td` must be the header of a valid composite datum.
-    pub unsafe fn bind(td: pg_sys::HeapTupleHeader, features: &[Feature], model_name: &str) -> Result<RowBinding> {
+    pub unsafe fn bind(
+        td: pg_sys::HeapTupleHeader,
+        features: &[Feature],
+        model_name: &str,
+    ) -> Result<RowBinding> {
         let typid = (*td).t_choice.t_datum.datum_typeid;
         let typmod = (*td).t_choice.t_datum.datum_typmod;
         let version = TypeVersion::now(typid, typmod);
@@ -403,13 +463,24 @@ impl RowBinding {
         // ROW(a, b, ...) makes a record with fields f1, f2, ...: bound by position. Other records
         // (a subquery's row) carry their column names and bind by name like table rows.
         let anonymous = typid == pg_sys::RECORDOID
-            && live.iter().enumerate().all(|(i, (_, n, _))| *n == format!("f{}", i + 1));
+            && live
+                .iter()
+                .enumerate()
+                .all(|(i, (_, n, _))| *n == format!("f{}", i + 1));
         if anonymous && live.len() != features.len() {
             return Err(InsightError::datatype_mismatch(
-                format!("ROW(...) has {} fields but model \"{model_name}\" has {} features", live.len(), features.len()),
+                format!(
+                    "ROW(...) has {} fields but model \"{model_name}\" has {} features",
+                    live.len(),
+                    features.len()
+                ),
                 format!(
                     "An anonymous ROW binds by position: pass {} in this order.",
-                    features.iter().map(|f| ident(&f.name)).collect::<Vec<_>>().join(", ")
+                    features
+                        .iter()
+                        .map(|f| ident(&f.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }
@@ -432,7 +503,10 @@ impl RowBinding {
     /// `td` must be the header of a valid composite datum.
     #[inline(always)]
     pub unsafe fn fits(&self, td: pg_sys::HeapTupleHeader) -> bool {
-        self.version.current((*td).t_choice.t_datum.datum_typeid, (*td).t_choice.t_datum.datum_typmod)
+        self.version.current(
+            (*td).t_choice.t_datum.datum_typeid,
+            (*td).t_choice.t_datum.datum_typmod,
+        )
     }
 
     /// Hands each model feature j of the row `td` to `sink`: read in place when the row has no
@@ -441,12 +515,20 @@ impl RowBinding {
     /// # Safety
     /// `td` must be the header of a valid composite datum for which `fits` holds.
     #[inline(always)]
-    pub unsafe fn visit(&mut self, td: pg_sys::HeapTupleHeader, sink: &mut impl FeatureSink) -> Result<()> {
+    pub unsafe fn visit(
+        &mut self,
+        td: pg_sys::HeapTupleHeader,
+        sink: &mut impl FeatureSink,
+    ) -> Result<()> {
         if let Some(offsets) = &self.fixed_offsets {
             let infomask = (*td).t_infomask as u32;
             let natts = ((*td).t_infomask2 as u32 & pg_sys::HEAP_NATTS_MASK) as usize;
-            let data_len = pgrx::varlena::varsize_4b(td as *const pg_sys::varlena).saturating_sub((*td).t_hoff as usize);
-            if infomask & pg_sys::HEAP_HASNULL == 0 && natts >= self.needed && data_len >= self.fixed_len {
+            let data_len = pgrx::varlena::varsize_4b(td as *const pg_sys::varlena)
+                .saturating_sub((*td).t_hoff as usize);
+            if infomask & pg_sys::HEAP_HASNULL == 0
+                && natts >= self.needed
+                && data_len >= self.fixed_len
+            {
                 let data = (td as *const u8).add((*td).t_hoff as usize);
                 for (j, ((_, read), off)) in self.reads.iter().zip(offsets).enumerate() {
                     sink.take(j, fixed_value(read, data.add(*off)))?;
@@ -464,7 +546,8 @@ impl RowBinding {
             let v = if self.nulls[*att] {
                 Value::Null
             } else {
-                read_datum(read, self.values[*att]).map_err(|e| bad_text(&attname(self.tupdesc, *att), e))?
+                read_datum(read, self.values[*att])
+                    .map_err(|e| bad_text(&attname(self.tupdesc, *att), e))?
             };
             sink.take(j, v)?;
         }
@@ -474,12 +557,17 @@ impl RowBinding {
 
 unsafe fn attname(desc: pg_sys::TupleDesc, att: usize) -> String {
     let a = &(*desc).attrs.as_slice((*desc).natts as usize)[att];
-    CStr::from_ptr(a.attname.data.as_ptr()).to_string_lossy().into_owned()
+    CStr::from_ptr(a.attname.data.as_ptr())
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Byte offsets of the features' attributes in a tuple without NULLs, when all attributes up to
 /// the last needed one are fixed-width, not dropped, and every needed one is read by value.
-fn fixed_offsets(attrs: &[pg_sys::FormData_pg_attribute], reads: &[(usize, AttrRead)]) -> Option<Vec<usize>> {
+fn fixed_offsets(
+    attrs: &[pg_sys::FormData_pg_attribute],
+    reads: &[(usize, AttrRead)],
+) -> Option<Vec<usize>> {
     let last = reads.iter().map(|(a, _)| *a).max()?;
     if !reads.iter().all(|(_, r)| r.is_fixed()) {
         return None;
@@ -500,15 +588,21 @@ fn fixed_offsets(attrs: &[pg_sys::FormData_pg_attribute], reads: &[(usize, AttrR
 /// Where the first `n` attributes end in a tuple without NULLs, all fixed-width (see
 /// fixed_offsets, which holds when this is called).
 fn layout_end(attrs: &[pg_sys::FormData_pg_attribute], n: usize) -> usize {
-    attrs[..n].iter().fold(0, |off, a| deform::align(off, a.attalign as u8) + a.attlen as usize)
+    attrs[..n].iter().fold(0, |off, a| {
+        deform::align(off, a.attalign as u8) + a.attlen as usize
+    })
 }
 
 /// Reads a fixed-width by-value attribute stored at `p`.
 #[inline(always)]
 unsafe fn fixed_value(read: &AttrRead, p: *const u8) -> Value<'static> {
     let v: u64 = match read {
-        AttrRead::Float8 | AttrRead::Int8 | AttrRead::Timestamp => std::ptr::read_unaligned(p as *const u64),
-        AttrRead::Int4 | AttrRead::Float4 | AttrRead::Date => std::ptr::read_unaligned(p as *const u32) as u64,
+        AttrRead::Float8 | AttrRead::Int8 | AttrRead::Timestamp => {
+            std::ptr::read_unaligned(p as *const u64)
+        }
+        AttrRead::Int4 | AttrRead::Float4 | AttrRead::Date => {
+            std::ptr::read_unaligned(p as *const u32) as u64
+        }
         AttrRead::Int2 => std::ptr::read_unaligned(p as *const u16) as u64,
         _ => *p as u64,
     };
@@ -547,7 +641,9 @@ impl ColumnBinding {
             )
         };
         if flinfo.is_null() || pg_sys::get_fn_expr_variadic(flinfo) {
-            return Err(lying("the column arguments must be passed one by one".into()));
+            return Err(lying(
+                "the column arguments must be passed one by one".into(),
+            ));
         }
         let version = TypeVersion::now(rowtype, -1);
         let desc = pg_sys::lookup_rowtype_tupdesc(rowtype, -1);
@@ -555,7 +651,12 @@ impl ColumnBinding {
         release_tupdesc(desc);
         if live.len() + first != nargs {
             return Err(InsightError::datatype_mismatch(
-                format!("row type {} has {} columns, but {} were passed", type_name(rowtype), live.len(), nargs.saturating_sub(first)),
+                format!(
+                    "row type {} has {} columns, but {} were passed",
+                    type_name(rowtype),
+                    live.len(),
+                    nargs.saturating_sub(first)
+                ),
                 "Run the query again: after ALTER TABLE it is planned anew.",
             ));
         }
@@ -565,7 +666,11 @@ impl ColumnBinding {
                 return Err(lying(format!(
                     "argument {} has type {}, but column {} of {} has type {}",
                     first + k + 1,
-                    if arg_type == pg_sys::InvalidOid { "unknown".to_string() } else { type_name(arg_type) },
+                    if arg_type == pg_sys::InvalidOid {
+                        "unknown".to_string()
+                    } else {
+                        type_name(arg_type)
+                    },
                     ident(name),
                     type_name(rowtype),
                     type_name(*typ)
@@ -575,7 +680,11 @@ impl ColumnBinding {
         let matched = match_features(&live, features, model_name, false)?;
         let columns = matched.iter().map(|(i, _)| live[*i].1.clone()).collect();
         let reads = matched.into_iter().map(|(i, r)| (first + i, r)).collect();
-        Ok(ColumnBinding { version, reads, columns })
+        Ok(ColumnBinding {
+            version,
+            reads,
+            columns,
+        })
     }
 
     /// Whether the row type is unchanged since binding.
@@ -592,7 +701,11 @@ impl ColumnBinding {
     /// # Safety
     /// `args` must be the arguments of the call this binding was made for.
     #[inline(always)]
-    pub unsafe fn visit(&self, args: &[pg_sys::NullableDatum], sink: &mut impl FeatureSink) -> Result<()> {
+    pub unsafe fn visit(
+        &self,
+        args: &[pg_sys::NullableDatum],
+        sink: &mut impl FeatureSink,
+    ) -> Result<()> {
         for (j, (arg, read)) in self.reads.iter().enumerate() {
             let a = &args[*arg];
             let v = if a.isnull {

@@ -18,7 +18,13 @@ pub enum Truth<'a> {
     Values(&'a [f64]),
 }
 
-fn score(model: &Model, data: &[RawColumn], rows: &[usize], permuted: Option<(usize, &[usize])>, truth: &Truth) -> f64 {
+fn score(
+    model: &Model,
+    data: &[RawColumn],
+    rows: &[usize],
+    permuted: Option<(usize, &[usize])>,
+    truth: &Truth,
+) -> f64 {
     let k = model.outputs();
     let mut x = vec![0.0; model.preprocessor.width];
     let mut out = vec![0.0; k];
@@ -82,18 +88,38 @@ mod tests {
         let b: Vec<f64> = (0..n).map(|i| ((i as f64) * 1.91).cos()).collect();
         let data = vec![RawColumn::Number(a.clone()), RawColumn::Number(b)];
         let specs = vec![
-            ColumnSpec { name: "a".into(), sql_type: "float8".into(), kind: ValueKind::Number },
-            ColumnSpec { name: "b".into(), sql_type: "float8".into(), kind: ValueKind::Number },
+            ColumnSpec {
+                name: "a".into(),
+                sql_type: "float8".into(),
+                kind: ValueKind::Number,
+            },
+            ColumnSpec {
+                name: "b".into(),
+                sql_type: "float8".into(),
+                kind: ValueKind::Number,
+            },
         ];
         let rows: Vec<usize> = (0..n).collect();
-        let pre = Preprocessor::fit(&specs, &data, &rows, &PrepOptions { scale: false, ..Default::default() }).unwrap();
+        let pre = Preprocessor::fit(
+            &specs,
+            &data,
+            &rows,
+            &PrepOptions {
+                scale: false,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         // the model looks at a only; labels follow a exactly
         let m = Model {
             task: Task::Binary,
             classes: vec!["n".into(), "y".into()],
             threshold: 0.5,
             preprocessor: pre,
-            estimator: Estimator::Linear { coef: vec![3.0, 0.0], intercept: vec![0.0] },
+            estimator: Estimator::Linear {
+                coef: vec![3.0, 0.0],
+                intercept: vec![0.0],
+            },
         };
         let y: Vec<bool> = a.iter().map(|v| *v > 0.0).collect();
         let imp = permutation(&m, &data, &rows, &Truth::Binary(&y), 3, 1, &Silent);

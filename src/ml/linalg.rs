@@ -11,7 +11,11 @@ pub struct Matrix {
 
 impl Matrix {
     pub fn zeros(rows: usize, cols: usize) -> Self {
-        Matrix { data: vec![0.0; rows * cols], rows, cols }
+        Matrix {
+            data: vec![0.0; rows * cols],
+            rows,
+            cols,
+        }
     }
 
     pub fn from_rows(rows: &[Vec<f64>]) -> Self {
@@ -21,7 +25,11 @@ impl Matrix {
             assert_eq!(r.len(), cols, "ragged rows");
             data.extend_from_slice(r);
         }
-        Matrix { data, rows: rows.len(), cols }
+        Matrix {
+            data,
+            rows: rows.len(),
+            cols,
+        }
     }
 
     #[inline]
@@ -41,7 +49,11 @@ impl Matrix {
         for &i in idx {
             data.extend_from_slice(self.row(i));
         }
-        Matrix { data, rows: idx.len(), cols: self.cols }
+        Matrix {
+            data,
+            rows: idx.len(),
+            cols: self.cols,
+        }
     }
 }
 
@@ -113,7 +125,10 @@ pub fn solve_spd_regularised(a: &[f64], n: usize, b: &[f64]) -> Vec<f64> {
     if cholesky_solve(a, n, &mut x) {
         return x;
     }
-    let max_diag = (0..n).map(|i| a[i * n + i].abs()).fold(0.0, f64::max).max(1e-300);
+    let max_diag = (0..n)
+        .map(|i| a[i * n + i].abs())
+        .fold(0.0, f64::max)
+        .max(1e-300);
     let mut jitter = max_diag * 1e-12;
     loop {
         let mut aj = a.to_vec();
@@ -177,6 +192,9 @@ mod tests {
         assert!(!cholesky_solve(&a, 2, &mut b));
         let x = solve_spd_regularised(&a, 2, &[2.0, 2.0]);
         // minimum-norm solution of x0 + x1 = 2 is (1, 1)
-        assert!((x[0] - 1.0).abs() < 1e-4 && (x[1] - 1.0).abs() < 1e-4, "{x:?}");
+        assert!(
+            (x[0] - 1.0).abs() < 1e-4 && (x[1] - 1.0).abs() < 1e-4,
+            "{x:?}"
+        );
     }
 }

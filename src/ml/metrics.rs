@@ -36,7 +36,11 @@ pub fn binary(scores: &[f64], labels: &[bool], threshold: f64) -> BinaryMetrics 
     let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let precision = ratio(tp, tp + fp);
     let recall = ratio(tp, tp + fneg);
-    let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+    let f1 = if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    };
     BinaryMetrics {
         accuracy: ratio(tp + tn, n),
         precision,
@@ -91,7 +95,11 @@ pub fn roc_curve(scores: &[f64], labels: &[bool]) -> Vec<RocPoint> {
     let n_neg = labels.len() as f64 - n_pos;
     let mut idx: Vec<usize> = (0..scores.len()).collect();
     idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let mut out = vec![RocPoint { threshold: f64::INFINITY, tpr: 0.0, fpr: 0.0 }];
+    let mut out = vec![RocPoint {
+        threshold: f64::INFINITY,
+        tpr: 0.0,
+        fpr: 0.0,
+    }];
     let (mut tp, mut fp) = (0.0, 0.0);
     let mut i = 0;
     while i < idx.len() {
@@ -134,23 +142,42 @@ pub fn lift_table(scores: &[f64], labels: &[bool], bins: usize) -> Vec<LiftBin> 
     let mut idx: Vec<usize> = (0..n).collect();
     idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
     let total_pos = labels.iter().filter(|&&y| y).count();
-    let overall = if n == 0 { 0.0 } else { total_pos as f64 / n as f64 };
+    let overall = if n == 0 {
+        0.0
+    } else {
+        total_pos as f64 / n as f64
+    };
     let (base, extra) = (n / bins, n % bins);
     let mut out = Vec::with_capacity(bins);
     let mut start = 0;
     let mut cum_pos = 0;
     for b in 0..bins {
         let size = base + usize::from(b < extra);
-        let pos = idx[start..start + size].iter().filter(|&&i| labels[i]).count();
+        let pos = idx[start..start + size]
+            .iter()
+            .filter(|&&i| labels[i])
+            .count();
         cum_pos += pos;
-        let rate = if size == 0 { 0.0 } else { pos as f64 / size as f64 };
+        let rate = if size == 0 {
+            0.0
+        } else {
+            pos as f64 / size as f64
+        };
         out.push(LiftBin {
             bin: b + 1,
             customers: size,
             positives: pos,
             rate,
-            lift: if overall > 0.0 { rate / overall } else { f64::NAN },
-            cumulative_gain: if total_pos > 0 { cum_pos as f64 / total_pos as f64 } else { f64::NAN },
+            lift: if overall > 0.0 {
+                rate / overall
+            } else {
+                f64::NAN
+            },
+            cumulative_gain: if total_pos > 0 {
+                cum_pos as f64 / total_pos as f64
+            } else {
+                f64::NAN
+            },
         });
         start += size;
     }
@@ -187,11 +214,19 @@ pub fn multiclass(proba: &[f64], k: usize, labels: &[usize]) -> MulticlassMetric
         let tp = confusion[c * k + c] as f64;
         let predicted: usize = (0..k).map(|t| confusion[t * k + c]).sum();
         let actual: usize = (0..k).map(|p| confusion[c * k + p]).sum();
-        let p = if predicted == 0 { 0.0 } else { tp / predicted as f64 };
+        let p = if predicted == 0 {
+            0.0
+        } else {
+            tp / predicted as f64
+        };
         let r = if actual == 0 { 0.0 } else { tp / actual as f64 };
         p_sum += p;
         r_sum += r;
-        f_sum += if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) };
+        f_sum += if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        };
         let scores: Vec<f64> = (0..n).map(|i| proba[i * k + c]).collect();
         let is_c: Vec<bool> = labels.iter().map(|&l| l == c).collect();
         let auc = roc_auc(&scores, &is_c);
@@ -201,11 +236,19 @@ pub fn multiclass(proba: &[f64], k: usize, labels: &[usize]) -> MulticlassMetric
         }
     }
     MulticlassMetrics {
-        accuracy: if n == 0 { f64::NAN } else { correct as f64 / n as f64 },
+        accuracy: if n == 0 {
+            f64::NAN
+        } else {
+            correct as f64 / n as f64
+        },
         precision: p_sum / k as f64,
         recall: r_sum / k as f64,
         f1: f_sum / k as f64,
-        roc_auc: if auc_n == 0 { f64::NAN } else { auc_sum / auc_n as f64 },
+        roc_auc: if auc_n == 0 {
+            f64::NAN
+        } else {
+            auc_sum / auc_n as f64
+        },
         log_loss: if n == 0 { f64::NAN } else { ll / n as f64 },
         n,
     }
@@ -284,7 +327,8 @@ pub fn silhouette(x: &crate::ml::linalg::Matrix, labels: &[usize], k: usize) -> 
         dist.iter_mut().for_each(|v| *v = 0.0);
         for j in 0..n {
             if i != j {
-                dist[labels[j]] += crate::ml::algorithms::kmeans::sq_dist(x.row(i), x.row(j)).sqrt();
+                dist[labels[j]] +=
+                    crate::ml::algorithms::kmeans::sq_dist(x.row(i), x.row(j)).sqrt();
             }
         }
         let own = labels[i];
@@ -292,7 +336,10 @@ pub fn silhouette(x: &crate::ml::linalg::Matrix, labels: &[usize], k: usize) -> 
             continue;
         }
         let a = dist[own] / (size[own] - 1) as f64;
-        let b = (0..k).filter(|&c| c != own && size[c] > 0).map(|c| dist[c] / size[c] as f64).fold(f64::INFINITY, f64::min);
+        let b = (0..k)
+            .filter(|&c| c != own && size[c] > 0)
+            .map(|c| dist[c] / size[c] as f64)
+            .fold(f64::INFINITY, f64::min);
         if b.is_finite() {
             total += (b - a) / a.max(b);
         }
@@ -302,7 +349,12 @@ pub fn silhouette(x: &crate::ml::linalg::Matrix, labels: &[usize], k: usize) -> 
 
 /// Davies-Bouldin index (lower is better): the mean over segments of the worst ratio of summed
 /// within-segment scatter to centre distance, as scikit-learn's davies_bouldin_score.
-pub fn davies_bouldin(x: &crate::ml::linalg::Matrix, labels: &[usize], centers: &[f64], k: usize) -> f64 {
+pub fn davies_bouldin(
+    x: &crate::ml::linalg::Matrix,
+    labels: &[usize],
+    centers: &[f64],
+    k: usize,
+) -> f64 {
     let d = x.cols;
     let dist = |a: &[f64], b: &[f64]| crate::ml::algorithms::kmeans::sq_dist(a, b).sqrt();
     let mut scatter = vec![0.0; k];
@@ -311,12 +363,18 @@ pub fn davies_bouldin(x: &crate::ml::linalg::Matrix, labels: &[usize], centers: 
         scatter[l] += dist(x.row(i), &centers[l * d..(l + 1) * d]);
         size[l] += 1.0;
     }
-    let s: Vec<f64> = scatter.iter().zip(&size).map(|(a, n)| if *n > 0.0 { a / n } else { 0.0 }).collect();
+    let s: Vec<f64> = scatter
+        .iter()
+        .zip(&size)
+        .map(|(a, n)| if *n > 0.0 { a / n } else { 0.0 })
+        .collect();
     let worst: Vec<f64> = (0..k)
         .map(|i| {
             (0..k)
                 .filter(|&j| j != i)
-                .map(|j| (s[i] + s[j]) / dist(&centers[i * d..(i + 1) * d], &centers[j * d..(j + 1) * d]))
+                .map(|j| {
+                    (s[i] + s[j]) / dist(&centers[i * d..(i + 1) * d], &centers[j * d..(j + 1) * d])
+                })
                 .fold(0.0, f64::max)
         })
         .collect();
@@ -325,12 +383,19 @@ pub fn davies_bouldin(x: &crate::ml::linalg::Matrix, labels: &[usize], centers: 
 
 /// Calinski-Harabasz index (higher is better): between-segment over within-segment dispersion,
 /// each divided by its degrees of freedom, as scikit-learn's calinski_harabasz_score.
-pub fn calinski_harabasz(x: &crate::ml::linalg::Matrix, labels: &[usize], centers: &[f64], k: usize) -> f64 {
+pub fn calinski_harabasz(
+    x: &crate::ml::linalg::Matrix,
+    labels: &[usize],
+    centers: &[f64],
+    k: usize,
+) -> f64 {
     let (n, d) = (x.rows, x.cols);
     let sq = crate::ml::algorithms::kmeans::sq_dist;
     let mut mean = vec![0.0; d];
     for i in 0..n {
-        mean.iter_mut().zip(x.row(i)).for_each(|(m, v)| *m += v / n as f64);
+        mean.iter_mut()
+            .zip(x.row(i))
+            .for_each(|(m, v)| *m += v / n as f64);
     }
     let mut size = vec![0.0; k];
     let mut within = 0.0;
@@ -338,7 +403,9 @@ pub fn calinski_harabasz(x: &crate::ml::linalg::Matrix, labels: &[usize], center
         size[l] += 1.0;
         within += sq(x.row(i), &centers[l * d..(l + 1) * d]);
     }
-    let between: f64 = (0..k).map(|j| size[j] * sq(&centers[j * d..(j + 1) * d], &mean)).sum();
+    let between: f64 = (0..k)
+        .map(|j| size[j] * sq(&centers[j * d..(j + 1) * d], &mean))
+        .sum();
     if within == 0.0 || k < 2 {
         return 1.0;
     }
@@ -395,8 +462,13 @@ mod tests {
         assert!((super::silhouette(&x, &truth, 3) - 0.7283101628).abs() < 1e-9);
         assert!((super::davies_bouldin(&x, &truth, &centers, 3) - 0.3724593255).abs() < 1e-9);
         assert!((super::calinski_harabasz(&x, &truth, &centers, 3) - 2509.1504096443).abs() < 1e-6);
-        assert!((super::adjusted_rand(&[0, 0, 1, 1, 2, 2], &[1, 1, 0, 0, 2, 2]) - 1.0).abs() < 1e-12);
-        assert!((super::adjusted_rand(&[0, 0, 1, 1, 2, 2], &[0, 1, 0, 1, 2, 2]) - 0.1666666667).abs() < 1e-9);
+        assert!(
+            (super::adjusted_rand(&[0, 0, 1, 1, 2, 2], &[1, 1, 0, 0, 2, 2]) - 1.0).abs() < 1e-12
+        );
+        assert!(
+            (super::adjusted_rand(&[0, 0, 1, 1, 2, 2], &[0, 1, 0, 1, 2, 2]) - 0.1666666667).abs()
+                < 1e-9
+        );
     }
 
     #[test]
@@ -408,7 +480,13 @@ mod tests {
         assert!(pts.len() <= scores.len() + 1);
         assert_eq!(pts.last().map(|p| (p.tpr, p.fpr)), Some((1.0, 1.0)));
         assert!(super::roc_auc(&scores, &labels).is_finite());
-        assert_eq!(super::lift_table(&scores, &labels, 2).iter().map(|b| b.customers).sum::<usize>(), 5);
+        assert_eq!(
+            super::lift_table(&scores, &labels, 2)
+                .iter()
+                .map(|b| b.customers)
+                .sum::<usize>(),
+            5
+        );
     }
 
     use super::*;
@@ -418,7 +496,10 @@ mod tests {
     //   roc_auc_score(y, s) = 0.76; log_loss(y, s) = 0.55212729...; at 0.5: accuracy 0.6,
     //   precision 0.6, recall 0.6, f1 0.6
     fn data() -> (Vec<f64>, Vec<bool>) {
-        let y = [0, 0, 1, 1, 0, 1, 0, 1, 1, 0].iter().map(|&v| v == 1).collect();
+        let y = [0, 0, 1, 1, 0, 1, 0, 1, 1, 0]
+            .iter()
+            .map(|&v| v == 1)
+            .collect();
         (vec![0.1, 0.4, 0.35, 0.8, 0.2, 0.9, 0.65, 0.3, 0.7, 0.5], y)
     }
 
@@ -456,7 +537,10 @@ mod tests {
         let last = c.last().unwrap();
         assert_eq!((last.tpr, last.fpr), (1.0, 1.0));
         // trapezoid area equals the rank AUC
-        let area: f64 = c.windows(2).map(|w| (w[1].fpr - w[0].fpr) * (w[1].tpr + w[0].tpr) / 2.0).sum();
+        let area: f64 = c
+            .windows(2)
+            .map(|w| (w[1].fpr - w[0].fpr) * (w[1].tpr + w[0].tpr) / 2.0)
+            .sum();
         assert!((area - 0.76).abs() < 1e-12);
     }
 
@@ -464,7 +548,10 @@ mod tests {
     fn lift_table_sums_up() {
         let (s, y) = data();
         let t = lift_table(&s, &y, 3);
-        assert_eq!(t.iter().map(|b| b.customers).collect::<Vec<_>>(), vec![4, 3, 3]);
+        assert_eq!(
+            t.iter().map(|b| b.customers).collect::<Vec<_>>(),
+            vec![4, 3, 3]
+        );
         assert_eq!(t.iter().map(|b| b.positives).sum::<usize>(), 5);
         // top 4 scores .9 .8 .7 .65 -> 3 positives: rate .75, lift 1.5
         assert_eq!(t[0].positives, 3);

@@ -71,7 +71,9 @@ impl Estimator {
     /// penalty: without this, an unpenalised model's categories and intercept are collinear and
     /// explanations show arbitrary offsets (+8 on every category, +24 on the intercept).
     pub fn center_categories(&mut self, pre: &Preprocessor, x: &super::linalg::Matrix) {
-        let Estimator::Linear { coef, intercept } = self else { return };
+        let Estimator::Linear { coef, intercept } = self else {
+            return;
+        };
         let w = pre.width;
         if x.rows == 0 || x.cols != w {
             return;
@@ -187,7 +189,10 @@ impl Model {
             Estimator::Linear { coef, intercept } => {
                 let w = x.len();
                 let c = &coef[output * w..(output + 1) * w];
-                Some((c.iter().zip(x).map(|(a, b)| a * b).collect(), intercept[output]))
+                Some((
+                    c.iter().zip(x).map(|(a, b)| a * b).collect(),
+                    intercept[output],
+                ))
             }
             Estimator::Mlp(_) | Estimator::KMeans { .. } => None,
         }
@@ -207,7 +212,13 @@ impl Model {
 
     pub fn encode(&self) -> Vec<u8> {
         // a size hint only: capped, whatever the width says
-        let mut out = Vec::with_capacity(self.preprocessor.width.saturating_mul(16).saturating_add(64).min(1 << 20));
+        let mut out = Vec::with_capacity(
+            self.preprocessor
+                .width
+                .saturating_mul(16)
+                .saturating_add(64)
+                .min(1 << 20),
+        );
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         bincode::serialize_into(&mut out, self).expect("serialising to a Vec cannot fail");
@@ -250,17 +261,30 @@ impl Model {
         let mut offset = 0usize;
         for f in &pre.features {
             if f.offset != offset {
-                return Err(format!("feature {} starts at input {}, not {offset}", f.name, f.offset));
+                return Err(format!(
+                    "feature {} starts at input {}, not {offset}",
+                    f.name, f.offset
+                ));
             }
             match &f.encoding {
                 Encoding::Scaled { mean, scale, fill } => {
-                    if !(mean.is_finite() && fill.is_finite() && scale.is_finite() && *scale != 0.0) {
-                        return Err(format!("feature {} has a non-finite or zero scaling", f.name));
+                    if !(mean.is_finite() && fill.is_finite() && scale.is_finite() && *scale != 0.0)
+                    {
+                        return Err(format!(
+                            "feature {} has a non-finite or zero scaling",
+                            f.name
+                        ));
                     }
                 }
-                Encoding::OneHot { categories, null_slot } => {
+                Encoding::OneHot {
+                    categories,
+                    null_slot,
+                } => {
                     if null_slot.is_some_and(|s| s > categories.len()) {
-                        return Err(format!("feature {} imputes a category it does not have", f.name));
+                        return Err(format!(
+                            "feature {} imputes a category it does not have",
+                            f.name
+                        ));
                     }
                     let distinct: std::collections::HashSet<&String> = categories.iter().collect();
                     if distinct.len() != categories.len() {
@@ -271,7 +295,10 @@ impl Model {
             offset = offset.saturating_add(f.width());
         }
         if offset != pre.width {
-            return Err(format!("its features take {offset} inputs, but it has {}", pre.width));
+            return Err(format!(
+                "its features take {offset} inputs, but it has {}",
+                pre.width
+            ));
         }
         let classes_ok = match self.task {
             Task::Binary => self.classes.len() == 2,
@@ -279,14 +306,27 @@ impl Model {
             Task::Regression | Task::Segmentation => self.classes.is_empty(),
         };
         let distinct: std::collections::HashSet<&String> = self.classes.iter().collect();
-        if !classes_ok || distinct.len() != self.classes.len() || !(0.0..=1.0).contains(&self.threshold) {
-            return Err(format!("a {} model with {} classes and threshold {}", self.task.as_str(), self.classes.len(), self.threshold));
+        if !classes_ok
+            || distinct.len() != self.classes.len()
+            || !(0.0..=1.0).contains(&self.threshold)
+        {
+            return Err(format!(
+                "a {} model with {} classes and threshold {}",
+                self.task.as_str(),
+                self.classes.len(),
+                self.threshold
+            ));
         }
         let k = self.outputs();
         match &self.estimator {
             Estimator::Linear { coef, intercept } => {
                 if intercept.len() != k || coef.len() != k * pre.width {
-                    return Err(format!("{} coefficients and {} intercepts for {} inputs and {k} outputs", coef.len(), intercept.len(), pre.width));
+                    return Err(format!(
+                        "{} coefficients and {} intercepts for {} inputs and {k} outputs",
+                        coef.len(),
+                        intercept.len(),
+                        pre.width
+                    ));
                 }
                 if !coef.iter().chain(intercept).all(|v| v.is_finite()) {
                     return Err("a coefficient is NaN or infinite".into());
@@ -300,7 +340,12 @@ impl Model {
                     || centers.len() != segments * pre.width
                     || !(1..=super::algorithms::kmeans::MAX_K).contains(&segments)
                 {
-                    return Err(format!("{} centre values for {} inputs in a {} model", centers.len(), pre.width, self.task.as_str()));
+                    return Err(format!(
+                        "{} centre values for {} inputs in a {} model",
+                        centers.len(),
+                        pre.width,
+                        self.task.as_str()
+                    ));
                 }
                 if !centers.iter().all(|v| v.is_finite()) {
                     return Err("a segment centre is NaN or infinite".into());
@@ -323,7 +368,17 @@ fn linear_parameters(
     use serde_json::Value;
     let w = names.len();
     let per_output = |k: usize| -> Value {
-        Value::Object(names.iter().cloned().zip(coef[k * w..(k + 1) * w].iter().map(|v| serde_json::json!(v))).collect())
+        Value::Object(
+            names
+                .iter()
+                .cloned()
+                .zip(
+                    coef[k * w..(k + 1) * w]
+                        .iter()
+                        .map(|v| serde_json::json!(v)),
+                )
+                .collect(),
+        )
     };
     let scale = "encoded inputs (standardised numbers, one-hot categories)";
     match task {
@@ -332,7 +387,9 @@ fn linear_parameters(
             "coefficients": Value::Object(classes.iter().cloned().enumerate().map(|(k, c)| (c, per_output(k))).collect()),
             "scale": scale,
         }),
-        _ => serde_json::json!({ "intercept": intercept[0], "coefficients": per_output(0), "scale": scale }),
+        _ => {
+            serde_json::json!({ "intercept": intercept[0], "coefficients": per_output(0), "scale": scale })
+        }
     }
 }
 
@@ -373,7 +430,13 @@ impl Model {
                 Encoding::OneHot { .. } => return None,
             }
         }
-        Some(FoldedLinear { base, w, null_term, null_is_error, sigmoid: self.task == Task::Binary })
+        Some(FoldedLinear {
+            base,
+            w,
+            null_term,
+            null_is_error,
+            sigmoid: self.task == Task::Binary,
+        })
     }
 }
 
@@ -393,8 +456,12 @@ impl FoldedLinear {
     #[cold]
     pub fn fault(&self, v: Value<'_>, feature: &str) -> PrepError {
         match v {
-            Value::Null => PrepError::Null { feature: feature.to_string() },
-            _ => PrepError::NotFinite { feature: feature.to_string() },
+            Value::Null => PrepError::Null {
+                feature: feature.to_string(),
+            },
+            _ => PrepError::NotFinite {
+                feature: feature.to_string(),
+            },
         }
     }
 
@@ -408,7 +475,6 @@ impl FoldedLinear {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,19 +482,33 @@ mod tests {
 
     fn tiny_model() -> Model {
         let specs = vec![
-            ColumnSpec { name: "a".into(), sql_type: "float8".into(), kind: ValueKind::Number },
-            ColumnSpec { name: "c".into(), sql_type: "text".into(), kind: ValueKind::Text },
+            ColumnSpec {
+                name: "a".into(),
+                sql_type: "float8".into(),
+                kind: ValueKind::Number,
+            },
+            ColumnSpec {
+                name: "c".into(),
+                sql_type: "text".into(),
+                kind: ValueKind::Text,
+            },
         ];
         let data = vec![
             RawColumn::Number(vec![0.0, 2.0]),
-            RawColumn::Text { dict: vec!["x".into(), "y".into()], codes: vec![0, 1] },
+            RawColumn::Text {
+                dict: vec!["x".into(), "y".into()],
+                codes: vec![0, 1],
+            },
         ];
         let pre = Preprocessor::fit(&specs, &data, &[0, 1], &PrepOptions::default()).unwrap();
         Model {
             task: Task::Binary,
             classes: vec!["false".into(), "true".into()],
             threshold: 0.5,
-            estimator: Estimator::Linear { coef: vec![1.0, 0.5, -0.5, 0.0], intercept: vec![0.25] },
+            estimator: Estimator::Linear {
+                coef: vec![1.0, 0.5, -0.5, 0.0],
+                intercept: vec![0.25],
+            },
             preprocessor: pre,
         }
     }
@@ -436,12 +516,23 @@ mod tests {
     #[test]
     fn centering_categories_keeps_every_score_and_centres_each_column() {
         let specs = vec![
-            ColumnSpec { name: "a".into(), sql_type: "float8".into(), kind: ValueKind::Number },
-            ColumnSpec { name: "c".into(), sql_type: "text".into(), kind: ValueKind::Text },
+            ColumnSpec {
+                name: "a".into(),
+                sql_type: "float8".into(),
+                kind: ValueKind::Number,
+            },
+            ColumnSpec {
+                name: "c".into(),
+                sql_type: "text".into(),
+                kind: ValueKind::Text,
+            },
         ];
         let data = vec![
             RawColumn::Number(vec![0.0, 2.0, 1.0, 5.0, 3.0]),
-            RawColumn::Text { dict: vec!["x".into(), "y".into(), "z".into()], codes: vec![0, 1, 1, 2, 0] },
+            RawColumn::Text {
+                dict: vec!["x".into(), "y".into(), "z".into()],
+                codes: vec![0, 1, 1, 2, 0],
+            },
         ];
         let rows: Vec<usize> = (0..5).collect();
         let pre = Preprocessor::fit(&specs, &data, &rows, &PrepOptions::default()).unwrap();
@@ -452,7 +543,9 @@ mod tests {
             classes: vec!["p".into(), "q".into(), "r".into()],
             threshold: 0.5,
             estimator: Estimator::Linear {
-                coef: (0..3).flat_map(|k| vec![0.3 * k as f64, 8.1, 7.9 + k as f64, 8.4, 8.0]).collect(),
+                coef: (0..3)
+                    .flat_map(|k| vec![0.3 * k as f64, 8.1, 7.9 + k as f64, 8.4, 8.0])
+                    .collect(),
                 intercept: vec![-8.0, -7.0, -9.5],
             },
             preprocessor: pre,
@@ -470,12 +563,21 @@ mod tests {
                 assert!((a - b).abs() < 1e-12, "row {r}: {a} vs {b}");
             }
         }
-        let Estimator::Linear { coef, .. } = &m.estimator else { unreachable!() };
+        let Estimator::Linear { coef, .. } = &m.estimator else {
+            unreachable!()
+        };
         let freq = [0.4, 0.4, 0.2, 0.0]; // x, y, z, (other) over the five rows
         for k in 0..3 {
-            let mean: f64 = coef[k * 5 + 1..k * 5 + 5].iter().zip(freq).map(|(c, q)| c * q).sum();
+            let mean: f64 = coef[k * 5 + 1..k * 5 + 5]
+                .iter()
+                .zip(freq)
+                .map(|(c, q)| c * q)
+                .sum();
             assert!(mean.abs() < 1e-12, "class {k}: weighted mean {mean}");
-            assert!(coef[k * 5 + 1].abs() < 1.0, "the +8 offset is gone: {coef:?}");
+            assert!(
+                coef[k * 5 + 1].abs() < 1.0,
+                "the +8 offset is gone: {coef:?}"
+            );
         }
     }
 
@@ -486,8 +588,12 @@ mod tests {
         assert_eq!(&bytes[..4], b"PGIM");
         let back = Model::decode(&bytes).unwrap();
         let mut x = vec![0.0; back.preprocessor.width];
-        back.preprocessor.encode(0, Value::Number(2.0), &mut x).unwrap();
-        back.preprocessor.encode(1, Value::Text("y"), &mut x).unwrap();
+        back.preprocessor
+            .encode(0, Value::Number(2.0), &mut x)
+            .unwrap();
+        back.preprocessor
+            .encode(1, Value::Text("y"), &mut x)
+            .unwrap();
         let mut out = [0.0];
         back.predict_encoded(&x, &mut out);
         // a: (2 - 1)/1 = 1 -> 1.0; c = y -> -0.5; intercept .25 => z = 0.75
@@ -497,20 +603,38 @@ mod tests {
     #[test]
     fn folded_linear_matches_encode_then_predict() {
         let specs = vec![
-            ColumnSpec { name: "a".into(), sql_type: "float8".into(), kind: ValueKind::Number },
-            ColumnSpec { name: "b".into(), sql_type: "int4".into(), kind: ValueKind::Number },
+            ColumnSpec {
+                name: "a".into(),
+                sql_type: "float8".into(),
+                kind: ValueKind::Number,
+            },
+            ColumnSpec {
+                name: "b".into(),
+                sql_type: "int4".into(),
+                kind: ValueKind::Number,
+            },
         ];
-        let data = vec![RawColumn::Number(vec![1.0, 2.0, 7.0]), RawColumn::Number(vec![-3.0, f64::NAN, 5.0])];
+        let data = vec![
+            RawColumn::Number(vec![1.0, 2.0, 7.0]),
+            RawColumn::Number(vec![-3.0, f64::NAN, 5.0]),
+        ];
         let pre = Preprocessor::fit(&specs, &data, &[0, 1, 2], &PrepOptions::default()).unwrap();
         let m = Model {
             task: Task::Binary,
             classes: vec!["n".into(), "y".into()],
             threshold: 0.5,
-            estimator: Estimator::Linear { coef: vec![0.7, -1.3], intercept: vec![0.2] },
+            estimator: Estimator::Linear {
+                coef: vec![0.7, -1.3],
+                intercept: vec![0.2],
+            },
             preprocessor: pre,
         };
         let f = m.fold_linear().unwrap();
-        for (a, b) in [(Some(1.5), Some(2.0)), (Some(-4.0), None), (None, Some(0.0))] {
+        for (a, b) in [
+            (Some(1.5), Some(2.0)),
+            (Some(-4.0), None),
+            (None, Some(0.0)),
+        ] {
             let mut x = vec![0.0; 2];
             let va = a.map_or(Value::Null, Value::Number);
             let vb = b.map_or(Value::Null, Value::Number);
@@ -524,7 +648,10 @@ mod tests {
             }
             assert!((f.finish(z) - out[0]).abs() < 1e-12);
         }
-        assert!(tiny_model().fold_linear().is_none(), "one-hot models are not folded");
+        assert!(
+            tiny_model().fold_linear().is_none(),
+            "one-hot models are not folded"
+        );
     }
 
     /// Rows that bincode reads but that no training wrote (damaged, or made by hand by a role
@@ -549,7 +676,10 @@ mod tests {
         m.task = Task::Multiclass;
         assert!(corrupt(m).contains("2 classes"));
         let mut m = tiny_model();
-        m.estimator = Estimator::Linear { coef: vec![1.0; 3], intercept: vec![0.0] };
+        m.estimator = Estimator::Linear {
+            coef: vec![1.0; 3],
+            intercept: vec![0.0],
+        };
         assert!(corrupt(m).contains("3 coefficients"));
         let mut m = tiny_model();
         if let Encoding::Scaled { scale, .. } = &mut m.preprocessor.features[0].encoding {
@@ -561,10 +691,21 @@ mod tests {
         use rand::SeedableRng;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         // three inputs where the model has four
-        m.estimator = Estimator::Mlp(Mlp::new(3, &[2], 1, Activation::Relu, Head::Sigmoid, false, &mut rng));
+        m.estimator = Estimator::Mlp(Mlp::new(
+            3,
+            &[2],
+            1,
+            Activation::Relu,
+            Head::Sigmoid,
+            false,
+            &mut rng,
+        ));
         assert!(corrupt(m).contains("network"));
         let mut m = tiny_model();
-        m.estimator = Estimator::Linear { coef: vec![1.0, f64::NAN, 0.0, 0.0], intercept: vec![0.0] };
+        m.estimator = Estimator::Linear {
+            coef: vec![1.0, f64::NAN, 0.0, 0.0],
+            intercept: vec![0.0],
+        };
         assert!(corrupt(m).contains("NaN"));
         let mut m = tiny_model();
         m.classes = vec!["a".into(), "a".into()];
@@ -578,7 +719,15 @@ mod tests {
         // passed before and made explain allocate gigabytes)
         for hidden in [vec![65536], vec![2; 9]] {
             let mut m = tiny_model();
-            m.estimator = Estimator::Mlp(Mlp::new(4, &hidden, 1, Activation::Relu, Head::Sigmoid, false, &mut rng));
+            m.estimator = Estimator::Mlp(Mlp::new(
+                4,
+                &hidden,
+                1,
+                Activation::Relu,
+                Head::Sigmoid,
+                false,
+                &mut rng,
+            ));
             assert!(corrupt(m).contains("network"), "{hidden:?}");
         }
         // a length prefix that claims 2^40 class labels: refused by the read limit, no allocation
@@ -592,8 +741,14 @@ mod tests {
         assert_eq!(Model::decode(b"nope").unwrap_err(), CodecError::NotAModel);
         let mut bytes = tiny_model().encode();
         bytes[4] = 99;
-        assert_eq!(Model::decode(&bytes).unwrap_err(), CodecError::UnsupportedVersion(99));
+        assert_eq!(
+            Model::decode(&bytes).unwrap_err(),
+            CodecError::UnsupportedVersion(99)
+        );
         let bytes = tiny_model().encode();
-        assert!(matches!(Model::decode(&bytes[..10]), Err(CodecError::Corrupt(_))));
+        assert!(matches!(
+            Model::decode(&bytes[..10]),
+            Err(CodecError::Corrupt(_))
+        ));
     }
 }

@@ -134,7 +134,12 @@ pub fn minimize(
             break;
         }
     }
-    LbfgsResult { x, f, iterations: it, converged }
+    LbfgsResult {
+        x,
+        f,
+        iterations: it,
+        converged,
+    }
 }
 
 #[cfg(test)]
@@ -152,11 +157,19 @@ mod tests {
                 g[1] = 200.0 * (b - a * a);
                 (1.0 - a).powi(2) + 100.0 * (b - a * a).powi(2)
             },
-            &LbfgsOptions { max_iter: 500, gtol: 1e-9, memory: 10 },
+            &LbfgsOptions {
+                max_iter: 500,
+                gtol: 1e-9,
+                memory: 10,
+            },
             &Silent,
             |_, _, _| {},
         );
         assert!(r.converged);
-        assert!((r.x[0] - 1.0).abs() < 1e-6 && (r.x[1] - 1.0).abs() < 1e-6, "{:?}", r.x);
+        assert!(
+            (r.x[0] - 1.0).abs() < 1e-6 && (r.x[1] - 1.0).abs() < 1e-6,
+            "{:?}",
+            r.x
+        );
     }
 }

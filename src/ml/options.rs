@@ -28,7 +28,12 @@ impl<'a> Options<'a> {
                 "Pass options as a jsonb object, e.g. options => '{\"l2\": 0.1}'.",
             )
         })?;
-        Ok(Options { map, algorithm, read: RefCell::new(BTreeSet::new()), not_here: RefCell::new(BTreeMap::new()) })
+        Ok(Options {
+            map,
+            algorithm,
+            read: RefCell::new(BTreeSet::new()),
+            not_here: RefCell::new(BTreeMap::new()),
+        })
     }
 
     fn get(&self, key: &'static str) -> Option<&'a Value> {
@@ -43,13 +48,28 @@ impl<'a> Options<'a> {
 
     fn bad(&self, key: &str, want: &str) -> Problem {
         Problem::option(
-            format!("option \"{key}\" of algorithm {} must be {want}", self.algorithm),
-            format!("Got {}.", self.map.get(key).map_or("nothing".to_string(), |v| v.to_string())),
+            format!(
+                "option \"{key}\" of algorithm {} must be {want}",
+                self.algorithm
+            ),
+            format!(
+                "Got {}.",
+                self.map
+                    .get(key)
+                    .map_or("nothing".to_string(), |v| v.to_string())
+            ),
         )
     }
 
     /// A number within [min, max] (inclusive), or the default when absent or null.
-    pub fn f64_in(&self, key: &'static str, default: f64, min: f64, max: f64, want: &str) -> Result<f64, Problem> {
+    pub fn f64_in(
+        &self,
+        key: &'static str,
+        default: f64,
+        min: f64,
+        max: f64,
+        want: &str,
+    ) -> Result<f64, Problem> {
         match self.get(key) {
             None => Ok(default),
             Some(v) => match v.as_f64() {
@@ -59,7 +79,13 @@ impl<'a> Options<'a> {
         }
     }
 
-    pub fn usize_in(&self, key: &'static str, default: usize, min: usize, max: usize) -> Result<usize, Problem> {
+    pub fn usize_in(
+        &self,
+        key: &'static str,
+        default: usize,
+        min: usize,
+        max: usize,
+    ) -> Result<usize, Problem> {
         match self.get(key) {
             None => Ok(default),
             Some(v) => match v.as_u64() {
@@ -78,7 +104,12 @@ impl<'a> Options<'a> {
         max: usize,
         max_len: usize,
     ) -> Result<Vec<usize>, Problem> {
-        let want = || self.bad(key, &format!("an array of 1 to {max_len} integers from {min} to {max}"));
+        let want = || {
+            self.bad(
+                key,
+                &format!("an array of 1 to {max_len} integers from {min} to {max}"),
+            )
+        };
         match self.get(key) {
             None => Ok(default.to_vec()),
             Some(Value::Array(items)) if !items.is_empty() && items.len() <= max_len => items
@@ -101,7 +132,12 @@ impl<'a> Options<'a> {
     }
 
     /// One of the given words, or the default.
-    pub fn choice(&self, key: &'static str, default: &'static str, choices: &[&'static str]) -> Result<&'static str, Problem> {
+    pub fn choice(
+        &self,
+        key: &'static str,
+        default: &'static str,
+        choices: &[&'static str],
+    ) -> Result<&'static str, Problem> {
         match self.get(key) {
             None => Ok(default),
             Some(Value::String(s)) => choices
@@ -138,7 +174,9 @@ impl<'a> Options<'a> {
                 let why = self.not_here.borrow().get(k.as_str()).cloned();
                 return Err(Problem::option(
                     format!("option \"{k}\" has no effect here"),
-                    why.unwrap_or_else(|| "It does not apply with the other options given; leave it out.".into()),
+                    why.unwrap_or_else(|| {
+                        "It does not apply with the other options given; leave it out.".into()
+                    }),
                 ));
             }
         }
@@ -161,7 +199,10 @@ mod tests {
         let e = o.finish(&["a", "b"]).unwrap_err();
         assert!(e.message.contains("\"b\" has no effect"), "{e:?}");
         o.not_applicable("b", "b applies to y only");
-        assert_eq!(o.finish(&["a", "b"]).unwrap_err().hint, "b applies to y only");
+        assert_eq!(
+            o.finish(&["a", "b"]).unwrap_err().hint,
+            "b applies to y only"
+        );
         assert!(o.bool("b", false).unwrap());
         assert!(o.finish(&["a", "b"]).is_ok());
     }
@@ -170,9 +211,17 @@ mod tests {
     fn values_out_of_range_name_the_key_and_the_range() {
         let v = json!({"n": 0, "f": "x", "c": "z", "l": []});
         let o = Options::new(&v, "x").unwrap();
-        assert!(o.usize_in("n", 1, 1, 9).unwrap_err().message.contains("\"n\" of algorithm x must be an integer from 1 to 9"));
+        assert!(o
+            .usize_in("n", 1, 1, 9)
+            .unwrap_err()
+            .message
+            .contains("\"n\" of algorithm x must be an integer from 1 to 9"));
         assert!(o.f64_in("f", 1.0, 0.0, 2.0, "a number").is_err());
-        assert!(o.choice("c", "a", &["a", "b"]).unwrap_err().message.contains("one of a, b"));
+        assert!(o
+            .choice("c", "a", &["a", "b"])
+            .unwrap_err()
+            .message
+            .contains("one of a, b"));
         assert!(o.usize_list("l", &[1], 1, 9, 3).is_err());
         assert!(Options::new(&json!([1]), "x").is_err());
         // null means the default

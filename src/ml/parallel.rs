@@ -11,10 +11,10 @@
 //! as much on a busy VM (measured: with a sleeping rayon pool, 2 threads trained slower than 1).
 
 use super::monitor::Monitor;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use std::ops::Range;
 
 /// Rows per block: big enough to amortise scheduling, small enough to balance two cores.
 pub const BLOCK_ROWS: usize = 4096;
@@ -30,7 +30,9 @@ pub struct Parallel {
 impl Parallel {
     /// `threads` <= 1 runs everything on the calling thread.
     pub fn new(threads: usize) -> Self {
-        Parallel { team: (threads > 1).then(|| Team::new(threads - 1)) }
+        Parallel {
+            team: (threads > 1).then(|| Team::new(threads - 1)),
+        }
     }
 
     pub fn serial() -> Self {
@@ -53,7 +55,11 @@ impl Parallel {
                 });
                 slots
                     .into_iter()
-                    .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every index ran"))
+                    .map(|m| {
+                        m.into_inner()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .expect("every index ran")
+                    })
                     .collect()
             }
             _ => (0..n).map(f).collect(),
@@ -145,7 +151,8 @@ impl Team {
         let sh = &self.shared;
         // SAFETY (lifetime extension): helpers only call the job between seeing the new
         // generation and bumping `done`, and this function waits for all of them below
-        let ptr: Job = unsafe { std::mem::transmute::<&(dyn Fn() + Sync), &'static (dyn Fn() + Sync)>(job) };
+        let ptr: Job =
+            unsafe { std::mem::transmute::<&(dyn Fn() + Sync), &'static (dyn Fn() + Sync)>(job) };
         *sh.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(SendJob(ptr));
         sh.done.store(0, Ordering::Release);
         sh.generation.fetch_add(1, Ordering::Release);
@@ -203,7 +210,12 @@ fn helper_loop(sh: &Shared) {
             }
         };
         seen = generation;
-        let job = sh.job.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|j| j.0);
+        let job = sh
+            .job
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|j| j.0);
         if let Some(job) = job {
             // SAFETY: `run` keeps the closure alive until `done` counts this helper
             let f = unsafe { &*job };
@@ -271,8 +283,15 @@ mod tests {
             for n in [0, 1, 2, 7, 100] {
                 let items: Vec<u64> = (0..n).collect();
                 // uneven work, so that helpers finish out of order
-                let got = par.map(&items, |&i| (0..(i % 7) * 1000).fold(i, |a, b| a.wrapping_mul(31).wrapping_add(b)));
-                let want: Vec<u64> = items.iter().map(|&i| (0..(i % 7) * 1000).fold(i, |a, b| a.wrapping_mul(31).wrapping_add(b))).collect();
+                let got = par.map(&items, |&i| {
+                    (0..(i % 7) * 1000).fold(i, |a, b| a.wrapping_mul(31).wrapping_add(b))
+                });
+                let want: Vec<u64> = items
+                    .iter()
+                    .map(|&i| {
+                        (0..(i % 7) * 1000).fold(i, |a, b| a.wrapping_mul(31).wrapping_add(b))
+                    })
+                    .collect();
                 assert_eq!(got, want, "threads {threads}, n {n}");
             }
         }
@@ -293,7 +312,10 @@ mod tests {
             }));
             assert!(r.is_err(), "the panic of job {bad} was lost");
         }
-        assert_eq!(par.map(&items, |&i| i * 2), items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        assert_eq!(
+            par.map(&items, |&i| i * 2),
+            items.iter().map(|i| i * 2).collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -312,23 +334,41 @@ mod tests {
         unsafe {
             let mut set: libc::sigset_t = std::mem::zeroed();
             libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut set);
-            (1..32).filter(|&s| libc::sigismember(&set, s) == 1).collect()
+            (1..32)
+                .filter(|&s| libc::sigismember(&set, s) == 1)
+                .collect()
         }
     }
 
     #[test]
     fn helpers_start_with_every_signal_blocked_and_the_caller_keeps_its_mask() {
         let before = blocked_now();
-        assert!(!before.contains(&libc::SIGINT), "the test thread takes SIGINT");
+        assert!(
+            !before.contains(&libc::SIGINT),
+            "the test thread takes SIGINT"
+        );
         let par = Parallel::new(3);
-        assert_eq!(blocked_now(), before, "spawning changed the caller's signal mask");
+        assert_eq!(
+            blocked_now(),
+            before,
+            "spawning changed the caller's signal mask"
+        );
         // a job for everyone, so that every helper has surely started
-        par.map(&(0..64).collect::<Vec<_>>(), |_| std::thread::sleep(Duration::from_micros(200)));
+        par.map(&(0..64).collect::<Vec<_>>(), |_| {
+            std::thread::sleep(Duration::from_micros(200))
+        });
         let team = par.team.as_ref().unwrap();
         let masks = team.shared.entry_masks.lock().unwrap().clone();
         assert_eq!(masks.len(), 2, "each helper records its mask");
         for m in &masks {
-            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGALRM, libc::SIGUSR1, libc::SIGUSR2, libc::SIGQUIT] {
+            for sig in [
+                libc::SIGINT,
+                libc::SIGTERM,
+                libc::SIGALRM,
+                libc::SIGUSR1,
+                libc::SIGUSR2,
+                libc::SIGQUIT,
+            ] {
                 assert!(m.contains(&sig), "a helper can take signal {sig}");
             }
         }

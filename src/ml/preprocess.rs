@@ -58,8 +58,12 @@ impl PrepOptions {
     /// The preprocessing options every algorithm takes.
     pub fn read(o: &super::options::Options) -> Result<PrepOptions, super::problem::Problem> {
         Ok(PrepOptions {
-            impute: Impute::parse(o.choice("impute", "mean", &["mean", "median", "zero", "error"])?)
-                .expect("choice returns one of the listed words"),
+            impute: Impute::parse(o.choice(
+                "impute",
+                "mean",
+                &["mean", "median", "zero", "error"],
+            )?)
+            .expect("choice returns one of the listed words"),
             max_categories: o.usize_in("max_categories", 20, 1, 1000)?,
             scale: o.bool("scale", true)?,
         })
@@ -77,7 +81,11 @@ impl PrepOptions {
 
 impl Default for PrepOptions {
     fn default() -> Self {
-        PrepOptions { impute: Impute::Mean, max_categories: 20, scale: true }
+        PrepOptions {
+            impute: Impute::Mean,
+            max_categories: 20,
+            scale: true,
+        }
     }
 }
 
@@ -127,7 +135,10 @@ pub enum Encoding {
     Scaled { mean: f64, scale: f64, fill: f64 },
     /// one slot per kept category plus a last "other" slot for everything else; NULL sets the
     /// slot `null_slot` (the most frequent category) or none (impute zero).
-    OneHot { categories: Vec<String>, null_slot: Option<usize> },
+    OneHot {
+        categories: Vec<String>,
+        null_slot: Option<usize>,
+    },
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -154,7 +165,11 @@ impl Feature {
 
     fn build_index(&mut self) {
         if let Encoding::OneHot { categories, .. } = &self.encoding {
-            self.index = categories.iter().enumerate().map(|(i, c)| (c.clone(), i)).collect();
+            self.index = categories
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.clone(), i))
+                .collect();
         }
     }
 
@@ -178,7 +193,10 @@ pub enum PrepError {
     /// A column with no non-NULL value among the training rows.
     AllNull { feature: String },
     /// A value of the wrong kind (text for a numeric feature or the reverse).
-    WrongKind { feature: String, expected: &'static str },
+    WrongKind {
+        feature: String,
+        expected: &'static str,
+    },
     /// NaN or +-Infinity.
     NotFinite { feature: String },
 }
@@ -210,12 +228,17 @@ impl Preprocessor {
         for (spec, col) in specs.iter().zip(data) {
             let encoding = match col {
                 RawColumn::Number(v) => {
-                    let mut vals: Vec<f64> = rows.iter().map(|&r| v[r]).filter(|x| !x.is_nan()).collect();
+                    let mut vals: Vec<f64> =
+                        rows.iter().map(|&r| v[r]).filter(|x| !x.is_nan()).collect();
                     if vals.is_empty() {
-                        return Err(PrepError::AllNull { feature: spec.name.clone() });
+                        return Err(PrepError::AllNull {
+                            feature: spec.name.clone(),
+                        });
                     }
                     if opts.impute == Impute::Error && vals.len() < rows.len() {
-                        return Err(PrepError::Null { feature: spec.name.clone() });
+                        return Err(PrepError::Null {
+                            feature: spec.name.clone(),
+                        });
                     }
                     let n = vals.len() as f64;
                     let mean = vals.iter().sum::<f64>() / n;
@@ -226,14 +249,26 @@ impl Preprocessor {
                         Impute::Median => {
                             vals.sort_by(f64::total_cmp);
                             let m = vals.len() / 2;
-                            if vals.len() % 2 == 1 { vals[m] } else { (vals[m - 1] + vals[m]) / 2.0 }
+                            if vals.len() % 2 == 1 {
+                                vals[m]
+                            } else {
+                                (vals[m - 1] + vals[m]) / 2.0
+                            }
                         }
                     };
                     let std = var.sqrt();
                     if opts.scale {
-                        Encoding::Scaled { mean, scale: if std > 0.0 { std } else { 1.0 }, fill }
+                        Encoding::Scaled {
+                            mean,
+                            scale: if std > 0.0 { std } else { 1.0 },
+                            fill,
+                        }
                     } else {
-                        Encoding::Scaled { mean: 0.0, scale: 1.0, fill }
+                        Encoding::Scaled {
+                            mean: 0.0,
+                            scale: 1.0,
+                            fill,
+                        }
                     }
                 }
                 RawColumn::Text { dict, codes } => {
@@ -246,21 +281,33 @@ impl Preprocessor {
                         }
                     }
                     if nulls == rows.len() {
-                        return Err(PrepError::AllNull { feature: spec.name.clone() });
+                        return Err(PrepError::AllNull {
+                            feature: spec.name.clone(),
+                        });
                     }
                     if opts.impute == Impute::Error && nulls > 0 {
-                        return Err(PrepError::Null { feature: spec.name.clone() });
+                        return Err(PrepError::Null {
+                            feature: spec.name.clone(),
+                        });
                     }
-                    let mut order: Vec<usize> = (0..dict.len()).filter(|&c| counts[c] > 0).collect();
+                    let mut order: Vec<usize> =
+                        (0..dict.len()).filter(|&c| counts[c] > 0).collect();
                     // most frequent first; ties by name so the encoding is deterministic
-                    order.sort_by(|&a, &b| counts[b].cmp(&counts[a]).then_with(|| dict[a].cmp(&dict[b])));
+                    order.sort_by(|&a, &b| {
+                        counts[b]
+                            .cmp(&counts[a])
+                            .then_with(|| dict[a].cmp(&dict[b]))
+                    });
                     order.truncate(opts.max_categories.max(1));
                     let categories: Vec<String> = order.iter().map(|&c| dict[c].clone()).collect();
                     let null_slot = match opts.impute {
                         Impute::Zero => None,
                         _ => Some(0), // the most frequent category
                     };
-                    Encoding::OneHot { categories, null_slot }
+                    Encoding::OneHot {
+                        categories,
+                        null_slot,
+                    }
                 }
             };
             let mut f = Feature {
@@ -276,7 +323,10 @@ impl Preprocessor {
             offset += f.width();
             features.push(f);
         }
-        Ok(Preprocessor { features, width: offset })
+        Ok(Preprocessor {
+            features,
+            width: offset,
+        })
     }
 
     /// Rebuilds lookup tables after decoding (they are not serialised).
@@ -308,16 +358,30 @@ impl Preprocessor {
             Encoding::Scaled { mean, scale, fill } => {
                 let v = match value {
                     Value::Number(v) if v.is_finite() => v,
-                    Value::Number(_) => return Err(PrepError::NotFinite { feature: f.name.clone() }),
-                    Value::Null if f.null_is_error => return Err(PrepError::Null { feature: f.name.clone() }),
+                    Value::Number(_) => {
+                        return Err(PrepError::NotFinite {
+                            feature: f.name.clone(),
+                        })
+                    }
+                    Value::Null if f.null_is_error => {
+                        return Err(PrepError::Null {
+                            feature: f.name.clone(),
+                        })
+                    }
                     Value::Null => *fill,
                     Value::Text(_) => {
-                        return Err(PrepError::WrongKind { feature: f.name.clone(), expected: "a number" })
+                        return Err(PrepError::WrongKind {
+                            feature: f.name.clone(),
+                            expected: "a number",
+                        })
                     }
                 };
                 out[f.offset] = (v - mean) / scale;
             }
-            Encoding::OneHot { categories, null_slot } => {
+            Encoding::OneHot {
+                categories,
+                null_slot,
+            } => {
                 let slots = &mut out[f.offset..f.offset + categories.len() + 1];
                 slots.iter_mut().for_each(|s| *s = 0.0);
                 match value {
@@ -325,14 +389,21 @@ impl Preprocessor {
                         let slot = f.index.get(s).copied().unwrap_or(categories.len());
                         slots[slot] = 1.0;
                     }
-                    Value::Null if f.null_is_error => return Err(PrepError::Null { feature: f.name.clone() }),
+                    Value::Null if f.null_is_error => {
+                        return Err(PrepError::Null {
+                            feature: f.name.clone(),
+                        })
+                    }
                     Value::Null => {
                         if let Some(s) = null_slot {
                             slots[*s] = 1.0;
                         }
                     }
                     Value::Number(_) => {
-                        return Err(PrepError::WrongKind { feature: f.name.clone(), expected: "text" })
+                        return Err(PrepError::WrongKind {
+                            feature: f.name.clone(),
+                            expected: "text",
+                        })
                     }
                 }
             }
@@ -342,7 +413,12 @@ impl Preprocessor {
 
     /// Encodes row `r` of the columns into `out` (one encoded row).
     #[inline]
-    pub fn encode_row(&self, data: &[RawColumn], r: usize, out: &mut [f64]) -> Result<(), PrepError> {
+    pub fn encode_row(
+        &self,
+        data: &[RawColumn],
+        r: usize,
+        out: &mut [f64],
+    ) -> Result<(), PrepError> {
         for (j, col) in data.iter().enumerate() {
             self.encode(j, col.value(r), out)?;
         }
@@ -363,7 +439,10 @@ impl Preprocessor {
     }
 
     pub fn encoded_names(&self) -> Vec<String> {
-        self.features.iter().flat_map(|f| f.encoded_names()).collect()
+        self.features
+            .iter()
+            .flat_map(|f| f.encoded_names())
+            .collect()
     }
 }
 
@@ -373,8 +452,16 @@ mod tests {
 
     fn specs() -> Vec<ColumnSpec> {
         vec![
-            ColumnSpec { name: "spend".into(), sql_type: "numeric".into(), kind: ValueKind::Number },
-            ColumnSpec { name: "region".into(), sql_type: "text".into(), kind: ValueKind::Text },
+            ColumnSpec {
+                name: "spend".into(),
+                sql_type: "numeric".into(),
+                kind: ValueKind::Number,
+            },
+            ColumnSpec {
+                name: "region".into(),
+                sql_type: "text".into(),
+                kind: ValueKind::Text,
+            },
         ]
     }
 
@@ -390,20 +477,27 @@ mod tests {
 
     #[test]
     fn fits_scaler_categories_and_imputes() {
-        let p = Preprocessor::fit(&specs(), &data(), &[0, 1, 2, 3], &PrepOptions::default()).unwrap();
+        let p =
+            Preprocessor::fit(&specs(), &data(), &[0, 1, 2, 3], &PrepOptions::default()).unwrap();
         assert_eq!(p.width, 1 + 3);
         // mean of 1, 2, 5 = 8/3; population std
         match &p.features[0].encoding {
             Encoding::Scaled { mean, fill, scale } => {
                 assert!((mean - 8.0 / 3.0).abs() < 1e-12);
                 assert_eq!(fill, mean);
-                let var = ((1.0f64 - 8.0 / 3.0).powi(2) + (2.0f64 - 8.0 / 3.0).powi(2) + (5.0f64 - 8.0 / 3.0).powi(2)) / 3.0;
+                let var = ((1.0f64 - 8.0 / 3.0).powi(2)
+                    + (2.0f64 - 8.0 / 3.0).powi(2)
+                    + (5.0f64 - 8.0 / 3.0).powi(2))
+                    / 3.0;
                 assert!((scale - var.sqrt()).abs() < 1e-12);
             }
             e => panic!("{e:?}"),
         }
         // "east" never occurs in training rows: not a category
-        assert_eq!(p.encoded_names(), vec!["spend", "region=north", "region=south", "region=(other)"]);
+        assert_eq!(
+            p.encoded_names(),
+            vec!["spend", "region=north", "region=south", "region=(other)"]
+        );
         let m = p.encode_rows(&data(), &[2, 3]).unwrap();
         // row 2: NULL spend -> mean -> 0; north
         assert_eq!(m.row(0), &[0.0, 1.0, 0.0, 0.0]);
@@ -419,24 +513,39 @@ mod tests {
         assert_eq!(out[1..], [0.0, 0.0, 1.0]);
         assert_eq!(
             p.encode(0, Value::Number(f64::NAN), &mut out),
-            Err(PrepError::NotFinite { feature: "spend".into() })
+            Err(PrepError::NotFinite {
+                feature: "spend".into()
+            })
         );
-        assert!(matches!(p.encode(0, Value::Text("x"), &mut out), Err(PrepError::WrongKind { .. })));
+        assert!(matches!(
+            p.encode(0, Value::Text("x"), &mut out),
+            Err(PrepError::WrongKind { .. })
+        ));
     }
 
     #[test]
     fn impute_options() {
-        let median = PrepOptions { impute: Impute::Median, ..Default::default() };
+        let median = PrepOptions {
+            impute: Impute::Median,
+            ..Default::default()
+        };
         let p = Preprocessor::fit(&specs(), &data(), &[0, 1, 2, 3], &median).unwrap();
         assert!(matches!(p.features[0].encoding, Encoding::Scaled { fill, .. } if fill == 2.0));
-        let err = PrepOptions { impute: Impute::Error, ..Default::default() };
+        let err = PrepOptions {
+            impute: Impute::Error,
+            ..Default::default()
+        };
         assert_eq!(
             Preprocessor::fit(&specs(), &data(), &[0, 1, 2, 3], &err).unwrap_err(),
-            PrepError::Null { feature: "spend".into() }
+            PrepError::Null {
+                feature: "spend".into()
+            }
         );
         assert_eq!(
             Preprocessor::fit(&specs(), &data(), &[2], &PrepOptions::default()).unwrap_err(),
-            PrepError::AllNull { feature: "spend".into() }
+            PrepError::AllNull {
+                feature: "spend".into()
+            }
         );
     }
 }

@@ -21,14 +21,26 @@ pub struct Problem {
 
 impl Problem {
     pub fn option(message: impl Into<String>, hint: impl Into<String>) -> Problem {
-        Problem { kind: ProblemKind::InvalidOption, message: message.into(), hint: hint.into() }
+        Problem {
+            kind: ProblemKind::InvalidOption,
+            message: message.into(),
+            hint: hint.into(),
+        }
     }
 
     pub fn data(message: impl Into<String>, hint: impl Into<String>) -> Problem {
-        Problem { kind: ProblemKind::Data, message: message.into(), hint: hint.into() }
+        Problem {
+            kind: ProblemKind::Data,
+            message: message.into(),
+            hint: hint.into(),
+        }
     }
 
     pub fn device(message: impl Into<String>, hint: impl Into<String>) -> Problem {
-        Problem { kind: ProblemKind::Device, message: message.into(), hint: hint.into() }
+        Problem {
+            kind: ProblemKind::Device,
+            message: message.into(),
+            hint: hint.into(),
+        }
     }
 }

@@ -6,7 +6,12 @@ use rand_chacha::ChaCha8Rng;
 
 /// Returns (train, test) row indices, each sorted. Every class contributes
 /// round(test_size * class_count) rows to the test side, but at least one row stays in training.
-pub fn stratified(labels: &[usize], n_classes: usize, test_size: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+pub fn stratified(
+    labels: &[usize],
+    n_classes: usize,
+    test_size: f64,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
     for (i, &c) in labels.iter().enumerate() {
@@ -15,7 +20,8 @@ pub fn stratified(labels: &[usize], n_classes: usize, test_size: f64, seed: u64)
     let (mut train, mut test) = (Vec::new(), Vec::new());
     for rows in by_class.iter_mut() {
         rows.shuffle(&mut rng);
-        let n_test = ((rows.len() as f64 * test_size).round() as usize).min(rows.len().saturating_sub(1));
+        let n_test =
+            ((rows.len() as f64 * test_size).round() as usize).min(rows.len().saturating_sub(1));
         test.extend_from_slice(&rows[..n_test]);
         train.extend_from_slice(&rows[n_test..]);
     }
@@ -29,7 +35,8 @@ pub fn random(n: usize, test_size: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut rows: Vec<usize> = (0..n).collect();
     rows.shuffle(&mut rng);
-    let n_test = ((n as f64 * test_size).round() as usize).clamp(usize::from(n >= 2), n.saturating_sub(1));
+    let n_test =
+        ((n as f64 * test_size).round() as usize).clamp(usize::from(n >= 2), n.saturating_sub(1));
     let mut test = rows[..n_test].to_vec();
     let mut train = rows[n_test..].to_vec();
     train.sort_unstable();

@@ -19,7 +19,8 @@ pub const PURCHASE_TRUTH: &[(&str, f64)] = &[
     ("is_member", 0.7),
 ];
 /// Effect of each channel on the log-odds (relative to web).
-pub const CHANNEL_EFFECT: &[(&str, f64)] = &[("web", 0.0), ("store", -0.4), ("app", 0.8), ("email", 0.3)];
+pub const CHANNEL_EFFECT: &[(&str, f64)] =
+    &[("web", 0.0), ("store", -0.4), ("app", 0.8), ("email", 0.3)];
 /// Columns with no effect on purchases.
 pub const NOISE_FEATURES: &[&str] = &["age", "region", "tenure_days", "avg_order_value"];
 
@@ -65,7 +66,11 @@ fn pick(rng: &mut ChaCha8Rng, weights: &[f64]) -> usize {
 }
 
 fn truth(name: &str) -> f64 {
-    PURCHASE_TRUTH.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).unwrap()
+    PURCHASE_TRUTH
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| *v)
+        .unwrap()
 }
 
 /// The i-th customer (0-based) of the data set with this seed: independent of how many are made.
@@ -80,10 +85,18 @@ pub fn customer(seed: u64, i: u64) -> Customer {
     let channel = CHANNEL_EFFECT[channel_idx].0;
     let region = REGIONS[rng.gen_range(0..REGIONS.len())];
     let age_raw = (42.0 + 13.0 * normal(&mut rng)).round().clamp(18.0, 90.0) as i32;
-    let age = if rng.gen::<f64>() < 0.05 { None } else { Some(age_raw) };
+    let age = if rng.gen::<f64>() < 0.05 {
+        None
+    } else {
+        Some(age_raw)
+    };
     let tenure_days = rng.gen_range(30..2000);
     let aov = (3.8 + 0.5 * normal(&mut rng)).exp();
-    let avg_order_value = if rng.gen::<f64>() < 0.03 { None } else { Some((aov * 100.0).round() / 100.0) };
+    let avg_order_value = if rng.gen::<f64>() < 0.03 {
+        None
+    } else {
+        Some((aov * 100.0).round() / 100.0)
+    };
     let email_missing = rng.gen::<f64>() < 0.10;
 
     let logit = PURCHASE_INTERCEPT
@@ -103,7 +116,11 @@ pub fn customer(seed: u64, i: u64) -> Customer {
         channel,
         tenure_days,
         visits_30d: (6.0 + 2.5 * z_visits).round().max(0.0) as i32,
-        email_opens_30d: if email_missing { None } else { Some((5.0 + 3.0 * z_email).round().max(0.0) as i32) },
+        email_opens_30d: if email_missing {
+            None
+        } else {
+            Some((5.0 + 3.0 * z_email).round().max(0.0) as i32)
+        },
         support_tickets: (2.0 + 1.2 * z_tickets).round().max(0.0) as i32,
         avg_order_value,
         days_since_last_purchase: (60.0 + 25.0 * z_recency).round().max(0.0) as i32,
@@ -126,7 +143,8 @@ pub struct Order {
 /// heterogeneity, as BG/NBD assumes) from signup to AS_OF_DAYS; amounts scatter around the
 /// customer's average order value. `order_id`s are unique across customers.
 pub fn orders_of(seed: u64, c: &Customer) -> Vec<Order> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ c.customer_id as u64);
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ c.customer_id as u64);
     // yearly purchase rate ~ lognormal(mean ~4/year)
     let rate_per_day = (1.2 + 0.7 * normal(&mut rng)).exp() / 365.0;
     let aov = c.avg_order_value.unwrap_or(45.0);
@@ -180,7 +198,9 @@ mod tests {
     fn orders_fall_between_signup_and_as_of() {
         let c = customer(1, 3);
         let os = orders_of(1, &c);
-        assert!(os.iter().all(|o| o.order_date >= c.signup_date && o.order_date < AS_OF_DAYS));
+        assert!(os
+            .iter()
+            .all(|o| o.order_date >= c.signup_date && o.order_date < AS_OF_DAYS));
         assert_eq!(os, orders_of(1, &c));
     }
 }

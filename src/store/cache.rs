@@ -23,7 +23,9 @@ const MAX_CACHED: usize = 64;
 
 pub fn load(stored: StoredModel) -> Result<Rc<Model>> {
     let id = stored.id;
-    if let Some((_, m)) = MODELS.with(|c| c.borrow().get(&id).filter(|(s, _)| *s == stored).cloned()) {
+    if let Some((_, m)) =
+        MODELS.with(|c| c.borrow().get(&id).filter(|(s, _)| *s == stored).cloned())
+    {
         return Ok(m);
     }
     let bytes = catalog::weights(id);

@@ -3,10 +3,10 @@
 //! Every statement names its schema's objects in full (see crate::spi).
 
 use crate::error::{InsightError, Result};
-use pgrx::PgSqlErrorCode;
 use crate::spi::select_one;
 use pgrx::prelude::*;
 use pgrx::JsonB;
+use pgrx::PgSqlErrorCode;
 
 /// A parsed model reference: `'name'` (the deployed version) or `'name@3'`.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,10 +28,16 @@ pub fn parse_ref(s: &str) -> Result<ModelRef<'_>> {
             if name.is_empty() || version < 1 {
                 return Err(bad());
             }
-            Ok(ModelRef { name, version: Some(version) })
+            Ok(ModelRef {
+                name,
+                version: Some(version),
+            })
         }
         None if s.is_empty() => Err(bad()),
-        None => Ok(ModelRef { name: s, version: None }),
+        None => Ok(ModelRef {
+            name: s,
+            version: None,
+        }),
     }
 }
 
@@ -50,7 +56,10 @@ pub fn validate_name(name: &str) -> Result<()> {
         ));
     }
     if name.len() > 200 {
-        return Err(InsightError::invalid_parameter("model name is longer than 200 bytes", "Use a shorter name."));
+        return Err(InsightError::invalid_parameter(
+            "model name is longer than 200 bytes",
+            "Use a shorter name.",
+        ));
     }
     Ok(())
 }
@@ -69,7 +78,11 @@ pub struct StoredModel {
 /// One model row's StoredModel, from a query returning `ARRAY[id, xmin, cmin]` (ID_AND_VERSION).
 fn stored(query: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> Option<StoredModel> {
     let v = select_one::<Vec<i64>>(query, args)?;
-    Some(StoredModel { id: *v.first()?, xmin: *v.get(1)?, cmin: *v.get(2)? })
+    Some(StoredModel {
+        id: *v.first()?,
+        xmin: *v.get(1)?,
+        cmin: *v.get(2)?,
+    })
 }
 
 const ID_AND_VERSION: &str = "ARRAY[m.id, m.xmin::pg_catalog.text::pg_catalog.int8, m.cmin::pg_catalog.text::pg_catalog.int8]";
@@ -77,7 +90,11 @@ const ID_AND_VERSION: &str = "ARRAY[m.id, m.xmin::pg_catalog.text::pg_catalog.in
 /// Checks, before any work, that this session may write `tables` (insight.models to store a
 /// version, insight.deployments to deploy one): INSERT on each, and not a read-only transaction.
 pub fn check_can_write(tables: &[&str]) -> Result<()> {
-    if select_one::<bool>("SELECT pg_catalog.current_setting('transaction_read_only')::pg_catalog.bool", &[]) == Some(true) {
+    if select_one::<bool>(
+        "SELECT pg_catalog.current_setting('transaction_read_only')::pg_catalog.bool",
+        &[],
+    ) == Some(true)
+    {
         return Err(InsightError::read_only(
             "cannot store a model in a read-only transaction",
             "Train on the primary, outside SET TRANSACTION READ ONLY.",
@@ -90,11 +107,19 @@ pub fn check_can_write(tables: &[&str]) -> Result<()> {
         );
         if ok != Some(true) {
             return Err(InsightError::insufficient_privilege(
-                format!("permission denied to write {t}: storing {} needs INSERT on it", if *t == "insight.models" { "a model" } else { "a deployment" }),
+                format!(
+                    "permission denied to write {t}: storing {} needs INSERT on it",
+                    if *t == "insight.models" {
+                        "a model"
+                    } else {
+                        "a deployment"
+                    }
+                ),
                 format!(
                     "A superuser or the extension's owner can run: GRANT INSERT ON {} TO {};",
                     tables.join(", "),
-                    select_one::<String>("SELECT pg_catalog.quote_ident(current_user)", &[]).unwrap_or_default()
+                    select_one::<String>("SELECT pg_catalog.quote_ident(current_user)", &[])
+                        .unwrap_or_default()
                 ),
             ));
         }
@@ -155,7 +180,8 @@ pub fn latest_version(name: &str) -> Option<i32> {
 
 /// The highest version of `name`, in the calling statement's snapshot or a fresh one.
 fn max_version(name: &str, fresh: bool) -> Option<i32> {
-    let q = "SELECT pg_catalog.max(version) FROM insight.models WHERE name OPERATOR(pg_catalog.=) $1";
+    let q =
+        "SELECT pg_catalog.max(version) FROM insight.models WHERE name OPERATOR(pg_catalog.=) $1";
     if fresh {
         crate::spi::select_one_fresh::<i32>(q, &[name.into()])
     } else {
@@ -164,8 +190,11 @@ fn max_version(name: &str, fresh: bool) -> Option<i32> {
 }
 
 pub fn weights(id: i64) -> Vec<u8> {
-    select_one::<Vec<u8>>("SELECT weights FROM insight.models WHERE id OPERATOR(pg_catalog.=) $1", &[id.into()])
-        .unwrap_or_default()
+    select_one::<Vec<u8>>(
+        "SELECT weights FROM insight.models WHERE id OPERATOR(pg_catalog.=) $1",
+        &[id.into()],
+    )
+    .unwrap_or_default()
 }
 
 /// Everything train writes about a model version, but the id and version it is given.

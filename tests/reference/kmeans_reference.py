@@ -32,3 +32,19 @@ print(f"truth davies_bouldin={davies_bouldin_score(X, truth):.10f}")
 print(f"truth calinski_harabasz={calinski_harabasz_score(X, truth):.10f}")
 print(f"ari([0,0,1,1,2,2],[1,1,0,0,2,2])={adjusted_rand_score([0,0,1,1,2,2],[1,1,0,0,2,2]):.10f}")
 print(f"ari([0,0,1,1,2,2],[0,1,0,1,2,2])={adjusted_rand_score([0,0,1,1,2,2],[0,1,0,1,2,2]):.10f}")
+
+# Mini-batch k-means (src/ml/algorithms/kmeans/minibatch.rs): the Rust test `reference_big_blobs`,
+# 50,000 rows, 5 columns, six blobs: blob b sits at 6 on axis b (b < 5); blob 5 at (6,-6,-6,-6,-6).
+from sklearn.cluster import MiniBatchKMeans
+rows, truth = [], []
+for i in range(50_000):
+    b = i % 6
+    rows.append([(6.0 if j == b % 5 else 0.0) + (-6.0 if b == 5 else 0.0)
+                 + 1.5 * math.sin((i + 1) * (j + 2) * 0.37) * math.cos((i + 3) * 0.11 * (j + 1)) for j in range(5)])
+    truth.append(b)
+X = np.array(rows)
+full = KMeans(n_clusters=6, n_init=10, random_state=0).fit(X)
+print(f"big k=6 full inertia={full.inertia_:.6f} ari={adjusted_rand_score(truth, full.labels_):.10f}")
+for seed in range(3):
+    mb = MiniBatchKMeans(n_clusters=6, batch_size=1024, n_init=10, random_state=seed).fit(X)
+    print(f"big k=6 minibatch(random_state={seed}) inertia={mb.inertia_:.6f} ari={adjusted_rand_score(truth, mb.labels_):.10f} steps={mb.n_steps_}")

@@ -11,7 +11,9 @@ use crate::api::monitor::PgMonitor;
 use crate::data::columns::{self, ColumnInfo};
 use crate::data::reader::{self, ReadSpec, TargetColumn, TargetRead};
 use crate::error::{ident, no_null_elements, required, InsightError, OrRaise, Result};
-use crate::ml::algorithms::{self, Algorithm, ClassifierOptions, FitContext, Learns, RecipeContext};
+use crate::ml::algorithms::{
+    self, Algorithm, ClassifierOptions, FitContext, Learns, RecipeContext,
+};
 use crate::ml::model::Model;
 use crate::ml::options::Options;
 use crate::ml::parallel::Parallel;
@@ -47,7 +49,11 @@ fn train(
     ),
 > {
     let req = (|| -> Result<Request> {
-        let relation = required(relation, "relation", "Name a table or view, e.g. 'customers'.")?;
+        let relation = required(
+            relation,
+            "relation",
+            "Name a table or view, e.g. 'customers'.",
+        )?;
         let relid = relation.oid();
         drop(relation);
         Ok(Request {
@@ -60,7 +66,11 @@ fn train(
             options: required(options, "options", "Pass '{}' for the defaults.")?.0,
             test_size: required(test_size, "test_size", "Leave it out for the default 0.2.")?,
             seed: required(seed, "seed", "Leave it out for the default 42.")?,
-            deploy: required(deploy, "deploy", "Use 'always', 'if_better' (the default) or 'never'.")?,
+            deploy: required(
+                deploy,
+                "deploy",
+                "Use 'always', 'if_better' (the default) or 'never'.",
+            )?,
         })
     })()
     .or_raise();
@@ -86,17 +96,27 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
     catalog::validate_name(req.name)?;
     if !(req.test_size > 0.0 && req.test_size < 1.0) {
         return Err(InsightError::invalid_parameter(
-            format!("test_size must be between 0 and 1 (exclusive), got {}", req.test_size),
+            format!(
+                "test_size must be between 0 and 1 (exclusive), got {}",
+                req.test_size
+            ),
             "Use e.g. test_size => 0.2 to hold out 20% of the rows for evaluation.",
         ));
     }
     if !["always", "if_better", "never"].contains(&req.deploy) {
         return Err(InsightError::invalid_parameter(
-            format!("deploy must be always, if_better or never, got \"{}\"", req.deploy),
+            format!(
+                "deploy must be always, if_better or never, got \"{}\"",
+                req.deploy
+            ),
             "if_better deploys the new version when its test metric beats the deployed one.",
         ));
     }
-    catalog::check_can_write(if req.deploy == "never" { &["insight.models"] } else { &["insight.models", "insight.deployments"] })?;
+    catalog::check_can_write(if req.deploy == "never" {
+        &["insight.models"]
+    } else {
+        &["insight.models", "insight.deployments"]
+    })?;
     let relation = columns::relation_name(req.relid);
     let cols = columns::relation_columns(req.relid);
     let target = match req.target {
@@ -116,35 +136,75 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
         }
         Learns::Segments => None,
     };
-    let recipe = (algorithm.recipe)(&opts, &RecipeContext { learns, seed: req.seed as u64 })?;
+    let recipe = (algorithm.recipe)(
+        &opts,
+        &RecipeContext {
+            learns,
+            seed: req.seed as u64,
+        },
+    )?;
     opts.finish(&algorithm.known_options())?;
     if recipe.uses_device() {
         crate::gucs::check_device()?;
     }
 
-    let feats = columns::choose_features(&cols, req.features.as_deref(), req.exclude.as_deref(), target.as_ref(), &relation)?;
-    let inputs: Vec<(String, ValueKind)> = feats.iter().map(|c| (c.name.clone(), c.kind.unwrap())).collect();
-    let how = if learns == Learns::Classes { TargetRead::Text } else { TargetRead::Number };
-    let frame = reader::read(&ReadSpec { relation: &relation, inputs: &inputs, target: target.as_ref().map(|t| (t.name.as_str(), how)) })?;
+    let feats = columns::choose_features(
+        &cols,
+        req.features.as_deref(),
+        req.exclude.as_deref(),
+        target.as_ref(),
+        &relation,
+    )?;
+    let inputs: Vec<(String, ValueKind)> = feats
+        .iter()
+        .map(|c| (c.name.clone(), c.kind.unwrap()))
+        .collect();
+    let how = if learns == Learns::Classes {
+        TargetRead::Text
+    } else {
+        TargetRead::Number
+    };
+    let frame = reader::read(&ReadSpec {
+        relation: &relation,
+        inputs: &inputs,
+        target: target.as_ref().map(|t| (t.name.as_str(), how)),
+    })?;
+    let read_seconds = started.elapsed().as_secs_f64();
     if let (Some(t), true) = (&target, frame.skipped_null_target > 0) {
-        notice!("{} rows with a NULL {} were left out of training", frame.skipped_null_target, ident(&t.name));
+        notice!(
+            "{} rows with a NULL {} were left out of training",
+            frame.skipped_null_target,
+            ident(&t.name)
+        );
     }
     if frame.n_rows == 0 {
         return Err(InsightError::data(
             format!(
                 "relation {relation} has no rows{} to train on",
-                if frame.skipped_null_target > 0 { " with a non-NULL target" } else { "" }
+                if frame.skipped_null_target > 0 {
+                    " with a non-NULL target"
+                } else {
+                    ""
+                }
             ),
             "Load data first, or point train at a table or view that returns rows.",
         ));
     }
     let specs: Vec<ColumnSpec> = feats
         .iter()
-        .map(|c| ColumnSpec { name: c.name.clone(), sql_type: c.sql_type.clone(), kind: c.kind.unwrap() })
+        .map(|c| ColumnSpec {
+            name: c.name.clone(),
+            sql_type: c.sql_type.clone(),
+            kind: c.kind.unwrap(),
+        })
         .collect();
     let threads = crate::gucs::threads();
     let (par, monitor) = (Parallel::new(threads), PgMonitor::new());
-    let ctx = FitContext { par: &par, monitor: &monitor, device: crate::gucs::device() };
+    let ctx = FitContext {
+        par: &par,
+        monitor: &monitor,
+        device: crate::gucs::device(),
+    };
     let inp = supervised::Inputs {
         frame: &frame,
         specs: &specs,
@@ -160,9 +220,14 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
         (None, None, None) => segments::segment(&inp)?,
         _ => unreachable!("the target is read as text for classes, as numbers for values, not at all for segments"),
     };
-    let supervised::Trained { model, mut metrics, options } = trained;
+    let supervised::Trained {
+        model,
+        mut metrics,
+        options,
+    } = trained;
     let train_seconds = started.elapsed().as_secs_f64();
     metrics.insert("train_seconds".into(), json!(train_seconds));
+    metrics.insert("read_seconds".into(), json!(read_seconds));
     metrics.insert("threads".into(), json!(threads));
     let metrics = Value::Object(metrics);
     let (id, version) = catalog::insert(catalog::NewModel {
@@ -180,9 +245,22 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
     });
     let deployed = decide_deploy(req.name, req.deploy, model.task, &metrics, id);
     if crate::ml::monitor::Monitor::wants_progress(&monitor) {
-        notice!("trained {}@{version} ({}) on {} rows in {:.2}s", req.name, algorithm.name, frame.n_rows, train_seconds);
+        notice!(
+            "trained {}@{version} ({}) on {} rows in {:.2}s",
+            req.name,
+            algorithm.name,
+            frame.n_rows,
+            train_seconds
+        );
     }
-    Ok((id, req.name.to_string(), version, algorithm.name.to_string(), deployed, JsonB(metrics)))
+    Ok((
+        id,
+        req.name.to_string(),
+        version,
+        algorithm.name.to_string(),
+        deployed,
+        JsonB(metrics),
+    ))
 }
 
 /// The algorithm (named, or the default for the target), what it learns from this target (or
@@ -253,7 +331,11 @@ fn choose_algorithm(
                 target.sql_type,
                 a.name
             ),
-            None => format!("target column {} has type {}, which pg_insight cannot predict", ident(&target.name), target.sql_type),
+            None => format!(
+                "target column {} has type {}, which pg_insight cannot predict",
+                ident(&target.name),
+                target.sql_type
+            ),
         };
         return Err(InsightError::datatype_mismatch(
             message,
@@ -269,7 +351,11 @@ fn choose_algorithm(
             Learns::Classes => ("linear", "regress it"),
             _ => ("logistic", "classify it"),
         };
-        let switch = if named.is_some() { String::new() } else { format!("; pass algorithm => '{other}' to {other_task} instead") };
+        let switch = if named.is_some() {
+            String::new()
+        } else {
+            format!("; pass algorithm => '{other}' to {other_task} instead")
+        };
         notice!(
             "target {}: {} with {}, as {}{switch}",
             ident(&target.name),

@@ -19,10 +19,26 @@ const SILHOUETTE_SAMPLE: usize = 10_000;
 pub fn segment(inp: &Inputs) -> Result<Trained> {
     let n = inp.frame.n_rows;
     let rows: Vec<usize> = (0..n).collect();
-    let pre = Preprocessor::fit(inp.specs, &inp.frame.columns, &rows, inp.prep).map_err(prep_error)?;
-    let x = pre.encode_rows(&inp.frame.columns, &rows).map_err(prep_error)?;
-    let fitted = inp.recipe.fit(&TrainingData { x: &x, target: Target::None, weights: &[] }, inp.ctx)?;
-    let model = Model { task: Task::Segmentation, classes: vec![], threshold: 0.5, preprocessor: pre, estimator: fitted.estimator };
+    let pre =
+        Preprocessor::fit(inp.specs, &inp.frame.columns, &rows, inp.prep).map_err(prep_error)?;
+    let x = pre
+        .encode_rows(&inp.frame.columns, &rows)
+        .map_err(prep_error)?;
+    let fitted = inp.recipe.fit(
+        &TrainingData {
+            x: &x,
+            target: Target::None,
+            weights: &[],
+        },
+        inp.ctx,
+    )?;
+    let model = Model {
+        task: Task::Segmentation,
+        classes: vec![],
+        threshold: 0.5,
+        preprocessor: pre,
+        estimator: fitted.estimator,
+    };
 
     // each row's segment, as scoring gives it
     let mut out = [0.0; 2];
@@ -43,7 +59,9 @@ pub fn segment(inp: &Inputs) -> Result<Trained> {
         }
     }
     for (l, &size) in sizes.iter().enumerate() {
-        means[l * d..(l + 1) * d].iter_mut().for_each(|m| *m /= size.max(1) as f64);
+        means[l * d..(l + 1) * d]
+            .iter_mut()
+            .for_each(|m| *m /= size.max(1) as f64);
     }
     let sample = seeded_sample(n, SILHOUETTE_SAMPLE, inp.seed);
     let sample_labels: Vec<usize> = sample.iter().map(|&i| labels[i]).collect();
@@ -59,5 +77,9 @@ pub fn segment(inp: &Inputs) -> Result<Trained> {
     metrics.extend(fitted.info);
     let mut options = object(inp.recipe.options());
     options.extend(object(inp.prep.to_json()));
-    Ok(Trained { model, metrics, options })
+    Ok(Trained {
+        model,
+        metrics,
+        options,
+    })
 }

@@ -4,9 +4,9 @@
 
 use crate::data::reader::Frame;
 use crate::error::{ident, InsightError, Result};
+use crate::ml::algorithms::logistic::balanced_weights;
 use crate::ml::algorithms::{ClassifierOptions, FitContext, Fitted, Recipe, Target, TrainingData};
 use crate::ml::importance::{self, Truth};
-use crate::ml::algorithms::logistic::balanced_weights;
 use crate::ml::metrics;
 use crate::ml::model::{Model, Task};
 use crate::ml::preprocess::{ColumnSpec, PrepError, PrepOptions, Preprocessor};
@@ -37,22 +37,37 @@ pub struct Inputs<'a> {
     pub ctx: &'a FitContext<'a>,
 }
 
-pub fn classify(inp: &Inputs, labels: &[String], target: &str, cfg: &ClassifierOptions) -> Result<Trained> {
+pub fn classify(
+    inp: &Inputs,
+    labels: &[String],
+    target: &str,
+    cfg: &ClassifierOptions,
+) -> Result<Trained> {
     let classes = classes_of(labels, target, cfg)?;
     let k = classes.len();
-    let class_of: std::collections::HashMap<&str, usize> =
-        classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+    let class_of: std::collections::HashMap<&str, usize> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
     let y: Vec<usize> = labels.iter().map(|l| class_of[l.as_str()]).collect();
     let (train_idx, test_idx) = split::stratified(&y, k, inp.test_size, inp.seed);
     if test_idx.is_empty() {
         return Err(too_few_rows(y.len()));
     }
     let y_train: Vec<usize> = train_idx.iter().map(|&i| y[i]).collect();
-    let weights =
-        if cfg.class_weight == "balanced" { balanced_weights(&y_train, k) } else { vec![1.0; y_train.len()] };
+    let weights = if cfg.class_weight == "balanced" {
+        balanced_weights(&y_train, k)
+    } else {
+        vec![1.0; y_train.len()]
+    };
     let (pre, fitted) = fit(inp, &train_idx, Target::Classes(&y_train, k), &weights)?;
     let model = Model {
-        task: if k == 2 { Task::Binary } else { Task::Multiclass },
+        task: if k == 2 {
+            Task::Binary
+        } else {
+            Task::Multiclass
+        },
         classes: classes.clone(),
         threshold: cfg.threshold,
         preprocessor: pre,
@@ -69,18 +84,45 @@ pub fn classify(inp: &Inputs, labels: &[String], target: &str, cfg: &ClassifierO
     let rows = importance_rows(&test_idx);
     let imp = if k == 2 {
         let truth: Vec<bool> = rows.iter().map(|&i| y[i] == 1).collect();
-        importance::permutation(&model, &inp.frame.columns, &rows, &Truth::Binary(&truth), IMPORTANCE_REPEATS, inp.seed, inp.ctx.monitor)
+        importance::permutation(
+            &model,
+            &inp.frame.columns,
+            &rows,
+            &Truth::Binary(&truth),
+            IMPORTANCE_REPEATS,
+            inp.seed,
+            inp.ctx.monitor,
+        )
     } else {
         let truth: Vec<usize> = rows.iter().map(|&i| y[i]).collect();
-        importance::permutation(&model, &inp.frame.columns, &rows, &Truth::Classes(&truth), IMPORTANCE_REPEATS, inp.seed, inp.ctx.monitor)
+        importance::permutation(
+            &model,
+            &inp.frame.columns,
+            &rows,
+            &Truth::Classes(&truth),
+            IMPORTANCE_REPEATS,
+            inp.seed,
+            inp.ctx.monitor,
+        )
     };
     add_fit_metrics(&mut metrics, train_idx.len(), fitted.info, &model, &imp);
     let mut options = object(inp.recipe.options());
     options.insert("class_weight".into(), json!(cfg.class_weight));
     options.insert("threshold".into(), json!(cfg.threshold));
-    options.insert("positive_class".into(), if k == 2 { json!(classes[1]) } else { Value::Null });
+    options.insert(
+        "positive_class".into(),
+        if k == 2 {
+            json!(classes[1])
+        } else {
+            Value::Null
+        },
+    );
     options.extend(object(inp.prep.to_json()));
-    Ok(Trained { model, metrics: object(metrics), options })
+    Ok(Trained {
+        model,
+        metrics: object(metrics),
+        options,
+    })
 }
 
 pub fn regress(inp: &Inputs, y: &[f64]) -> Result<Trained> {
@@ -89,32 +131,73 @@ pub fn regress(inp: &Inputs, y: &[f64]) -> Result<Trained> {
         return Err(too_few_rows(y.len()));
     }
     let y_train: Vec<f64> = train_idx.iter().map(|&i| y[i]).collect();
-    let (pre, fitted) = fit(inp, &train_idx, Target::Values(&y_train), &vec![1.0; y_train.len()])?;
-    let model = Model { task: Task::Regression, classes: vec![], threshold: 0.5, preprocessor: pre, estimator: fitted.estimator };
+    let (pre, fitted) = fit(
+        inp,
+        &train_idx,
+        Target::Values(&y_train),
+        &vec![1.0; y_train.len()],
+    )?;
+    let model = Model {
+        task: Task::Regression,
+        classes: vec![],
+        threshold: 0.5,
+        preprocessor: pre,
+        estimator: fitted.estimator,
+    };
     let pred = score_rows(&model, inp.frame, &test_idx)?;
     let truth: Vec<f64> = test_idx.iter().map(|&i| y[i]).collect();
     let mut metrics = metrics::regression(&pred, &truth).to_json();
     let rows = importance_rows(&test_idx);
     let truth: Vec<f64> = rows.iter().map(|&i| y[i]).collect();
-    let imp = importance::permutation(&model, &inp.frame.columns, &rows, &Truth::Values(&truth), IMPORTANCE_REPEATS, inp.seed, inp.ctx.monitor);
+    let imp = importance::permutation(
+        &model,
+        &inp.frame.columns,
+        &rows,
+        &Truth::Values(&truth),
+        IMPORTANCE_REPEATS,
+        inp.seed,
+        inp.ctx.monitor,
+    );
     add_fit_metrics(&mut metrics, train_idx.len(), fitted.info, &model, &imp);
     let mut options = object(inp.recipe.options());
     options.extend(object(inp.prep.to_json()));
-    Ok(Trained { model, metrics: object(metrics), options })
+    Ok(Trained {
+        model,
+        metrics: object(metrics),
+        options,
+    })
 }
 
 /// Preprocessing fitted on the training rows, then the algorithm on the encoded rows.
-fn fit(inp: &Inputs, train_idx: &[usize], target: Target, weights: &[f64]) -> Result<(Preprocessor, Fitted)> {
-    let pre = Preprocessor::fit(inp.specs, &inp.frame.columns, train_idx, inp.prep).map_err(prep_error)?;
-    let x = pre.encode_rows(&inp.frame.columns, train_idx).map_err(prep_error)?;
-    let mut fitted = inp.recipe.fit(&TrainingData { x: &x, target, weights }, inp.ctx)?;
+fn fit(
+    inp: &Inputs,
+    train_idx: &[usize],
+    target: Target,
+    weights: &[f64],
+) -> Result<(Preprocessor, Fitted)> {
+    let pre = Preprocessor::fit(inp.specs, &inp.frame.columns, train_idx, inp.prep)
+        .map_err(prep_error)?;
+    let x = pre
+        .encode_rows(&inp.frame.columns, train_idx)
+        .map_err(prep_error)?;
+    let mut fitted = inp.recipe.fit(
+        &TrainingData {
+            x: &x,
+            target,
+            weights,
+        },
+        inp.ctx,
+    )?;
     fitted.estimator.center_categories(&pre, &x);
     Ok((pre, fitted))
 }
 
 /// The model's outputs for the given rows, concatenated (k per row for multiclass).
 fn score_rows(model: &Model, frame: &Frame, rows: &[usize]) -> Result<Vec<f64>> {
-    let x = model.preprocessor.encode_rows(&frame.columns, rows).map_err(prep_error)?;
+    let x = model
+        .preprocessor
+        .encode_rows(&frame.columns, rows)
+        .map_err(prep_error)?;
     let mut out = vec![0.0; model.outputs()];
     let mut all = Vec::with_capacity(rows.len() * out.len());
     for r in 0..x.rows {
@@ -143,12 +226,19 @@ fn classes_of(labels: &[String], target: &str, cfg: &ClassifierOptions) -> Resul
     }
     if classes.len() > MAX_CLASSES {
         return Err(InsightError::data(
-            format!("target column {} has more than {MAX_CLASSES} distinct values", ident(target)),
+            format!(
+                "target column {} has more than {MAX_CLASSES} distinct values",
+                ident(target)
+            ),
             "For a numeric quantity use algorithm => 'linear'; for labels, group rare ones first.",
         ));
     }
     if classes.iter().all(|l| l.parse::<f64>().is_ok()) {
-        classes.sort_by(|a, b| a.parse::<f64>().unwrap().total_cmp(&b.parse::<f64>().unwrap()));
+        classes.sort_by(|a, b| {
+            a.parse::<f64>()
+                .unwrap()
+                .total_cmp(&b.parse::<f64>().unwrap())
+        });
     }
     if let Some(pos) = &cfg.positive_class {
         if classes.len() != 2 {
@@ -159,7 +249,9 @@ fn classes_of(labels: &[String], target: &str, cfg: &ClassifierOptions) -> Resul
         }
         let i = classes.iter().position(|c| c == pos).ok_or_else(|| {
             InsightError::invalid_parameter(
-                format!("option \"positive_class\" is \"{pos}\", which is not a value of the target"),
+                format!(
+                    "option \"positive_class\" is \"{pos}\", which is not a value of the target"
+                ),
                 format!("Values: {}.", classes.join(", ")),
             )
         })?;
@@ -171,7 +263,10 @@ fn classes_of(labels: &[String], target: &str, cfg: &ClassifierOptions) -> Resul
 }
 
 fn too_few_rows(n: usize) -> InsightError {
-    InsightError::data(format!("too few rows ({n}) to hold out a test split"), "Add rows or raise test_size.")
+    InsightError::data(
+        format!("too few rows ({n}) to hold out a test split"),
+        "Add rows or raise test_size.",
+    )
 }
 
 fn importance_rows(test_idx: &[usize]) -> Vec<usize> {
@@ -183,11 +278,22 @@ fn importance_rows(test_idx: &[usize]) -> Vec<usize> {
 /// Test metrics common to every algorithm: training size, what the fit reported, and the
 /// permutation importance of each input column (the drop of ROC AUC for binary, accuracy for
 /// multiclass, R^2 for regression).
-fn add_fit_metrics(metrics: &mut Value, n_train: usize, fit_info: Map<String, Value>, model: &Model, importance: &[f64]) {
+fn add_fit_metrics(
+    metrics: &mut Value,
+    n_train: usize,
+    fit_info: Map<String, Value>,
+    model: &Model,
+    importance: &[f64],
+) {
     if let Value::Object(m) = metrics {
         m.insert("n_train".into(), json!(n_train));
         m.extend(fit_info);
-        let imp = model.preprocessor.features.iter().zip(importance).map(|(f, v)| (f.name.clone(), metrics::finite(*v)));
+        let imp = model
+            .preprocessor
+            .features
+            .iter()
+            .zip(importance)
+            .map(|(f, v)| (f.name.clone(), metrics::finite(*v)));
         m.insert("feature_importance".into(), Value::Object(imp.collect()));
     }
 }
@@ -202,11 +308,17 @@ pub(super) fn object(v: Value) -> Map<String, Value> {
 pub fn prep_error(e: PrepError) -> InsightError {
     match e {
         PrepError::Null { feature } => InsightError::null_value(
-            format!("column {} contains NULL and options.impute is \"error\"", ident(&feature)),
+            format!(
+                "column {} contains NULL and options.impute is \"error\"",
+                ident(&feature)
+            ),
             "Use impute mean, median or zero, or filter the NULL rows out.",
         ),
         PrepError::AllNull { feature } => InsightError::data(
-            format!("column {} has no non-NULL values in the training rows", ident(&feature)),
+            format!(
+                "column {} has no non-NULL values in the training rows",
+                ident(&feature)
+            ),
             "Leave it out with exclude => ARRAY['...'].",
         ),
         PrepError::WrongKind { feature, expected } => InsightError::datatype_mismatch(

@@ -26,14 +26,24 @@ struct Ridge {
 }
 
 fn read_recipe(o: &Options, _: &RecipeContext) -> Result<Box<dyn Recipe>, Problem> {
-    Ok(Box::new(Ridge { l2: o.f64_in("l2", 0.0, 0.0, 1e12, "a number >= 0")? }))
+    Ok(Box::new(Ridge {
+        l2: o.f64_in("l2", 0.0, 0.0, 1e12, "a number >= 0")?,
+    }))
 }
 
 impl Recipe for Ridge {
     fn fit(&self, data: &TrainingData, ctx: &FitContext) -> Result<Fitted, Problem> {
-        let Target::Values(y) = data.target else { unreachable!("linear learns values only") };
+        let Target::Values(y) = data.target else {
+            unreachable!("linear learns values only")
+        };
         let f = fit(data.x, y, data.weights, self.l2, ctx.par, ctx.monitor);
-        Ok(Fitted { estimator: Estimator::Linear { coef: f.coef, intercept: vec![f.intercept] }, info: Default::default() })
+        Ok(Fitted {
+            estimator: Estimator::Linear {
+                coef: f.coef,
+                intercept: vec![f.intercept],
+            },
+            info: Default::default(),
+        })
     }
 
     fn options(&self) -> serde_json::Value {
@@ -95,7 +105,10 @@ pub fn fit(
         xtx[j * m + j] += l2;
     }
     let theta = solve_spd_regularised(&xtx, m, &xty);
-    LinearFit { coef: theta[..d].to_vec(), intercept: theta[d] }
+    LinearFit {
+        coef: theta[..d].to_vec(),
+        intercept: theta[d],
+    }
 }
 
 #[cfg(test)]
@@ -129,18 +142,38 @@ mod tests {
     #[test]
     fn ols_matches_scikit_learn() {
         let (x, y) = reference_regression();
-        let f = fit(&x, &y, &vec![1.0; y.len()], 0.0, &Parallel::serial(), &Silent);
+        let f = fit(
+            &x,
+            &y,
+            &vec![1.0; y.len()],
+            0.0,
+            &Parallel::serial(),
+            &Silent,
+        );
         // LinearRegression().fit(X, y)
-        assert!(close(&f.coef, &[2.4993039198, -1.2765121386, 0.4950957847], 1e-9), "{f:?}");
+        assert!(
+            close(&f.coef, &[2.4993039198, -1.2765121386, 0.4950957847], 1e-9),
+            "{f:?}"
+        );
         assert!((f.intercept - 3.9768658677).abs() < 1e-6);
     }
 
     #[test]
     fn ridge_matches_scikit_learn() {
         let (x, y) = reference_regression();
-        let f = fit(&x, &y, &vec![1.0; y.len()], 10.0, &Parallel::new(2), &Silent);
+        let f = fit(
+            &x,
+            &y,
+            &vec![1.0; y.len()],
+            10.0,
+            &Parallel::new(2),
+            &Silent,
+        );
         // Ridge(alpha=10.0).fit(X, y)
-        assert!(close(&f.coef, &[2.4588210532, -1.2319440289, 0.4879371883], 1e-9), "{f:?}");
+        assert!(
+            close(&f.coef, &[2.4588210532, -1.2319440289, 0.4879371883], 1e-9),
+            "{f:?}"
+        );
         assert!((f.intercept - 3.9967125092).abs() < 1e-6);
     }
 
@@ -149,7 +182,14 @@ mod tests {
         // second column duplicates the first: predictions must still be exact
         let rows: Vec<Vec<f64>> = (0..20).map(|i| vec![i as f64, i as f64]).collect();
         let y: Vec<f64> = (0..20).map(|i| 1.0 + 2.0 * i as f64).collect();
-        let f = fit(&Matrix::from_rows(&rows), &y, &vec![1.0; 20], 0.0, &Parallel::serial(), &Silent);
+        let f = fit(
+            &Matrix::from_rows(&rows),
+            &y,
+            &vec![1.0; 20],
+            0.0,
+            &Parallel::serial(),
+            &Silent,
+        );
         assert!((f.coef[0] + f.coef[1] - 2.0).abs() < 1e-4, "{f:?}");
         assert!((f.intercept - 1.0).abs() < 1e-3, "{f:?}");
     }

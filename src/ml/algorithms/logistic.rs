@@ -39,7 +39,9 @@ fn read_recipe(o: &Options, _: &RecipeContext) -> Result<Box<dyn Recipe>, Proble
 
 impl Recipe for LogisticOptions {
     fn fit(&self, data: &TrainingData, ctx: &FitContext) -> Result<Fitted, Problem> {
-        let Target::Classes(y, k) = data.target else { unreachable!("logistic learns classes only") };
+        let Target::Classes(y, k) = data.target else {
+            unreachable!("logistic learns classes only")
+        };
         let f = fit(data.x, y, k, data.weights, self, ctx.par, ctx.monitor);
         if !f.converged {
             ctx.monitor.warn(&format!(
@@ -49,7 +51,10 @@ impl Recipe for LogisticOptions {
         }
         let info = json!({ "iterations": f.iterations, "converged": f.converged });
         Ok(Fitted {
-            estimator: Estimator::Linear { coef: f.coef, intercept: f.intercept },
+            estimator: Estimator::Linear {
+                coef: f.coef,
+                intercept: f.intercept,
+            },
             info: info.as_object().cloned().unwrap_or_default(),
         })
     }
@@ -71,7 +76,11 @@ pub struct LogisticOptions {
 
 impl Default for LogisticOptions {
     fn default() -> Self {
-        LogisticOptions { l2: 1.0, max_iter: 100, tol: 1e-10 }
+        LogisticOptions {
+            l2: 1.0,
+            max_iter: 100,
+            tol: 1e-10,
+        }
     }
 }
 
@@ -165,7 +174,11 @@ fn fit_binary_newton(
     while it < opts.max_iter {
         it += 1;
         let parts = par.map_blocks(x.rows, monitor, |r| {
-            let mut acc = NewtonAcc { loss: 0.0, grad: vec![0.0; m], hess: vec![0.0; m * m] };
+            let mut acc = NewtonAcc {
+                loss: 0.0,
+                grad: vec![0.0; m],
+                hess: vec![0.0; m * m],
+            };
             let mut xi = vec![0.0; m];
             for i in r {
                 xi[..d].copy_from_slice(x.row(i));
@@ -236,7 +249,11 @@ fn fit_binary_newton(
         let mut t = 1.0;
         let mut moved = false;
         for _ in 0..30 {
-            let cand: Vec<f64> = theta.iter().zip(&delta).map(|(th, dl)| th - t * dl).collect();
+            let cand: Vec<f64> = theta
+                .iter()
+                .zip(&delta)
+                .map(|(th, dl)| th - t * dl)
+                .collect();
             let l = penalised_loss(&cand, par);
             if l.is_finite() && l <= loss + 1e-4 * t * slope {
                 theta = cand;
@@ -331,7 +348,11 @@ fn fit_lbfgs(
     let res = optim::minimize(
         vec![0.0; k * stride],
         objective,
-        &LbfgsOptions { max_iter: opts.max_iter.max(1) * 10, gtol: opts.tol * total_w, memory: 10 },
+        &LbfgsOptions {
+            max_iter: opts.max_iter.max(1) * 10,
+            gtol: opts.tol * total_w,
+            memory: 10,
+        },
         monitor,
         |it, f, gmax| {
             if progress && (it % 10 == 0 || it == 1) {
@@ -369,7 +390,13 @@ pub fn balanced_weights(y: &[usize], n_classes: usize) -> Vec<f64> {
     let n = y.len() as f64;
     let per_class: Vec<f64> = counts
         .iter()
-        .map(|&c| if c == 0 { 0.0 } else { n / (n_classes as f64 * c as f64) })
+        .map(|&c| {
+            if c == 0 {
+                0.0
+            } else {
+                n / (n_classes as f64 * c as f64)
+            }
+        })
         .collect();
     y.iter().map(|&c| per_class[c]).collect()
 }
@@ -386,8 +413,9 @@ mod tests {
         let mut rows = Vec::new();
         let mut y = Vec::new();
         for i in 0..n {
-            let r: Vec<f64> =
-                (0..3).map(|j| ((i + 1) as f64 * (j + 2) as f64 * 0.37).sin() * (j + 1) as f64).collect();
+            let r: Vec<f64> = (0..3)
+                .map(|j| ((i + 1) as f64 * (j + 2) as f64 * 0.37).sin() * (j + 1) as f64)
+                .collect();
             let noise = ((i as f64) * 12.9898).sin() * 43758.5453;
             let noise = noise - noise.floor() - 0.5;
             let s = 1.5 * r[0] - 0.8 * r[1] + 0.3 * r[2] + 2.0 * noise;
@@ -402,12 +430,19 @@ mod tests {
         let mut rows = Vec::new();
         let mut y = Vec::new();
         for i in 0..n {
-            let r: Vec<f64> =
-                (0..2).map(|j| ((i + 1) as f64 * (j + 3) as f64 * 0.23).cos() * (j + 1) as f64).collect();
+            let r: Vec<f64> = (0..2)
+                .map(|j| ((i + 1) as f64 * (j + 3) as f64 * 0.23).cos() * (j + 1) as f64)
+                .collect();
             let noise = ((i as f64) * 78.233).sin() * 43758.5453;
             let noise = noise - noise.floor() - 0.5;
             let s = r[0] + 0.5 * r[1] + 1.5 * noise;
-            y.push(if s < -0.5 { 0 } else if s < 0.6 { 1 } else { 2 });
+            y.push(if s < -0.5 {
+                0
+            } else if s < 0.6 {
+                1
+            } else {
+                2
+            });
             rows.push(r);
         }
         (Matrix::from_rows(&rows), y)
@@ -433,7 +468,15 @@ mod tests {
     fn binary_matches_scikit_learn() {
         let (x, y) = reference_binary();
         let w = vec![1.0; y.len()];
-        let fit = fit(&x, &y, 2, &w, &LogisticOptions::default(), &Parallel::serial(), &Silent);
+        let fit = fit(
+            &x,
+            &y,
+            2,
+            &w,
+            &LogisticOptions::default(),
+            &Parallel::serial(),
+            &Silent,
+        );
         assert!(fit.converged);
         assert_close(&fit.coef, &SK_BINARY_COEF, 5e-5);
         assert_close(&fit.intercept, &[SK_BINARY_INTERCEPT], 5e-5);
@@ -443,22 +486,39 @@ mod tests {
     fn balanced_class_weights_match_scikit_learn() {
         let (x, y) = reference_binary();
         let w = balanced_weights(&y, 2);
-        let opts = LogisticOptions { l2: 2.0, ..Default::default() };
+        let opts = LogisticOptions {
+            l2: 2.0,
+            ..Default::default()
+        };
         let fit = fit(&x, &y, 2, &w, &opts, &Parallel::new(2), &Silent);
         assert_close(&fit.coef, &SK_BALANCED_COEF, 5e-5);
         assert_close(&fit.intercept, &[SK_BALANCED_INTERCEPT], 5e-5);
     }
 
     // multi_class='multinomial', C=1.0, tol=1e-12, max_iter=10000; rows are classes 0, 1, 2
-    const SK_MULTI_COEF: [f64; 6] =
-        [-2.9433874282, -1.6144398215, -0.2997842238, -0.1142353485, 3.2431716519, 1.7286751700];
+    const SK_MULTI_COEF: [f64; 6] = [
+        -2.9433874282,
+        -1.6144398215,
+        -0.2997842238,
+        -0.1142353485,
+        3.2431716519,
+        1.7286751700,
+    ];
     const SK_MULTI_INTERCEPT: [f64; 3] = [-0.1919325940, 1.2197238374, -1.0277912434];
 
     #[test]
     fn multinomial_matches_scikit_learn() {
         let (x, y) = reference_multiclass();
         let w = vec![1.0; y.len()];
-        let fit = fit(&x, &y, 3, &w, &LogisticOptions::default(), &Parallel::serial(), &Silent);
+        let fit = fit(
+            &x,
+            &y,
+            3,
+            &w,
+            &LogisticOptions::default(),
+            &Parallel::serial(),
+            &Silent,
+        );
         assert!(fit.converged, "{fit:?}");
         assert_close(&fit.coef, &SK_MULTI_COEF, 5e-5);
         assert_close(&fit.intercept, &SK_MULTI_INTERCEPT, 5e-5);

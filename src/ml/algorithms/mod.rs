@@ -22,12 +22,25 @@ use super::problem::Problem;
 use serde_json::{Map, Value};
 
 /// Every algorithm `insight.train` knows, in the order the docs list them.
-pub static ALGORITHMS: &[&Algorithm] = &[&logistic::ALGORITHM, &linear::ALGORITHM, &mlp::ALGORITHM, &kmeans::ALGORITHM];
+pub static ALGORITHMS: &[&Algorithm] = &[
+    &logistic::ALGORITHM,
+    &linear::ALGORITHM,
+    &mlp::ALGORITHM,
+    &kmeans::ALGORITHM,
+];
 
 /// Algorithms of the SQL contract that later releases add (named in the unknown-algorithm error).
 pub const PLANNED: &[&str] = &[
-    "gbdt", "random_forest", "agglomerative", "bgnbd", "pareto_nbd", "gamma_gamma", "text_logistic",
-    "als", "item_knn", "popularity",
+    "gbdt",
+    "random_forest",
+    "agglomerative",
+    "bgnbd",
+    "pareto_nbd",
+    "gamma_gamma",
+    "text_logistic",
+    "als",
+    "item_knn",
+    "popularity",
 ];
 
 /// What an algorithm learns from.
@@ -90,7 +103,11 @@ pub fn find(name: &str) -> Option<&'static Algorithm> {
 
 /// The algorithm picked for a target of this kind when none is named.
 pub fn default_for(learns: Learns) -> &'static Algorithm {
-    ALGORITHMS.iter().copied().find(|a| a.default_for == Some(learns)).expect("every kind of target has a default")
+    ALGORITHMS
+        .iter()
+        .copied()
+        .find(|a| a.default_for == Some(learns))
+        .expect("every kind of target has a default")
 }
 
 pub fn names() -> Vec<&'static str> {
@@ -169,7 +186,10 @@ impl ClassifierOptions {
     /// Records, for `Options::finish`, why these keys do nothing for a regression target.
     pub fn not_for_regression(o: &Options) {
         for k in CLASSIFIER_OPTIONS {
-            o.not_applicable(k, format!("Option \"{k}\" applies to classification; this target is regressed."));
+            o.not_applicable(
+                k,
+                format!("Option \"{k}\" applies to classification; this target is regressed."),
+            );
         }
     }
 }
@@ -182,8 +202,11 @@ mod tests {
     fn every_kind_of_target_has_exactly_one_default_and_names_are_unique() {
         for l in [Learns::Classes, Learns::Values] {
             // segments are never a default: without a target, train asks for an algorithm
-            let defaults: Vec<&str> =
-                ALGORITHMS.iter().filter(|a| a.default_for == Some(l)).map(|a| a.name).collect();
+            let defaults: Vec<&str> = ALGORITHMS
+                .iter()
+                .filter(|a| a.default_for == Some(l))
+                .map(|a| a.name)
+                .collect();
             assert_eq!(defaults.len(), 1, "{l:?}: {defaults:?}");
             assert!(default_for(l).learns.contains(&l));
         }
@@ -191,7 +214,10 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), ALGORITHMS.len());
-        assert!(names.iter().all(|n| !PLANNED.contains(n)), "a released algorithm is still listed as planned");
+        assert!(
+            names.iter().all(|n| !PLANNED.contains(n)),
+            "a released algorithm is still listed as planned"
+        );
     }
 
     #[test]

@@ -148,3 +148,30 @@ RESET max_parallel_workers_per_gather;
 SET max_parallel_workers_per_gather = 0;
 SELECT round(sum(insight.predict_purchase('purchase', c))::numeric, 6) = :parallel_sum AS same_as_serial FROM customers c;
 RESET ALL;
+
+-- the same table and seed train the same model whatever other scans did: on a table larger than
+-- shared_buffers / 4 a synchronised scan would start where the last scan stopped, and the seeded
+-- split would see the rows in another order (fillfactor 10 makes 20,000 rows fill ~45 MB)
+CREATE TABLE big_sparse (id int, x1 float8, x2 float8, y bool, pad text) WITH (fillfactor = 10);
+INSERT INTO big_sparse
+SELECT i, sin(i), cos(i * 1.7), sin(i) + 0.5 * cos(i * 1.7) + 0.3 * sin(i * 13.1) > 0, repeat('p', 200)
+  FROM generate_series(1, 20000) i;
+SELECT pg_relation_size('big_sparse') / current_setting('block_size')::int
+       > (SELECT setting::int FROM pg_settings WHERE name = 'shared_buffers') / 4 AS large_enough;
+BEGIN;
+DECLARE stop_midway CURSOR FOR SELECT * FROM big_sparse;
+MOVE FORWARD 9000 IN stop_midway;
+CLOSE stop_midway;
+COMMIT;
+SELECT model_id AS first_id FROM insight.train('sync_a', 'big_sparse', target => 'y', features => ARRAY['x1', 'x2'], deploy => 'never') \gset
+BEGIN;
+DECLARE stop_midway CURSOR FOR SELECT * FROM big_sparse;
+MOVE FORWARD 3000 IN stop_midway;
+CLOSE stop_midway;
+COMMIT;
+SELECT model_id AS second_id FROM insight.train('sync_b', 'big_sparse', target => 'y', features => ARRAY['x1', 'x2'], deploy => 'never') \gset
+SELECT a.metrics - '{train_seconds,read_seconds}'::text[] = b.metrics - '{train_seconds,read_seconds}'::text[] AS same_metrics, a.weights = b.weights AS same_model
+  FROM insight.models a, insight.models b WHERE a.id = :first_id AND b.id = :second_id;
+-- and the user's own setting is left as it was
+SHOW synchronize_seqscans;
+DROP TABLE big_sparse;

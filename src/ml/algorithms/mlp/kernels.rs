@@ -61,8 +61,16 @@ pub fn flush_denormals<R>(f: impl FnOnce() -> R) -> R {
 
 /// `FMA`: the AVX2 + FMA kernel (only called from functions compiled for those features).
 #[inline(always)]
-pub(super) fn accumulate_impl<const FMA: bool>(w: &[f32], n_out: usize, a: &[f32], out: &mut [f32]) {
-    assert!(w.len() == a.len() * n_out && out.len() == n_out, "layer shapes");
+pub(super) fn accumulate_impl<const FMA: bool>(
+    w: &[f32],
+    n_out: usize,
+    a: &[f32],
+    out: &mut [f32],
+) {
+    assert!(
+        w.len() == a.len() * n_out && out.len() == n_out,
+        "layer shapes"
+    );
     #[cfg(target_arch = "x86_64")]
     if FMA {
         // SAFETY: FMA is only true inside functions compiled for avx2 + fma, which are only
@@ -99,7 +107,11 @@ unsafe fn accumulate_fma(w: &[f32], n_out: usize, a: &[f32], out: &mut [f32]) {
         let mut i = 0;
         while i + 16 <= n_in {
             s0 = _mm256_fmadd_ps(_mm256_loadu_ps(ap.add(i)), _mm256_loadu_ps(wp.add(i)), s0);
-            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(ap.add(i + 8)), _mm256_loadu_ps(wp.add(i + 8)), s1);
+            s1 = _mm256_fmadd_ps(
+                _mm256_loadu_ps(ap.add(i + 8)),
+                _mm256_loadu_ps(wp.add(i + 8)),
+                s1,
+            );
             i += 16;
         }
         if i + 8 <= n_in {
@@ -108,7 +120,8 @@ unsafe fn accumulate_fma(w: &[f32], n_out: usize, a: &[f32], out: &mut [f32]) {
         }
         let mut lanes = [0.0f32; 8];
         _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_add_ps(s0, s1));
-        let mut total = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+        let mut total = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+            + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
         while i < n_in {
             total = (*ap.add(i)).mul_add(*wp.add(i), total);
             i += 1;
@@ -118,9 +131,18 @@ unsafe fn accumulate_fma(w: &[f32], n_out: usize, a: &[f32], out: &mut [f32]) {
     }
     let mut o = 0;
     while o + 32 <= n_out {
-        let (mut c0, mut c1, mut c2, mut c3) =
-            (_mm256_loadu_ps(op.add(o)), _mm256_loadu_ps(op.add(o + 8)), _mm256_loadu_ps(op.add(o + 16)), _mm256_loadu_ps(op.add(o + 24)));
-        let (mut d0, mut d1, mut d2, mut d3) = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
+        let (mut c0, mut c1, mut c2, mut c3) = (
+            _mm256_loadu_ps(op.add(o)),
+            _mm256_loadu_ps(op.add(o + 8)),
+            _mm256_loadu_ps(op.add(o + 16)),
+            _mm256_loadu_ps(op.add(o + 24)),
+        );
+        let (mut d0, mut d1, mut d2, mut d3) = (
+            _mm256_setzero_ps(),
+            _mm256_setzero_ps(),
+            _mm256_setzero_ps(),
+            _mm256_setzero_ps(),
+        );
         let mut i = 0;
         while i + 2 <= n_in {
             let (x0, x1) = (_mm256_set1_ps(*ap.add(i)), _mm256_set1_ps(*ap.add(i + 1)));
@@ -152,12 +174,24 @@ unsafe fn accumulate_fma(w: &[f32], n_out: usize, a: &[f32], out: &mut [f32]) {
         let (mut c, mut d) = (_mm256_loadu_ps(op.add(o)), _mm256_setzero_ps());
         let mut i = 0;
         while i + 2 <= n_in {
-            c = _mm256_fmadd_ps(_mm256_set1_ps(*ap.add(i)), _mm256_loadu_ps(wp.add(i * n_out + o)), c);
-            d = _mm256_fmadd_ps(_mm256_set1_ps(*ap.add(i + 1)), _mm256_loadu_ps(wp.add((i + 1) * n_out + o)), d);
+            c = _mm256_fmadd_ps(
+                _mm256_set1_ps(*ap.add(i)),
+                _mm256_loadu_ps(wp.add(i * n_out + o)),
+                c,
+            );
+            d = _mm256_fmadd_ps(
+                _mm256_set1_ps(*ap.add(i + 1)),
+                _mm256_loadu_ps(wp.add((i + 1) * n_out + o)),
+                d,
+            );
             i += 2;
         }
         if i < n_in {
-            c = _mm256_fmadd_ps(_mm256_set1_ps(*ap.add(i)), _mm256_loadu_ps(wp.add(i * n_out + o)), c);
+            c = _mm256_fmadd_ps(
+                _mm256_set1_ps(*ap.add(i)),
+                _mm256_loadu_ps(wp.add(i * n_out + o)),
+                c,
+            );
         }
         _mm256_storeu_ps(op.add(o), _mm256_add_ps(c, d));
         o += 8;
@@ -172,15 +206,27 @@ unsafe fn accumulate_fma(w: &[f32], n_out: usize, a: &[f32], out: &mut [f32]) {
     }
 }
 
-
 /// gw (n_in x n_out) += aᵀ · d for a batch: `a` is bsz x n_in, `d` bsz x n_out (row-major). Each
 /// weight row is one accumulate over the batch (the inputs' column of `a`, transposed into `at`,
 /// against the rows of `d`), so the sums stay in registers.
 #[inline(always)]
-pub(super) fn add_outer<const FMA: bool>(gw: &mut [f32], a: &[f32], d: &[f32], bsz: usize, n_in: usize, n_out: usize, at: &mut Vec<f32>) {
+pub(super) fn add_outer<const FMA: bool>(
+    gw: &mut [f32],
+    a: &[f32],
+    d: &[f32],
+    bsz: usize,
+    n_in: usize,
+    n_out: usize,
+    at: &mut Vec<f32>,
+) {
     transpose(a, bsz, n_in, at);
     for i in 0..n_in {
-        accumulate_impl::<FMA>(d, n_out, &at[i * bsz..(i + 1) * bsz], &mut gw[i * n_out..(i + 1) * n_out]);
+        accumulate_impl::<FMA>(
+            d,
+            n_out,
+            &at[i * bsz..(i + 1) * bsz],
+            &mut gw[i * n_out..(i + 1) * n_out],
+        );
     }
 }
 
@@ -198,7 +244,12 @@ pub(super) fn add_times_transpose<const FMA: bool>(
 ) {
     transpose(w, n_in, n_out, wt);
     for bi in 0..bsz {
-        accumulate_impl::<FMA>(wt, n_in, &d[bi * n_out..(bi + 1) * n_out], &mut out[bi * n_in..(bi + 1) * n_in]);
+        accumulate_impl::<FMA>(
+            wt,
+            n_in,
+            &d[bi * n_out..(bi + 1) * n_out],
+            &mut out[bi * n_in..(bi + 1) * n_in],
+        );
     }
 }
 
@@ -213,4 +264,3 @@ pub(super) fn transpose(m: &[f32], rows: usize, cols: usize, t: &mut Vec<f32>) {
         }
     }
 }
-

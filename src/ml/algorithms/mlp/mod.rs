@@ -16,9 +16,9 @@
 pub mod candle;
 mod kernels;
 mod recipe;
-mod train;
 #[cfg(test)]
 mod tests;
+mod train;
 
 pub use kernels::flush_denormals;
 pub use recipe::ALGORITHM;
@@ -107,7 +107,12 @@ const EXPLAIN_BATCH_BYTES: usize = 32 << 20;
 impl Mlp {
     /// Checks a decoded network's shapes against the model's inputs, outputs and task (see
     /// Model::check): every pass indexes by them.
-    pub fn check(&self, inputs: usize, outputs: usize, task: crate::ml::model::Task) -> Result<(), String> {
+    pub fn check(
+        &self,
+        inputs: usize,
+        outputs: usize,
+        task: crate::ml::model::Task,
+    ) -> Result<(), String> {
         use crate::ml::model::Task;
         let dense_ok = |d: &Dense| {
             d.n_in > 0
@@ -118,10 +123,13 @@ impl Mlp {
                 && d.b.len() == d.n_out
                 && d.w.iter().chain(&d.b).all(|v| v.is_finite())
         };
-        let shape_err = || format!("its network does not fit {inputs} inputs and {outputs} outputs");
+        let shape_err =
+            || format!("its network does not fit {inputs} inputs and {outputs} outputs");
         let (first, last) = match (self.layers.first(), self.layers.last()) {
             (Some(f), Some(l)) if self.layers.len() <= MAX_HIDDEN_LAYERS + 1 => (f, l),
-            (Some(_), Some(_)) => return Err(format!("its network has {} layers", self.layers.len())),
+            (Some(_), Some(_)) => {
+                return Err(format!("its network has {} layers", self.layers.len()))
+            }
             _ => return Err("its network has no layers".into()),
         };
         if first.n_in != inputs || last.n_out != outputs || !self.layers.iter().all(dense_ok) {
@@ -137,7 +145,9 @@ impl Mlp {
         }
         let head_ok = matches!(
             (self.head, task),
-            (Head::Sigmoid, Task::Binary) | (Head::Softmax, Task::Multiclass) | (Head::Identity, Task::Regression)
+            (Head::Sigmoid, Task::Binary)
+                | (Head::Softmax, Task::Multiclass)
+                | (Head::Identity, Task::Regression)
         );
         if !head_ok
             || self.baseline.len() != inputs
@@ -145,7 +155,10 @@ impl Mlp {
             || !self.y_scale.is_finite()
             || !self.y_mean.is_finite()
         {
-            return Err(format!("its network head or baseline does not fit a {} model", task.as_str()));
+            return Err(format!(
+                "its network head or baseline does not fit a {} model",
+                task.as_str()
+            ));
         }
         Ok(())
     }
@@ -186,7 +199,9 @@ impl Mlp {
                 Dense {
                     n_in: i,
                     n_out: o,
-                    w: (0..i * o).map(|_| rng.gen_range(-limit..limit) as f32).collect(),
+                    w: (0..i * o)
+                        .map(|_| rng.gen_range(-limit..limit) as f32)
+                        .collect(),
                     b: vec![0.0; o],
                 }
             })
@@ -196,9 +211,22 @@ impl Mlp {
             if let Some(last) = layers.last_mut() {
                 last.w.iter_mut().for_each(|w| *w *= 0.1);
             }
-            Dense { n_in, n_out, w: vec![0.0; n_in * n_out], b: vec![0.0; n_out] }
+            Dense {
+                n_in,
+                n_out,
+                w: vec![0.0; n_in * n_out],
+                b: vec![0.0; n_out],
+            }
         });
-        Mlp { layers, activation, head, y_mean: 0.0, y_scale: 1.0, baseline: vec![0.0; n_in], skip }
+        Mlp {
+            layers,
+            activation,
+            head,
+            y_mean: 0.0,
+            y_scale: 1.0,
+            baseline: vec![0.0; n_in],
+            skip,
+        }
     }
 
     /// Every dense block: the layers, then the linear shortcut if there is one.
@@ -240,13 +268,27 @@ impl Mlp {
     /// call per multiply-add, 12 us per row).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn forward_avx2(&self, x: &[f64], a: &mut Vec<f32>, b: &mut Vec<f32>, shortcut: &mut Vec<f32>, out: &mut [f64]) {
+    unsafe fn forward_avx2(
+        &self,
+        x: &[f64],
+        a: &mut Vec<f32>,
+        b: &mut Vec<f32>,
+        shortcut: &mut Vec<f32>,
+        out: &mut [f64],
+    ) {
         self.forward::<true>(x, a, b, shortcut, out)
     }
 
     /// Scores one row with scratch buffers `a`, `b` (layer activations) and `shortcut`.
     #[inline(always)]
-    fn forward<const FMA: bool>(&self, x: &[f64], a: &mut Vec<f32>, b: &mut Vec<f32>, shortcut: &mut Vec<f32>, out: &mut [f64]) {
+    fn forward<const FMA: bool>(
+        &self,
+        x: &[f64],
+        a: &mut Vec<f32>,
+        b: &mut Vec<f32>,
+        shortcut: &mut Vec<f32>,
+        out: &mut [f64],
+    ) {
         a.clear();
         for v in x {
             a.push(*v as f32);
@@ -286,7 +328,12 @@ impl Mlp {
     /// For `n` encoded points (`x`: n rows of the input width, row-major), output `output` at
     /// each and its gradient with respect to the inputs (n rows), on the same forward and
     /// backward passes as training (integrated gradients take 1024 points per explanation).
-    fn outputs_and_input_gradients(&self, x: &[f32], n: usize, output: usize) -> (Vec<f64>, Vec<f32>) {
+    fn outputs_and_input_gradients(
+        &self,
+        x: &[f32],
+        n: usize,
+        output: usize,
+    ) -> (Vec<f64>, Vec<f32>) {
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
@@ -299,12 +346,22 @@ impl Mlp {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn input_gradients_avx2(&self, x: &[f32], n: usize, output: usize) -> (Vec<f64>, Vec<f32>) {
+    unsafe fn input_gradients_avx2(
+        &self,
+        x: &[f32],
+        n: usize,
+        output: usize,
+    ) -> (Vec<f64>, Vec<f32>) {
         self.input_gradients::<true>(x, n, output)
     }
 
     #[inline(always)]
-    fn input_gradients<const FMA: bool>(&self, x: &[f32], n: usize, output: usize) -> (Vec<f64>, Vec<f32>) {
+    fn input_gradients<const FMA: bool>(
+        &self,
+        x: &[f32],
+        n: usize,
+        output: usize,
+    ) -> (Vec<f64>, Vec<f32>) {
         let n_in = x.len() / n.max(1);
         let nl = self.layers.len();
         let k = self.n_outputs();
@@ -313,7 +370,10 @@ impl Mlp {
         let mut values = Vec::with_capacity(n);
         let mut delta = vec![0.0f32; n * k];
         for r in 0..n {
-            let z: Vec<f64> = pass.acts[nl][r * k..(r + 1) * k].iter().map(|v| *v as f64).collect();
+            let z: Vec<f64> = pass.acts[nl][r * k..(r + 1) * k]
+                .iter()
+                .map(|v| *v as f64)
+                .collect();
             let d = &mut delta[r * k..(r + 1) * k];
             match self.head {
                 Head::Sigmoid => {
@@ -353,13 +413,22 @@ impl Mlp {
     /// The forward pass over `n` rows (`input`: n x n_in, row-major), keeping what a backward
     /// pass needs. `drop`: inverted dropout on the hidden layers, masks drawn from the stream.
     #[inline(always)]
-    fn forward_rows<const FMA: bool>(&self, input: Vec<f32>, n: usize, drop: Option<(f64, &mut ChaCha8Rng)>) -> RowsPass {
+    fn forward_rows<const FMA: bool>(
+        &self,
+        input: Vec<f32>,
+        n: usize,
+        drop: Option<(f64, &mut ChaCha8Rng)>,
+    ) -> RowsPass {
         let nl = self.layers.len();
         let (p_drop, mut rng) = match drop {
             Some((p, r)) if p > 0.0 => (p, Some(r)),
             _ => (0.0, None),
         };
-        let mut pass = RowsPass { acts: Vec::with_capacity(nl + 1), masks: Vec::with_capacity(nl), p_drop };
+        let mut pass = RowsPass {
+            acts: Vec::with_capacity(nl + 1),
+            masks: Vec::with_capacity(nl),
+            p_drop,
+        };
         pass.acts.push(input);
         for (li, layer) in self.layers.iter().enumerate() {
             let prev = &pass.acts[li];
@@ -368,7 +437,12 @@ impl Mlp {
             for bi in 0..n {
                 let z = &mut out[bi * layer.n_out..(bi + 1) * layer.n_out];
                 z.copy_from_slice(&layer.b);
-                accumulate_impl::<FMA>(&layer.w, layer.n_out, &prev[bi * layer.n_in..(bi + 1) * layer.n_in], z);
+                accumulate_impl::<FMA>(
+                    &layer.w,
+                    layer.n_out,
+                    &prev[bi * layer.n_in..(bi + 1) * layer.n_in],
+                    z,
+                );
                 if hidden {
                     self.activation.apply_all(z);
                 }
@@ -404,7 +478,14 @@ impl Mlp {
     /// layer's output (out = act(z) * mask, mask 0 or keep; d out/dz = act'(z) * mask), written
     /// without branches per unit so that the loops vectorise.
     #[inline(always)]
-    fn backward_layer<const FMA: bool>(&self, li: usize, dz: &[f32], n: usize, pass: &RowsPass, wt: &mut Vec<f32>) -> Vec<f32> {
+    fn backward_layer<const FMA: bool>(
+        &self,
+        li: usize,
+        dz: &[f32],
+        n: usize,
+        pass: &RowsPass,
+        wt: &mut Vec<f32>,
+    ) -> Vec<f32> {
         let layer = &self.layers[li];
         let mut da = vec![0.0f32; n * layer.n_in];
         kernels::add_times_transpose::<FMA>(&mut da, dz, &layer.w, n, layer.n_in, layer.n_out, wt);
@@ -451,7 +532,11 @@ impl Mlp {
         if d == 0 {
             return (Vec::new(), self.output_and_input_gradient(x, output).0);
         }
-        let base = if self.baseline.len() == d { self.baseline.clone() } else { vec![0.0; d] };
+        let base = if self.baseline.len() == d {
+            self.baseline.clone()
+        } else {
+            vec![0.0; d]
+        };
         let mut total = vec![0.0f64; d];
         // up to 256 path points per batch, fewer for wide networks: a batch keeps every layer's
         // activations and gradients, 8 bytes per unit per point, within EXPLAIN_BATCH_BYTES
@@ -474,7 +559,9 @@ impl Mlp {
             }
             k += n;
         }
-        let contrib = (0..d).map(|i| (x[i] - base[i]) * total[i] / steps as f64).collect();
+        let contrib = (0..d)
+            .map(|i| (x[i] - base[i]) * total[i] / steps as f64)
+            .collect();
         let (f_base, _) = self.output_and_input_gradient(&base, output);
         (contrib, f_base)
     }
@@ -492,4 +579,3 @@ impl Mlp {
         }
     }
 }
-

@@ -1,7 +1,9 @@
 //! The `mlp` entry of the algorithm registry: its options, and fitting on insight.device.
 
 use super::{fit, MlpFit, MlpOptions};
-use crate::ml::algorithms::{Algorithm, Device, FitContext, Fitted, Learns, Recipe, RecipeContext, TrainingData};
+use crate::ml::algorithms::{
+    Algorithm, Device, FitContext, Fitted, Learns, Recipe, RecipeContext, TrainingData,
+};
 use crate::ml::model::Estimator;
 use crate::ml::options::Options;
 use crate::ml::problem::Problem;
@@ -12,8 +14,23 @@ pub static ALGORITHM: Algorithm = Algorithm {
     learns: &[Learns::Classes, Learns::Values],
     default_for: None,
     options: &[
-        "hidden", "activation", "dropout", "epochs", "batch_size", "learning_rate", "optimizer", "beta1", "beta2",
-        "epsilon", "momentum", "l2", "early_stopping", "patience", "validation_fraction", "skip_connection", "seed",
+        "hidden",
+        "activation",
+        "dropout",
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "optimizer",
+        "beta1",
+        "beta2",
+        "epsilon",
+        "momentum",
+        "l2",
+        "early_stopping",
+        "patience",
+        "validation_fraction",
+        "skip_connection",
+        "seed",
     ],
     recipe: read_recipe,
 };
@@ -23,9 +40,16 @@ fn read_recipe(o: &Options, ctx: &RecipeContext) -> Result<Box<dyn Recipe>, Prob
     let optimizer = match o.choice("optimizer", "adam", &["adam", "sgd"])? {
         "sgd" => {
             for k in ["beta1", "beta2", "epsilon"] {
-                o.not_applicable(k, format!("Option \"{k}\" applies to optimizer adam; this network trains with sgd."));
+                o.not_applicable(
+                    k,
+                    format!(
+                        "Option \"{k}\" applies to optimizer adam; this network trains with sgd."
+                    ),
+                );
             }
-            super::Optimizer::Sgd { momentum: o.f64_in("momentum", 0.9, 0.0, 0.999, "a number from 0 to 0.999")? }
+            super::Optimizer::Sgd {
+                momentum: o.f64_in("momentum", 0.9, 0.0, 0.999, "a number from 0 to 0.999")?,
+            }
         }
         _ => {
             o.not_applicable("momentum", "Option \"momentum\" applies to optimizer sgd; set \"optimizer\": \"sgd\" to use it.");
@@ -40,11 +64,20 @@ fn read_recipe(o: &Options, ctx: &RecipeContext) -> Result<Box<dyn Recipe>, Prob
     let (patience, validation_fraction) = if early_stopping {
         (
             o.usize_in("patience", d.patience, 1, 1000)?,
-            o.f64_in("validation_fraction", d.validation_fraction, 0.01, 0.5, "a number from 0.01 to 0.5")?,
+            o.f64_in(
+                "validation_fraction",
+                d.validation_fraction,
+                0.01,
+                0.5,
+                "a number from 0.01 to 0.5",
+            )?,
         )
     } else {
         for k in ["patience", "validation_fraction"] {
-            o.not_applicable(k, format!("Option \"{k}\" applies to early stopping, which is off."));
+            o.not_applicable(
+                k,
+                format!("Option \"{k}\" applies to early stopping, which is off."),
+            );
         }
         (d.patience, d.validation_fraction)
     };
@@ -57,7 +90,13 @@ fn read_recipe(o: &Options, ctx: &RecipeContext) -> Result<Box<dyn Recipe>, Prob
         dropout: o.f64_in("dropout", d.dropout, 0.0, 0.9, "a number from 0 to 0.9")?,
         epochs: o.usize_in("epochs", d.epochs, 1, 10_000)?,
         batch_size: o.usize_in("batch_size", d.batch_size, 1, 65_536)?,
-        learning_rate: o.f64_in("learning_rate", d.learning_rate, 1e-8, 10.0, "a number from 1e-8 to 10")?,
+        learning_rate: o.f64_in(
+            "learning_rate",
+            d.learning_rate,
+            1e-8,
+            10.0,
+            "a number from 1e-8 to 10",
+        )?,
         optimizer,
         l2: o.f64_in("l2", d.l2, 0.0, 10.0, "a number from 0 to 10")?,
         early_stopping,
@@ -73,7 +112,14 @@ impl Recipe for MlpOptions {
     /// on a GPU candle tensors. Both run the same epoch loop with the same batches and masks.
     fn fit(&self, data: &TrainingData, ctx: &FitContext) -> Result<Fitted, Problem> {
         let f = match ctx.device {
-            Device::Cpu => fit(data.x, &data.target, data.weights, self, ctx.par, ctx.monitor),
+            Device::Cpu => fit(
+                data.x,
+                &data.target,
+                data.weights,
+                self,
+                ctx.par,
+                ctx.monitor,
+            ),
             Device::Cuda => fit_cuda(data, self, ctx)?,
         };
         // as for the other classifiers: iterations are epochs here, and a network has converged
@@ -91,7 +137,10 @@ impl Recipe for MlpOptions {
             "final_train_loss": finite(f.history.last().map_or(f64::NAN, |h| h.loss)),
             "best_validation_loss": finite(f.best_val_loss.unwrap_or(f64::NAN)),
         });
-        Ok(Fitted { estimator: Estimator::Mlp(f.mlp), info: info.as_object().cloned().unwrap_or_default() })
+        Ok(Fitted {
+            estimator: Estimator::Mlp(f.mlp),
+            info: info.as_object().cloned().unwrap_or_default(),
+        })
     }
 
     fn options(&self) -> Value {
@@ -103,7 +152,11 @@ impl Recipe for MlpOptions {
             "skip_connection": self.skip, "seed": self.seed,
         });
         let extra = match self.optimizer {
-            super::Optimizer::Adam { beta1, beta2, epsilon } => {
+            super::Optimizer::Adam {
+                beta1,
+                beta2,
+                epsilon,
+            } => {
                 json!({"optimizer": "adam", "beta1": beta1, "beta2": beta2, "epsilon": epsilon})
             }
             super::Optimizer::Sgd { momentum } => json!({"optimizer": "sgd", "momentum": momentum}),

@@ -8,9 +8,23 @@ use rand::SeedableRng;
 
 fn tiny() -> (Mlp, Vec<f32>, Vec<usize>) {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let mut m = Mlp::new(3, &[4, 3], 1, Activation::Tanh, Head::Sigmoid, true, &mut rng);
+    let mut m = Mlp::new(
+        3,
+        &[4, 3],
+        1,
+        Activation::Tanh,
+        Head::Sigmoid,
+        true,
+        &mut rng,
+    );
     // a non-zero shortcut, so its gradients are checked too
-    m.skip.as_mut().unwrap().w.iter_mut().enumerate().for_each(|(i, w)| *w = 0.1 * i as f32 - 0.1);
+    m.skip
+        .as_mut()
+        .unwrap()
+        .w
+        .iter_mut()
+        .enumerate()
+        .for_each(|(i, w)| *w = 0.1 * i as f32 - 0.1);
     let x: Vec<f32> = (0..15).map(|i| ((i as f32) * 0.37).sin()).collect();
     (m, x, vec![0, 1, 1, 0, 1])
 }
@@ -28,7 +42,13 @@ fn loss_of(m: &Mlp, x: &[f32], y: &[usize]) -> f64 {
     let mut g = Grads::zeros(m);
     let rows: Vec<usize> = (0..y.len()).collect();
     let target = Target::Classes(y, 2);
-    let data = TrainingData { x, n_in: 3, target: &target, y_std: &[], weights: &[1.0; 5] };
+    let data = TrainingData {
+        x,
+        n_in: 3,
+        target: &target,
+        y_std: &[],
+        weights: &[1.0; 5],
+    };
     batch_gradient(m, &data, &rows, 1.0, None, &mut g)
 }
 
@@ -37,9 +57,18 @@ fn the_forward_only_loss_is_the_gradient_pass_loss() {
     let (m, x, y) = tiny();
     let rows: Vec<usize> = (0..y.len()).collect();
     let target = Target::Classes(&y, 2);
-    let data = TrainingData { x: &x, n_in: 3, target: &target, y_std: &[], weights: &[1.0, 2.0, 1.0, 0.5, 1.0] };
+    let data = TrainingData {
+        x: &x,
+        n_in: 3,
+        target: &target,
+        y_std: &[],
+        weights: &[1.0, 2.0, 1.0, 0.5, 1.0],
+    };
     let mut g = Grads::zeros(&m);
-    assert_eq!(batch_loss(&m, &data, &rows), batch_gradient(&m, &data, &rows, 1.0, None, &mut g));
+    assert_eq!(
+        batch_loss(&m, &data, &rows),
+        batch_gradient(&m, &data, &rows, 1.0, None, &mut g)
+    );
 }
 
 #[test]
@@ -50,11 +79,21 @@ fn gradients_match_finite_differences() {
         let mut g = Grads::zeros(&m);
         let rows: Vec<usize> = (0..5).collect();
         let target = Target::Classes(&y, 2);
-        let data = TrainingData { x: &x, n_in: 3, target: &target, y_std: &[], weights: &[1.0; 5] };
+        let data = TrainingData {
+            x: &x,
+            n_in: 3,
+            target: &target,
+            y_std: &[],
+            weights: &[1.0; 5],
+        };
         batch_gradient(&m, &data, &rows, 1.0, None, &mut g);
         let blocks = m.layers.len() + 1; // the layers and the shortcut
         for li in 0..blocks {
-            let len = if li < m.layers.len() { m.layers[li].w.len() } else { m.skip.as_ref().unwrap().w.len() };
+            let len = if li < m.layers.len() {
+                m.layers[li].w.len()
+            } else {
+                m.skip.as_ref().unwrap().w.len()
+            };
             for i in 0..len {
                 // small enough not to flip a ReLU unit, large enough for f32 rounding
                 let h = 1e-3f32;
@@ -66,7 +105,10 @@ fn gradients_match_finite_differences() {
                 block_weights(&mut m, li)[i] = orig;
                 let numeric = (up - down) / (2.0 * h as f64);
                 let analytic = g.w[li][i] as f64;
-                assert!((numeric - analytic).abs() < 2e-3 * (1.0 + numeric.abs()), "{act:?} block {li} w{i}: {numeric} vs {analytic}");
+                assert!(
+                    (numeric - analytic).abs() < 2e-3 * (1.0 + numeric.abs()),
+                    "{act:?} block {li} w{i}: {numeric} vs {analytic}"
+                );
             }
         }
     }
@@ -80,10 +122,20 @@ fn softmax_and_regression_gradients_match_finite_differences() {
     let yv = [0.5f64, -1.0, 2.0, 0.1];
     for (head, k) in [(Head::Softmax, 3), (Head::Identity, 1)] {
         let mut m = Mlp::new(3, &[5], k, Activation::Tanh, head, false, &mut rng);
-        let target = if head == Head::Softmax { Target::Classes(&y, 3) } else { Target::Values(&yv) };
+        let target = if head == Head::Softmax {
+            Target::Classes(&y, 3)
+        } else {
+            Target::Values(&yv)
+        };
         let rows = [0usize, 1, 2, 3];
         let mut g = Grads::zeros(&m);
-        let data = TrainingData { x: &x, n_in: 3, target: &target, y_std: &yv, weights: &[1.0; 4] };
+        let data = TrainingData {
+            x: &x,
+            n_in: 3,
+            target: &target,
+            y_std: &yv,
+            weights: &[1.0; 4],
+        };
         batch_gradient(&m, &data, &rows, 1.0, None, &mut g);
         let h = 1e-2f32;
         for i in 0..m.layers[0].w.len() {
@@ -95,7 +147,10 @@ fn softmax_and_regression_gradients_match_finite_differences() {
             };
             let numeric = (loss(orig + h, &mut m) - loss(orig - h, &mut m)) / (2.0 * h as f64);
             m.layers[0].w[i] = orig;
-            assert!((numeric - g.w[0][i] as f64).abs() < 2e-3 * (1.0 + numeric.abs()), "{head:?} w{i}");
+            assert!(
+                (numeric - g.w[0][i] as f64).abs() < 2e-3 * (1.0 + numeric.abs()),
+                "{head:?} w{i}"
+            );
         }
     }
 }
@@ -103,7 +158,12 @@ fn softmax_and_regression_gradients_match_finite_differences() {
 #[test]
 fn adam_step_matches_hand_computation() {
     let mut m = Mlp {
-        layers: vec![Dense { n_in: 1, n_out: 1, w: vec![0.5], b: vec![0.1] }],
+        layers: vec![Dense {
+            n_in: 1,
+            n_out: 1,
+            w: vec![0.5],
+            b: vec![0.1],
+        }],
         activation: Activation::Relu,
         head: Head::Identity,
         y_mean: 0.0,
@@ -111,8 +171,15 @@ fn adam_step_matches_hand_computation() {
         baseline: vec![0.0],
         skip: None,
     };
-    let grads = Grads { w: vec![vec![0.2]], b: vec![vec![-0.4]] };
-    let opts = MlpOptions { learning_rate: 0.01, l2: 0.0, ..Default::default() };
+    let grads = Grads {
+        w: vec![vec![0.2]],
+        b: vec![vec![-0.4]],
+    };
+    let opts = MlpOptions {
+        learning_rate: 0.01,
+        l2: 0.0,
+        ..Default::default()
+    };
     let mut st = OptStateHandle::new(&m);
     step(&mut m, &grads, &mut st, &opts);
     // first Adam step: m_hat = g, v_hat = g^2 -> update = lr * g / (|g| + eps) = lr * sign(g)
@@ -124,7 +191,12 @@ fn adam_step_matches_hand_computation() {
     // SGD with momentum 0.9, lr 0.1: v1 = -0.02, w = 0.48; v2 = -0.018 - 0.02 = -0.038
     let mut m2 = m.clone();
     m2.layers[0].w[0] = 0.5;
-    let sgd = MlpOptions { learning_rate: 0.1, l2: 0.0, optimizer: Optimizer::Sgd { momentum: 0.9 }, ..Default::default() };
+    let sgd = MlpOptions {
+        learning_rate: 0.1,
+        l2: 0.0,
+        optimizer: Optimizer::Sgd { momentum: 0.9 },
+        ..Default::default()
+    };
     let mut st2 = OptStateHandle::new(&m2);
     step(&mut m2, &grads, &mut st2, &sgd);
     assert!((m2.layers[0].w[0] - 0.48).abs() < 1e-6);
@@ -149,11 +221,33 @@ fn xor_data(n: usize) -> (Matrix, Vec<usize>) {
 #[test]
 fn learns_xor_and_is_deterministic() {
     let (x, y) = xor_data(2000);
-    let opts = MlpOptions { hidden: vec![16, 8], dropout: 0.0, epochs: 60, ..Default::default() };
+    let opts = MlpOptions {
+        hidden: vec![16, 8],
+        dropout: 0.0,
+        epochs: 60,
+        ..Default::default()
+    };
     let w = vec![1.0; y.len()];
-    let a = fit(&x, &Target::Classes(&y, 2), &w, &opts, &Parallel::serial(), &Silent);
-    let b = fit(&x, &Target::Classes(&y, 2), &w, &opts, &Parallel::new(2), &Silent);
-    assert_eq!(a.mlp, b.mlp, "same seed, same network, whatever the thread count");
+    let a = fit(
+        &x,
+        &Target::Classes(&y, 2),
+        &w,
+        &opts,
+        &Parallel::serial(),
+        &Silent,
+    );
+    let b = fit(
+        &x,
+        &Target::Classes(&y, 2),
+        &w,
+        &opts,
+        &Parallel::new(2),
+        &Silent,
+    );
+    assert_eq!(
+        a.mlp, b.mlp,
+        "same seed, same network, whatever the thread count"
+    );
     let mut out = [0.0];
     let correct = (0..x.rows)
         .filter(|&i| {
@@ -161,8 +255,19 @@ fn learns_xor_and_is_deterministic() {
             (out[0] >= 0.5) == (y[i] == 1)
         })
         .count();
-    assert!(correct as f64 / x.rows as f64 > 0.9, "accuracy {}", correct as f64 / x.rows as f64);
-    let c = fit(&x, &Target::Classes(&y, 2), &w, &MlpOptions { seed: 7, ..opts }, &Parallel::serial(), &Silent);
+    assert!(
+        correct as f64 / x.rows as f64 > 0.9,
+        "accuracy {}",
+        correct as f64 / x.rows as f64
+    );
+    let c = fit(
+        &x,
+        &Target::Classes(&y, 2),
+        &w,
+        &MlpOptions { seed: 7, ..opts },
+        &Parallel::serial(),
+        &Silent,
+    );
     assert_ne!(a.mlp, c.mlp);
 }
 
@@ -188,24 +293,58 @@ impl Monitor for Recorder {
 #[test]
 fn reports_each_epoch_with_validation_loss_and_auc() {
     let (x, y) = xor_data(1000);
-    let opts = MlpOptions { hidden: vec![16, 8], epochs: 3, early_stopping: true, patience: 10, ..Default::default() };
+    let opts = MlpOptions {
+        hidden: vec![16, 8],
+        epochs: 3,
+        early_stopping: true,
+        patience: 10,
+        ..Default::default()
+    };
     let rec = Recorder(RefCell::new(Vec::new()));
-    let f = fit(&x, &Target::Classes(&y, 2), &vec![1.0; 1000], &opts, &Parallel::serial(), &rec);
+    let f = fit(
+        &x,
+        &Target::Classes(&y, 2),
+        &vec![1.0; 1000],
+        &opts,
+        &Parallel::serial(),
+        &rec,
+    );
     let lines = rec.0.borrow();
-    let epochs: Vec<&String> = lines.iter().filter(|l| l.starts_with("mlp epoch ")).collect();
+    let epochs: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("mlp epoch "))
+        .collect();
     assert_eq!(epochs.len(), 3, "{lines:?}");
     for (i, line) in epochs.iter().enumerate() {
-        assert!(line.starts_with(&format!("mlp epoch {}/3: loss ", i + 1)), "{line}");
+        assert!(
+            line.starts_with(&format!("mlp epoch {}/3: loss ", i + 1)),
+            "{line}"
+        );
         let val = format!("validation loss {:.5}", f.history[i].val_loss.unwrap());
         assert!(line.contains(&val), "{line} lacks {val}");
-        let auc: f64 = line.split("validation AUC ").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
+        let auc: f64 = line
+            .split("validation AUC ")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(auc > 0.5 && auc <= 1.0, "{line}");
         assert!(line.contains("elapsed") && line.contains("left"), "{line}");
     }
     // regression has no AUC
     let yv: Vec<f64> = (0..x.rows).map(|i| x.row(i)[0]).collect();
     let rec = Recorder(RefCell::new(Vec::new()));
-    fit(&x, &Target::Values(&yv), &vec![1.0; 1000], &MlpOptions { epochs: 1, ..opts }, &Parallel::serial(), &rec);
+    fit(
+        &x,
+        &Target::Values(&yv),
+        &vec![1.0; 1000],
+        &MlpOptions { epochs: 1, ..opts },
+        &Parallel::serial(),
+        &rec,
+    );
     assert!(rec.0.borrow().iter().all(|l| !l.contains("AUC")));
 }
 
@@ -215,7 +354,9 @@ fn dropout_masks_are_the_draws_of_gen_f64() {
         let mut a = ChaCha8Rng::seed_from_u64(5);
         let mut b = ChaCha8Rng::seed_from_u64(5);
         let keep = 1.0 / (1.0 - p) as f32;
-        let expected: Vec<f32> = (0..5000).map(|_| if b.gen::<f64>() < p { 0.0 } else { keep }).collect();
+        let expected: Vec<f32> = (0..5000)
+            .map(|_| if b.gen::<f64>() < p { 0.0 } else { keep })
+            .collect();
         assert_eq!(dropout_mask(&mut a, 5000, p), expected, "p = {p}");
     }
 }
@@ -226,10 +367,28 @@ fn early_stopping_restores_the_best_epoch() {
     let (x, _) = xor_data(300);
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     let y: Vec<usize> = (0..300).map(|_| rng.gen_range(0..2)).collect();
-    let opts = MlpOptions { hidden: vec![64], dropout: 0.0, epochs: 200, patience: 3, learning_rate: 0.01, ..Default::default() };
-    let f = fit(&x, &Target::Classes(&y, 2), &vec![1.0; 300], &opts, &Parallel::serial(), &Silent);
+    let opts = MlpOptions {
+        hidden: vec![64],
+        dropout: 0.0,
+        epochs: 200,
+        patience: 3,
+        learning_rate: 0.01,
+        ..Default::default()
+    };
+    let f = fit(
+        &x,
+        &Target::Classes(&y, 2),
+        &vec![1.0; 300],
+        &opts,
+        &Parallel::serial(),
+        &Silent,
+    );
     assert!(f.history.len() < 200, "stopped early");
-    let best = f.history.iter().filter_map(|h| h.val_loss).fold(f64::INFINITY, f64::min);
+    let best = f
+        .history
+        .iter()
+        .filter_map(|h| h.val_loss)
+        .fold(f64::INFINITY, f64::min);
     // the kept weights are the best seen: an epoch's, or the linear starting point's
     assert!(f.best_val_loss.unwrap() <= best);
     if f.best_epoch > 0 {
@@ -240,10 +399,20 @@ fn early_stopping_restores_the_best_epoch() {
 #[test]
 fn input_gradient_matches_finite_differences_and_ig_is_complete() {
     let mut rng = ChaCha8Rng::seed_from_u64(9);
-    for (head, k, out) in [(Head::Sigmoid, 1, 0), (Head::Softmax, 3, 2), (Head::Identity, 1, 0)] {
+    for (head, k, out) in [
+        (Head::Sigmoid, 1, 0),
+        (Head::Softmax, 3, 2),
+        (Head::Identity, 1, 0),
+    ] {
         for act in [Activation::Tanh, Activation::Relu] {
             let mut m = Mlp::new(4, &[6, 5], k, act, head, true, &mut rng);
-            m.skip.as_mut().unwrap().w.iter_mut().enumerate().for_each(|(i, w)| *w = 0.05 * i as f32 - 0.2);
+            m.skip
+                .as_mut()
+                .unwrap()
+                .w
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, w)| *w = 0.05 * i as f32 - 0.2);
             m.y_scale = 2.0;
             m.baseline = vec![0.1, -0.2, 0.0, 0.3];
             let x = [0.7, -0.4, 1.2, -0.9];
@@ -255,13 +424,23 @@ fn input_gradient_matches_finite_differences_and_ig_is_complete() {
                 up[i] += h;
                 let mut down = x;
                 down[i] -= h;
-                let numeric = (m.output_and_input_gradient(&up, out).0 - m.output_and_input_gradient(&down, out).0) / (2.0 * h);
-                assert!((numeric - g[i]).abs() < 1e-3 * (1.0 + numeric.abs()), "{head:?} {act:?} x{i}: {numeric} vs {}", g[i]);
+                let numeric = (m.output_and_input_gradient(&up, out).0
+                    - m.output_and_input_gradient(&down, out).0)
+                    / (2.0 * h);
+                assert!(
+                    (numeric - g[i]).abs() < 1e-3 * (1.0 + numeric.abs()),
+                    "{head:?} {act:?} x{i}: {numeric} vs {}",
+                    g[i]
+                );
             }
             let (contrib, f_base) = m.integrated_gradients(&x, out, 1024);
             let f_x = m.output_and_input_gradient(&x, out).0;
             let sum: f64 = contrib.iter().sum();
-            assert!((sum - (f_x - f_base)).abs() < 2e-3 * (1.0 + f_x.abs()), "{head:?} {act:?}: {sum} vs {}", f_x - f_base);
+            assert!(
+                (sum - (f_x - f_base)).abs() < 2e-3 * (1.0 + f_x.abs()),
+                "{head:?} {act:?}: {sum} vs {}",
+                f_x - f_base
+            );
         }
     }
 }
@@ -274,7 +453,11 @@ fn subnormals_are_flushed_inside_and_kept_outside() {
     assert!(tiny > 0.0 && !tiny.is_normal());
     assert_eq!(flush_denormals(|| black_box(tiny) * black_box(1.0f32)), 0.0);
     // bits, not ==: with DAZ on, a comparison sees the subnormal as zero too
-    assert_eq!((black_box(tiny) * black_box(1.0f32)).to_bits(), tiny.to_bits(), "the caller's mode is restored");
+    assert_eq!(
+        (black_box(tiny) * black_box(1.0f32)).to_bits(),
+        tiny.to_bits(),
+        "the caller's mode is restored"
+    );
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -294,8 +477,21 @@ fn regression_unscales_its_output() {
     let rows: Vec<Vec<f64>> = (0..400).map(|i| vec![(i as f64) / 200.0 - 1.0]).collect();
     let y: Vec<f64> = rows.iter().map(|r| 100.0 + 30.0 * r[0] * r[0]).collect();
     let x = Matrix::from_rows(&rows);
-    let opts = MlpOptions { hidden: vec![16], dropout: 0.0, epochs: 150, early_stopping: false, ..Default::default() };
-    let f = fit(&x, &Target::Values(&y), &vec![1.0; 400], &opts, &Parallel::serial(), &Silent);
+    let opts = MlpOptions {
+        hidden: vec![16],
+        dropout: 0.0,
+        epochs: 150,
+        early_stopping: false,
+        ..Default::default()
+    };
+    let f = fit(
+        &x,
+        &Target::Values(&y),
+        &vec![1.0; 400],
+        &opts,
+        &Parallel::serial(),
+        &Silent,
+    );
     let mut out = [0.0];
     f.mlp.predict(&[0.0], &mut out);
     assert!((out[0] - 100.0).abs() < 3.0, "{}", out[0]);

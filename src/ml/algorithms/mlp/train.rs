@@ -13,8 +13,14 @@ use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Optimizer {
-    Adam { beta1: f64, beta2: f64, epsilon: f64 },
-    Sgd { momentum: f64 },
+    Adam {
+        beta1: f64,
+        beta2: f64,
+        epsilon: f64,
+    },
+    Sgd {
+        momentum: f64,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -47,7 +53,11 @@ impl Default for MlpOptions {
             epochs: 50,
             batch_size: 32,
             learning_rate: 1e-3,
-            optimizer: Optimizer::Adam { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
+            optimizer: Optimizer::Adam {
+                beta1: 0.9,
+                beta2: 0.999,
+                epsilon: 1e-8,
+            },
             l2: 1e-4,
             early_stopping: true,
             patience: 5,
@@ -113,12 +123,26 @@ pub fn batch_gradient(
     drop: Option<(f64, &mut ChaCha8Rng)>,
     grads: &mut Grads,
 ) -> f64 {
-    batch_pass(Pass { m, data, rows, weight_norm, drop, grads: Some(grads) })
+    batch_pass(Pass {
+        m,
+        data,
+        rows,
+        weight_norm,
+        drop,
+        grads: Some(grads),
+    })
 }
 
 /// The summed weighted loss of `rows` without dropout: the forward pass only.
 pub(super) fn batch_loss(m: &Mlp, data: &TrainingData, rows: &[usize]) -> f64 {
-    batch_pass(Pass { m, data, rows, weight_norm: 1.0, drop: None, grads: None })
+    batch_pass(Pass {
+        m,
+        data,
+        rows,
+        weight_norm: 1.0,
+        drop: None,
+        grads: None,
+    })
 }
 
 /// One pass over a batch: forward, and backward when there are `grads` to fill.
@@ -152,8 +176,21 @@ unsafe fn batch_pass_avx2(p: Pass) -> f64 {
 
 #[inline(always)]
 fn batch_pass_impl<const FMA: bool>(p: Pass) -> f64 {
-    let Pass { m, data, rows, weight_norm, drop, grads } = p;
-    let TrainingData { x, n_in, target, y_std, weights } = *data;
+    let Pass {
+        m,
+        data,
+        rows,
+        weight_norm,
+        drop,
+        grads,
+    } = p;
+    let TrainingData {
+        x,
+        n_in,
+        target,
+        y_std,
+        weights,
+    } = *data;
     let bsz = rows.len();
     let nl = m.layers.len();
     let mut input = Vec::with_capacity(bsz * n_in);
@@ -210,9 +247,21 @@ fn batch_pass_impl<const FMA: bool>(p: Pass) -> f64 {
     for li in (0..nl).rev() {
         let layer = &m.layers[li];
         for bi in 0..bsz {
-            axpy32(1.0, &dz[bi * layer.n_out..(bi + 1) * layer.n_out], &mut grads.b[li]);
+            axpy32(
+                1.0,
+                &dz[bi * layer.n_out..(bi + 1) * layer.n_out],
+                &mut grads.b[li],
+            );
         }
-        add_outer::<FMA>(&mut grads.w[li], &pass.acts[li], &dz, bsz, layer.n_in, layer.n_out, &mut scratch);
+        add_outer::<FMA>(
+            &mut grads.w[li],
+            &pass.acts[li],
+            &dz,
+            bsz,
+            layer.n_in,
+            layer.n_out,
+            &mut scratch,
+        );
         if li > 0 {
             dz = m.backward_layer::<FMA>(li, &dz, bsz, &pass, &mut scratch);
         }
@@ -249,12 +298,36 @@ pub fn step(m: &mut Mlp, grads: &Grads, state: &mut OptStateHandle, opts: &MlpOp
     let lr = opts.learning_rate as f32;
     let l2 = opts.l2 as f32;
     match opts.optimizer {
-        Optimizer::Adam { beta1, beta2, epsilon } => {
+        Optimizer::Adam {
+            beta1,
+            beta2,
+            epsilon,
+        } => {
             let (b1, b2, eps) = (beta1 as f32, beta2 as f32, epsilon as f32);
-            let k = Adam { lr, b1, b2, eps, c1: 1.0 - b1.powi(s.t), c2: 1.0 - b2.powi(s.t), decay: l2 };
+            let k = Adam {
+                lr,
+                b1,
+                b2,
+                eps,
+                c1: 1.0 - b1.powi(s.t),
+                c2: 1.0 - b2.powi(s.t),
+                decay: l2,
+            };
             for (li, layer) in m.layers.iter_mut().chain(m.skip.iter_mut()).enumerate() {
-                adam(&mut layer.w, &grads.w[li], &mut s.m_w[li], &mut s.v_w[li], &k);
-                adam(&mut layer.b, &grads.b[li], &mut s.m_b[li], &mut s.v_b[li], &Adam { decay: 0.0, ..k });
+                adam(
+                    &mut layer.w,
+                    &grads.w[li],
+                    &mut s.m_w[li],
+                    &mut s.v_w[li],
+                    &k,
+                );
+                adam(
+                    &mut layer.b,
+                    &grads.b[li],
+                    &mut s.m_b[li],
+                    &mut s.v_b[li],
+                    &Adam { decay: 0.0, ..k },
+                );
             }
         }
         Optimizer::Sgd { momentum } => {
@@ -327,7 +400,10 @@ impl OptStateHandle {
 /// Mean weighted loss of `rows` without dropout (validation).
 fn eval_loss(m: &Mlp, data: &TrainingData, rows: &[usize], par: &Parallel) -> f64 {
     let chunks: Vec<&[usize]> = rows.chunks(1024).collect();
-    let total: f64 = par.map(&chunks, |c| flush_denormals(|| batch_loss(m, data, c))).iter().sum();
+    let total: f64 = par
+        .map(&chunks, |c| flush_denormals(|| batch_loss(m, data, c)))
+        .iter()
+        .sum();
     let wsum: f64 = rows.iter().map(|&r| data.weights[r]).sum();
     total / wsum.max(1e-300)
 }
@@ -344,7 +420,12 @@ pub trait Trainer {
     /// One optimiser step on the mini-batch `rows`, whose weights sum to `batch_weight`. The
     /// batch is cut into SHARD_ROWS-row shards; shard s draws its dropout masks (see
     /// [`dropout_mask`]) from `ChaCha8Rng::seed_from_u64(shard_seeds[s])`.
-    fn step(&mut self, rows: &[usize], batch_weight: f64, shard_seeds: &[u64]) -> Result<(), String>;
+    fn step(
+        &mut self,
+        rows: &[usize],
+        batch_weight: f64,
+        shard_seeds: &[u64],
+    ) -> Result<(), String>;
     /// The summed weighted training loss of the steps since the last call.
     fn take_loss(&mut self) -> Result<f64, String>;
     /// Mean weighted loss of `rows` without dropout.
@@ -385,7 +466,14 @@ pub struct Start {
 }
 
 impl Start {
-    pub fn new(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, par: &Parallel, monitor: &dyn Monitor) -> Start {
+    pub fn new(
+        x: &Matrix,
+        target: &Target,
+        weights: &[f64],
+        opts: &MlpOptions,
+        par: &Parallel,
+        monitor: &dyn Monitor,
+    ) -> Start {
         let n = x.rows;
         let n_in = x.cols;
         let xf: Vec<f32> = x.data.iter().map(|v| *v as f32).collect();
@@ -396,7 +484,15 @@ impl Start {
             Target::Values(_) => (Head::Identity, 1),
             Target::None => unreachable!("networks learn classes or values (the registry says so)"),
         };
-        let mut mlp = Mlp::new(n_in, &opts.hidden, k, opts.activation, head, opts.skip, &mut rng);
+        let mut mlp = Mlp::new(
+            n_in,
+            &opts.hidden,
+            k,
+            opts.activation,
+            head,
+            opts.skip,
+            &mut rng,
+        );
         for j in 0..n_in {
             mlp.baseline[j] = (0..n).map(|i| x.data[i * n_in + j]).sum::<f64>() / n.max(1) as f64;
         }
@@ -428,7 +524,14 @@ impl Start {
             let all: Vec<usize> = (0..n).collect();
             warm_start_linear(&mut mlp, x, &all, target, &y_std, weights, par, monitor);
         }
-        Start { mlp, xf, y_std, train_rows, val_rows, rng }
+        Start {
+            mlp,
+            xf,
+            y_std,
+            train_rows,
+            val_rows,
+            rng,
+        }
     }
 }
 
@@ -445,19 +548,50 @@ pub struct NativeTrainer<'a> {
 
 impl<'a> NativeTrainer<'a> {
     pub fn new(mlp: Mlp, data: TrainingData<'a>, opts: &'a MlpOptions, par: &'a Parallel) -> Self {
-        NativeTrainer { state: OptStateHandle::new(&mlp), mlp, data, opts, par, loss: 0.0 }
+        NativeTrainer {
+            state: OptStateHandle::new(&mlp),
+            mlp,
+            data,
+            opts,
+            par,
+            loss: 0.0,
+        }
     }
 }
 
 impl Trainer for NativeTrainer<'_> {
-    fn step(&mut self, rows: &[usize], batch_weight: f64, shard_seeds: &[u64]) -> Result<(), String> {
-        let NativeTrainer { mlp, state, data, opts, par, loss } = self;
-        let shards: Vec<(&[usize], u64)> = rows.chunks(SHARD_ROWS).zip(shard_seeds.iter().copied()).collect();
+    fn step(
+        &mut self,
+        rows: &[usize],
+        batch_weight: f64,
+        shard_seeds: &[u64],
+    ) -> Result<(), String> {
+        let NativeTrainer {
+            mlp,
+            state,
+            data,
+            opts,
+            par,
+            loss,
+        } = self;
+        let shards: Vec<(&[usize], u64)> = rows
+            .chunks(SHARD_ROWS)
+            .zip(shard_seeds.iter().copied())
+            .collect();
         let mlp_ref = &*mlp;
         let parts = par.map(&shards, |(rows, seed)| {
             let mut g = Grads::zeros(mlp_ref);
             let mut r = ChaCha8Rng::seed_from_u64(*seed);
-            let l = flush_denormals(|| batch_gradient(mlp_ref, data, rows, batch_weight, Some((opts.dropout, &mut r)), &mut g));
+            let l = flush_denormals(|| {
+                batch_gradient(
+                    mlp_ref,
+                    data,
+                    rows,
+                    batch_weight,
+                    Some((opts.dropout, &mut r)),
+                    &mut g,
+                )
+            });
             (l, g)
         });
         // the first shard's gradient is the sum's start (no zeroing and copying per batch); the
@@ -467,7 +601,12 @@ impl Trainer for NativeTrainer<'_> {
         *loss += l0;
         for (l, g) in parts {
             *loss += l;
-            for (acc, part) in grads.w.iter_mut().zip(&g.w).chain(grads.b.iter_mut().zip(&g.b)) {
+            for (acc, part) in grads
+                .w
+                .iter_mut()
+                .zip(&g.w)
+                .chain(grads.b.iter_mut().zip(&g.b))
+            {
                 axpy32(1.0, part, acc);
             }
         }
@@ -490,11 +629,25 @@ impl Trainer for NativeTrainer<'_> {
 }
 
 /// Trains a network on the encoded rows `x` with per-row `weights`, on the native kernels.
-pub fn fit(x: &Matrix, target: &Target, weights: &[f64], opts: &MlpOptions, par: &Parallel, monitor: &dyn Monitor) -> MlpFit {
+pub fn fit(
+    x: &Matrix,
+    target: &Target,
+    weights: &[f64],
+    opts: &MlpOptions,
+    par: &Parallel,
+    monitor: &dyn Monitor,
+) -> MlpFit {
     let start = Start::new(x, target, weights, opts, par, monitor);
-    let data = TrainingData { x: &start.xf, n_in: x.cols, target, y_std: &start.y_std, weights };
+    let data = TrainingData {
+        x: &start.xf,
+        n_in: x.cols,
+        target,
+        y_std: &start.y_std,
+        weights,
+    };
     let mut trainer = NativeTrainer::new(start.mlp.clone(), data, opts, par);
-    run_epochs(&mut trainer, &start, x, target, weights, opts, monitor).expect("the native backend does not fail")
+    run_epochs(&mut trainer, &start, x, target, weights, opts, monitor)
+        .expect("the native backend does not fail")
 }
 
 /// The epoch loop shared by the backends: shuffled mini-batches, per-shard dropout seeds, query
@@ -537,13 +690,23 @@ pub fn run_epochs(
         }
         let loss = trainer.take_loss()? / wsum.max(1e-300);
         monitor.checkpoint();
-        let val_loss = if val_rows.is_empty() { None } else { Some(trainer.loss(val_rows)?) };
-        history.push(EpochStats { epoch, loss, val_loss });
+        let val_loss = if val_rows.is_empty() {
+            None
+        } else {
+            Some(trainer.loss(val_rows)?)
+        };
+        history.push(EpochStats {
+            epoch,
+            loss,
+            val_loss,
+        });
         if monitor.wants_progress() {
             let elapsed = started.elapsed().as_secs_f64();
             let eta = elapsed / epoch as f64 * (opts.epochs - epoch) as f64;
             let auc = match target {
-                Target::Classes(y, 2) if !val_rows.is_empty() => Some(validation_auc(&trainer.network()?, x, y, val_rows)),
+                Target::Classes(y, 2) if !val_rows.is_empty() => {
+                    Some(validation_auc(&trainer.network()?, x, y, val_rows))
+                }
                 _ => None,
             };
             monitor.progress(&format!(
@@ -571,10 +734,20 @@ pub fn run_epochs(
     }
     let epochs_run = history.len();
     Ok(match best {
-        Some((v, m, e)) => MlpFit { mlp: m, history, best_epoch: e, best_val_loss: Some(v) },
+        Some((v, m, e)) => MlpFit {
+            mlp: m,
+            history,
+            best_epoch: e,
+            best_val_loss: Some(v),
+        },
         None => {
             let last = history.last().and_then(|h| h.val_loss);
-            MlpFit { mlp: trainer.network()?, history, best_epoch: epochs_run, best_val_loss: last }
+            MlpFit {
+                mlp: trainer.network()?,
+                history,
+                best_epoch: epochs_run,
+                best_val_loss: last,
+            }
         }
     })
 }
@@ -622,7 +795,15 @@ fn warm_start_linear(
     let (coef, intercept): (Vec<f64>, Vec<f64>) = match target {
         Target::Classes(y, n_classes) => {
             let ys: Vec<usize> = rows.iter().map(|&r| y[r]).collect();
-            let fit = crate::ml::algorithms::logistic::fit(xs, &ys, *n_classes, &w, &crate::ml::algorithms::logistic::LogisticOptions::default(), par, monitor);
+            let fit = crate::ml::algorithms::logistic::fit(
+                xs,
+                &ys,
+                *n_classes,
+                &w,
+                &crate::ml::algorithms::logistic::LogisticOptions::default(),
+                par,
+                monitor,
+            );
             (fit.coef, fit.intercept)
         }
         Target::Values(_) => {
@@ -644,4 +825,3 @@ fn warm_start_linear(
         last.b.iter_mut().for_each(|v| *v = 0.0);
     }
 }
-

@@ -5,9 +5,14 @@
 //! prove its assignment. `n_init` restarts keep the lowest inertia. Convergence as scikit-learn's:
 //! the squared centre shift summed over centres at most `tol` times the mean feature variance.
 //!
+//! From MINIBATCH_ROWS rows on (or with method minibatch) the centres come from mini-batch steps
+//! instead (minibatch.rs), as scikit-learn's MiniBatchKMeans.
+//!
 //! Every pass runs over fixed row blocks on the thread team, and block results are combined in
 //! block order, so a seed gives the same segments whatever the thread count. The monitor's
 //! checkpoint runs between groups of blocks (query cancel within ~100 ms).
+
+mod minibatch;
 
 use super::{Algorithm, FitContext, Fitted, Learns, Recipe, RecipeContext, TrainingData};
 use crate::ml::linalg::Matrix;
@@ -26,7 +31,16 @@ pub static ALGORITHM: Algorithm = Algorithm {
     name: "kmeans",
     learns: &[Learns::Segments],
     default_for: None,
-    options: &["k", "k_range", "n_init", "max_iter", "tol", "seed"],
+    options: &[
+        "k",
+        "k_range",
+        "method",
+        "batch_size",
+        "n_init",
+        "max_iter",
+        "tol",
+        "seed",
+    ],
     recipe: read_recipe,
 };
 
@@ -47,23 +61,53 @@ fn read_recipe(o: &Options, ctx: &RecipeContext) -> Result<Box<dyn Recipe>, Prob
     let k = o.usize_in("k", 0, 2, MAX_K).map(|k| (k > 0).then_some(k))?;
     let k_range = match k {
         Some(_) => {
-            o.not_applicable("k_range", "Option \"k_range\" chooses k when k is not given; leave one of them out.");
+            o.not_applicable(
+                "k_range",
+                "Option \"k_range\" chooses k when k is not given; leave one of them out.",
+            );
             None
         }
         None => {
             let r = o.usize_list("k_range", &[2, 10], 2, MAX_K, 2)?;
             match r.as_slice() {
                 [lo, hi] if lo <= hi => Some((*lo, *hi)),
-                _ => return Err(Problem::option("option \"k_range\" of algorithm kmeans must be [lowest, highest]", "e.g. {\"k_range\": [2, 10]}")),
+                _ => {
+                    return Err(Problem::option(
+                        "option \"k_range\" of algorithm kmeans must be [lowest, highest]",
+                        "e.g. {\"k_range\": [2, 10]}",
+                    ))
+                }
             }
         }
+    };
+    let method = match o.choice("method", "auto", &["auto", "full", "minibatch"])? {
+        "full" => Method::Full,
+        "minibatch" => Method::MiniBatch,
+        _ => Method::Auto,
+    };
+    let batch_size = if method == Method::Full {
+        o.not_applicable(
+            "batch_size",
+            "Option \"batch_size\" is for method minibatch (or auto on large tables).",
+        );
+        d.batch_size
+    } else {
+        o.usize_in("batch_size", d.batch_size, 16, 1_000_000)?
+    };
+    let tol = if method == Method::MiniBatch {
+        o.not_applicable("tol", "Mini-batch k-means stops when the smoothed batch inertia stops falling; option \"tol\" is for method full.");
+        d.tol
+    } else {
+        o.f64_in("tol", d.tol, 0.0, 1.0, "a number from 0 to 1")?
     };
     Ok(Box::new(KMeansRecipe {
         opts: KMeansOptions {
             k: k.unwrap_or(2),
+            method,
+            batch_size,
             n_init: o.usize_in("n_init", d.n_init, 1, 100)?,
             max_iter: o.usize_in("max_iter", d.max_iter, 1, 100_000)?,
-            tol: o.f64_in("tol", d.tol, 0.0, 1.0, "a number from 0 to 1")?,
+            tol,
             seed: o.usize_in("seed", ctx.seed as usize, 0, usize::MAX)? as u64,
         },
         k_range,
@@ -86,7 +130,15 @@ impl Recipe for KMeansRecipe {
         let sample = seeded_sample(x.rows, AUTO_K_SAMPLE, self.opts.seed);
         let xs = x.select_rows(&sample);
         for k in lo..=hi {
-            let f = fit(x, &KMeansOptions { k, ..self.opts.clone() }, ctx.par, ctx.monitor);
+            let f = fit(
+                x,
+                &KMeansOptions {
+                    k,
+                    ..self.opts.clone()
+                },
+                ctx.par,
+                ctx.monitor,
+            );
             let score = if self.k_range.is_some() {
                 let labels: Vec<usize> = sample.iter().map(|&i| f.labels[i] as usize).collect();
                 crate::ml::metrics::silhouette(&xs, &labels, k)
@@ -96,7 +148,10 @@ impl Recipe for KMeansRecipe {
             if self.k_range.is_some() {
                 curve.push(json!({ "k": k, "inertia": f.inertia, "silhouette": score }));
                 if ctx.monitor.wants_progress() {
-                    ctx.monitor.progress(&format!("kmeans k={k}: inertia {:.6}, silhouette {score:.4}", f.inertia));
+                    ctx.monitor.progress(&format!(
+                        "kmeans k={k}: inertia {:.6}, silhouette {score:.4}",
+                        f.inertia
+                    ));
                 }
             }
             if best.as_ref().is_none_or(|(s, _)| score > *s) || self.k_range.is_none() {
@@ -111,15 +166,31 @@ impl Recipe for KMeansRecipe {
                 sample.len()
             ));
         }
-        let mut info = json!({ "k": f.k, "inertia": f.inertia, "iterations": f.iterations, "converged": f.converged });
+        let method = self.opts.method.resolve(x.rows);
+        let mut info = json!({ "k": f.k, "method": method.name(), "inertia": f.inertia, "converged": f.converged });
+        if method == Method::MiniBatch {
+            info["batch_size"] = json!(self.opts.batch_size.min(x.rows));
+            info["steps"] = json!(f.iterations);
+        } else {
+            info["iterations"] = json!(f.iterations);
+        }
         if !curve.is_empty() {
             info["k_curve"] = Value::Array(curve);
         }
-        Ok(Fitted { estimator: Estimator::KMeans { centers: f.centers }, info: info.as_object().cloned().unwrap_or_default() })
+        Ok(Fitted {
+            estimator: Estimator::KMeans { centers: f.centers },
+            info: info.as_object().cloned().unwrap_or_default(),
+        })
     }
 
     fn options(&self) -> Value {
-        let mut v = json!({ "n_init": self.opts.n_init, "max_iter": self.opts.max_iter, "tol": self.opts.tol, "seed": self.opts.seed });
+        let mut v = json!({ "method": self.opts.method.name(), "n_init": self.opts.n_init, "max_iter": self.opts.max_iter, "seed": self.opts.seed });
+        if self.opts.method != Method::Full {
+            v["batch_size"] = json!(self.opts.batch_size);
+        }
+        if self.opts.method != Method::MiniBatch {
+            v["tol"] = json!(self.opts.tol);
+        }
         match self.k_range {
             Some((lo, hi)) => v["k_range"] = json!([lo, hi]),
             None => v["k"] = json!(self.opts.k),
@@ -152,9 +223,45 @@ pub fn parameters(centers: &[f64], inputs: &[String]) -> Value {
     })
 }
 
+/// How the centres are fitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Full below MINIBATCH_ROWS rows, mini-batch from there on.
+    Auto,
+    /// Lloyd iterations over every row (Hamerly's bounds).
+    Full,
+    /// Steps over seeded batches of rows (minibatch.rs).
+    MiniBatch,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Auto => "auto",
+            Method::Full => "full",
+            Method::MiniBatch => "minibatch",
+        }
+    }
+
+    /// The method `Auto` picks for `rows` rows.
+    pub fn resolve(self, rows: usize) -> Method {
+        match self {
+            Method::Auto if rows >= MINIBATCH_ROWS => Method::MiniBatch,
+            Method::Auto => Method::Full,
+            m => m,
+        }
+    }
+}
+
+/// From this many rows `method` auto fits with mini-batches.
+pub const MINIBATCH_ROWS: usize = 500_000;
+
 #[derive(Clone, Debug)]
 pub struct KMeansOptions {
     pub k: usize,
+    pub method: Method,
+    /// Rows per mini-batch step.
+    pub batch_size: usize,
     /// Restarts from different k-means++ seeds; the lowest inertia is kept.
     pub n_init: usize,
     pub max_iter: usize,
@@ -165,7 +272,15 @@ pub struct KMeansOptions {
 
 impl Default for KMeansOptions {
     fn default() -> Self {
-        KMeansOptions { k: 8, n_init: 10, max_iter: 300, tol: 1e-4, seed: 42 }
+        KMeansOptions {
+            k: 8,
+            method: Method::Auto,
+            batch_size: 1024,
+            n_init: 10,
+            max_iter: 300,
+            tol: 1e-4,
+            seed: 42,
+        }
     }
 }
 
@@ -178,7 +293,7 @@ pub struct KMeansFit {
     pub labels: Vec<u32>,
     /// Sum of squared distances of the rows to their centres.
     pub inertia: f64,
-    /// Lloyd iterations of the kept run.
+    /// Lloyd iterations of the kept run (mini-batch: steps).
     pub iterations: usize,
     pub converged: bool,
 }
@@ -218,6 +333,9 @@ pub fn nearest(x: &[f64], centers: &[f64], d: usize) -> (usize, f64) {
 pub fn fit(x: &Matrix, opts: &KMeansOptions, par: &Parallel, monitor: &dyn Monitor) -> KMeansFit {
     let (n, k) = (x.rows, opts.k);
     assert!(k >= 1 && n >= k, "k-means needs at least k rows");
+    if opts.method.resolve(n) == Method::MiniBatch {
+        return minibatch::fit(x, opts, par, monitor);
+    }
     let tol = opts.tol * mean_variance(x);
     let started = Instant::now();
     let mut best: Option<KMeansFit> = None;
@@ -233,7 +351,11 @@ pub fn fit(x: &Matrix, opts: &KMeansOptions, par: &Parallel, monitor: &dyn Monit
                 opts.n_init.max(1),
                 fit.inertia,
                 fit.iterations,
-                if fit.converged { "" } else { " (not converged)" },
+                if fit.converged {
+                    ""
+                } else {
+                    " (not converged)"
+                },
                 started.elapsed().as_secs_f64()
             ));
         }
@@ -267,14 +389,24 @@ fn mean_variance(x: &Matrix) -> f64 {
 /// scikit-learn's greedy k-means++: the first centre uniformly, then for each next one
 /// 2 + ln k candidates drawn in proportion to the squared distance to the nearest centre so far,
 /// keeping the candidate that lowers the total most.
-fn kmeans_plus_plus(x: &Matrix, k: usize, rng: &mut ChaCha8Rng, par: &Parallel, monitor: &dyn Monitor) -> Vec<f64> {
+fn kmeans_plus_plus(
+    x: &Matrix,
+    k: usize,
+    rng: &mut ChaCha8Rng,
+    par: &Parallel,
+    monitor: &dyn Monitor,
+) -> Vec<f64> {
     let (n, d) = (x.rows, x.cols);
     let trials = 2 + (k as f64).ln().floor() as usize;
     let mut centers = Vec::with_capacity(k * d);
     let first = rng.gen_range(0..n);
     centers.extend_from_slice(x.row(first));
-    let mut closest: Vec<f64> = par.map_blocks(n, monitor, |r: Range<usize>| r.map(|i| sq_dist(x.row(i), &centers[..d])).collect::<Vec<f64>>()).concat();
-    let mut potential: f64 = closest.iter().sum();
+    let mut closest: Vec<f64> = par
+        .map_blocks(n, monitor, |r: Range<usize>| {
+            r.map(|i| sq_dist(x.row(i), &centers[..d]))
+                .collect::<Vec<f64>>()
+        })
+        .concat();
     for _ in 1..k {
         // candidates by inverse transform sampling on the running sums
         let mut cum = Vec::with_capacity(n);
@@ -285,35 +417,91 @@ fn kmeans_plus_plus(x: &Matrix, k: usize, rng: &mut ChaCha8Rng, par: &Parallel, 
         }
         let candidates: Vec<usize> = (0..trials)
             .map(|_| {
-                let target = rng.gen::<f64>() * potential;
+                let target = rng.gen::<f64>() * s;
                 cum.partition_point(|&c| c < target).min(n - 1)
             })
             .collect();
-        // each candidate's new closest distances and potential; the lowest potential wins
-        let mut best: Option<(f64, Vec<f64>, usize)> = None;
-        for &cand in &candidates {
-            let c = x.row(cand);
-            let blocks = par.map_blocks(n, monitor, |r: Range<usize>| {
-                r.map(|i| closest[i].min(sq_dist(x.row(i), c))).collect::<Vec<f64>>()
-            });
-            let new: Vec<f64> = blocks.concat();
-            let pot: f64 = new.iter().sum();
-            if best.as_ref().is_none_or(|b| pot < b.0) {
-                best = Some((pot, new, cand));
+        // every candidate's potential in one pass over the rows (the rows are read once, not once
+        // per candidate: the pass is bound by memory, not arithmetic); the lowest wins
+        let cand_rows: Vec<f64> = candidates
+            .iter()
+            .flat_map(|&c| x.row(c).iter().copied())
+            .collect();
+        let potentials = CandidatePass {
+            x,
+            closest: &closest,
+            candidates_t: &transpose(&cand_rows, trials, d),
+        };
+        let block_sums: Vec<Vec<f64>> =
+            par.map_blocks(n, monitor, |r: Range<usize>| potentials.run(r));
+        let mut pots = vec![0.0; trials];
+        for b in &block_sums {
+            for (p, v) in pots.iter_mut().zip(b) {
+                *p += v;
             }
         }
-        let (pot, new, cand) = best.expect("at least two candidates");
-        centers.extend_from_slice(x.row(cand));
-        closest = new;
-        potential = pot;
+        let best = (0..trials).fold(0, |b, t| if pots[t] < pots[b] { t } else { b });
+        let c = x.row(candidates[best]);
+        centers.extend_from_slice(c);
+        closest = par
+            .map_blocks(n, monitor, |r: Range<usize>| {
+                r.map(|i| closest[i].min(sq_dist(x.row(i), c)))
+                    .collect::<Vec<f64>>()
+            })
+            .concat();
     }
     centers
+}
+
+/// A k-means++ step's pass over the rows: for each candidate centre, the potential (the sum of
+/// the squared distances to the nearest centre) were it added.
+struct CandidatePass<'a> {
+    x: &'a Matrix,
+    closest: &'a [f64],
+    /// the candidates transposed (d x candidates)
+    candidates_t: &'a [f64],
+}
+
+impl CandidatePass<'_> {
+    /// One block of rows: its part of each candidate's potential (AVX2 + FMA where the CPU has
+    /// them, as Pass::run).
+    fn run(&self, rows: Range<usize>) -> Vec<f64> {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the features were just detected
+            return unsafe { self.run_avx2(rows) };
+        }
+        self.body(rows)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn run_avx2(&self, rows: Range<usize>) -> Vec<f64> {
+        self.body(rows)
+    }
+
+    #[inline(always)]
+    fn body(&self, rows: Range<usize>) -> Vec<f64> {
+        let trials = self.candidates_t.len() / self.x.cols.max(1);
+        let mut sums = vec![0.0; trials];
+        let mut dists = vec![0.0; trials];
+        for i in rows {
+            all_sq_dists(self.x.row(i), self.candidates_t, &mut dists);
+            let c = self.closest[i];
+            for (s, &v) in sums.iter_mut().zip(&dists) {
+                *s += c.min(v);
+            }
+        }
+        sums
+    }
 }
 
 /// One block's part of an assignment pass: the rows' new labels and bounds, and the block's
 /// sums for the centre update.
 struct BlockPass {
+    /// each row's segment
     labels: Vec<u32>,
+    /// each row's distance (not squared) to its centre
     upper: Vec<f64>,
     lower: Vec<f64>,
     sums: Vec<f64>,
@@ -346,7 +534,9 @@ fn all_sq_dists(x: &[f64], centers_t: &[f64], out: &mut [f64]) {
         let mut acc = [0.0f64; B];
         if w == B {
             for (f, &xf) in x.iter().enumerate() {
-                let col: &[f64; B] = centers_t[f * k + j0..f * k + j0 + B].try_into().expect("B wide");
+                let col: &[f64; B] = centers_t[f * k + j0..f * k + j0 + B]
+                    .try_into()
+                    .expect("B wide");
                 for l in 0..B {
                     let t = xf - col[l];
                     acc[l] += t * t;
@@ -415,10 +605,10 @@ impl Pass<'_> {
         };
         for i in r {
             let xi = self.x.row(i);
-            let (mut a, mut u, mut l) = (self.labels[i] as usize, self.upper[i], self.lower[i]);
-            if self.full {
-                (a, u, l) = two_nearest(xi, self.centers_t, &mut scratch);
+            let (a, u, l) = if self.full {
+                two_nearest(xi, self.centers_t, &mut scratch)
             } else {
+                let (mut a, mut u, mut l) = (self.labels[i] as usize, self.upper[i], self.lower[i]);
                 let bound = self.half_gap[a].max(l);
                 if u > bound {
                     u = sq_dist(xi, &self.centers[a * d..(a + 1) * d]).sqrt();
@@ -426,7 +616,8 @@ impl Pass<'_> {
                         (a, u, l) = two_nearest(xi, self.centers_t, &mut scratch);
                     }
                 }
-            }
+                (a, u, l)
+            };
             p.labels.push(a as u32);
             p.upper.push(u);
             p.lower.push(l);
@@ -491,7 +682,17 @@ fn lloyd_hamerly(
         let (lab, up, lo) = (&labels, &upper, &lower);
         let cen = &centers;
         let cen_t = &transpose(&centers, k, d);
-        let pass = Pass { x, centers: cen, centers_t: cen_t, half_gap: &half_gap, labels: lab, upper: up, lower: lo, full, k };
+        let pass = Pass {
+            x,
+            centers: cen,
+            centers_t: cen_t,
+            half_gap: &half_gap,
+            labels: lab,
+            upper: up,
+            lower: lo,
+            full,
+            k,
+        };
         let blocks: Vec<BlockPass> = par.map_blocks(n, monitor, |r: Range<usize>| pass.run(r));
         let mut sums = vec![0.0; k * d];
         let mut counts = vec![0.0; k];
@@ -519,13 +720,17 @@ fn lloyd_hamerly(
                     centers[j * d + t] = sums[j * d + t] / counts[j];
                 }
             } else {
-                let far = (0..n).max_by(|&a, &b| upper[a].total_cmp(&upper[b])).unwrap_or(0);
+                let far = (0..n)
+                    .max_by(|&a, &b| upper[a].total_cmp(&upper[b]))
+                    .unwrap_or(0);
                 centers[j * d..(j + 1) * d].copy_from_slice(x.row(far));
                 upper[far] = 0.0;
                 full = true;
             }
         }
-        let moved: Vec<f64> = (0..k).map(|j| sq_dist(&old[j * d..(j + 1) * d], &centers[j * d..(j + 1) * d]).sqrt()).collect();
+        let moved: Vec<f64> = (0..k)
+            .map(|j| sq_dist(&old[j * d..(j + 1) * d], &centers[j * d..(j + 1) * d]).sqrt())
+            .collect();
         let shift: f64 = moved.iter().map(|m| m * m).sum();
         // bounds follow the centres: a row's own centre moved at most moved[a] away, any other
         // at most the largest move closer
@@ -547,7 +752,11 @@ fn lloyd_hamerly(
         let mut dists = vec![0.0; k];
         for i in r {
             all_sq_dists(x.row(i), cen_t, &mut dists);
-            let (a, dist) = dists.iter().enumerate().fold((0, f64::INFINITY), |b, (j, &v)| if v < b.1 { (j, v) } else { b });
+            let (a, dist) =
+                dists.iter().enumerate().fold(
+                    (0, f64::INFINITY),
+                    |b, (j, &v)| if v < b.1 { (j, v) } else { b },
+                );
             labs.push(a as u32);
             inertia += dist;
         }
@@ -555,7 +764,14 @@ fn lloyd_hamerly(
     });
     let inertia = finals.iter().map(|(_, s)| s).sum();
     let labels = finals.into_iter().flat_map(|(l, _)| l).collect();
-    KMeansFit { centers, k, labels, inertia, iterations, converged }
+    KMeansFit {
+        centers,
+        k,
+        labels,
+        inertia,
+        iterations,
+        converged,
+    }
 }
 
 #[cfg(test)]
@@ -583,6 +799,29 @@ pub(crate) mod tests_data {
         (Matrix::from_rows(&rows), truth)
     }
 
+    /// The larger data set of tests/reference/kmeans_reference.py for mini-batch k-means: 50,000
+    /// rows, 5 columns, six planted blobs (row i belongs to blob i % 6).
+    pub fn reference_big_blobs() -> (Matrix, Vec<usize>) {
+        let mut rows = Vec::new();
+        let mut truth = Vec::new();
+        for i in 0..50_000usize {
+            let b = i % 6;
+            rows.push(
+                (0..5)
+                    .map(|j| {
+                        let centre =
+                            if j == b % 5 { 6.0 } else { 0.0 } + if b == 5 { -6.0 } else { 0.0 };
+                        centre
+                            + 1.5
+                                * (((i + 1) * (j + 2)) as f64 * 0.37).sin()
+                                * ((i + 3) as f64 * 0.11 * (j + 1) as f64).cos()
+                    })
+                    .collect::<Vec<f64>>(),
+            );
+            truth.push(b);
+        }
+        (Matrix::from_rows(&rows), truth)
+    }
 }
 
 #[cfg(test)]
@@ -600,12 +839,25 @@ mod tests {
     fn inertia_matches_scikit_learn() {
         let (x, _) = reference_blobs();
         for (k, sk) in [(3, SK_INERTIA_K3), (5, SK_INERTIA_K5)] {
-            let f = fit(&x, &KMeansOptions { k, ..Default::default() }, &Parallel::serial(), &Silent);
+            let f = fit(
+                &x,
+                &KMeansOptions {
+                    k,
+                    ..Default::default()
+                },
+                &Parallel::serial(),
+                &Silent,
+            );
             assert!(f.converged, "k={k}");
-            assert!(f.inertia <= sk * 1.01, "k={k}: inertia {} vs scikit-learn {sk}", f.inertia);
+            assert!(
+                f.inertia <= sk * 1.01,
+                "k={k}: inertia {} vs scikit-learn {sk}",
+                f.inertia
+            );
             // the inertia is the sum of squared distances to the centres of the labels
-            let recomputed: f64 =
-                (0..x.rows).map(|i| sq_dist(x.row(i), &f.centers[f.labels[i] as usize * 3..][..3])).sum();
+            let recomputed: f64 = (0..x.rows)
+                .map(|i| sq_dist(x.row(i), &f.centers[f.labels[i] as usize * 3..][..3]))
+                .sum();
             assert!((recomputed - f.inertia).abs() < 1e-9 * f.inertia);
         }
     }
@@ -613,7 +865,15 @@ mod tests {
     #[test]
     fn planted_blobs_are_recovered() {
         let (x, truth) = reference_blobs();
-        let f = fit(&x, &KMeansOptions { k: 3, ..Default::default() }, &Parallel::serial(), &Silent);
+        let f = fit(
+            &x,
+            &KMeansOptions {
+                k: 3,
+                ..Default::default()
+            },
+            &Parallel::serial(),
+            &Silent,
+        );
         let labels: Vec<usize> = f.labels.iter().map(|&l| l as usize).collect();
         assert!(crate::ml::metrics::adjusted_rand(&labels, &truth) >= 0.999);
     }
@@ -651,12 +911,18 @@ mod tests {
     fn the_same_seed_gives_the_same_segments_whatever_the_thread_count() {
         // more rows than one block, so that the blocks really split
         let (base, _) = reference_blobs();
-        let rows: Vec<Vec<f64>> = (0..20_000).map(|i| {
-            let r = base.row(i % 600);
-            vec![r[0] + (i as f64 * 0.001).sin() * 0.1, r[1], r[2]]
-        }).collect();
+        let rows: Vec<Vec<f64>> = (0..20_000)
+            .map(|i| {
+                let r = base.row(i % 600);
+                vec![r[0] + (i as f64 * 0.001).sin() * 0.1, r[1], r[2]]
+            })
+            .collect();
         let x = Matrix::from_rows(&rows);
-        let opts = KMeansOptions { k: 4, n_init: 3, ..Default::default() };
+        let opts = KMeansOptions {
+            k: 4,
+            n_init: 3,
+            ..Default::default()
+        };
         let a = fit(&x, &opts, &Parallel::serial(), &Silent);
         let b = fit(&x, &opts, &Parallel::new(3), &Silent);
         assert_eq!(a.labels, b.labels);
@@ -664,11 +930,131 @@ mod tests {
         assert_eq!(a.inertia.to_bits(), b.inertia.to_bits());
     }
 
+    // scikit-learn 1.2.1 on reference_big_blobs, k = 6 (tests/reference/kmeans_reference.py):
+    // KMeans(n_init=10, random_state=0), and the worst of MiniBatchKMeans(batch_size=1024,
+    // n_init=10, random_state=0..2) (140649.87, 140635.74, 140654.10); all with ARI 1
+    const SK_BIG_FULL_INERTIA: f64 = 140621.100369;
+    const SK_BIG_MINIBATCH_INERTIA: f64 = 140654.102234;
+
+    #[test]
+    fn minibatch_matches_scikit_learn() {
+        let (x, truth) = super::tests_data::reference_big_blobs();
+        for seed in [42, 7] {
+            let opts = KMeansOptions {
+                k: 6,
+                method: Method::MiniBatch,
+                seed,
+                ..Default::default()
+            };
+            let f = fit(&x, &opts, &Parallel::serial(), &Silent);
+            assert!(
+                f.inertia <= SK_BIG_MINIBATCH_INERTIA * 1.001,
+                "seed {seed}: inertia {} vs {SK_BIG_MINIBATCH_INERTIA}",
+                f.inertia
+            );
+            assert!(
+                f.inertia >= SK_BIG_FULL_INERTIA * 0.999999,
+                "below the full optimum: {}",
+                f.inertia
+            );
+            let labels: Vec<usize> = f.labels.iter().map(|&l| l as usize).collect();
+            assert!(crate::ml::metrics::adjusted_rand(&labels, &truth) >= 0.999);
+            // it stopped on its own, long before max_iter passes over the rows
+            assert!(f.iterations < 1000, "{} steps", f.iterations);
+            let recomputed: f64 = (0..x.rows)
+                .map(|i| sq_dist(x.row(i), &f.centers[f.labels[i] as usize * 5..][..5]))
+                .sum();
+            assert!((recomputed - f.inertia).abs() < 1e-9 * f.inertia);
+        }
+        // the full method on the same rows, for the figure the mini-batches approach
+        let full = fit(
+            &x,
+            &KMeansOptions {
+                k: 6,
+                method: Method::Full,
+                ..Default::default()
+            },
+            &Parallel::serial(),
+            &Silent,
+        );
+        assert!(
+            full.inertia <= SK_BIG_FULL_INERTIA * (1.0 + 1e-9),
+            "{}",
+            full.inertia
+        );
+    }
+
+    #[test]
+    fn minibatch_is_the_same_whatever_the_thread_count() {
+        let (x, _) = super::tests_data::reference_big_blobs();
+        let opts = KMeansOptions {
+            k: 6,
+            method: Method::MiniBatch,
+            batch_size: 256,
+            n_init: 2,
+            ..Default::default()
+        };
+        let a = fit(&x, &opts, &Parallel::serial(), &Silent);
+        let b = fit(&x, &opts, &Parallel::new(3), &Silent);
+        assert_eq!(a.labels, b.labels);
+        assert_eq!(a.centers, b.centers);
+    }
+
+    #[test]
+    fn auto_switches_to_minibatch_on_large_tables() {
+        assert_eq!(Method::Auto.resolve(MINIBATCH_ROWS - 1), Method::Full);
+        assert_eq!(Method::Auto.resolve(MINIBATCH_ROWS), Method::MiniBatch);
+        assert_eq!(Method::Full.resolve(usize::MAX), Method::Full);
+        assert_eq!(Method::MiniBatch.resolve(10), Method::MiniBatch);
+    }
+
+    #[test]
+    fn minibatch_handles_tiny_and_duplicate_data() {
+        // fewer rows than a batch, and k equal to the number of distinct points
+        let x = Matrix::from_rows(&[vec![0.0], vec![0.0], vec![10.0], vec![20.0]]);
+        let f = fit(
+            &x,
+            &KMeansOptions {
+                k: 3,
+                method: Method::MiniBatch,
+                n_init: 4,
+                ..Default::default()
+            },
+            &Parallel::serial(),
+            &Silent,
+        );
+        assert!(f.inertia < 1e-12, "{f:?}");
+        let x = Matrix::from_rows(&vec![vec![1.0, 2.0]; 50]);
+        let f = fit(
+            &x,
+            &KMeansOptions {
+                k: 2,
+                method: Method::MiniBatch,
+                ..Default::default()
+            },
+            &Parallel::serial(),
+            &Silent,
+        );
+        assert!(
+            f.inertia.abs() < 1e-12 && f.centers.iter().all(|v| v.is_finite()),
+            "{f:?}"
+        );
+    }
+
     #[test]
     fn an_empty_cluster_is_refilled() {
         // three distinct points, k = 3, and every start on one of them: each centre must end on a point
         let x = Matrix::from_rows(&[vec![0.0], vec![0.0], vec![10.0], vec![20.0]]);
-        let f = fit(&x, &KMeansOptions { k: 3, n_init: 4, ..Default::default() }, &Parallel::serial(), &Silent);
+        let f = fit(
+            &x,
+            &KMeansOptions {
+                k: 3,
+                n_init: 4,
+                ..Default::default()
+            },
+            &Parallel::serial(),
+            &Silent,
+        );
         assert!(f.inertia < 1e-12, "{f:?}");
     }
 }
