@@ -75,14 +75,20 @@ CREATE FUNCTION insight._score_columns(model text, output int, row_type oid, row
   RETURNS float8 STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_score_columns';
 CREATE FUNCTION insight._class_columns(model text, output int, row_type oid, row_ctid tid, VARIADIC "any")
   RETURNS text STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_class_columns';
+CREATE FUNCTION insight._segment_columns(model text, output int, row_type oid, row_ctid tid, VARIADIC "any")
+  RETURNS int4 STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_segment_columns';
 CREATE FUNCTION insight._predict_support(internal) RETURNS internal
   STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_predict_support';
 ALTER FUNCTION insight.predict(text, anyelement) SUPPORT insight._predict_support;
 ALTER FUNCTION insight.predict_proba(text, anyelement) SUPPORT insight._predict_support;
 ALTER FUNCTION insight.predict_purchase(text, anyelement) SUPPORT insight._predict_support;
 ALTER FUNCTION insight.predict_class(text, anyelement) SUPPORT insight._predict_support;
+ALTER FUNCTION insight.segment(text, anyelement) SUPPORT insight._predict_support;
+ALTER FUNCTION insight.segment_distance(text, anyelement) SUPPORT insight._predict_support;
 COMMENT ON FUNCTION insight._score_columns(text, int, oid, tid, "any") IS
-  'Internal: target of the planner rewrite of insight.predict/predict_proba/predict_purchase(model, table_row)';
+  'Internal: target of the planner rewrite of insight.predict/predict_proba/predict_purchase/segment_distance(model, table_row)';
+COMMENT ON FUNCTION insight._segment_columns(text, int, oid, tid, "any") IS
+  'Internal: target of the planner rewrite of insight.segment(model, table_row)';
 COMMENT ON FUNCTION insight._class_columns(text, int, oid, tid, "any") IS
   'Internal: target of the planner rewrite of insight.predict_class(model, table_row)';
 COMMENT ON FUNCTION insight._predict_support(internal) IS

@@ -62,6 +62,15 @@ CREATE FUNCTION insight.segment_distance(model text, row_or_array anyelement) RE
   STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'segment_distance_wrapper';
 COMMENT ON FUNCTION insight.segment(text, anyelement) IS 'Segment number (1-based) of a row under a segmentation model';
 COMMENT ON FUNCTION insight.segment_distance(text, anyelement) IS 'Distance from a row to the centre of its segment (standardised inputs): large values are outliers';
+-- whole table rows passed to them are rewritten into columns by the planner, as for predict
+CREATE FUNCTION insight._segment_columns(model text, output int, row_type oid, row_ctid tid, VARIADIC "any")
+  RETURNS int4 STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_segment_columns';
+ALTER FUNCTION insight.segment(text, anyelement) SUPPORT insight._predict_support;
+ALTER FUNCTION insight.segment_distance(text, anyelement) SUPPORT insight._predict_support;
+COMMENT ON FUNCTION insight._score_columns(text, int, oid, tid, "any") IS
+  'Internal: target of the planner rewrite of insight.predict/predict_proba/predict_purchase/segment_distance(model, table_row)';
+COMMENT ON FUNCTION insight._segment_columns(text, int, oid, tid, "any") IS
+  'Internal: target of the planner rewrite of insight.segment(model, table_row)';
 
 -- score_table: output => 'score' | 'class' (labels by default for multiclass models); NULL
 -- arguments are 22004 errors naming the argument (_score_table is no longer STRICT)

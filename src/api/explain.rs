@@ -49,17 +49,17 @@ fn explain(
                 "insight.model_info(model)->'parameters' shows each segment's centre; insight.segment_distance how far a row is from it.",
             ));
             }
-            let (k, explained) =
-                match (m.task, class) {
-                    (Task::Regression | Task::Segmentation, None) => (0, None),
-                    (Task::Binary, None) => (0, Some(m.classes[1].clone())),
-                    (Task::Multiclass, None) => (argmax(out), Some(m.classes[argmax(out)].clone())),
-                    (Task::Binary, Some(c)) if c == m.classes[1] => (0, Some(c.to_string())),
-                    (Task::Multiclass, Some(c)) if m.classes.iter().any(|l| l == c) => (
-                        m.classes.iter().position(|l| l == c).unwrap(),
-                        Some(c.to_string()),
-                    ),
-                    (_, Some(c)) => return Err(InsightError::invalid_parameter(
+            let (k, explained) = match (m.task, class) {
+                (Task::Regression | Task::Segmentation, None) => (0, None),
+                (Task::Binary, None) => (0, Some(m.classes[1].clone())),
+                (Task::Multiclass, None) => (argmax(out), Some(m.classes[argmax(out)].clone())),
+                (Task::Binary, Some(c)) if c == m.classes[1] => (0, Some(c.to_string())),
+                (Task::Multiclass, Some(c)) if m.classes.iter().any(|l| l == c) => (
+                    m.classes.iter().position(|l| l == c).unwrap(),
+                    Some(c.to_string()),
+                ),
+                (_, Some(c)) => {
+                    return Err(InsightError::invalid_parameter(
                         format!("model \"{model}\" cannot explain class \"{c}\""),
                         match m.task {
                             Task::Regression | Task::Segmentation => {
@@ -71,8 +71,9 @@ fn explain(
                             ),
                             Task::Multiclass => format!("Classes: {}.", m.classes.join(", ")),
                         },
-                    )),
-                };
+                    ))
+                }
+            };
             let (c, b) = m
                 .explain(x, k)
                 .expect("every model but segmentation explains");

@@ -253,6 +253,8 @@ pub(crate) enum Output {
     Proba = 1,
     Purchase = 2,
     Class = 3,
+    Segment = 4,
+    SegmentDistance = 5,
 }
 
 impl Output {
@@ -262,9 +264,16 @@ impl Output {
             Output::Proba,
             Output::Purchase,
             Output::Class,
+            Output::Segment,
+            Output::SegmentDistance,
         ]
         .into_iter()
         .find(|o| *o as i32 == v)
+    }
+
+    /// The outputs a folded linear model (one dot product) can give.
+    pub(crate) fn foldable(self) -> bool {
+        matches!(self, Output::Predict | Output::Proba | Output::Purchase)
     }
 }
 
@@ -282,6 +291,19 @@ fn needs_binary(model_name: &str, m: &Model, what: &str) -> Result<()> {
                 Task::Segmentation => "Use insight.segment for the segment number.",
                 _ => "Use insight.predict for the predicted value.",
             },
+        ));
+    }
+    Ok(())
+}
+
+fn needs_segmentation(model_name: &str, m: &Model, what: &str) -> Result<()> {
+    if m.task != Task::Segmentation {
+        return Err(InsightError::not_supported(
+            format!(
+                "{what} needs a segmentation model, but model \"{model_name}\" is a {} model",
+                m.task.as_str()
+            ),
+            "Train one with algorithm => 'kmeans'; for this model use insight.predict.",
         ));
     }
     Ok(())
@@ -347,11 +369,19 @@ pub(crate) fn output_value(
             Task::Binary | Task::Multiclass => Ok(ScoreOut::Label(m.label(out).to_string())),
             Task::Regression | Task::Segmentation => Err(no_classes(model_name, m.task)),
         },
+        Output::Segment => {
+            needs_segmentation(model_name, m, "insight.segment")?;
+            Ok(ScoreOut::Number(out[0]))
+        }
+        Output::SegmentDistance => {
+            needs_segmentation(model_name, m, "insight.segment_distance")?;
+            Ok(ScoreOut::Number(out[1]))
+        }
     }
 }
 
-/// A direct (not rewritten) call of one of the four scorers.
-fn score_direct(
+/// A direct (not rewritten) call of a scorer.
+pub(crate) fn score_direct(
     fcinfo: pg_sys::FunctionCallInfo,
     model: &str,
     row: &AnyElement,
@@ -369,7 +399,7 @@ fn score_direct(
     }
 }
 
-fn number(s: ScoreOut) -> f64 {
+pub(crate) fn number(s: ScoreOut) -> f64 {
     match s {
         ScoreOut::Number(v) => v,
         ScoreOut::Label(_) => unreachable!("numeric outputs give numbers"),

@@ -23,12 +23,43 @@ use pgrx::prelude::*;
 /// Index of the first column argument: model, output kind, row type, ctid come first.
 const FIRST_COLUMN_ARG: usize = 4;
 
-/// Scores one rewritten call; None means SQL NULL. `labels`: the call is _class_columns (output
-/// kind 3), else _score_columns (kinds 0 to 2).
+/// The three targets of the rewrite, by what they return.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// _score_columns, float8: predict, predict_proba, predict_purchase, segment_distance
+    Score,
+    /// _class_columns, text: predict_class
+    Class,
+    /// _segment_columns, int4: segment
+    Segment,
+}
+
+impl Target {
+    fn accepts(self, o: Output) -> bool {
+        match self {
+            Target::Score => matches!(
+                o,
+                Output::Predict | Output::Proba | Output::Purchase | Output::SegmentDistance
+            ),
+            Target::Class => o == Output::Class,
+            Target::Segment => o == Output::Segment,
+        }
+    }
+
+    fn wrong_output(self) -> &'static str {
+        match self {
+            Target::Score => "the output argument of _score_columns must be 0, 1, 2 or 5",
+            Target::Class => "the output argument of _class_columns must be 3",
+            Target::Segment => "the output argument of _segment_columns must be 4",
+        }
+    }
+}
+
+/// Scores one rewritten call of `target`; None means SQL NULL.
 ///
 /// # Safety
 /// `fcinfo` must be the FunctionCallInfo of a running call of one of the two targets.
-unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo, labels: bool) -> Option<ScoreOut> {
+unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo, target: Target) -> Option<ScoreOut> {
     let nargs = (*fcinfo).nargs as usize;
     let args = (*fcinfo).args.as_slice(nargs);
     if nargs < FIRST_COLUMN_ARG
@@ -53,10 +84,10 @@ unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo, labels: bool) -> Optio
     let flinfo = (*fcinfo).flinfo;
     let run = |site: &mut CallSite| {
         with_slot(site, model, |slot| {
-            let output = output.filter(|o| (*o == Output::Class) == labels).ok_or_else(|| {
+            let output = output.filter(|o| target.accepts(*o)).ok_or_else(|| {
                 InsightError::invalid_parameter(
-                    if labels { "the output argument of _class_columns must be 3" } else { "the output argument of _score_columns must be 0 to 2" },
-                    "insight._score_columns and insight._class_columns are written by the planner; call insight.predict instead.",
+                    target.wrong_output(),
+                    "insight._score_columns, _class_columns and _segment_columns are written by the planner; call insight.predict or insight.segment instead.",
                 )
             })?;
             if !slot
@@ -85,7 +116,7 @@ unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo, labels: bool) -> Optio
             } = slot;
             let binding = columns.as_ref().unwrap();
             match folded {
-                Some(fl) if output != Output::Class => {
+                Some(fl) if output.foldable() => {
                     let mut fold = Fold::new(fl, m, model);
                     binding.visit(args, &mut fold)?;
                     out[0] = fl.finish(fold.z);
@@ -135,7 +166,7 @@ function_info_v1!(pg_finfo_insight_score_columns);
 pub unsafe extern "C-unwind" fn insight_score_columns(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    match score_columns(fcinfo, false) {
+    match score_columns(fcinfo, Target::Score) {
         Some(ScoreOut::Number(v)) => pg_sys::Datum::from(v.to_bits() as usize),
         Some(ScoreOut::Label(_)) | None => {
             (*fcinfo).isnull = true;
@@ -153,8 +184,26 @@ function_info_v1!(pg_finfo_insight_class_columns);
 pub unsafe extern "C-unwind" fn insight_class_columns(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    match score_columns(fcinfo, true) {
+    match score_columns(fcinfo, Target::Class) {
         Some(ScoreOut::Label(s)) => s.into_datum().unwrap(),
+        _ => {
+            (*fcinfo).isnull = true;
+            pg_sys::Datum::from(0)
+        }
+    }
+}
+
+function_info_v1!(pg_finfo_insight_segment_columns);
+
+/// insight._segment_columns(...) RETURNS int4: the rewrite target of segment.
+#[no_mangle]
+#[doc(hidden)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn insight_segment_columns(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    match score_columns(fcinfo, Target::Segment) {
+        Some(ScoreOut::Number(v)) => pg_sys::Datum::from(v as i32),
         _ => {
             (*fcinfo).isnull = true;
             pg_sys::Datum::from(0)
@@ -164,7 +213,7 @@ pub unsafe extern "C-unwind" fn insight_class_columns(
 
 function_info_v1!(pg_finfo_insight_predict_support);
 
-/// Planner support function of the four scorers (SupportRequestSimplify): see the module
+/// Planner support function of the row scorers (SupportRequestSimplify): see the module
 /// comment. Returns NULL (no rewrite) for anything but a whole-row Var of a plain table or
 /// materialized view of the current query level.
 #[no_mangle]
@@ -216,6 +265,8 @@ pub unsafe extern "C-unwind" fn insight_predict_support(
         "predict_proba" => (Output::Proba, "_score_columns", pg_sys::FLOAT8OID),
         "predict_purchase" => (Output::Purchase, "_score_columns", pg_sys::FLOAT8OID),
         "predict_class" => (Output::Class, "_class_columns", pg_sys::TEXTOID),
+        "segment" => (Output::Segment, "_segment_columns", pg_sys::INT4OID),
+        "segment_distance" => (Output::SegmentDistance, "_score_columns", pg_sys::FLOAT8OID),
         _ => return none,
     };
     let nsp = pg_sys::get_func_namespace((*fexpr).funcid);

@@ -637,7 +637,7 @@ impl ColumnBinding {
         let lying = |what: String| {
             InsightError::datatype_mismatch(
                 what,
-                "insight._score_columns and insight._class_columns are written by the planner from insight.predict(model, table_row); call that instead.",
+                "insight._score_columns, _class_columns and _segment_columns are written by the planner from insight.predict(model, table_row) or insight.segment(model, table_row); call those instead.",
             )
         };
         if flinfo.is_null() || pg_sys::get_fn_expr_variadic(flinfo) {

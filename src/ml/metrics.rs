@@ -1,5 +1,10 @@
 //! Evaluation metrics with scikit-learn's definitions: classification (accuracy, precision,
-//! recall, F1, ROC AUC, log loss), regression (RMSE, MAE, R^2), ROC curve points and lift tables.
+//! recall, F1, ROC AUC, log loss), regression (RMSE, MAE, R^2), ROC curve points and lift tables,
+//! and clustering (silhouette, Davies-Bouldin, Calinski-Harabasz, adjusted Rand index).
+
+use crate::ml::monitor::Monitor;
+use crate::ml::parallel::Parallel;
+use std::ops::Range;
 
 /// Metrics of a binary classifier from P(positive) scores and true labels.
 #[derive(Clone, Debug, PartialEq)]
@@ -317,34 +322,108 @@ pub fn adjusted_rand(a: &[usize], b: &[usize]) -> f64 {
 /// Mean silhouette of the rows (b - a) / max(a, b), a the mean distance to the row's own segment,
 /// b to the nearest other; rows alone in their segment count 0, as scikit-learn's
 /// silhouette_score. O(n^2): callers pass a sample of large tables.
-pub fn silhouette(x: &crate::ml::linalg::Matrix, labels: &[usize], k: usize) -> f64 {
+pub fn silhouette(
+    x: &crate::ml::linalg::Matrix,
+    labels: &[usize],
+    k: usize,
+    par: &Parallel,
+    monitor: &dyn Monitor,
+) -> f64 {
     let n = x.rows;
+    if n == 0 || x.cols == 0 {
+        return f64::NAN;
+    }
     let mut size = vec![0usize; k];
     labels.iter().for_each(|&l| size[l] += 1);
-    let mut total = 0.0;
-    let mut dist = vec![0.0; k];
-    for i in 0..n {
-        dist.iter_mut().for_each(|v| *v = 0.0);
-        for j in 0..n {
-            if i != j {
-                dist[labels[j]] +=
-                    crate::ml::algorithms::kmeans::sq_dist(x.row(i), x.row(j)).sqrt();
+    let pass = SilhouettePass {
+        x,
+        labels,
+        size: &size,
+        tiles: tiles(x),
+    };
+    // per-block sums added in block order: the same value whatever the thread count
+    let total: f64 = par
+        .map_blocks(n, monitor, |r: Range<usize>| pass.run(r))
+        .iter()
+        .sum();
+    total / n as f64
+}
+
+/// Rows per tile of the silhouette's transposed copy of the rows.
+const TILE: usize = 8;
+
+/// The rows in tiles of TILE, each transposed (d x TILE; the last tile padded with its last row),
+/// so that one row's distances to a tile's rows come from distance::group_sq_dists.
+fn tiles(x: &crate::ml::linalg::Matrix) -> Vec<f64> {
+    let d = x.cols;
+    let mut t = vec![0.0; x.rows.div_ceil(TILE) * TILE * d];
+    for (tile, out) in t.chunks_exact_mut(TILE * d).enumerate() {
+        for l in 0..TILE {
+            let row = x.row((tile * TILE + l).min(x.rows - 1));
+            for f in 0..d {
+                out[f * TILE + l] = row[f];
             }
         }
-        let own = labels[i];
-        if size[own] <= 1 {
-            continue;
-        }
-        let a = dist[own] / (size[own] - 1) as f64;
-        let b = (0..k)
-            .filter(|&c| c != own && size[c] > 0)
-            .map(|c| dist[c] / size[c] as f64)
-            .fold(f64::INFINITY, f64::min);
-        if b.is_finite() {
-            total += (b - a) / a.max(b);
-        }
     }
-    total / n as f64
+    t
+}
+
+/// The silhouette's quadratic part: for a block of rows, the sum of their silhouettes.
+struct SilhouettePass<'a> {
+    x: &'a crate::ml::linalg::Matrix,
+    labels: &'a [usize],
+    size: &'a [usize],
+    tiles: Vec<f64>,
+}
+
+impl SilhouettePass<'_> {
+    fn run(&self, rows: Range<usize>) -> f64 {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the features were just detected
+            return unsafe { self.run_avx2(rows) };
+        }
+        self.body(rows)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn run_avx2(&self, rows: Range<usize>) -> f64 {
+        self.body(rows)
+    }
+
+    #[inline(always)]
+    fn body(&self, rows: Range<usize>) -> f64 {
+        let (n, d, labels, size) = (self.x.rows, self.x.cols, self.labels, self.size);
+        let k = size.len();
+        let mut dist = vec![0.0; k];
+        let mut total = 0.0;
+        for i in rows {
+            dist.iter_mut().for_each(|v| *v = 0.0);
+            let xi = self.x.row(i);
+            for (tile, t) in self.tiles.chunks_exact(TILE * d).enumerate() {
+                let mut sq = crate::ml::distance::group_sq_dists::<TILE>(xi, t, TILE, 0);
+                sq.iter_mut().for_each(|v| *v = v.sqrt());
+                // the row itself adds its distance 0 to its own segment; padding lanes are skipped
+                for (l, v) in sq.iter().enumerate().take(n - tile * TILE) {
+                    dist[labels[tile * TILE + l]] += v;
+                }
+            }
+            let own = labels[i];
+            if size[own] <= 1 {
+                continue;
+            }
+            let a = dist[own] / (size[own] - 1) as f64;
+            let b = (0..k)
+                .filter(|&c| c != own && size[c] > 0)
+                .map(|c| dist[c] / size[c] as f64)
+                .fold(f64::INFINITY, f64::min);
+            if b.is_finite() {
+                total += (b - a) / a.max(b);
+            }
+        }
+        total
+    }
 }
 
 /// Davies-Bouldin index (lower is better): the mean over segments of the worst ratio of summed
@@ -356,7 +435,7 @@ pub fn davies_bouldin(
     k: usize,
 ) -> f64 {
     let d = x.cols;
-    let dist = |a: &[f64], b: &[f64]| crate::ml::algorithms::kmeans::sq_dist(a, b).sqrt();
+    let dist = |a: &[f64], b: &[f64]| crate::ml::distance::sq_dist(a, b).sqrt();
     let mut scatter = vec![0.0; k];
     let mut size = vec![0.0; k];
     for (i, &l) in labels.iter().enumerate() {
@@ -390,7 +469,7 @@ pub fn calinski_harabasz(
     k: usize,
 ) -> f64 {
     let (n, d) = (x.rows, x.cols);
-    let sq = crate::ml::algorithms::kmeans::sq_dist;
+    let sq = crate::ml::distance::sq_dist;
     let mut mean = vec![0.0; d];
     for i in 0..n {
         mean.iter_mut()
@@ -459,7 +538,17 @@ mod tests {
                 centers[l * 3 + t] += x.row(i)[t] / 200.0;
             }
         }
-        assert!((super::silhouette(&x, &truth, 3) - 0.7283101628).abs() < 1e-9);
+        assert!(
+            (super::silhouette(
+                &x,
+                &truth,
+                3,
+                &crate::ml::parallel::Parallel::serial(),
+                &crate::ml::monitor::Silent
+            ) - 0.7283101628)
+                .abs()
+                < 1e-9
+        );
         assert!((super::davies_bouldin(&x, &truth, &centers, 3) - 0.3724593255).abs() < 1e-9);
         assert!((super::calinski_harabasz(&x, &truth, &centers, 3) - 2509.1504096443).abs() < 1e-6);
         assert!(

@@ -3,6 +3,7 @@
 //! can be unit-tested with plain `#[test]`s and benchmarked with criterion directly.
 
 pub mod algorithms;
+pub mod distance;
 pub mod importance;
 pub mod linalg;
 pub mod metrics;

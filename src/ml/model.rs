@@ -143,7 +143,7 @@ impl Model {
             }
             Estimator::Mlp(m) => m.predict(x, out),
             Estimator::KMeans { centers } => {
-                let (segment, sq) = super::algorithms::kmeans::nearest(x, centers, x.len());
+                let (segment, sq) = super::distance::nearest(x, centers, x.len());
                 out[0] = (segment + 1) as f64;
                 out[1] = sq.sqrt();
             }

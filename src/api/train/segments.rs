@@ -24,7 +24,8 @@ pub fn segment(inp: &Inputs) -> Result<Trained> {
     let x = pre
         .encode_rows(&inp.frame.columns, &rows)
         .map_err(prep_error)?;
-    let fitted = inp.recipe.fit(
+    let started = std::time::Instant::now();
+    let mut fitted = inp.recipe.fit(
         &TrainingData {
             x: &x,
             target: Target::None,
@@ -32,6 +33,9 @@ pub fn segment(inp: &Inputs) -> Result<Trained> {
         },
         inp.ctx,
     )?;
+    fitted
+        .info
+        .insert("fit_seconds".into(), json!(started.elapsed().as_secs_f64()));
     let model = Model {
         task: Task::Segmentation,
         classes: vec![],
@@ -65,7 +69,13 @@ pub fn segment(inp: &Inputs) -> Result<Trained> {
     }
     let sample = seeded_sample(n, SILHOUETTE_SAMPLE, inp.seed);
     let sample_labels: Vec<usize> = sample.iter().map(|&i| labels[i]).collect();
-    let silhouette = metrics::silhouette(&x.select_rows(&sample), &sample_labels, k);
+    let silhouette = metrics::silhouette(
+        &x.select_rows(&sample),
+        &sample_labels,
+        k,
+        inp.ctx.par,
+        inp.ctx.monitor,
+    );
     let mut metrics = object(json!({
         "silhouette": finite(silhouette),
         "silhouette_sample": sample.len(),

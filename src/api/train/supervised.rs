@@ -180,6 +180,7 @@ fn fit(
     let x = pre
         .encode_rows(&inp.frame.columns, train_idx)
         .map_err(prep_error)?;
+    let started = std::time::Instant::now();
     let mut fitted = inp.recipe.fit(
         &TrainingData {
             x: &x,
@@ -188,6 +189,10 @@ fn fit(
         },
         inp.ctx,
     )?;
+    fitted.info.insert(
+        "fit_seconds".into(),
+        serde_json::json!(started.elapsed().as_secs_f64()),
+    );
     fitted.estimator.center_categories(&pre, &x);
     Ok((pre, fitted))
 }

@@ -2,6 +2,10 @@
 -- errors. The table is the reference data set of tests/reference/kmeans_reference.py (600 rows,
 -- three planted blobs); with scale false the inputs are the raw columns, as scikit-learn saw them.
 \pset null '(null)'
+CREATE FUNCTION pg_temp.plan(q text) RETURNS SETOF text LANGUAGE plpgsql AS $f$
+BEGIN
+  RETURN QUERY EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q;
+END $f$;
 CREATE TABLE seg_blobs AS
 SELECT i, i % 3 AS blob,
        (ARRAY[0, 4, 0])[i % 3 + 1] + 1.3 * sin(((i + 1) * 2) * 0.37) * cos((i + 3) * 0.11 * 1) AS x1,
@@ -36,6 +40,20 @@ SELECT name, deployed_version, task, round(silhouette::numeric, 4) AS silhouette
 SELECT metrics->>'k' AS k_chosen, jsonb_array_length(metrics->'k_curve') AS curve_points,
        (SELECT array_agg(p->>'k' ORDER BY (p->>'k')::int) FROM jsonb_array_elements(metrics->'k_curve') p) AS tried
   FROM insight.train('seg_auto', 'seg_blobs', algorithm => 'kmeans', features => ARRAY['x1', 'x2', 'x3']);
+
+-- table rows reach segment and segment_distance column by column (planner rewrite), as for
+-- predict; the results equal those of whole rows (a subquery is not rewritten)
+SELECT regexp_replace(p, '''\d+''::oid', '<row type>', 'g') AS plan
+  FROM pg_temp.plan($$SELECT insight.segment('seg', b), insight.segment_distance('seg', b) FROM seg_blobs b$$) p;
+SELECT bool_and(a.s = b.s) AS same_segments, max(abs(a.d - b.d)) < 1e-12 AS same_distances, count(*) AS rows
+  FROM (SELECT i, insight.segment('seg', b) AS s, insight.segment_distance('seg', b) AS d FROM seg_blobs b) a
+  JOIN (SELECT i, insight.segment('seg', b) AS s, insight.segment_distance('seg', b) AS d FROM (SELECT * FROM seg_blobs OFFSET 0) b) b USING (i);
+SELECT v.i, insight.segment('seg', b) IS NULL AS segment_null, insight.segment_distance('seg', b) IS NULL AS distance_null
+  FROM (VALUES (1), (-1)) v(i) LEFT JOIN seg_blobs b ON b.i = v.i ORDER BY v.i;
+-- the rewrite's target refuses other outputs and lying argument types
+SELECT try_sql($$SELECT insight._segment_columns('seg', 0, 'seg_blobs'::regtype::oid, b.ctid, b.i, b.blob, b.x1, b.x2, b.x3) FROM seg_blobs b LIMIT 1$$);
+SELECT try_sql($$SELECT insight._segment_columns('seg', 4, 'seg_blobs'::regtype::oid, b.ctid, b.i, b.blob, b.x1, b.x2, 'text') FROM seg_blobs b LIMIT 1$$);
+SELECT try_sql($$SELECT insight.segment_distance('purchase', c) FROM customers c LIMIT 1$$);
 
 -- mini-batch k-means (auto picks it from 500,000 rows on): with batches of 64 rows it still finds
 -- the three blobs, within 0.5% of the full method's inertia

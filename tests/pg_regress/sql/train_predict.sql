@@ -170,7 +170,7 @@ MOVE FORWARD 3000 IN stop_midway;
 CLOSE stop_midway;
 COMMIT;
 SELECT model_id AS second_id FROM insight.train('sync_b', 'big_sparse', target => 'y', features => ARRAY['x1', 'x2'], deploy => 'never') \gset
-SELECT a.metrics - '{train_seconds,read_seconds}'::text[] = b.metrics - '{train_seconds,read_seconds}'::text[] AS same_metrics, a.weights = b.weights AS same_model
+SELECT a.metrics - '{train_seconds,read_seconds,fit_seconds}'::text[] = b.metrics - '{train_seconds,read_seconds,fit_seconds}'::text[] AS same_metrics, a.weights = b.weights AS same_model
   FROM insight.models a, insight.models b WHERE a.id = :first_id AND b.id = :second_id;
 -- and the user's own setting is left as it was
 SHOW synchronize_seqscans;

@@ -9,7 +9,8 @@
 //! The steps run on the calling thread from one seeded stream, so the result does not depend on
 //! the thread count; the monitor's checkpoint runs every step.
 
-use super::{all_sq_dists, kmeans_plus_plus, transpose, BlockPass, KMeansFit, KMeansOptions, Pass};
+use super::{kmeans_plus_plus, BlockPass, KMeansFit, KMeansOptions, Pass};
+use crate::ml::distance::{all_sq_dists, transpose};
 use crate::ml::linalg::Matrix;
 use crate::ml::monitor::Monitor;
 use crate::ml::parallel::Parallel;
@@ -61,7 +62,12 @@ pub fn fit(x: &Matrix, opts: &KMeansOptions, par: &Parallel, monitor: &dyn Monit
         sums.iter_mut().for_each(|v| *v = 0.0);
         counts.iter_mut().for_each(|v| *v = 0.0);
         let mut batch_inertia = 0.0;
-        for &i in &batch_rows {
+        for (b, &i) in batch_rows.iter().enumerate() {
+            // the rows are drawn at random: ask for the row eight ahead now, or every row waits
+            // on memory (2.5 cache lines each)
+            if let Some(&ahead) = batch_rows.get(b + PREFETCH_AHEAD) {
+                prefetch(x.row(ahead));
+            }
             let xi = x.row(i);
             all_sq_dists(xi, &centers_t, &mut dists);
             let (a, dist) =
@@ -132,6 +138,22 @@ pub fn fit(x: &Matrix, opts: &KMeansOptions, par: &Parallel, monitor: &dyn Monit
         inertia,
         iterations: steps,
         converged,
+    }
+}
+
+/// How many rows of a batch ahead a row is prefetched.
+const PREFETCH_AHEAD: usize = 8;
+
+/// Asks the CPU to bring `row` into the cache (a hint: no effect on results).
+#[inline(always)]
+fn prefetch(row: &[f64]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        for line in row.chunks(8) {
+            // SAFETY: a prefetch reads nothing and cannot fault; the pointer is into `row`
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+        }
     }
 }
 

@@ -15,6 +15,7 @@
 mod minibatch;
 
 use super::{Algorithm, FitContext, Fitted, Learns, Recipe, RecipeContext, TrainingData};
+use crate::ml::distance::{all_sq_dists, sq_dist, transpose};
 use crate::ml::linalg::Matrix;
 use crate::ml::model::Estimator;
 use crate::ml::monitor::Monitor;
@@ -141,7 +142,7 @@ impl Recipe for KMeansRecipe {
             );
             let score = if self.k_range.is_some() {
                 let labels: Vec<usize> = sample.iter().map(|&i| f.labels[i] as usize).collect();
-                crate::ml::metrics::silhouette(&xs, &labels, k)
+                crate::ml::metrics::silhouette(&xs, &labels, k, ctx.par, ctx.monitor)
             } else {
                 f64::NAN
             };
@@ -296,38 +297,6 @@ pub struct KMeansFit {
     /// Lloyd iterations of the kept run (mini-batch: steps).
     pub iterations: usize,
     pub converged: bool,
-}
-
-#[inline(always)]
-pub fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
-    // four accumulators: LLVM vectorises this loop
-    let mut acc = [0.0f64; 4];
-    let chunks = a.len() / 4;
-    for c in 0..chunks {
-        for l in 0..4 {
-            let t = a[c * 4 + l] - b[c * 4 + l];
-            acc[l] += t * t;
-        }
-    }
-    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    for i in chunks * 4..a.len() {
-        let t = a[i] - b[i];
-        s += t * t;
-    }
-    s
-}
-
-/// The nearest of `centers` (k x d) to `x`: (index, squared distance).
-#[inline]
-pub fn nearest(x: &[f64], centers: &[f64], d: usize) -> (usize, f64) {
-    let mut best = (0, f64::INFINITY);
-    for (j, c) in centers.chunks_exact(d).enumerate() {
-        let dist = sq_dist(x, c);
-        if dist < best.1 {
-            best = (j, dist);
-        }
-    }
-    best
 }
 
 pub fn fit(x: &Matrix, opts: &KMeansOptions, par: &Parallel, monitor: &dyn Monitor) -> KMeansFit {
@@ -506,53 +475,6 @@ struct BlockPass {
     lower: Vec<f64>,
     sums: Vec<f64>,
     counts: Vec<f64>,
-}
-
-/// The centres transposed (d x k): column t of every centre side by side, so that the squared
-/// distances from a row to all k centres accumulate in one loop over the centres, which LLVM
-/// vectorises (one centre after another, with d = 20 and k = 8, took twice as long: perf).
-fn transpose(centers: &[f64], k: usize, d: usize) -> Vec<f64> {
-    let mut t = vec![0.0; k * d];
-    for j in 0..k {
-        for f in 0..d {
-            t[f * k + j] = centers[j * d + f];
-        }
-    }
-    t
-}
-
-/// Squared distances from `x` to every centre, into `out` (k values); `centers_t` is d x k.
-/// Eight centres at a time in a fixed-size accumulator, which stays in registers (a slice of k
-/// accumulators was loaded and stored for every feature).
-#[inline(always)]
-fn all_sq_dists(x: &[f64], centers_t: &[f64], out: &mut [f64]) {
-    const B: usize = 8;
-    let k = out.len();
-    let mut j0 = 0;
-    while j0 < k {
-        let w = (k - j0).min(B);
-        let mut acc = [0.0f64; B];
-        if w == B {
-            for (f, &xf) in x.iter().enumerate() {
-                let col: &[f64; B] = centers_t[f * k + j0..f * k + j0 + B]
-                    .try_into()
-                    .expect("B wide");
-                for l in 0..B {
-                    let t = xf - col[l];
-                    acc[l] += t * t;
-                }
-            }
-        } else {
-            for (f, &xf) in x.iter().enumerate() {
-                for l in 0..w {
-                    let t = xf - centers_t[f * k + j0 + l];
-                    acc[l] += t * t;
-                }
-            }
-        }
-        out[j0..j0 + w].copy_from_slice(&acc[..w]);
-        j0 += B;
-    }
 }
 
 /// What one assignment pass reads: the rows, the centres (row-major and transposed), the half
@@ -828,6 +750,7 @@ pub(crate) mod tests_data {
 mod tests {
     use super::tests_data::reference_blobs;
     use super::*;
+    use crate::ml::distance::nearest;
     use crate::ml::monitor::Silent;
 
     // scikit-learn 1.2.1, KMeans(n_clusters=k, n_init=10, random_state=0) on reference_blobs
