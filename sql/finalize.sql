@@ -54,6 +54,10 @@ COMMENT ON FUNCTION insight.explain(text, anyelement, text) IS
 COMMENT ON FUNCTION insight.predict_probas(text, anyelement) IS 'Probability of every class of a classifier, as jsonb {label: probability}';
 COMMENT ON FUNCTION insight.segment(text, anyelement) IS 'Segment number (1-based) of a row under a segmentation model';
 COMMENT ON FUNCTION insight.segment_distance(text, anyelement) IS 'Distance from a row to the centre of its segment (standardised inputs): large values are outliers';
+COMMENT ON FUNCTION insight.segment_profiles(text) IS
+  'Per segment and input: the mean of the segment''s training rows in the input''s units (categories as shares), the mean over all rows, and z';
+COMMENT ON FUNCTION insight.segment_summary(text) IS 'One row per segment: size, share and its three most distinguishing inputs as text';
+COMMENT ON FUNCTION insight.centroids(text) IS 'Segment centres per encoded input (standardised numbers, one-hot categories), as the scorers use them';
 COMMENT ON FUNCTION insight.evaluate(text, regclass) IS 'Metrics of a model on a labelled relation (same keys as training)';
 COMMENT ON FUNCTION insight.roc_curve(text, regclass) IS 'ROC curve points of a binary classifier on a labelled relation';
 COMMENT ON FUNCTION insight.lift(text, regclass, int) IS 'Lift / cumulative gains table of a binary classifier on a labelled relation';

@@ -72,6 +72,22 @@ COMMENT ON FUNCTION insight._score_columns(text, int, oid, tid, "any") IS
 COMMENT ON FUNCTION insight._segment_columns(text, int, oid, tid, "any") IS
   'Internal: target of the planner rewrite of insight.segment(model, table_row)';
 
+-- segment profiles: what each segment of a segmentation model looks like
+CREATE FUNCTION insight.segment_profiles(model text)
+  RETURNS TABLE (segment integer, customers bigint, share double precision, feature text, mean double precision,
+                 population_mean double precision, z double precision)
+  STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'segment_profiles_wrapper';
+CREATE FUNCTION insight.segment_summary(model text)
+  RETURNS TABLE (segment integer, customers bigint, share double precision, description text)
+  STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'segment_summary_wrapper';
+CREATE FUNCTION insight.centroids(model text)
+  RETURNS TABLE (segment integer, feature text, center double precision)
+  STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'centroids_wrapper';
+COMMENT ON FUNCTION insight.segment_profiles(text) IS
+  'Per segment and input: the mean of the segment''s training rows in the input''s units (categories as shares), the mean over all rows, and z';
+COMMENT ON FUNCTION insight.segment_summary(text) IS 'One row per segment: size, share and its three most distinguishing inputs as text';
+COMMENT ON FUNCTION insight.centroids(text) IS 'Segment centres per encoded input (standardised numbers, one-hot categories), as the scorers use them';
+
 -- score_table: output => 'score' | 'class' (labels by default for multiclass models); NULL
 -- arguments are 22004 errors naming the argument (_score_table is no longer STRICT)
 DROP PROCEDURE insight.score_table(text, regclass, text, text, text);

@@ -14,5 +14,6 @@ pub mod options;
 pub mod parallel;
 pub mod preprocess;
 pub mod problem;
+pub mod profile;
 pub mod split;
 pub mod synth;

@@ -48,7 +48,11 @@ pub enum Estimator {
     /// A feed-forward network over the encoded inputs.
     Mlp(super::algorithms::mlp::Mlp),
     /// Segment centres, k x width (row-major) in the encoded inputs: a row belongs to the nearest.
-    KMeans { centers: Vec<f64> },
+    /// The profile describes the segments' training rows (insight.segment_profiles).
+    KMeans {
+        centers: Vec<f64>,
+        profile: super::profile::SegmentProfile,
+    },
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -63,6 +67,21 @@ pub struct Model {
 }
 
 impl Estimator {
+    /// Stores the profile of a segmentation model's training rows (nothing for other models).
+    pub fn set_segment_profile(&mut self, p: super::profile::SegmentProfile) {
+        if let Estimator::KMeans { profile, .. } = self {
+            *profile = p;
+        }
+    }
+
+    /// The profile of a segmentation model's training rows.
+    pub fn segment_profile(&self) -> Option<&super::profile::SegmentProfile> {
+        match self {
+            Estimator::KMeans { profile, .. } => Some(profile),
+            _ => None,
+        }
+    }
+
     /// For a linear estimator: shifts the coefficients of each one-hot column so that their mean
     /// over the training rows `x` is zero, the intercept taking the shift. Scores do not change,
     /// because every training row sets exactly one slot of such a column (a column where some row
@@ -142,7 +161,7 @@ impl Model {
                 }
             }
             Estimator::Mlp(m) => m.predict(x, out),
-            Estimator::KMeans { centers } => {
+            Estimator::KMeans { centers, .. } => {
                 let (segment, sq) = super::distance::nearest(x, centers, x.len());
                 out[0] = (segment + 1) as f64;
                 out[1] = sq.sqrt();
@@ -206,7 +225,9 @@ impl Model {
                 linear_parameters(coef, intercept, &names, self.task, &self.classes)
             }
             Estimator::Mlp(net) => net.parameters(&names),
-            Estimator::KMeans { centers } => super::algorithms::kmeans::parameters(centers, &names),
+            Estimator::KMeans { centers, .. } => {
+                super::algorithms::kmeans::parameters(centers, &names)
+            }
         }
     }
 
@@ -334,7 +355,7 @@ impl Model {
                 Ok(())
             }
             Estimator::Mlp(net) => net.check(pre.width, k, self.task),
-            Estimator::KMeans { centers } => {
+            Estimator::KMeans { centers, profile } => {
                 let segments = centers.len() / pre.width;
                 if self.task != Task::Segmentation
                     || centers.len() != segments * pre.width
@@ -350,7 +371,7 @@ impl Model {
                 if !centers.iter().all(|v| v.is_finite()) {
                     return Err("a segment centre is NaN or infinite".into());
                 }
-                Ok(())
+                profile.check(segments, pre.width)
             }
         }
     }

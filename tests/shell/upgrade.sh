@@ -16,6 +16,7 @@ SELECT 'function ' || p.oid::regprocedure || ' -> ' || pg_get_function_result(p.
        || ' ' || p.provolatile::text || p.proparallel::text || CASE WHEN p.proisstrict THEN 's' ELSE '' END
        || ' [' || pg_get_function_arguments(p.oid) || '] ' || coalesce(p.prosrc, '')
        || coalesce(' support ' || nullif(p.prosupport, 0)::regproc::text, '')
+       || coalesce(' set ' || array_to_string(p.proconfig, ','), '')
        || coalesce(' -- ' || obj_description(p.oid, 'pg_proc'), '')
   FROM pg_proc p WHERE p.pronamespace = 'insight'::regnamespace
 UNION ALL

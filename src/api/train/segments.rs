@@ -11,6 +11,7 @@ use crate::ml::algorithms::{Target, TrainingData};
 use crate::ml::metrics::{self, finite};
 use crate::ml::model::{Model, Task};
 use crate::ml::preprocess::Preprocessor;
+use crate::ml::profile::SegmentProfile;
 use serde_json::json;
 
 /// Rows of the seeded sample the silhouette is computed on.
@@ -36,7 +37,7 @@ pub fn segment(inp: &Inputs) -> Result<Trained> {
     fitted
         .info
         .insert("fit_seconds".into(), json!(started.elapsed().as_secs_f64()));
-    let model = Model {
+    let mut model = Model {
         task: Task::Segmentation,
         classes: vec![],
         threshold: 0.5,
@@ -52,21 +53,13 @@ pub fn segment(inp: &Inputs) -> Result<Trained> {
             out[0] as usize - 1
         })
         .collect();
-    let k = labels.iter().max().map_or(0, |m| m + 1);
-    let d = x.cols;
-    let mut sizes = vec![0usize; k];
-    let mut means = vec![0.0; k * d];
-    for (r, &l) in labels.iter().enumerate() {
-        sizes[l] += 1;
-        for (m, v) in means[l * d..(l + 1) * d].iter_mut().zip(x.row(r)) {
-            *m += v;
-        }
-    }
-    for (l, &size) in sizes.iter().enumerate() {
-        means[l * d..(l + 1) * d]
-            .iter_mut()
-            .for_each(|m| *m /= size.max(1) as f64);
-    }
+    let k = match &model.estimator {
+        crate::ml::model::Estimator::KMeans { centers, .. } => centers.len() / x.cols.max(1),
+        _ => labels.iter().max().map_or(0, |m| m + 1),
+    };
+    let profile = SegmentProfile::of(&x, &labels, k);
+    let (sizes, means) = (profile.sizes.clone(), profile.means.clone());
+    model.estimator.set_segment_profile(profile);
     let sample = seeded_sample(n, SILHOUETTE_SAMPLE, inp.seed);
     let sample_labels: Vec<usize> = sample.iter().map(|&i| labels[i]).collect();
     let silhouette = metrics::silhouette(

@@ -35,6 +35,46 @@ SELECT jsonb_array_length(insight.model_info('seg')->'parameters'->'centers') AS
        insight.model_info('seg')->'parameters'->'segments' AS segments;
 SELECT name, deployed_version, task, round(silhouette::numeric, 4) AS silhouette FROM insight.model_registry WHERE name = 'seg';
 
+-- what the segments are: the profile holds each segment's mean of every input over its training
+-- rows, in the inputs' units, as SQL computes it from the segments the model gives the rows
+SELECT count(*) AS profile_rows,
+       max(abs(p.mean - s.mean)) < 1e-9 AS means_as_sql,
+       max(abs(p.population_mean - s.pop)) < 1e-9 AS population_as_sql,
+       max(abs(p.z - (s.mean - s.pop) / s.sd)) < 1e-9 AS z_as_sql,
+       bool_and(p.customers = s.n) AS sizes_as_sql, max(abs(p.share - s.n / 600.0)) < 1e-12 AS shares
+  FROM insight.segment_profiles('seg') p
+  JOIN (SELECT insight.segment('seg', b) AS segment, f.feature, avg(f.v) AS mean, count(*) AS n,
+               (SELECT avg(v) FROM seg_blobs, LATERAL (VALUES ('x1', x1), ('x2', x2), ('x3', x3)) g(feature, v) WHERE g.feature = f.feature) AS pop,
+               (SELECT stddev_pop(v) FROM seg_blobs, LATERAL (VALUES ('x1', x1), ('x2', x2), ('x3', x3)) g(feature, v) WHERE g.feature = f.feature) AS sd
+          FROM seg_blobs b, LATERAL (VALUES ('x1', b.x1), ('x2', b.x2), ('x3', b.x3)) f(feature, v)
+         GROUP BY 1, 2) s USING (segment, feature);
+SELECT segment, customers, round(share::numeric, 4) AS share, description FROM insight.segment_summary('seg') ORDER BY segment;
+SELECT segment, feature, round(center::numeric, 6) AS center FROM insight.centroids('seg') WHERE segment = 1 ORDER BY feature;
+SELECT bool_and(abs(c.center - (insight.model_info('seg')->'parameters'->'centers'->(c.segment - 1)->'center'->>c.feature)::float8) < 1e-12) AS centroids_as_model_info,
+       count(*) AS centroid_rows
+  FROM insight.centroids('seg') c;
+-- categories as shares of the segment's rows; numbers back in their units from standardised inputs
+SELECT name FROM insight.train('seg_cust', 'customers', algorithm => 'kmeans',
+                               features => ARRAY['region', 'channel', 'visits_30d', 'avg_order_value'], options => '{"k": 4}');
+SELECT count(*) AS category_rows,
+       max(abs(p.mean - s.share)) < 1e-9 AS shares_as_sql,
+       max(abs(p.population_mean - s.pop)) < 1e-9 AS population_shares_as_sql
+  FROM insight.segment_profiles('seg_cust') p
+  JOIN (SELECT insight.segment('seg_cust', c) AS segment, 'region = ' || r.region AS feature,
+               avg((c.region = r.region)::int) AS share, min(r.pop) AS pop
+          FROM customers c, (SELECT region, count(*) / 5000.0 AS pop FROM customers GROUP BY region) r
+         GROUP BY 1, 2) s USING (segment, feature);
+-- a number's NULLs count as the value they were imputed with (the training mean here)
+SELECT max(abs(p.mean - s.mean)) < 1e-9 AS scaled_numbers_in_their_units, count(*) AS segments
+  FROM insight.segment_profiles('seg_cust') p
+  JOIN (SELECT insight.segment('seg_cust', c) AS segment, 'avg_order_value' AS feature,
+               avg(coalesce(avg_order_value::float8,
+                            (insight.model_info('seg_cust')->'features'->'columns'->3->'encoding'->'Scaled'->>'fill')::float8)) AS mean
+          FROM customers c GROUP BY 1) s USING (segment, feature);
+SELECT try_sql($$SELECT * FROM insight.segment_profiles('purchase')$$);
+SELECT try_sql($$SELECT * FROM insight.segment_summary('no_such_model')$$);
+SELECT count(*) AS null_model_rows FROM insight.centroids(NULL);
+
 -- k chosen: the silhouette of a seeded sample picks it from k_range (2 to 10), said in a NOTICE;
 -- the curve is in the metrics for an elbow plot
 SELECT metrics->>'k' AS k_chosen, jsonb_array_length(metrics->'k_curve') AS curve_points,

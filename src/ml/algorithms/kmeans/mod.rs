@@ -179,7 +179,10 @@ impl Recipe for KMeansRecipe {
             info["k_curve"] = Value::Array(curve);
         }
         Ok(Fitted {
-            estimator: Estimator::KMeans { centers: f.centers },
+            estimator: Estimator::KMeans {
+                centers: f.centers,
+                profile: Default::default(),
+            },
             info: info.as_object().cloned().unwrap_or_default(),
         })
     }
