@@ -8,6 +8,7 @@
 //! about any one algorithm: adding one is a module here, a line in ALGORITHMS and an estimator
 //! variant.
 
+pub mod agglomerative;
 pub mod kmeans;
 pub mod linear;
 pub mod logistic;
