@@ -58,6 +58,8 @@ COMMENT ON FUNCTION insight.segment_profiles(text) IS
   'Per segment and input: the mean of the segment''s training rows in the input''s units (categories as shares), the mean over all rows, and z';
 COMMENT ON FUNCTION insight.segment_summary(text) IS 'One row per segment: size, share and its three most distinguishing inputs as text';
 COMMENT ON FUNCTION insight.centroids(text) IS 'Segment centres per encoded input (standardised numbers, one-hot categories), as the scorers use them';
+COMMENT ON FUNCTION insight.recut(text, int, text) IS
+  'A new version of an agglomerative model cut into k segments, from its stored merge tree (no data is read)';
 COMMENT ON FUNCTION insight.evaluate(text, regclass) IS 'Metrics of a model on a labelled relation (same keys as training)';
 COMMENT ON FUNCTION insight.roc_curve(text, regclass) IS 'ROC curve points of a binary classifier on a labelled relation';
 COMMENT ON FUNCTION insight.lift(text, regclass, int) IS 'Lift / cumulative gains table of a binary classifier on a labelled relation';

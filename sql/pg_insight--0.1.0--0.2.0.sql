@@ -116,3 +116,10 @@ COMMENT ON FUNCTION insight._score_table(text, regclass, text, text, text, text)
 -- and samples, would come in another order each time
 ALTER FUNCTION insight.train(text, regclass, text, text, text[], text[], jsonb, float8, bigint, text)
   SET synchronize_seqscans = off;
+
+-- hierarchical segmentation: another k from the merge tree stored with the model
+CREATE FUNCTION insight.recut(model text, k integer, deploy text DEFAULT 'never')
+  RETURNS TABLE (model_id bigint, name text, version integer, algorithm text, deployed boolean, metrics jsonb)
+  LANGUAGE c AS 'MODULE_PATHNAME', 'recut_wrapper';
+COMMENT ON FUNCTION insight.recut(text, int, text) IS
+  'A new version of an agglomerative model cut into k segments, from its stored merge tree (no data is read)';

@@ -252,3 +252,42 @@ report(f"Scoring {plpy_rows:,} rows: insight.segment vs PL/Python + scikit-learn
     ("pg_insight row form", sql_arm(f"SELECT sum(insight.segment('bench_seg_raw', b)) FROM bench_segments b WHERE id <= {plpy_rows}", serial)),
     ("PL/Python + scikit-learn", sql_arm(f"SELECT sum(bench_sk_segment(ARRAY[{FEATURES}])) FROM bench_segments WHERE id <= {plpy_rows}", serial)),
 ]), base="pg_insight row form")
+
+# ---------------------------------------------------------------------------------------------
+# Hierarchical segmentation: Ward on the first 20,000 and 50,000 rows of bench_segments, each
+# training in a fresh backend so that its peak resident memory (VmHWM) is the training's
+for n in (20_000, 50_000):
+    q(f"DROP TABLE IF EXISTS bench_ward_{n}")
+    q(f"CREATE TABLE bench_ward_{n} AS SELECT * FROM bench_segments WHERE id <= {n}")
+    q(f"ANALYZE bench_ward_{n}")
+print("\n| Ward, k = 8, 20 inputs | rows | time | backend peak RSS | ARI vs planted |\n|---|---|---|---|---|")
+for n in (20_000, 50_000):
+    t, mb = in_fresh_backend(
+        f"SELECT * FROM insight.train('bench_ward_{n}', 'bench_ward_{n}', algorithm => 'agglomerative',"
+        f" features => ARRAY[{SEG_FEATURES_ARRAY}], options => '{{\"k\": 8, \"sample_limit\": {n}}}', deploy => 'always')")
+    labels = q(f"SELECT insight.segment('bench_ward_{n}', b), planted FROM bench_ward_{n} b ORDER BY id")
+    from sklearn.metrics import adjusted_rand_score
+    ari = adjusted_rand_score([p for _, p in labels], [s for s, _ in labels])
+    print(f"| insight.train(algorithm => 'agglomerative') | {n:,} | {t:.2f} s | {mb:,} MB | {ari:.4f} |")
+    sys.stdout.flush()
+
+
+def sklearn_ward(n):
+    import resource
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.metrics import adjusted_rand_score
+    from sklearn.preprocessing import StandardScaler
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    t = time.perf_counter()
+    cur.execute(f"SELECT {FEATURES}, planted FROM bench_ward_{n} ORDER BY id")
+    data = np.array(cur.fetchall(), dtype=float)
+    labels = AgglomerativeClustering(n_clusters=8, linkage="ward").fit_predict(StandardScaler().fit_transform(data[:, :20]))
+    t = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    ari = adjusted_rand_score(data[:, 20].astype(int), labels)
+    print(f"| psycopg2 fetch + scikit-learn AgglomerativeClustering(linkage='ward') | {n:,} | {t:.2f} s | {peak:,} MB (client; {before:,} MB before) | {ari:.4f} |")
+    sys.stdout.flush()
+
+
+# scikit-learn's Ward goes through scipy's condensed matrix: 1.6 GB at 20,000 rows, 10 GB at 50,000
+sklearn_ward(20_000)

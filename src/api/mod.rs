@@ -6,6 +6,7 @@ pub mod explain;
 pub mod lifecycle;
 pub mod monitor;
 pub mod predict;
+pub mod recut;
 pub mod rewrite;
 pub mod score;
 pub mod segment;

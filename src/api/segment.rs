@@ -5,7 +5,7 @@
 
 use crate::api::predict::{number, score_direct, Output};
 use crate::error::{InsightError, OrRaise, Result};
-use crate::ml::model::{Estimator, Model, Task};
+use crate::ml::model::{Model, Task};
 use crate::ml::profile;
 use crate::store::{cache, catalog};
 use pgrx::prelude::*;
@@ -43,7 +43,7 @@ fn segmentation_model(model: &str, what: &str) -> Result<Rc<Model>> {
                 "{what} needs a segmentation model, but model \"{model}\" is a {} model",
                 m.task.as_str()
             ),
-            "Train one with algorithm => 'kmeans'.",
+            "Train one with algorithm => 'kmeans' or 'agglomerative'.",
         ));
     }
     Ok(m)
@@ -131,9 +131,7 @@ fn centroids(
 > {
     let run = || -> Result<_> {
         let m = segmentation_model(model, "insight.centroids")?;
-        let Estimator::KMeans { centers, .. } = &m.estimator else {
-            unreachable!("segmentation models have centres")
-        };
+        let centers = m.centers().expect("segmentation models have centres");
         let names = m.preprocessor.encoded_names();
         let w = names.len().max(1);
         Ok(centers

@@ -53,6 +53,13 @@ pub enum Estimator {
         centers: Vec<f64>,
         profile: super::profile::SegmentProfile,
     },
+    /// Agglomerative segments: scored as KMeans (the nearest centre); the top of the merge tree
+    /// lets insight.recut make another k.
+    Agglomerative {
+        centers: Vec<f64>,
+        profile: super::profile::SegmentProfile,
+        tree: super::algorithms::agglomerative::Dendrogram,
+    },
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -69,7 +76,7 @@ pub struct Model {
 impl Estimator {
     /// Stores the profile of a segmentation model's training rows (nothing for other models).
     pub fn set_segment_profile(&mut self, p: super::profile::SegmentProfile) {
-        if let Estimator::KMeans { profile, .. } = self {
+        if let Estimator::KMeans { profile, .. } | Estimator::Agglomerative { profile, .. } = self {
             *profile = p;
         }
     }
@@ -77,7 +84,9 @@ impl Estimator {
     /// The profile of a segmentation model's training rows.
     pub fn segment_profile(&self) -> Option<&super::profile::SegmentProfile> {
         match self {
-            Estimator::KMeans { profile, .. } => Some(profile),
+            Estimator::KMeans { profile, .. } | Estimator::Agglomerative { profile, .. } => {
+                Some(profile)
+            }
             _ => None,
         }
     }
@@ -161,7 +170,7 @@ impl Model {
                 }
             }
             Estimator::Mlp(m) => m.predict(x, out),
-            Estimator::KMeans { centers, .. } => {
+            Estimator::KMeans { centers, .. } | Estimator::Agglomerative { centers, .. } => {
                 let (segment, sq) = super::distance::nearest(x, centers, x.len());
                 out[0] = (segment + 1) as f64;
                 out[1] = sq.sqrt();
@@ -198,7 +207,7 @@ impl Model {
         match &self.estimator {
             Estimator::Linear { .. } => self.linear_contributions(x, output),
             Estimator::Mlp(m) => Some(m.integrated_gradients(x, output, 1024)),
-            Estimator::KMeans { .. } => None,
+            Estimator::KMeans { .. } | Estimator::Agglomerative { .. } => None,
         }
     }
 
@@ -213,7 +222,7 @@ impl Model {
                     intercept[output],
                 ))
             }
-            Estimator::Mlp(_) | Estimator::KMeans { .. } => None,
+            Estimator::Mlp(_) | Estimator::KMeans { .. } | Estimator::Agglomerative { .. } => None,
         }
     }
 
@@ -227,6 +236,9 @@ impl Model {
             Estimator::Mlp(net) => net.parameters(&names),
             Estimator::KMeans { centers, .. } => {
                 super::algorithms::kmeans::parameters(centers, &names)
+            }
+            Estimator::Agglomerative { centers, tree, .. } => {
+                super::algorithms::agglomerative::parameters(centers, tree, &names)
             }
         }
     }
@@ -356,25 +368,51 @@ impl Model {
             }
             Estimator::Mlp(net) => net.check(pre.width, k, self.task),
             Estimator::KMeans { centers, profile } => {
-                let segments = centers.len() / pre.width;
-                if self.task != Task::Segmentation
-                    || centers.len() != segments * pre.width
-                    || !(1..=super::algorithms::kmeans::MAX_K).contains(&segments)
-                {
-                    return Err(format!(
-                        "{} centre values for {} inputs in a {} model",
-                        centers.len(),
-                        pre.width,
-                        self.task.as_str()
-                    ));
-                }
-                if !centers.iter().all(|v| v.is_finite()) {
-                    return Err("a segment centre is NaN or infinite".into());
-                }
-                profile.check(segments, pre.width)
+                check_centers(self.task, centers, profile, pre.width)
+            }
+            Estimator::Agglomerative {
+                centers,
+                profile,
+                tree,
+            } => {
+                check_centers(self.task, centers, profile, pre.width)?;
+                tree.check(pre.width)
             }
         }
     }
+
+    /// The segment centres of a segmentation model (k x width).
+    pub fn centers(&self) -> Option<&[f64]> {
+        match &self.estimator {
+            Estimator::KMeans { centers, .. } | Estimator::Agglomerative { centers, .. } => {
+                Some(centers)
+            }
+            _ => None,
+        }
+    }
+}
+
+fn check_centers(
+    task: Task,
+    centers: &[f64],
+    profile: &super::profile::SegmentProfile,
+    width: usize,
+) -> Result<(), String> {
+    let segments = centers.len() / width;
+    if task != Task::Segmentation
+        || centers.len() != segments * width
+        || !(1..=super::algorithms::kmeans::MAX_K).contains(&segments)
+    {
+        return Err(format!(
+            "{} centre values for {width} inputs in a {} model",
+            centers.len(),
+            task.as_str()
+        ));
+    }
+    if !centers.iter().all(|v| v.is_finite()) {
+        return Err("a segment centre is NaN or infinite".into());
+    }
+    profile.check(segments, width)
 }
 
 /// model_info's view of a linear estimator (of `linear` and `logistic` models alike): the

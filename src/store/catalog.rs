@@ -197,6 +197,50 @@ pub fn weights(id: i64) -> Vec<u8> {
     .unwrap_or_default()
 }
 
+/// The stored description of a model version (all but its weights).
+pub struct ModelRow {
+    pub name: String,
+    pub version: i32,
+    pub algorithm: String,
+    pub relation: String,
+    pub target: Option<String>,
+    pub features: serde_json::Value,
+    pub options: serde_json::Value,
+    pub metrics: serde_json::Value,
+    pub n_rows: i64,
+}
+
+pub fn row(id: i64) -> Option<ModelRow> {
+    Spi::connect(|client| {
+        let rows = client
+            .select(
+                "SELECT name, version, algorithm, relation, target, features, options, metrics, n_rows
+                   FROM insight.models WHERE id OPERATOR(pg_catalog.=) $1",
+                Some(1),
+                &[id.into()],
+            )
+            .ok()?;
+        let r = rows.first();
+        let json = |i: usize| {
+            r.get::<JsonB>(i)
+                .ok()
+                .flatten()
+                .map_or(serde_json::Value::Null, |j| j.0)
+        };
+        Some(ModelRow {
+            name: r.get::<String>(1).ok()??,
+            version: r.get::<i32>(2).ok()??,
+            algorithm: r.get::<String>(3).ok()??,
+            relation: r.get::<String>(4).ok()??,
+            target: r.get::<String>(5).ok()?,
+            features: json(6),
+            options: json(7),
+            metrics: json(8),
+            n_rows: r.get::<i64>(9).ok()?.unwrap_or(0),
+        })
+    })
+}
+
 /// Everything train writes about a model version, but the id and version it is given.
 pub struct NewModel<'a> {
     pub name: &'a str,

@@ -126,27 +126,7 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
     let (algorithm, learns, target) = choose_algorithm(req.algorithm, target, &relation)?;
 
     // every option is read and checked before any data is read
-    let opts = Options::new(&req.options, algorithm.name)?;
-    let prep = PrepOptions::read(&opts)?;
-    let classifier = match learns {
-        Learns::Classes => Some(ClassifierOptions::read(&opts)?),
-        Learns::Values => {
-            ClassifierOptions::not_for_regression(&opts);
-            None
-        }
-        Learns::Segments => None,
-    };
-    let recipe = (algorithm.recipe)(
-        &opts,
-        &RecipeContext {
-            learns,
-            seed: req.seed as u64,
-        },
-    )?;
-    opts.finish(&algorithm.known_options())?;
-    if recipe.uses_device() {
-        crate::gucs::check_device()?;
-    }
+    let setup = Setup::read(algorithm, learns, &req.options, req.seed)?;
 
     let feats = columns::choose_features(
         &cols,
@@ -198,28 +178,13 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
             kind: c.kind.unwrap(),
         })
         .collect();
-    let threads = crate::gucs::threads();
-    let (par, monitor) = (Parallel::new(threads), PgMonitor::new());
-    let ctx = FitContext {
-        par: &par,
-        monitor: &monitor,
-        device: crate::gucs::device(),
-    };
-    let inp = supervised::Inputs {
-        frame: &frame,
-        specs: &specs,
-        prep: &prep,
-        recipe: recipe.as_ref(),
-        test_size: req.test_size,
-        seed: req.seed as u64,
-        ctx: &ctx,
-    };
-    let trained = match (&frame.target, &classifier, &target) {
-        (Some(TargetColumn::Text(labels)), Some(cfg), Some(t)) => supervised::classify(&inp, labels, &t.name, cfg)?,
-        (Some(TargetColumn::Number(y)), None, Some(_)) => supervised::regress(&inp, y)?,
-        (None, None, None) => segments::segment(&inp)?,
-        _ => unreachable!("the target is read as text for classes, as numbers for values, not at all for segments"),
-    };
+    let (trained, threads) = setup.fit(
+        &frame,
+        &specs,
+        target.as_ref().map(|t| t.name.as_str()),
+        req.test_size,
+        req.seed,
+    )?;
     let supervised::Trained {
         model,
         mut metrics,
@@ -244,7 +209,7 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
         train_seconds,
     });
     let deployed = decide_deploy(req.name, req.deploy, model.task, &metrics, id);
-    if crate::ml::monitor::Monitor::wants_progress(&monitor) {
+    if crate::ml::monitor::Monitor::wants_progress(&PgMonitor::new()) {
         notice!(
             "trained {}@{version} ({}) on {} rows in {:.2}s",
             req.name,
@@ -261,6 +226,84 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
         deployed,
         JsonB(metrics),
     ))
+}
+
+/// An algorithm with its options read and checked (before any data is read).
+pub struct Setup {
+    pub algorithm: &'static Algorithm,
+    pub learns: Learns,
+    prep: PrepOptions,
+    classifier: Option<ClassifierOptions>,
+    recipe: Box<dyn algorithms::Recipe>,
+}
+
+impl Setup {
+    pub fn read(algorithm: &'static Algorithm, learns: Learns, options: &Value, seed: i64) -> Result<Setup> {
+        let opts = Options::new(options, algorithm.name)?;
+        let prep = PrepOptions::read(&opts)?;
+        let classifier = match learns {
+            Learns::Classes => Some(ClassifierOptions::read(&opts)?),
+            Learns::Values => {
+                ClassifierOptions::not_for_regression(&opts);
+                None
+            }
+            Learns::Segments => None,
+        };
+        let recipe = (algorithm.recipe)(
+            &opts,
+            &RecipeContext {
+                learns,
+                seed: seed as u64,
+            },
+        )?;
+        opts.finish(&algorithm.known_options())?;
+        if recipe.uses_device() {
+            crate::gucs::check_device()?;
+        }
+        Ok(Setup {
+            algorithm,
+            learns,
+            prep,
+            classifier,
+            recipe,
+        })
+    }
+
+    /// Preprocesses, fits and evaluates on the rows of `frame` (a target read as text for
+    /// classes, as numbers for values, not at all for segments), on insight.threads threads.
+    /// Returns the model with its metrics and options, and the thread count.
+    pub fn fit(
+        &self,
+        frame: &reader::Frame,
+        specs: &[ColumnSpec],
+        target: Option<&str>,
+        test_size: f64,
+        seed: i64,
+    ) -> Result<(supervised::Trained, usize)> {
+        let threads = crate::gucs::threads();
+        let (par, monitor) = (Parallel::new(threads), PgMonitor::new());
+        let ctx = FitContext {
+            par: &par,
+            monitor: &monitor,
+            device: crate::gucs::device(),
+        };
+        let inp = supervised::Inputs {
+            frame,
+            specs,
+            prep: &self.prep,
+            recipe: self.recipe.as_ref(),
+            test_size,
+            seed: seed as u64,
+            ctx: &ctx,
+        };
+        let trained = match (&frame.target, &self.classifier, target) {
+            (Some(TargetColumn::Text(labels)), Some(cfg), Some(t)) => supervised::classify(&inp, labels, t, cfg)?,
+            (Some(TargetColumn::Number(y)), None, Some(_)) => supervised::regress(&inp, y)?,
+            (None, None, None) => segments::segment(&inp)?,
+            _ => unreachable!("the target is read as text for classes, as numbers for values, not at all for segments"),
+        };
+        Ok((trained, threads))
+    }
 }
 
 /// The algorithm (named, or the default for the target), what it learns from this target (or

@@ -53,10 +53,7 @@ pub fn segment(inp: &Inputs) -> Result<Trained> {
             out[0] as usize - 1
         })
         .collect();
-    let k = match &model.estimator {
-        crate::ml::model::Estimator::KMeans { centers, .. } => centers.len() / x.cols.max(1),
-        _ => labels.iter().max().map_or(0, |m| m + 1),
-    };
+    let k = model.centers().map_or(0, |c| c.len() / x.cols.max(1));
     let profile = SegmentProfile::of(&x, &labels, k);
     let (sizes, means) = (profile.sizes.clone(), profile.means.clone());
     model.estimator.set_segment_profile(profile);

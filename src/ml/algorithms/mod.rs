@@ -28,13 +28,13 @@ pub static ALGORITHMS: &[&Algorithm] = &[
     &linear::ALGORITHM,
     &mlp::ALGORITHM,
     &kmeans::ALGORITHM,
+    &agglomerative::ALGORITHM,
 ];
 
 /// Algorithms of the SQL contract that later releases add (named in the unknown-algorithm error).
 pub const PLANNED: &[&str] = &[
     "gbdt",
     "random_forest",
-    "agglomerative",
     "bgnbd",
     "pareto_nbd",
     "gamma_gamma",

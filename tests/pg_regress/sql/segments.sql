@@ -136,3 +136,76 @@ CREATE TABLE seg_tiny AS SELECT * FROM seg_blobs LIMIT 4;
 SELECT try_sql($$SELECT * FROM insight.train('m', 'seg_tiny', algorithm => 'kmeans', features => ARRAY['x1'], options => '{"k": 5}')$$);
 SELECT try_sql($$CALL insight.score_table('seg', 'seg_blobs', 'seg_scores2', 'i', output => 'score')$$);
 SELECT count(*) AS models_named_m FROM insight.models WHERE name = 'm';
+
+-- hierarchical segmentation (algorithm agglomerative): Ward by default; without k the silhouette
+-- picks it from k_range, said in a NOTICE. The tree is scipy's (pure tests); here: the planted
+-- blobs are found, and Ward's three segments are scikit-learn's k-means partition (same inertia)
+SELECT metrics->>'k' AS k, metrics->>'linkage' AS linkage, metrics->'sizes' AS sizes,
+       abs((metrics->>'inertia')::float8 - 761.0979641141) < 1e-6 AS inertia_as_kmeans,
+       metrics->>'clustered_rows' AS clustered_rows, metrics->>'sampled' AS sampled,
+       round((metrics->>'cut_height')::numeric, 6) AS cut_height,
+       jsonb_array_length(metrics->'k_curve') AS curve_points
+  FROM insight.train('hseg', 'seg_blobs', algorithm => 'agglomerative', features => ARRAY['x1', 'x2', 'x3'],
+                     options => '{"scale": false}');
+SELECT (SELECT count(DISTINCT insight.segment('hseg', b)) FROM seg_blobs b) AS segments,
+       bool_and(per_blob = 1) AS one_segment_per_blob
+  FROM (SELECT blob, count(DISTINCT insight.segment('hseg', b)) AS per_blob FROM seg_blobs b GROUP BY blob) t;
+-- every linkage finds the blobs
+SELECT l.linkage, t.metrics->'sizes' AS sizes
+  FROM (VALUES ('average'), ('complete'), ('single')) l(linkage),
+       LATERAL insight.train('hseg_' || l.linkage, 'seg_blobs', algorithm => 'agglomerative',
+                             features => ARRAY['x1', 'x2', 'x3'],
+                             options => jsonb_build_object('k', 3, 'linkage', l.linkage, 'scale', false)) t
+ ORDER BY 1;
+SELECT l.linkage, bool_and(n = 1) AS one_segment_per_blob
+  FROM (VALUES ('average'), ('complete'), ('single')) l(linkage),
+       LATERAL (SELECT count(DISTINCT insight.segment('hseg_' || l.linkage, b)) AS n FROM seg_blobs b GROUP BY blob) s
+ GROUP BY 1 ORDER BY 1;
+-- the model keeps the top of the tree: recut makes a version with another k without reading the
+-- table (renamed away to prove it), not deployed unless asked. A cut into 5: scikit-learn 1.2.1's
+-- AgglomerativeClustering(n_clusters=5) sizes, 200, 135, 127, 73, 65 (the profile describes the
+-- clustered rows as the tree cuts them)
+SELECT insight.model_info('hseg')->'parameters'->'tree'->>'recut_up_to' AS recut_up_to;
+CREATE TABLE seg_blobs_copy AS SELECT * FROM seg_blobs;
+ALTER TABLE seg_blobs RENAME TO seg_blobs_away;
+SELECT name, version, algorithm, deployed, metrics->'sizes' AS sizes, metrics->'recut_from' AS recut_from,
+       round((metrics->>'cut_height')::numeric, 6) AS cut_height
+  FROM insight.recut('hseg', 5);
+ALTER TABLE seg_blobs_away RENAME TO seg_blobs;
+SELECT options->>'k' AS k, options ? 'k_range' AS has_k_range, deployed_version
+  FROM insight.models JOIN insight.model_registry USING (name) WHERE name = 'hseg' AND version = 2;
+SELECT array_agg(customers ORDER BY segment) AS profile_sizes FROM insight.segment_summary('hseg@2');
+-- the same cut as training with k = 5: the same centres, so the same segments for every row
+SELECT version FROM insight.train('hseg5', 'seg_blobs', algorithm => 'agglomerative', features => ARRAY['x1', 'x2', 'x3'],
+                                  options => '{"k": 5, "scale": false}');
+SELECT count(*) AS centres, max(abs(a.center - b.center)) < 1e-12 AS same_centres
+  FROM insight.centroids('hseg@2') a JOIN insight.centroids('hseg5') b USING (segment, feature);
+SELECT bool_and(insight.segment('hseg@2', b) = insight.segment('hseg5', b)) AS same_segments FROM seg_blobs b;
+-- a recut of a recut, and deploying one
+SELECT version, deployed, metrics->'sizes' AS sizes FROM insight.recut('hseg@2', 2, deploy => 'always');
+SELECT deployed_version FROM insight.model_registry WHERE name = 'hseg';
+-- what recut refuses
+SELECT try_sql($$SELECT * FROM insight.recut('hseg', 1)$$);
+SELECT try_sql($$SELECT * FROM insight.recut('hseg', 101)$$);
+SELECT try_sql($$SELECT * FROM insight.recut('seg', 4)$$);
+SELECT try_sql($$SELECT * FROM insight.recut('purchase', 4)$$);
+SELECT try_sql($$SELECT * FROM insight.recut('no_such_model', 4)$$);
+SELECT try_sql($$SELECT * FROM insight.recut(NULL, 4)$$);
+SELECT try_sql($$SELECT * FROM insight.recut('hseg', NULL)$$);
+SELECT try_sql($$SELECT * FROM insight.recut('hseg', 4, deploy => 'maybe')$$);
+SELECT max(version) AS hseg_versions FROM insight.models WHERE name = 'hseg';
+-- above sample_limit rows a seeded sample is clustered and the other rows go to the nearest
+-- centre, said in a NOTICE and in the metrics
+SELECT metrics->>'sampled' AS sampled, metrics->>'clustered_rows' AS clustered_rows, metrics->'sizes' AS sizes
+  FROM insight.train('hseg_sampled', 'seg_blobs', algorithm => 'agglomerative', features => ARRAY['x1', 'x2', 'x3'],
+                     options => '{"k": 3, "sample_limit": 150, "scale": false}');
+SELECT bool_and(per_blob = 1) AS one_segment_per_blob
+  FROM (SELECT blob, count(DISTINCT insight.segment('hseg_sampled', b)) AS per_blob FROM seg_blobs b GROUP BY blob) t;
+-- bad requests
+SELECT try_sql($$SELECT * FROM insight.train('m', 'seg_blobs', algorithm => 'agglomerative', options => '{"linkage": "centroid"}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'seg_blobs', algorithm => 'agglomerative', options => '{"sample_limit": 50001}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'seg_blobs', algorithm => 'agglomerative', options => '{"linkage": "average", "sample_limit": 20001}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'seg_blobs', algorithm => 'agglomerative', options => '{"k": 3, "n_init": 5}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'seg_tiny', algorithm => 'agglomerative', features => ARRAY['x1'], options => '{"k": 5}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'seg_blobs', target => 'blob', algorithm => 'agglomerative')$$);
+SELECT count(*) AS models_named_m FROM insight.models WHERE name = 'm';

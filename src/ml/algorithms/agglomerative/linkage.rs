@@ -351,7 +351,7 @@ fn single(x: &Matrix, par: &Parallel, monitor: &dyn Monitor) -> Vec<(usize, usiz
             }
             (d, best)
         };
-        let found: Vec<(Vec<f64>, Option<(f64, usize)>)> = if n >= PARALLEL_FROM {
+        let found: Vec<ChunkNearest> = if n >= PARALLEL_FROM {
             par.map(&chunks, step)
         } else {
             chunks.iter().map(step).collect()
@@ -371,6 +371,9 @@ fn single(x: &Matrix, par: &Parallel, monitor: &dyn Monitor) -> Vec<(usize, usiz
     }
     out
 }
+
+/// A chunk's lowered distances to the tree and its nearest row outside it.
+type ChunkNearest = (Vec<f64>, Option<(f64, usize)>);
 
 /// Merges of row slots, in any order, to scipy's form: sorted by height (stably), clusters
 /// numbered n + step through a union-find, smaller id first (scipy's `label`).
@@ -406,8 +409,26 @@ fn label(mut raw: Vec<(usize, usize, f64)>, n: usize) -> Vec<Merge> {
 /// The segment (0-based) of each of the n rows when the tree is cut into `k` clusters: segments
 /// numbered by size, largest first (equal sizes: the one with the lowest row first).
 pub fn cut(merges: &[Merge], n: usize, k: usize) -> Vec<usize> {
-    let k = k.clamp(1, n.max(1));
-    let mut parent: Vec<usize> = (0..2 * n.max(1) - 1).collect();
+    cut_general(merges, &vec![1; n], k).0
+}
+
+/// As `cut`, and the tree's node id of each segment.
+pub fn cut_with_roots(merges: &[Merge], n: usize, k: usize) -> (Vec<usize>, Vec<usize>) {
+    cut_general(merges, &vec![1; n], k)
+}
+
+/// As `cut` for a tree whose leaves are clusters of the given sizes.
+pub fn cut_sized(merges: &[Merge], sizes: &[u64], k: usize) -> Vec<usize> {
+    cut_general(merges, sizes, k).0
+}
+
+fn cut_general(merges: &[Merge], leaf_sizes: &[u64], k: usize) -> (Vec<usize>, Vec<usize>) {
+    let n = leaf_sizes.len();
+    if n == 0 {
+        return (Vec::new(), Vec::new());
+    }
+    let k = k.clamp(1, n);
+    let mut parent: Vec<usize> = (0..2 * n - 1).collect();
     fn find(parent: &mut [usize], mut v: usize) -> usize {
         while parent[v] != v {
             parent[v] = parent[parent[v]];
@@ -421,16 +442,16 @@ pub fn cut(merges: &[Merge], n: usize, k: usize) -> Vec<usize> {
         parent[m.b as usize] = id;
     }
     let roots: Vec<usize> = (0..n).map(|i| find(&mut parent, i)).collect();
-    // number the clusters: largest first, then by lowest row
+    // number the clusters: largest first, then by lowest leaf
     let mut first = std::collections::HashMap::new();
-    let mut counts = std::collections::HashMap::new();
+    let mut size = std::collections::HashMap::new();
     for (i, &r) in roots.iter().enumerate() {
         first.entry(r).or_insert(i);
-        *counts.entry(r).or_insert(0usize) += 1;
+        *size.entry(r).or_insert(0u64) += leaf_sizes[i];
     }
     let mut order: Vec<usize> = first.keys().copied().collect();
-    order.sort_by_key(|r| (std::cmp::Reverse(counts[r]), first[r]));
+    order.sort_by_key(|r| (std::cmp::Reverse(size[r]), first[r]));
     let number: std::collections::HashMap<usize, usize> =
         order.iter().enumerate().map(|(s, &r)| (r, s)).collect();
-    roots.iter().map(|r| number[r]).collect()
+    (roots.iter().map(|r| number[r]).collect(), order)
 }
