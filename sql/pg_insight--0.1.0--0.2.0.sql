@@ -123,3 +123,59 @@ CREATE FUNCTION insight.recut(model text, k integer, deploy text DEFAULT 'never'
   LANGUAGE c AS 'MODULE_PATHNAME', 'recut_wrapper';
 COMMENT ON FUNCTION insight.recut(text, int, text) IS
   'A new version of an agglomerative model cut into k segments, from its stored merge tree (no data is read)';
+
+-- training aggregates: one model per group (api/aggregate.rs). The support functions take
+-- internal and check that an aggregate calls them; nobody but the aggregates' owner may call
+-- them, so no one can build another aggregate on them.
+CREATE FUNCTION insight._kmeans_agg_step(internal, float8[], int) RETURNS internal
+  PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_kmeans_agg_step';
+CREATE FUNCTION insight._kmeans_agg_step(internal, float8[], int, jsonb) RETURNS internal
+  PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_kmeans_agg_step';
+CREATE FUNCTION insight._fit_agg_step(internal, text, float8[], anyelement) RETURNS internal
+  PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_fit_agg_step';
+CREATE FUNCTION insight._fit_agg_step(internal, text, float8[], anyelement, jsonb) RETURNS internal
+  PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_fit_agg_step';
+CREATE FUNCTION insight._agg_combine(internal, internal) RETURNS internal
+  PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_agg_combine';
+CREATE FUNCTION insight._agg_serial(internal) RETURNS bytea
+  STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_agg_serial';
+CREATE FUNCTION insight._agg_deserial(bytea, internal) RETURNS internal
+  STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_agg_deserial';
+CREATE FUNCTION insight._agg_final(internal) RETURNS bytea
+  PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_agg_final';
+CREATE AGGREGATE insight.kmeans_agg(features float8[], k int) (
+  SFUNC = insight._kmeans_agg_step, STYPE = internal, FINALFUNC = insight._agg_final,
+  COMBINEFUNC = insight._agg_combine, SERIALFUNC = insight._agg_serial, DESERIALFUNC = insight._agg_deserial,
+  PARALLEL = SAFE);
+CREATE AGGREGATE insight.kmeans_agg(features float8[], k int, options jsonb) (
+  SFUNC = insight._kmeans_agg_step, STYPE = internal, FINALFUNC = insight._agg_final,
+  COMBINEFUNC = insight._agg_combine, SERIALFUNC = insight._agg_serial, DESERIALFUNC = insight._agg_deserial,
+  PARALLEL = SAFE);
+CREATE AGGREGATE insight.fit_agg(algorithm text, features float8[], target anyelement) (
+  SFUNC = insight._fit_agg_step, STYPE = internal, FINALFUNC = insight._agg_final,
+  COMBINEFUNC = insight._agg_combine, SERIALFUNC = insight._agg_serial, DESERIALFUNC = insight._agg_deserial,
+  PARALLEL = SAFE);
+CREATE AGGREGATE insight.fit_agg(algorithm text, features float8[], target anyelement, options jsonb) (
+  SFUNC = insight._fit_agg_step, STYPE = internal, FINALFUNC = insight._agg_final,
+  COMBINEFUNC = insight._agg_combine, SERIALFUNC = insight._agg_serial, DESERIALFUNC = insight._agg_deserial,
+  PARALLEL = SAFE);
+REVOKE EXECUTE ON FUNCTION insight._kmeans_agg_step(internal, float8[], int),
+  insight._kmeans_agg_step(internal, float8[], int, jsonb),
+  insight._fit_agg_step(internal, text, float8[], anyelement),
+  insight._fit_agg_step(internal, text, float8[], anyelement, jsonb),
+  insight._agg_combine(internal, internal), insight._agg_serial(internal),
+  insight._agg_deserial(bytea, internal), insight._agg_final(internal) FROM PUBLIC;
+COMMENT ON AGGREGATE insight.kmeans_agg(float8[], int) IS
+  'k-means segments of a group''s rows (a bounded sample of them), as a model for insight.save_model';
+COMMENT ON AGGREGATE insight.kmeans_agg(float8[], int, jsonb) IS
+  'k-means segments of a group''s rows (a bounded sample of them), as a model for insight.save_model';
+COMMENT ON AGGREGATE insight.fit_agg(text, float8[], anyelement) IS
+  'A logistic, linear or mlp model of a group''s rows (a bounded sample of them), for insight.save_model';
+COMMENT ON AGGREGATE insight.fit_agg(text, float8[], anyelement, jsonb) IS
+  'A logistic, linear or mlp model of a group''s rows (a bounded sample of them), for insight.save_model';
+CREATE FUNCTION insight.save_model(name text, model bytea, features text[], target text DEFAULT NULL,
+                                   deploy text DEFAULT 'if_better')
+  RETURNS TABLE (model_id bigint, name text, version integer, algorithm text, deployed boolean, metrics jsonb)
+  LANGUAGE c AS 'MODULE_PATHNAME', 'save_model_wrapper';
+COMMENT ON FUNCTION insight.save_model(text, bytea, text[], text, text) IS
+  'Store a model made by kmeans_agg or fit_agg as a new version, its inputs named for scoring by column name';

@@ -254,6 +254,22 @@ report(f"Scoring {plpy_rows:,} rows: insight.segment vs PL/Python + scikit-learn
 ]), base="pg_insight row form")
 
 # ---------------------------------------------------------------------------------------------
+# Training aggregate: kmeans_agg over all of bench_segments (k = 8, the default 100,000-row
+# sample), serial and with 2 parallel workers (Partial / Finalize Aggregate). The sample, and so
+# the model, is the same either way; scanning and sampling the rows is what the workers share.
+# Floor: the same scan as plain SQL (the sum of the 20 columns).
+agg_sql = f"SELECT length(insight.kmeans_agg(ARRAY[{FEATURES}], 8)) FROM bench_segments"
+floor_scan = f"SELECT sum({' + '.join(f'f{i}' for i in range(1, 21))}) FROM bench_segments"
+parallel = ("SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; "
+            "SET min_parallel_table_scan_size = 0")
+report("kmeans_agg (k = 8) over 1M rows: serial vs 2 parallel workers, and the scan alone", interleave([
+    ("insight.kmeans_agg, serial", sql_arm(agg_sql, serial)),
+    ("insight.kmeans_agg, 2 workers", sql_arm(agg_sql, parallel)),
+    ("floor: the same scan summing the 20 columns, serial", sql_arm(floor_scan, serial)),
+]), base="insight.kmeans_agg, serial")
+q("RESET parallel_setup_cost; RESET min_parallel_table_scan_size; RESET max_parallel_workers_per_gather")
+
+# ---------------------------------------------------------------------------------------------
 # Hierarchical segmentation: Ward on the first 20,000 and 50,000 rows of bench_segments, each
 # training in a fresh backend so that its peak resident memory (VmHWM) is the training's
 for n in (20_000, 50_000):

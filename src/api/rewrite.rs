@@ -143,19 +143,6 @@ unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo, target: Target) -> Opt
     })
 }
 
-/// PostgreSQL's PG_FUNCTION_INFO_V1 for a raw C function: the record the function manager looks
-/// up as `pg_finfo_<symbol>` to learn the calling convention.
-macro_rules! function_info_v1 {
-    ($finfo:ident) => {
-        #[no_mangle]
-        #[doc(hidden)]
-        pub extern "C" fn $finfo() -> &'static pg_sys::Pg_finfo_record {
-            const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-            &V1
-        }
-    };
-}
-
 function_info_v1!(pg_finfo_insight_score_columns);
 
 /// insight._score_columns(model text, output int, rowtype oid, row_ctid tid, VARIADIC "any")

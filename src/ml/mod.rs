@@ -3,6 +3,7 @@
 //! can be unit-tested with plain `#[test]`s and benchmarked with criterion directly.
 
 pub mod algorithms;
+pub mod bundle;
 pub mod distance;
 pub mod importance;
 pub mod linalg;
@@ -15,5 +16,6 @@ pub mod parallel;
 pub mod preprocess;
 pub mod problem;
 pub mod profile;
+pub mod reservoir;
 pub mod split;
 pub mod synth;

@@ -535,11 +535,11 @@ impl FoldedLinear {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ml::preprocess::*;
 
-    fn tiny_model() -> Model {
+    pub(crate) fn tiny_model() -> Model {
         let specs = vec![
             ColumnSpec {
                 name: "a".into(),

@@ -238,7 +238,12 @@ pub struct Setup {
 }
 
 impl Setup {
-    pub fn read(algorithm: &'static Algorithm, learns: Learns, options: &Value, seed: i64) -> Result<Setup> {
+    pub fn read(
+        algorithm: &'static Algorithm,
+        learns: Learns,
+        options: &Value,
+        seed: i64,
+    ) -> Result<Setup> {
         let opts = Options::new(options, algorithm.name)?;
         let prep = PrepOptions::read(&opts)?;
         let classifier = match learns {
@@ -410,7 +415,7 @@ fn choose_algorithm(
     Ok((algorithm, learns, Some(target)))
 }
 
-fn features_json(model: &Model, test_size: f64, seed: i64) -> Value {
+pub(crate) fn features_json(model: &Model, test_size: f64, seed: i64) -> Value {
     let cols: Vec<Value> = model
         .preprocessor
         .features

@@ -123,7 +123,7 @@ BEGIN
              FROM pg_proc p WHERE p.pronamespace = 'insight'::regnamespace
               AND NOT 'internal'::regtype = ANY (p.proargtypes::oid[]) ORDER BY 1::text
   LOOP
-    call := CASE WHEN f.prokind = 'p' THEN 'CALL ' ELSE 'SELECT * FROM ' END
+    call := CASE f.prokind WHEN 'p' THEN 'CALL ' WHEN 'a' THEN 'SELECT ' ELSE 'SELECT * FROM ' END
             || 'insight.' || quote_ident(f.proname) || '(' || replace(replace(f.args, 'NULL::"any"', 'NULL'), 'NULL::anyelement', 'NULL::integer[]') || ')';
     BEGIN
       EXECUTE call;

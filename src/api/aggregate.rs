@@ -1,0 +1,981 @@
+//! Training aggregates: one model per group in one query.
+//!
+//! ```sql
+//! SELECT region, insight.kmeans_agg(ARRAY[recency, frequency, monetary], 4) FROM customers GROUP BY region;
+//! SELECT insight.fit_agg('logistic', ARRAY[age, visits_30d], purchased) FROM customers;
+//! ```
+//! Each group's rows go into a bounded, order-independent sample (ml::reservoir: the
+//! `sample_size` rows of lowest hash priority), so memory per group is bounded and a parallel
+//! aggregate (each worker samples its rows; combine merges samples) gives exactly the serial
+//! result. The final function trains on the sample with the pipeline insight.train uses
+//! (api::train::Setup) and returns a bundle (ml::bundle) that insight.save_model stores.
+//!
+//! The support functions are C functions declared in sql/finalize.sql, so that an argument is
+//! read only when needed (options and the algorithm once per group, not per row). They take
+//! `internal` and check that an aggregate calls them (AggCheckCallContext) and that the state is
+//! one of theirs (a magic number), and EXECUTE on them is revoked from PUBLIC: an aggregate's
+//! functions run with its owner's rights, and nobody else can build another aggregate on them.
+
+use crate::api::train::{self, Setup};
+use crate::data::reader::{Frame, TargetColumn};
+use crate::data::row::{read_datum, AttrRead};
+use crate::error::{ident, InsightError, OrRaise, Result};
+use crate::ml::algorithms::{self, Learns};
+use crate::ml::bundle::Bundle;
+use crate::ml::preprocess::Value as Read;
+use crate::ml::preprocess::{ColumnSpec, RawColumn, ValueKind};
+use crate::ml::reservoir::{Entry, Label, Reservoir};
+use pgrx::prelude::*;
+use pgrx::{JsonB, PgMemoryContexts};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// Rows kept per group by default, and at most.
+const SAMPLE_SIZE: usize = 100_000;
+const MAX_SAMPLE_SIZE: usize = 10_000_000;
+/// Inputs per row at most.
+const MAX_WIDTH: usize = 10_000;
+/// Sampled values per group at most (rows x inputs: 800 MB of float8).
+const MAX_SAMPLED_VALUES: usize = 100_000_000;
+const MAGIC: u64 = 0x5047_494e_5341_4747; // "PGINSAGG"
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+enum TargetKind {
+    /// kmeans_agg
+    None,
+    /// boolean, text-like: labels
+    Text,
+    /// integers: labels for classifiers, values for regression
+    Integer,
+    /// float, numeric: values (labels for logistic)
+    Float,
+}
+
+/// One group's state: what to train, and the sample.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+struct Job {
+    /// kmeans, or the algorithm fit_agg names
+    algorithm: String,
+    /// The options as the algorithm reads them (k included for kmeans_agg), as JSON text
+    /// (bincode, which serialises the state, cannot read a serde_json::Value back).
+    options: String,
+    /// The options argument's bytes and k, as the group's first row gave them: every other row
+    /// must give the same.
+    options_raw: Vec<u8>,
+    k: i32,
+    target: TargetKind,
+    width: usize,
+    test_size: f64,
+    seed: i64,
+    capacity: usize,
+    /// Rows left out: NULL inputs array or NULL target.
+    skipped: u64,
+}
+
+struct State {
+    job: Job,
+    sample: Reservoir,
+}
+
+#[repr(C)]
+struct Boxed {
+    magic: u64,
+    state: Option<State>,
+}
+
+/// The serialised state (serialfunc / deserialfunc).
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    job: Job,
+    seen: u64,
+    entries: Vec<Entry>,
+}
+
+enum Kind {
+    KMeans,
+    Fit,
+}
+
+// ------------------------------------------------------------------------------------------
+// arguments and state
+
+unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, i: usize) -> Option<pg_sys::Datum> {
+    let n = (*fcinfo).nargs as usize;
+    if i >= n {
+        return None;
+    }
+    let a = (*fcinfo).args.as_slice(n)[i];
+    (!a.isnull).then_some(a.value)
+}
+
+/// The aggregate's memory context; an error when not called by an aggregate.
+unsafe fn aggregate_context(
+    fcinfo: pg_sys::FunctionCallInfo,
+    function: &str,
+) -> pg_sys::MemoryContext {
+    let mut ctx: pg_sys::MemoryContext = std::ptr::null_mut();
+    if pg_sys::AggCheckCallContext(fcinfo, &mut ctx) == 0 || ctx.is_null() {
+        InsightError::not_supported(
+            format!("{function} is a support function of pg_insight's training aggregates and cannot be called on its own"),
+            "Call insight.kmeans_agg(...) or insight.fit_agg(...).",
+        )
+        .raise()
+    }
+    ctx
+}
+
+/// The state behind an `internal` argument; an error for anything that is not one of ours.
+unsafe fn state_at<'a>(d: pg_sys::Datum) -> &'a mut Boxed {
+    let p = d.cast_mut_ptr::<Boxed>();
+    if p.is_null() || (*p).magic != MAGIC {
+        InsightError::not_supported(
+            "the state passed to a pg_insight aggregate function is not a pg_insight training state",
+            "Call insight.kmeans_agg(...) or insight.fit_agg(...); do not build other aggregates on their support functions.",
+        )
+        .raise()
+    }
+    &mut *p
+}
+
+unsafe fn new_state(ctx: pg_sys::MemoryContext, state: State) -> pg_sys::Datum {
+    let p = PgMemoryContexts::For(ctx).leak_and_drop_on_delete(Boxed {
+        magic: MAGIC,
+        state: Some(state),
+    });
+    pg_sys::Datum::from(p)
+}
+
+unsafe fn varlena_bytes<'a>(d: pg_sys::Datum) -> &'a [u8] {
+    let p = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
+    pgrx::varlena::varlena_to_byte_slice(p)
+}
+
+unsafe fn text_arg(d: pg_sys::Datum, what: &str) -> Result<String> {
+    std::str::from_utf8(varlena_bytes(d))
+        .map(str::to_string)
+        .map_err(|_| {
+            InsightError::invalid_parameter(
+                format!("{what} is not valid UTF-8"),
+                "Pass plain text.",
+            )
+        })
+}
+
+/// The inputs array: float8[] of one dimension (NULL elements are NULL inputs).
+unsafe fn features(d: pg_sys::Datum) -> Result<Vec<f64>> {
+    let arr = pg_sys::pg_detoast_datum(d.cast_mut_ptr()) as *mut pg_sys::ArrayType;
+    if (*arr).elemtype != pg_sys::FLOAT8OID {
+        return Err(InsightError::datatype_mismatch(
+            "the inputs of a training aggregate must be a float8[] array",
+            "Cast them: ARRAY[a, b, c]::float8[].",
+        ));
+    }
+    let ndim = (*arr).ndim;
+    if ndim > 1 {
+        return Err(InsightError::array_length(
+            format!("the inputs array has {ndim} dimensions; a row's inputs are one dimension"),
+            "Pass ARRAY[a, b, c] per row.",
+        ));
+    }
+    let array: pgrx::datum::Array<f64> = pgrx::datum::Array::from_polymorphic_datum(
+        pg_sys::Datum::from(arr),
+        false,
+        pg_sys::FLOAT8ARRAYOID,
+    )
+    .expect("a non-null array");
+    let mut out = Vec::with_capacity(array.len());
+    for v in array.iter() {
+        match v {
+            None => out.push(f64::NAN),
+            Some(x) if !x.is_finite() => {
+                return Err(InsightError::data(
+                    format!("the inputs array holds {}", if x.is_nan() { "NaN" } else { "Infinity" }),
+                    "Models need finite numbers: use NULL for a missing value (it is imputed) or filter those rows out.",
+                ))
+            }
+            Some(x) => out.push(x),
+        }
+    }
+    Ok(out)
+}
+
+fn sample_settings(
+    options: &mut serde_json::Map<String, Value>,
+    fit: bool,
+) -> Result<(usize, f64, i64)> {
+    let bad = |key: &str, want: &str, got: &Value| {
+        InsightError::invalid_parameter(
+            format!("option \"{key}\" of a training aggregate must be {want}"),
+            format!("Got {got}."),
+        )
+    };
+    let capacity = match options.remove("sample_size") {
+        None => SAMPLE_SIZE,
+        Some(v) => match v.as_u64() {
+            Some(n) if (10..=MAX_SAMPLE_SIZE as u64).contains(&n) => n as usize,
+            _ => {
+                return Err(bad(
+                    "sample_size",
+                    &format!("an integer from 10 to {MAX_SAMPLE_SIZE}"),
+                    &v,
+                ))
+            }
+        },
+    };
+    let test_size = match options.remove("test_size") {
+        None => 0.2,
+        Some(v) if !fit => {
+            return Err(bad(
+                "test_size",
+                "left out: segmentation has no test split",
+                &v,
+            ))
+        }
+        Some(v) => match v.as_f64() {
+            Some(t) if t > 0.0 && t < 1.0 => t,
+            _ => return Err(bad("test_size", "a number between 0 and 1 (exclusive)", &v)),
+        },
+    };
+    // the seed stays in the options too: the algorithm reads it (its restarts, its split)
+    let seed = match options.get("seed") {
+        None => 42,
+        Some(v) => match v.as_i64() {
+            Some(s) if s >= 0 => s,
+            _ => return Err(bad("seed", "a non-negative integer", v)),
+        },
+    };
+    Ok((capacity, test_size, seed))
+}
+
+fn target_kind(typ: pg_sys::Oid) -> Option<(TargetKind, AttrRead)> {
+    let read = AttrRead::for_type(typ)?;
+    let kind = match read {
+        AttrRead::Bool | AttrRead::Text | AttrRead::Bpchar | AttrRead::Name | AttrRead::Enum(_) => {
+            TargetKind::Text
+        }
+        AttrRead::Int2 | AttrRead::Int4 | AttrRead::Int8 => TargetKind::Integer,
+        AttrRead::Float4 | AttrRead::Float8 | AttrRead::Numeric => TargetKind::Float,
+        _ => return None,
+    };
+    Some((kind, read))
+}
+
+/// What `algorithm` learns from a target of this kind: classes or values. mlp classifies
+/// boolean, text and integer targets and regresses float and numeric ones.
+fn learns(algorithm: &algorithms::Algorithm, target: TargetKind) -> Result<Learns> {
+    let can = |l: Learns| algorithm.learns.contains(&l);
+    match target {
+        TargetKind::None => Ok(Learns::Segments),
+        TargetKind::Text | TargetKind::Integer if can(Learns::Classes) => Ok(Learns::Classes),
+        TargetKind::Float if can(Learns::Values) => Ok(Learns::Values),
+        TargetKind::Float if can(Learns::Classes) => Ok(Learns::Classes),
+        TargetKind::Integer if can(Learns::Values) => Ok(Learns::Values),
+        _ => Err(InsightError::datatype_mismatch(
+            format!(
+                "algorithm {} predicts numbers, but the target is not a number",
+                algorithm.name
+            ),
+            "Use a numeric target, or algorithm 'logistic' or 'mlp' to classify.",
+        )),
+    }
+}
+
+/// The job a group's first row describes, its options checked by the algorithm as
+/// insight.train checks them.
+fn new_job(
+    kind: &Kind,
+    algorithm: &str,
+    k: i32,
+    options: Value,
+    options_raw: Vec<u8>,
+    target: TargetKind,
+) -> Result<Job> {
+    let Value::Object(mut o) = options else {
+        return Err(InsightError::invalid_parameter(
+            "options of a training aggregate must be a JSON object",
+            "e.g. '{\"sample_size\": 50000}'.",
+        ));
+    };
+    let (capacity, test_size, seed) = sample_settings(&mut o, matches!(kind, Kind::Fit))?;
+    let alg = match kind {
+        Kind::KMeans => {
+            if let Some(v) = o.get("k") {
+                if v.as_i64() != Some(k as i64) {
+                    return Err(InsightError::invalid_parameter(
+                        format!("kmeans_agg takes k as its second argument ({k}), but options also say k = {v}"),
+                        "Leave k out of the options.",
+                    ));
+                }
+            }
+            o.insert("k".into(), json!(k));
+            algorithms::find("kmeans").expect("kmeans is registered")
+        }
+        Kind::Fit => {
+            let a = algorithms::find(algorithm).ok_or_else(|| {
+                InsightError::invalid_parameter(
+                    format!("unknown algorithm \"{algorithm}\""),
+                    format!(
+                        "fit_agg trains logistic, linear or mlp; available algorithms: {}.",
+                        algorithms::names().join(", ")
+                    ),
+                )
+            })?;
+            if a.learns == [Learns::Segments] {
+                return Err(InsightError::invalid_parameter(
+                    format!(
+                        "fit_agg trains supervised models, but {} finds segments",
+                        a.name
+                    ),
+                    "Use insight.kmeans_agg(inputs, k) for segments.",
+                ));
+            }
+            a
+        }
+    };
+    let options = Value::Object(o);
+    // every option is checked now, at the group's first row, not after the whole scan
+    Setup::read(alg, learns(alg, target)?, &options, seed)?;
+    Ok(Job {
+        algorithm: alg.name.to_string(),
+        options: options.to_string(),
+        options_raw,
+        k,
+        target,
+        width: 0,
+        test_size,
+        seed,
+        capacity,
+        skipped: 0,
+    })
+}
+
+fn not_same(what: &str) -> InsightError {
+    InsightError::invalid_parameter(
+        format!("{what} must be the same for every row of a group"),
+        "Pass constants, e.g. insight.kmeans_agg(ARRAY[a, b], 4, '{\"seed\": 1}').",
+    )
+}
+
+// ------------------------------------------------------------------------------------------
+// transition functions
+
+unsafe fn step(fcinfo: pg_sys::FunctionCallInfo, kind: Kind) -> pg_sys::Datum {
+    let name = match kind {
+        Kind::KMeans => "insight._kmeans_agg_step",
+        Kind::Fit => "insight._fit_agg_step",
+    };
+    let ctx = aggregate_context(fcinfo, name);
+    let datum = match arg(fcinfo, 0) {
+        Some(d) => d,
+        None => new_state(ctx, first_row(fcinfo, &kind).or_raise()),
+    };
+    let Some(s) = state_at(datum).state.as_mut() else {
+        InsightError::corrupt(
+            "a training aggregate's state was used after it was merged",
+            "",
+        )
+        .raise()
+    };
+    same_as_first(fcinfo, &kind, &s.job).or_raise();
+    add_row(fcinfo, &kind, s).or_raise();
+    datum
+}
+
+/// Where the inputs array is among the arguments (after the state, and fit_agg's algorithm).
+fn inputs_at(kind: &Kind) -> usize {
+    match kind {
+        Kind::KMeans => 1,
+        Kind::Fit => 2,
+    }
+}
+
+unsafe fn k_arg(fcinfo: pg_sys::FunctionCallInfo, kind: &Kind) -> Result<i32> {
+    match kind {
+        Kind::KMeans => match arg(fcinfo, 2) {
+            Some(d) => Ok(d.value() as i32),
+            None => Err(InsightError::null_value(
+                "k must not be NULL",
+                "Pass the number of segments, e.g. 4.",
+            )),
+        },
+        Kind::Fit => Ok(0),
+    }
+}
+
+unsafe fn options_raw<'a>(fcinfo: pg_sys::FunctionCallInfo, kind: &Kind) -> &'a [u8] {
+    arg(fcinfo, inputs_at(kind) + 2).map_or(&b""[..], |d| varlena_bytes(d))
+}
+
+unsafe fn algorithm_arg(fcinfo: pg_sys::FunctionCallInfo, kind: &Kind) -> Result<String> {
+    match kind {
+        Kind::KMeans => Ok("kmeans".into()),
+        Kind::Fit => match arg(fcinfo, 1) {
+            Some(d) => text_arg(d, "algorithm"),
+            None => Err(InsightError::null_value(
+                "algorithm must not be NULL",
+                "Pass 'logistic', 'linear' or 'mlp'.",
+            )),
+        },
+    }
+}
+
+/// The job of a group's first row: its algorithm, k, options and target type, checked.
+unsafe fn first_row(fcinfo: pg_sys::FunctionCallInfo, kind: &Kind) -> Result<State> {
+    let k = k_arg(fcinfo, kind)?;
+    let algorithm = algorithm_arg(fcinfo, kind)?;
+    let options: Value = match arg(fcinfo, inputs_at(kind) + 2) {
+        None => json!({}),
+        Some(d) => {
+            JsonB::from_polymorphic_datum(d, false, pg_sys::JSONBOID).map_or(json!({}), |j| j.0)
+        }
+    };
+    let target =
+        match kind {
+            Kind::KMeans => TargetKind::None,
+            Kind::Fit => {
+                let t = pg_sys::get_fn_expr_argtype((*fcinfo).flinfo, 3);
+                target_kind(t).map(|(k, _)| k).ok_or_else(|| {
+                    InsightError::datatype_mismatch(
+                    format!("a target of type {} cannot be learned", crate::spi::type_name(t)),
+                    "Use a boolean, integer, numeric, float or text target (or cast it to one).",
+                )
+                })?
+            }
+        };
+    let job = new_job(
+        kind,
+        &algorithm,
+        k,
+        options,
+        options_raw(fcinfo, kind).to_vec(),
+        target,
+    )?;
+    let sample = Reservoir::new(job.capacity, job.seed as u64);
+    Ok(State { job, sample })
+}
+
+/// Every row of a group passes the first row's k, options and algorithm (compared as bytes:
+/// no parsing per row).
+unsafe fn same_as_first(fcinfo: pg_sys::FunctionCallInfo, kind: &Kind, job: &Job) -> Result<()> {
+    if k_arg(fcinfo, kind)? != job.k {
+        return Err(not_same("k"));
+    }
+    if options_raw(fcinfo, kind) != job.options_raw.as_slice() {
+        return Err(not_same("options"));
+    }
+    if let Kind::Fit = kind {
+        let same = arg(fcinfo, 1).is_some_and(|d| varlena_bytes(d) == job.algorithm.as_bytes());
+        if !same {
+            return Err(not_same("algorithm"));
+        }
+    }
+    Ok(())
+}
+
+unsafe fn add_row(fcinfo: pg_sys::FunctionCallInfo, kind: &Kind, s: &mut State) -> Result<()> {
+    let Some(d) = arg(fcinfo, inputs_at(kind)) else {
+        s.job.skipped += 1;
+        return Ok(());
+    };
+    let values = features(d)?;
+    if values.is_empty() || values.len() > MAX_WIDTH {
+        return Err(InsightError::array_length(
+            format!(
+                "the inputs array has {} elements; a model takes 1 to {MAX_WIDTH}",
+                values.len()
+            ),
+            "Pass the row's inputs, e.g. ARRAY[recency, frequency, monetary].",
+        ));
+    }
+    if s.job.width == 0 {
+        if values.len().saturating_mul(s.job.capacity) > MAX_SAMPLED_VALUES {
+            return Err(InsightError::invalid_parameter(
+                format!(
+                    "a sample of {} rows of {} inputs is more than {MAX_SAMPLED_VALUES} values",
+                    s.job.capacity,
+                    values.len()
+                ),
+                "Lower options.sample_size.",
+            ));
+        }
+        s.job.width = values.len();
+    } else if values.len() != s.job.width {
+        return Err(InsightError::array_length(
+            format!(
+                "the inputs array has {} elements, but the group's first row had {}",
+                values.len(),
+                s.job.width
+            ),
+            "Every row of a group must pass the same inputs, in the same order.",
+        ));
+    }
+    let label = match kind {
+        Kind::KMeans => Label::None,
+        Kind::Fit => {
+            let Some(t) = arg(fcinfo, 3) else {
+                s.job.skipped += 1;
+                return Ok(());
+            };
+            let typ = pg_sys::get_fn_expr_argtype((*fcinfo).flinfo, 3);
+            let (tk, read) = target_kind(typ)
+                .ok_or_else(|| InsightError::datatype_mismatch("the target's type changed", ""))?;
+            if tk != s.job.target {
+                return Err(not_same("the target's type"));
+            }
+            match read_datum(&read, t) {
+                Ok(Read::Number(v)) if !v.is_finite() => {
+                    return Err(InsightError::data(
+                        "the target holds NaN or Infinity",
+                        "Filter those rows out, e.g. WHERE target <> 'NaN'.",
+                    ))
+                }
+                Ok(Read::Number(v)) if matches!(read, AttrRead::Bool) => {
+                    Label::Text(if v != 0.0 { "true" } else { "false" }.into())
+                }
+                Ok(Read::Number(v)) => Label::Number(v),
+                Ok(Read::Text(t)) => Label::Text(t.to_string()),
+                Ok(Read::Null) => {
+                    s.job.skipped += 1;
+                    return Ok(());
+                }
+                Err(_) => {
+                    return Err(InsightError::data(
+                        "the target holds text that is not valid in this database's encoding",
+                        "Clean the target column.",
+                    ))
+                }
+            }
+        }
+    };
+    s.sample.offer(&values, label);
+    Ok(())
+}
+
+function_info_v1!(pg_finfo_insight_kmeans_agg_step);
+/// insight._kmeans_agg_step(internal, float8[], int [, jsonb]) RETURNS internal
+#[no_mangle]
+#[doc(hidden)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn insight_kmeans_agg_step(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    step(fcinfo, Kind::KMeans)
+}
+
+function_info_v1!(pg_finfo_insight_fit_agg_step);
+/// insight._fit_agg_step(internal, text, float8[], anyelement [, jsonb]) RETURNS internal
+#[no_mangle]
+#[doc(hidden)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn insight_fit_agg_step(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    step(fcinfo, Kind::Fit)
+}
+
+// ------------------------------------------------------------------------------------------
+// combine, serialise, deserialise
+
+fn same_job(a: &Job, b: &Job) -> bool {
+    a.algorithm == b.algorithm
+        && a.options_raw == b.options_raw
+        && a.k == b.k
+        && a.target == b.target
+        && a.capacity == b.capacity
+        && a.seed == b.seed
+        && (a.width == 0 || b.width == 0 || a.width == b.width)
+}
+
+function_info_v1!(pg_finfo_insight_agg_combine);
+/// insight._agg_combine(internal, internal) RETURNS internal: merges a worker's sample into
+/// the leader's. The second state may live in a short-lived context: its content is moved out.
+#[no_mangle]
+#[doc(hidden)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn insight_agg_combine(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    let ctx = aggregate_context(fcinfo, "insight._agg_combine");
+    let (a, b) = (arg(fcinfo, 0), arg(fcinfo, 1));
+    let take = |d: pg_sys::Datum| state_at(d).state.take();
+    match (a, b) {
+        (None, None) => {
+            (*fcinfo).isnull = true;
+            pg_sys::Datum::from(0)
+        }
+        (Some(a), None) => a,
+        (None, Some(b)) => match take(b) {
+            Some(s) => new_state(ctx, s),
+            None => {
+                (*fcinfo).isnull = true;
+                pg_sys::Datum::from(0)
+            }
+        },
+        (Some(a), Some(b)) => {
+            let other = take(b);
+            let into = state_at(a);
+            match (&mut into.state, other) {
+                (_, None) => {}
+                (None, Some(o)) => into.state = Some(o),
+                (Some(s), Some(o)) => {
+                    if !same_job(&s.job, &o.job) {
+                        not_same("the algorithm, k, options and target type").raise()
+                    }
+                    s.job.skipped += o.job.skipped;
+                    s.job.width = s.job.width.max(o.job.width);
+                    s.sample.merge(o.sample);
+                }
+            }
+            a
+        }
+    }
+}
+
+function_info_v1!(pg_finfo_insight_agg_serial);
+/// insight._agg_serial(internal) RETURNS bytea
+#[no_mangle]
+#[doc(hidden)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn insight_agg_serial(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    aggregate_context(fcinfo, "insight._agg_serial");
+    let Some(d) = arg(fcinfo, 0) else {
+        (*fcinfo).isnull = true;
+        return pg_sys::Datum::from(0);
+    };
+    let Some(s) = state_at(d).state.as_ref() else {
+        (*fcinfo).isnull = true;
+        return pg_sys::Datum::from(0);
+    };
+    let stored = Stored {
+        job: s.job.clone(),
+        seen: s.sample.seen,
+        entries: s.sample.entries().cloned().collect(),
+    };
+    let bytes = bincode::serialize(&stored).expect("serialising to a Vec cannot fail");
+    bytes.into_datum().expect("bytea")
+}
+
+function_info_v1!(pg_finfo_insight_agg_deserial);
+/// insight._agg_deserial(bytea, internal) RETURNS internal; the bytes are checked as if a
+/// stranger wrote them.
+#[no_mangle]
+#[doc(hidden)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn insight_agg_deserial(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    aggregate_context(fcinfo, "insight._agg_deserial");
+    let Some(d) = arg(fcinfo, 0) else {
+        (*fcinfo).isnull = true;
+        return pg_sys::Datum::from(0);
+    };
+    let bytes = varlena_bytes(d);
+    let state = decode_state(bytes).unwrap_or_else(|why| {
+        InsightError::corrupt(
+            format!("a partial training aggregate state cannot be read: {why}"),
+            "",
+        )
+        .raise()
+    });
+    // in the calling (per-tuple) context: combine moves the content into the aggregate's
+    new_state(pg_sys::CurrentMemoryContext, state)
+}
+
+fn decode_state(bytes: &[u8]) -> std::result::Result<State, String> {
+    use bincode::Options;
+    let s: Stored = bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_limit(bytes.len() as u64)
+        .deserialize(bytes)
+        .map_err(|e| e.to_string())?;
+    let j = &s.job;
+    if j.capacity == 0 || j.capacity > MAX_SAMPLE_SIZE || j.width > MAX_WIDTH {
+        return Err("its sample size or width is out of range".into());
+    }
+    if s.entries.iter().any(|e| e.values.len() != j.width) {
+        return Err("a sampled row of another width".into());
+    }
+    let labels_fit = s.entries.iter().all(|e| {
+        matches!(
+            (j.target, &e.label),
+            (TargetKind::None, Label::None)
+                | (TargetKind::Text, Label::Text(_))
+                | (TargetKind::Integer | TargetKind::Float, Label::Number(_))
+        )
+    });
+    if !labels_fit {
+        return Err("a sampled target of another kind".into());
+    }
+    let sample = Reservoir::from_parts(j.capacity, j.seed as u64, s.seen, s.entries)?;
+    Ok(State { job: s.job, sample })
+}
+
+// ------------------------------------------------------------------------------------------
+// final: train on the sample
+
+function_info_v1!(pg_finfo_insight_agg_final);
+/// insight._agg_final(internal) RETURNS bytea: the group's model as a bundle (NULL for a group
+/// without usable rows).
+#[no_mangle]
+#[doc(hidden)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn insight_agg_final(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    aggregate_context(fcinfo, "insight._agg_final");
+    let state = arg(fcinfo, 0).and_then(|d| state_at(d).state.as_ref());
+    match state.filter(|s| !s.sample.is_empty()) {
+        None => {
+            (*fcinfo).isnull = true;
+            pg_sys::Datum::from(0)
+        }
+        Some(s) => {
+            let bytes = train_group(s).or_raise();
+            bytes.into_datum().expect("bytea")
+        }
+    }
+}
+
+fn label_text(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+fn train_group(s: &State) -> Result<Vec<u8>> {
+    let started = std::time::Instant::now();
+    let job = &s.job;
+    let algorithm = algorithms::find(&job.algorithm).expect("checked at the first row");
+    let learns = learns(algorithm, job.target)?;
+    let options: Value = serde_json::from_str(&job.options).map_err(|_| {
+        InsightError::corrupt("a training aggregate's options cannot be read back", "")
+    })?;
+    let setup = Setup::read(algorithm, learns, &options, job.seed)?;
+    // lowest priority first: an order that depends on the rows only
+    let mut entries: Vec<&Entry> = s.sample.entries().collect();
+    entries.sort();
+    let n = entries.len();
+    let columns: Vec<RawColumn> = (0..job.width)
+        .map(|j| RawColumn::Number(entries.iter().map(|e| e.values[j]).collect()))
+        .collect();
+    let target = match learns {
+        Learns::Segments => None,
+        Learns::Classes => Some(TargetColumn::Text(
+            entries
+                .iter()
+                .map(|e| match &e.label {
+                    Label::Text(t) => t.clone(),
+                    Label::Number(v) => label_text(*v),
+                    Label::None => String::new(),
+                })
+                .collect(),
+        )),
+        Learns::Values => Some(TargetColumn::Number(
+            entries
+                .iter()
+                .map(|e| {
+                    if let Label::Number(v) = e.label {
+                        v
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect(),
+        )),
+    };
+    let frame = Frame {
+        columns,
+        target,
+        n_rows: n,
+        skipped_null_target: 0,
+    };
+    let specs: Vec<ColumnSpec> = (0..job.width)
+        .map(|j| ColumnSpec {
+            name: format!("x{}", j + 1),
+            sql_type: "double precision".into(),
+            kind: ValueKind::Number,
+        })
+        .collect();
+    let target_name = (learns != Learns::Segments).then_some("target");
+    let (trained, threads) = setup.fit(&frame, &specs, target_name, job.test_size, job.seed)?;
+    let mut metrics = trained.metrics;
+    let rows = s.sample.seen - job.skipped.min(s.sample.seen);
+    metrics.insert("rows_seen".into(), json!(s.sample.seen));
+    metrics.insert("rows_skipped".into(), json!(job.skipped));
+    metrics.insert("sampled".into(), json!(n as u64 != rows));
+    metrics.insert("sample_rows".into(), json!(n));
+    metrics.insert(
+        "train_seconds".into(),
+        json!(started.elapsed().as_secs_f64()),
+    );
+    metrics.insert("threads".into(), json!(threads));
+    let mut options = trained.options;
+    options.insert("sample_size".into(), json!(job.capacity));
+    if learns != Learns::Segments {
+        options.insert("test_size".into(), json!(job.test_size));
+    }
+    Ok(Bundle {
+        algorithm: job.algorithm.clone(),
+        options: Value::Object(options).to_string(),
+        metrics: Value::Object(metrics).to_string(),
+        n_rows: rows,
+        test_size: job.test_size,
+        seed: job.seed,
+        model: trained.model.encode(),
+    }
+    .encode())
+}
+
+// ------------------------------------------------------------------------------------------
+// save_model
+
+/// Stores a model made by insight.kmeans_agg or insight.fit_agg as a new version of `name`,
+/// its inputs named `features` (in the order of the aggregate's array) so that the scorers bind
+/// table rows by column name. Returns the row insight.train returns.
+#[pg_extern(volatile, parallel_unsafe)]
+fn save_model(
+    name: Option<&str>,
+    model: Option<&[u8]>,
+    features: Option<Vec<Option<String>>>,
+    target: default!(Option<&str>, "NULL"),
+    deploy: default!(Option<&str>, "'if_better'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(model_id, i64),
+        name!(name, String),
+        name!(version, i32),
+        name!(algorithm, String),
+        name!(deployed, bool),
+        name!(metrics, JsonB),
+    ),
+> {
+    TableIterator::once(save(name, model, features, target, deploy).or_raise())
+}
+
+fn save(
+    name: Option<&str>,
+    model: Option<&[u8]>,
+    features: Option<Vec<Option<String>>>,
+    target: Option<&str>,
+    deploy: Option<&str>,
+) -> Result<(i64, String, i32, String, bool, JsonB)> {
+    use crate::error::{no_null_elements, required};
+    use crate::store::catalog;
+    let name = required(name, "name", "Name the model, e.g. 'segments_north'.")?;
+    let bytes = required(
+        model,
+        "model",
+        "Pass the value insight.kmeans_agg or insight.fit_agg returned.",
+    )?;
+    let features = required(no_null_elements(features, "features")?, "features", "Name the inputs in the order of the aggregate's array, e.g. ARRAY['recency', 'frequency'].")?;
+    let deploy = required(
+        deploy,
+        "deploy",
+        "Use 'always', 'if_better' (the default) or 'never'.",
+    )?;
+    catalog::validate_name(name)?;
+    if !["always", "if_better", "never"].contains(&deploy) {
+        return Err(InsightError::invalid_parameter(
+            format!("deploy must be always, if_better or never, got \"{deploy}\""),
+            "if_better deploys the new version when its test metric beats the deployed one.",
+        ));
+    }
+    let mut u = Bundle::decode(bytes).map_err(|why| {
+        InsightError::invalid_parameter(
+            format!("model is not a trained model: {why}"),
+            "Pass the bytea insight.kmeans_agg(...) or insight.fit_agg(...) returned, unchanged.",
+        )
+    })?;
+    let algorithm = algorithms::find(&u.algorithm).ok_or_else(|| {
+        InsightError::invalid_parameter(
+            format!(
+                "model was trained by algorithm \"{}\", which this release does not have",
+                u.algorithm
+            ),
+            "Train it again.",
+        )
+    })?;
+    let inputs = &mut u.model.preprocessor.features;
+    if features.len() != inputs.len() {
+        return Err(InsightError::array_length(
+            format!(
+                "features names {} inputs, but the model has {}",
+                features.len(),
+                inputs.len()
+            ),
+            "Name every element of the aggregate's inputs array, in order.",
+        ));
+    }
+    for (i, f) in features.iter().enumerate() {
+        if f.is_empty() || f.len() > 63 || features[..i].contains(f) {
+            return Err(InsightError::invalid_parameter(
+                format!(
+                    "feature name {} is empty, too long or given twice",
+                    ident(f)
+                ),
+                "Use the column names the model will score, each once.",
+            ));
+        }
+    }
+    // the inputs were x1, x2, ... in training; the metrics that name them follow
+    if let Some(Value::Object(importance)) = u.metrics.get_mut("feature_importance") {
+        let renamed = inputs
+            .iter()
+            .zip(&features)
+            .filter_map(|(input, f)| importance.remove(&input.name).map(|v| (f.clone(), v)))
+            .collect();
+        *importance = renamed;
+    }
+    for (input, f) in inputs.iter_mut().zip(&features) {
+        input.name = f.clone();
+    }
+    u.model.preprocessor.prepare();
+    let supervised = u.model.task != crate::ml::model::Task::Segmentation;
+    let target = if supervised {
+        Some(target.unwrap_or("target"))
+    } else {
+        None
+    };
+    catalog::check_can_write(if deploy == "never" {
+        &["insight.models"]
+    } else {
+        &["insight.models", "insight.deployments"]
+    })?;
+    let metrics = Value::Object(u.metrics);
+    let train_seconds = metrics
+        .get("train_seconds")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
+    let relation = if supervised {
+        "(insight.fit_agg)"
+    } else {
+        "(insight.kmeans_agg)"
+    };
+    let (id, version) = catalog::insert(catalog::NewModel {
+        name,
+        task: u.model.task.as_str(),
+        algorithm: algorithm.name,
+        relation,
+        target,
+        features: train::features_json(&u.model, u.test_size, u.seed),
+        options: Value::Object(u.options),
+        metrics: metrics.clone(),
+        weights: u.model.encode(),
+        n_rows: u.n_rows.min(i64::MAX as u64) as i64,
+        train_seconds,
+    });
+    let deployed = crate::api::lifecycle::decide_deploy(name, deploy, u.model.task, &metrics, id);
+    Ok((
+        id,
+        name.to_string(),
+        version,
+        algorithm.name.to_string(),
+        deployed,
+        JsonB(metrics),
+    ))
+}
