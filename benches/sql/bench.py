@@ -267,6 +267,12 @@ report("kmeans_agg (k = 8) over 1M rows: serial vs 2 parallel workers, and the s
     ("insight.kmeans_agg, 2 workers", sql_arm(agg_sql, parallel)),
     ("floor: the same scan summing the 20 columns, serial", sql_arm(floor_scan, serial)),
 ]), base="insight.kmeans_agg, serial")
+# the scan-and-sample phase alone: a 1,000-row sample makes the fit negligible
+agg_small = agg_sql.replace(", 8)", ", 8, '{\"sample_size\": 1000}')")
+report("kmeans_agg (k = 8, sample_size 1,000) over 1M rows: the scan and sampling, serial vs 2 workers", interleave([
+    ("insight.kmeans_agg sample_size 1000, serial", sql_arm(agg_small, serial)),
+    ("insight.kmeans_agg sample_size 1000, 2 workers", sql_arm(agg_small, parallel)),
+]), base="insight.kmeans_agg sample_size 1000, serial")
 q("RESET parallel_setup_cost; RESET min_parallel_table_scan_size; RESET max_parallel_workers_per_gather")
 
 # ---------------------------------------------------------------------------------------------

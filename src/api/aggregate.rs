@@ -879,12 +879,7 @@ fn save(
         "Use 'always', 'if_better' (the default) or 'never'.",
     )?;
     catalog::validate_name(name)?;
-    if !["always", "if_better", "never"].contains(&deploy) {
-        return Err(InsightError::invalid_parameter(
-            format!("deploy must be always, if_better or never, got \"{deploy}\""),
-            "if_better deploys the new version when its test metric beats the deployed one.",
-        ));
-    }
+    crate::api::lifecycle::check_deploy_policy(deploy)?;
     let mut u = Bundle::decode(bytes).map_err(|why| {
         InsightError::invalid_parameter(
             format!("model is not a trained model: {why}"),
@@ -941,11 +936,6 @@ fn save(
     } else {
         None
     };
-    catalog::check_can_write(if deploy == "never" {
-        &["insight.models"]
-    } else {
-        &["insight.models", "insight.deployments"]
-    })?;
     let metrics = Value::Object(u.metrics);
     let train_seconds = metrics
         .get("train_seconds")

@@ -105,6 +105,22 @@ pub fn key_metric(task: Task) -> &'static str {
     }
 }
 
+/// Checks a `deploy` argument (always, if_better or never) and that the caller may write what
+/// storing a version with it writes.
+pub fn check_deploy_policy(deploy: &str) -> Result<()> {
+    if !["always", "if_better", "never"].contains(&deploy) {
+        return Err(InsightError::invalid_parameter(
+            format!("deploy must be always, if_better or never, got \"{deploy}\""),
+            "if_better deploys the new version when its test metric beats the deployed one; never stores it for insight.deploy.",
+        ));
+    }
+    catalog::check_can_write(if deploy == "never" {
+        &["insight.models"]
+    } else {
+        &["insight.models", "insight.deployments"]
+    })
+}
+
 pub fn decide_deploy(name: &str, policy: &str, task: Task, metrics: &Value, id: i64) -> bool {
     let key = key_metric(task);
     let (deploy, reason) = match policy {

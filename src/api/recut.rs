@@ -40,12 +40,7 @@ fn recut(
             "deploy",
             "Use 'never' (the default), 'always' or 'if_better'.",
         )?;
-        if !["always", "if_better", "never"].contains(&deploy) {
-            return Err(InsightError::invalid_parameter(
-                format!("deploy must be always, if_better or never, got \"{deploy}\""),
-                "never (the default) stores the new version for insight.deploy.",
-            ));
-        }
+        crate::api::lifecycle::check_deploy_policy(deploy)?;
         let started = Instant::now();
         let r = catalog::parse_ref(model)?;
         let stored = catalog::resolve(&r)?;
@@ -57,11 +52,6 @@ fn recut(
             ));
         };
         let (new_model, info) = recut?;
-        catalog::check_can_write(if deploy == "never" {
-            &["insight.models"]
-        } else {
-            &["insight.models", "insight.deployments"]
-        })?;
         let src = catalog::row(stored.id).ok_or_else(|| {
             InsightError::undefined_object(
                 format!("model \"{model}\" was dropped while it was being cut"),

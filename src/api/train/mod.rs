@@ -103,20 +103,7 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
             "Use e.g. test_size => 0.2 to hold out 20% of the rows for evaluation.",
         ));
     }
-    if !["always", "if_better", "never"].contains(&req.deploy) {
-        return Err(InsightError::invalid_parameter(
-            format!(
-                "deploy must be always, if_better or never, got \"{}\"",
-                req.deploy
-            ),
-            "if_better deploys the new version when its test metric beats the deployed one.",
-        ));
-    }
-    catalog::check_can_write(if req.deploy == "never" {
-        &["insight.models"]
-    } else {
-        &["insight.models", "insight.deployments"]
-    })?;
+    crate::api::lifecycle::check_deploy_policy(req.deploy)?;
     let relation = columns::relation_name(req.relid);
     let cols = columns::relation_columns(req.relid);
     let target = match req.target {
