@@ -40,3 +40,37 @@ SELECT feature, round(value::numeric, 3) AS value, round(contribution::numeric, 
  WHERE c.customer_id = (SELECT customer_id FROM customers t
                          ORDER BY insight.predict_purchase('purchase_propensity', t) DESC LIMIT 1)
  ORDER BY abs(contribution) DESC LIMIT 8;
+
+\echo '-- 8. Segment customers by behaviour (planted segments: demo_behaviour); k is chosen by silhouette'
+CREATE TABLE behaviour AS SELECT * FROM insight.demo_behaviour(20000, 42);
+ALTER TABLE behaviour ADD PRIMARY KEY (customer_id);
+SELECT name, version, metrics->>'k' AS k, round((metrics->>'silhouette')::numeric, 3) AS silhouette,
+       metrics->'sizes' AS sizes
+  FROM insight.train('behaviour_segments', 'behaviour', algorithm => 'kmeans', exclude => ARRAY['planted_segment']);
+
+\echo '-- 9. What each segment is: its most distinguishing behaviour, and how it matches the planted segments'
+SELECT segment, customers, round(share::numeric, 3) AS share, description
+  FROM insight.segment_summary('behaviour_segments') ORDER BY segment;
+SELECT insight.segment('behaviour_segments', b) AS segment, planted_segment, count(*)
+  FROM behaviour b GROUP BY 1, 2 HAVING count(*) > 100 ORDER BY 1, 3 DESC;
+
+\echo '-- 10. Hierarchical segments (Ward) and the same tree cut into 3 broader groups, without re-reading'
+SELECT name, version, metrics->>'k' AS k, metrics->'sizes' AS sizes
+  FROM insight.train('behaviour_tree', 'behaviour', algorithm => 'agglomerative', exclude => ARRAY['planted_segment'],
+                     options => '{"k": 5}');
+SELECT name, version, metrics->'sizes' AS sizes, round((metrics->>'cut_height')::numeric, 2) AS cut_height
+  FROM insight.recut('behaviour_tree', 3);
+SELECT segment, customers, description FROM insight.segment_summary('behaviour_tree@2') ORDER BY segment;
+
+\echo '-- 11. One segmentation per region in one query (training aggregate), stored and scored by column name'
+CREATE TABLE region_models AS
+SELECT c.region,
+       insight.kmeans_agg(ARRAY[b.sessions_30d, b.minutes_per_session, b.orders_12m, b.spend_12m, b.discount_share]::float8[], 5) AS model
+  FROM customers c JOIN behaviour b USING (customer_id) GROUP BY c.region;
+SELECT r.region, s.name, s.version, s.metrics->'sizes' AS sizes
+  FROM region_models r,
+       insight.save_model('segments_' || r.region, r.model,
+                          ARRAY['sessions_30d', 'minutes_per_session', 'orders_12m', 'spend_12m', 'discount_share']) s
+ ORDER BY r.region;
+SELECT c.region, insight.segment('segments_' || c.region, b) AS segment, count(*)
+  FROM customers c JOIN behaviour b USING (customer_id) WHERE c.region = 'north' GROUP BY 1, 2 ORDER BY 2;

@@ -68,7 +68,8 @@ COMMENT ON FUNCTION insight.model_info(text) IS 'Everything about a model versio
 COMMENT ON FUNCTION insight.deploy(text, int, text) IS 'Deploy a version (or the best / latest one); returns the model id';
 COMMENT ON FUNCTION insight.demo_customers(int, bigint) IS 'Seeded synthetic customers with a planted purchase model (see demo_truth)';
 COMMENT ON FUNCTION insight.demo_orders(int, bigint) IS 'Seeded synthetic orders of the demo customers';
-COMMENT ON FUNCTION insight.demo_truth() IS 'The planted purchase model behind demo_customers';
+COMMENT ON FUNCTION insight.demo_behaviour(int, bigint) IS 'Seeded behaviour of the demo customers with planted segments (see demo_truth)';
+COMMENT ON FUNCTION insight.demo_truth() IS 'The planted truth behind the demo data: the purchase model and the behavioural segments';
 
 -- training aggregates: one model per group (api/aggregate.rs). The support functions take
 -- internal and check that an aggregate calls them; nobody but the aggregates' owner may call

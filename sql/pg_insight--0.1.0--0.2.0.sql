@@ -179,3 +179,11 @@ CREATE FUNCTION insight.save_model(name text, model bytea, features text[], targ
   LANGUAGE c AS 'MODULE_PATHNAME', 'save_model_wrapper';
 COMMENT ON FUNCTION insight.save_model(text, bytea, text[], text, text) IS
   'Store a model made by kmeans_agg or fit_agg as a new version, its inputs named for scoring by column name';
+
+-- demo data: behaviour with planted segments
+CREATE FUNCTION insight.demo_behaviour(customers integer DEFAULT 10000, seed bigint DEFAULT 42)
+  RETURNS TABLE (customer_id bigint, sessions_30d integer, minutes_per_session double precision, orders_12m integer,
+                 spend_12m numeric, discount_share double precision, planted_segment text)
+  IMMUTABLE PARALLEL SAFE STRICT LANGUAGE c AS 'MODULE_PATHNAME', 'demo_behaviour_wrapper';
+COMMENT ON FUNCTION insight.demo_behaviour(int, bigint) IS 'Seeded behaviour of the demo customers with planted segments (see demo_truth)';
+COMMENT ON FUNCTION insight.demo_truth() IS 'The planted truth behind the demo data: the purchase model and the behavioural segments';

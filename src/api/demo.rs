@@ -103,7 +103,42 @@ fn demo_orders(
     }))
 }
 
-/// The planted truth behind demo_customers: the log-odds model of `purchased`.
+/// Behaviour of the first `customers` demo customers of this seed (join on customer_id), with
+/// the planted segment each was drawn from (see demo_truth()->'segments').
+#[pg_extern(immutable, parallel_safe)]
+fn demo_behaviour(
+    customers: default!(i32, 10000),
+    seed: default!(i64, 42),
+) -> TableIterator<
+    'static,
+    (
+        name!(customer_id, i64),
+        name!(sessions_30d, i32),
+        name!(minutes_per_session, f64),
+        name!(orders_12m, i32),
+        name!(spend_12m, AnyNumeric),
+        name!(discount_share, f64),
+        name!(planted_segment, String),
+    ),
+> {
+    check_n(customers);
+    let seed = seed as u64;
+    TableIterator::new((0..customers as u64).map(move |i| {
+        let b = synth::behaviour(seed, i);
+        (
+            b.customer_id,
+            b.sessions_30d,
+            b.minutes_per_session,
+            b.orders_12m,
+            numeric(b.spend_12m),
+            b.discount_share,
+            synth::SEGMENTS[b.segment].0.to_string(),
+        )
+    }))
+}
+
+/// The planted truth behind the demo data: the log-odds model of `purchased` (demo_customers)
+/// and the behavioural segments (demo_behaviour).
 #[pg_extern(immutable, parallel_safe)]
 fn demo_truth() -> JsonB {
     let drivers: serde_json::Map<String, serde_json::Value> = synth::PURCHASE_TRUTH
@@ -120,6 +155,11 @@ fn demo_truth() -> JsonB {
         "drivers": drivers,
         "channel_effect_vs_web": channel,
         "noise_features": synth::NOISE_FEATURES,
+        "segments": synth::SEGMENTS.iter().map(|(name, share, centre)| json!({
+            "segment": name,
+            "share": share,
+            "centre": synth::BEHAVIOUR_COLUMNS.iter().zip(centre).map(|(c, v)| (c.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        })).collect::<Vec<_>>(),
         "scale": "log-odds per standard deviation of the latent driver (is_member: per member)",
     }))
 }

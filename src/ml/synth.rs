@@ -167,6 +167,64 @@ pub fn orders_of(seed: u64, c: &Customer) -> Vec<Order> {
     out
 }
 
+/// Planted behavioural segments of the demo customers (demo_behaviour): each segment's share
+/// and the centre of its behaviour; a customer's columns scatter around its segment's centre
+/// (normal noise of BEHAVIOUR_SPREAD x each column's spread across the centres), so the
+/// segments are well separated once the columns are standardised.
+pub const BEHAVIOUR_COLUMNS: &[&str] = &[
+    "sessions_30d",
+    "minutes_per_session",
+    "orders_12m",
+    "spend_12m",
+    "discount_share",
+];
+pub const SEGMENTS: &[(&str, f64, [f64; 5])] = &[
+    ("bargain hunters", 0.25, [12.0, 6.0, 8.0, 400.0, 0.70]),
+    ("loyal regulars", 0.25, [15.0, 9.0, 14.0, 1400.0, 0.15]),
+    ("big spenders", 0.10, [6.0, 12.0, 5.0, 3000.0, 0.05]),
+    ("window shoppers", 0.25, [18.0, 14.0, 1.0, 60.0, 0.20]),
+    ("dormant", 0.15, [1.0, 3.0, 1.0, 80.0, 0.30]),
+];
+const BEHAVIOUR_SPREAD: f64 = 0.08;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Behaviour {
+    pub customer_id: i64,
+    pub sessions_30d: i32,
+    pub minutes_per_session: f64,
+    pub orders_12m: i32,
+    pub spend_12m: f64,
+    pub discount_share: f64,
+    /// index into SEGMENTS
+    pub segment: usize,
+}
+
+/// The behaviour of the i-th demo customer of this seed (independent of how many are made).
+pub fn behaviour(seed: u64, i: u64) -> Behaviour {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0xA24B_AED4_963E_E407) ^ i);
+    let shares: Vec<f64> = SEGMENTS.iter().map(|s| s.1).collect();
+    let segment = pick(&mut rng, &shares);
+    let centre = SEGMENTS[segment].2;
+    let mut v = [0.0; 5];
+    for (j, x) in v.iter_mut().enumerate() {
+        let (lo, hi) = SEGMENTS
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), s| {
+                (l.min(s.2[j]), h.max(s.2[j]))
+            });
+        *x = centre[j] + BEHAVIOUR_SPREAD * (hi - lo) * normal(&mut rng);
+    }
+    Behaviour {
+        customer_id: i as i64 + 1,
+        sessions_30d: v[0].round().max(0.0) as i32,
+        minutes_per_session: (v[1].max(0.5) * 10.0).round() / 10.0,
+        orders_12m: v[2].round().max(0.0) as i32,
+        spend_12m: (v[3].max(0.0) * 100.0).round() / 100.0,
+        discount_share: (v[4].clamp(0.0, 1.0) * 1000.0).round() / 1000.0,
+        segment,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +250,62 @@ mod tests {
         assert!(overall > 0.2 && overall < 0.5, "{overall}");
         let nulls = cs.iter().filter(|c| c.email_opens_30d.is_none()).count();
         assert!((1500..2500).contains(&nulls));
+    }
+
+    #[test]
+    fn planted_segments_are_found_by_kmeans_and_ward() {
+        use crate::ml::algorithms::agglomerative::linkage::{cut, linkage, Linkage};
+        use crate::ml::algorithms::kmeans::{self, KMeansOptions};
+        use crate::ml::linalg::Matrix;
+        use crate::ml::metrics::adjusted_rand;
+        use crate::ml::monitor::Silent;
+        use crate::ml::parallel::Parallel;
+        let bs: Vec<Behaviour> = (0..3000).map(|i| behaviour(42, i)).collect();
+        let rows: Vec<Vec<f64>> = bs
+            .iter()
+            .map(|b| {
+                vec![
+                    b.sessions_30d as f64,
+                    b.minutes_per_session,
+                    b.orders_12m as f64,
+                    b.spend_12m,
+                    b.discount_share,
+                ]
+            })
+            .collect();
+        // standardised, as insight.train prepares numbers
+        let mut x = Matrix::from_rows(&rows);
+        for j in 0..5 {
+            let mean = (0..x.rows).map(|i| x.row(i)[j]).sum::<f64>() / x.rows as f64;
+            let sd = ((0..x.rows)
+                .map(|i| (x.row(i)[j] - mean).powi(2))
+                .sum::<f64>()
+                / x.rows as f64)
+                .sqrt();
+            for i in 0..x.rows {
+                x.data[i * 5 + j] = (x.data[i * 5 + j] - mean) / sd;
+            }
+        }
+        let truth: Vec<usize> = bs.iter().map(|b| b.segment).collect();
+        let shares: Vec<usize> = (0..5)
+            .map(|s| truth.iter().filter(|&&t| t == s).count())
+            .collect();
+        assert!(shares.iter().all(|&n| n > 200), "{shares:?}");
+        let f = kmeans::fit(
+            &x,
+            &KMeansOptions {
+                k: 5,
+                ..Default::default()
+            },
+            &Parallel::serial(),
+            &Silent,
+        );
+        let labels: Vec<usize> = f.labels.iter().map(|&l| l as usize).collect();
+        let ari = adjusted_rand(&labels, &truth);
+        assert!(ari >= 0.95, "k-means ARI {ari}");
+        let tree = linkage(&x, Linkage::Ward, &Parallel::serial(), &Silent);
+        let ari = adjusted_rand(&cut(&tree, x.rows, 5), &truth);
+        assert!(ari >= 0.95, "Ward ARI {ari}");
     }
 
     #[test]

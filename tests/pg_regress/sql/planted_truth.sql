@@ -39,3 +39,21 @@ SELECT bool_and(abs(importance) < 0.01) AS noise_unimportant
   FROM insight.feature_importance('truth_check@1')
  WHERE feature IN (SELECT jsonb_array_elements_text(insight.demo_truth()->'noise_features'));
 SELECT count(*) AS columns_ranked FROM insight.feature_importance('truth_check@1');
+
+-- planted behavioural segments (demo_behaviour): k-means and Ward each put every planted segment
+-- into one segment of its own (at least 95% of its customers), five different segments
+CREATE TABLE planted_behaviour AS SELECT * FROM insight.demo_behaviour(3000, 7);
+SELECT name, metrics->>'k' AS k FROM insight.train('planted_km', 'planted_behaviour', algorithm => 'kmeans',
+                                               exclude => ARRAY['customer_id', 'planted_segment'], options => '{"k": 5}');
+SELECT name, metrics->>'k' AS k FROM insight.train('planted_ward', 'planted_behaviour', algorithm => 'agglomerative',
+                                               exclude => ARRAY['customer_id', 'planted_segment'], options => '{"k": 5}');
+WITH scored AS (SELECT m.model, b.planted_segment, insight.segment(m.model, b) AS seg
+                  FROM (VALUES ('planted_km'), ('planted_ward')) m(model), planted_behaviour b),
+     majority AS (SELECT model, planted_segment, mode() WITHIN GROUP (ORDER BY seg) AS majority
+                    FROM scored GROUP BY 1, 2)
+SELECT model, count(DISTINCT majority) AS distinct_segments, min(purity) >= 0.95 AS each_planted_segment_kept
+  FROM (SELECT model, planted_segment, majority, avg((seg = majority)::int) AS purity
+          FROM scored JOIN majority USING (model, planted_segment) GROUP BY 1, 2, 3) p
+ GROUP BY model ORDER BY 1;
+SELECT jsonb_array_length(insight.demo_truth()->'segments') AS planted_segments,
+       (SELECT array_agg(s->>'segment' ORDER BY s->>'segment') FROM jsonb_array_elements(insight.demo_truth()->'segments') s) AS names;
