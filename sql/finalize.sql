@@ -123,6 +123,40 @@ COMMENT ON AGGREGATE insight.fit_agg(text, float8[], anyelement, jsonb) IS
 COMMENT ON FUNCTION insight.save_model(text, bytea, text[], text, text) IS
   'Store a model made by kmeans_agg or fit_agg as a new version, its inputs named for scoring by column name';
 
+-- customer value: the lifetimes summary of raw orders, one row per customer (api/customer_value.rs)
+CREATE TYPE insight.clv_stats AS (frequency integer, recency double precision, t double precision,
+                                  monetary_value double precision);
+COMMENT ON TYPE insight.clv_stats IS
+  'A customer''s repeat purchase days, recency and age (T) in units, and mean repeat purchase amount, as lifetimes summarises orders';
+CREATE FUNCTION insight._clv_summary_step(internal, date, numeric, date) RETURNS internal
+  PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_clv_summary_step';
+CREATE FUNCTION insight._clv_summary_step(internal, date, numeric, date, text) RETURNS internal
+  PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_clv_summary_step';
+CREATE FUNCTION insight._clv_summary_combine(internal, internal) RETURNS internal
+  PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_clv_summary_combine';
+CREATE FUNCTION insight._clv_summary_serial(internal) RETURNS bytea
+  STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_clv_summary_serial';
+CREATE FUNCTION insight._clv_summary_deserial(bytea, internal) RETURNS internal
+  STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_clv_summary_deserial';
+CREATE FUNCTION insight._clv_summary_final(internal) RETURNS insight.clv_stats
+  PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_clv_summary_final';
+CREATE AGGREGATE insight.clv_summary(order_date date, amount numeric, calibration_end date) (
+  SFUNC = insight._clv_summary_step, STYPE = internal, FINALFUNC = insight._clv_summary_final,
+  COMBINEFUNC = insight._clv_summary_combine, SERIALFUNC = insight._clv_summary_serial,
+  DESERIALFUNC = insight._clv_summary_deserial, PARALLEL = SAFE);
+CREATE AGGREGATE insight.clv_summary(order_date date, amount numeric, calibration_end date, unit text) (
+  SFUNC = insight._clv_summary_step, STYPE = internal, FINALFUNC = insight._clv_summary_final,
+  COMBINEFUNC = insight._clv_summary_combine, SERIALFUNC = insight._clv_summary_serial,
+  DESERIALFUNC = insight._clv_summary_deserial, PARALLEL = SAFE);
+REVOKE EXECUTE ON FUNCTION insight._clv_summary_step(internal, date, numeric, date),
+  insight._clv_summary_step(internal, date, numeric, date, text),
+  insight._clv_summary_combine(internal, internal), insight._clv_summary_serial(internal),
+  insight._clv_summary_deserial(bytea, internal), insight._clv_summary_final(internal) FROM PUBLIC;
+COMMENT ON AGGREGATE insight.clv_summary(date, numeric, date) IS
+  'A customer''s orders summarised as lifetimes does (frequency, recency, T, monetary_value), in weeks';
+COMMENT ON AGGREGATE insight.clv_summary(date, numeric, date, text) IS
+  'A customer''s orders summarised as lifetimes does (frequency, recency, T, monetary_value), in day, week or month units';
+
 -- Everyone may read the registry and score; writing models needs explicit grants
 -- (GRANT INSERT ON insight.models, insight.deployments TO analyst).
 GRANT USAGE ON SCHEMA insight TO PUBLIC;

@@ -187,3 +187,37 @@ CREATE FUNCTION insight.demo_behaviour(customers integer DEFAULT 10000, seed big
   IMMUTABLE PARALLEL SAFE STRICT LANGUAGE c AS 'MODULE_PATHNAME', 'demo_behaviour_wrapper';
 COMMENT ON FUNCTION insight.demo_behaviour(int, bigint) IS 'Seeded behaviour of the demo customers with planted segments (see demo_truth)';
 COMMENT ON FUNCTION insight.demo_truth() IS 'The planted truth behind the demo data: the purchase model and the behavioural segments';
+
+-- customer value: the lifetimes summary of raw orders, one row per customer (api/customer_value.rs)
+CREATE TYPE insight.clv_stats AS (frequency integer, recency double precision, t double precision,
+                                  monetary_value double precision);
+COMMENT ON TYPE insight.clv_stats IS
+  'A customer''s repeat purchase days, recency and age (T) in units, and mean repeat purchase amount, as lifetimes summarises orders';
+CREATE FUNCTION insight._clv_summary_step(internal, date, numeric, date) RETURNS internal
+  PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_clv_summary_step';
+CREATE FUNCTION insight._clv_summary_step(internal, date, numeric, date, text) RETURNS internal
+  PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_clv_summary_step';
+CREATE FUNCTION insight._clv_summary_combine(internal, internal) RETURNS internal
+  PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_clv_summary_combine';
+CREATE FUNCTION insight._clv_summary_serial(internal) RETURNS bytea
+  STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_clv_summary_serial';
+CREATE FUNCTION insight._clv_summary_deserial(bytea, internal) RETURNS internal
+  STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_clv_summary_deserial';
+CREATE FUNCTION insight._clv_summary_final(internal) RETURNS insight.clv_stats
+  PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_clv_summary_final';
+CREATE AGGREGATE insight.clv_summary(order_date date, amount numeric, calibration_end date) (
+  SFUNC = insight._clv_summary_step, STYPE = internal, FINALFUNC = insight._clv_summary_final,
+  COMBINEFUNC = insight._clv_summary_combine, SERIALFUNC = insight._clv_summary_serial,
+  DESERIALFUNC = insight._clv_summary_deserial, PARALLEL = SAFE);
+CREATE AGGREGATE insight.clv_summary(order_date date, amount numeric, calibration_end date, unit text) (
+  SFUNC = insight._clv_summary_step, STYPE = internal, FINALFUNC = insight._clv_summary_final,
+  COMBINEFUNC = insight._clv_summary_combine, SERIALFUNC = insight._clv_summary_serial,
+  DESERIALFUNC = insight._clv_summary_deserial, PARALLEL = SAFE);
+REVOKE EXECUTE ON FUNCTION insight._clv_summary_step(internal, date, numeric, date),
+  insight._clv_summary_step(internal, date, numeric, date, text),
+  insight._clv_summary_combine(internal, internal), insight._clv_summary_serial(internal),
+  insight._clv_summary_deserial(bytea, internal), insight._clv_summary_final(internal) FROM PUBLIC;
+COMMENT ON AGGREGATE insight.clv_summary(date, numeric, date) IS
+  'A customer''s orders summarised as lifetimes does (frequency, recency, T, monetary_value), in weeks';
+COMMENT ON AGGREGATE insight.clv_summary(date, numeric, date, text) IS
+  'A customer''s orders summarised as lifetimes does (frequency, recency, T, monetary_value), in day, week or month units';

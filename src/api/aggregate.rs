@@ -16,6 +16,9 @@
 //! one of theirs (a magic number), and EXECUTE on them is revoked from PUBLIC: an aggregate's
 //! functions run with its owner's rights, and nobody else can build another aggregate on them.
 
+use crate::api::agg_state::{
+    aggregate_context as context, arg, combine, new_state, null, state_at, varlena_bytes, StateKind,
+};
 use crate::api::train::{self, Setup};
 use crate::data::reader::{Frame, TargetColumn};
 use crate::data::row::{read_datum, AttrRead};
@@ -26,7 +29,7 @@ use crate::ml::preprocess::Value as Read;
 use crate::ml::preprocess::{ColumnSpec, RawColumn, ValueKind};
 use crate::ml::reservoir::{Entry, Label, Reservoir};
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgMemoryContexts};
+use pgrx::JsonB;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -37,8 +40,6 @@ const MAX_SAMPLE_SIZE: usize = 10_000_000;
 const MAX_WIDTH: usize = 10_000;
 /// Sampled values per group at most (rows x inputs: 800 MB of float8).
 const MAX_SAMPLED_VALUES: usize = 100_000_000;
-const MAGIC: u64 = 0x5047_494e_5341_4747; // "PGINSAGG"
-
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
 enum TargetKind {
     /// kmeans_agg
@@ -77,10 +78,9 @@ struct State {
     sample: Reservoir,
 }
 
-#[repr(C)]
-struct Boxed {
-    magic: u64,
-    state: Option<State>,
+impl StateKind for State {
+    const MAGIC: u64 = 0x5047_494e_5341_4747; // "PGINSAGG"
+    const AGGREGATES: &'static str = "insight.kmeans_agg(...) or insight.fit_agg(...)";
 }
 
 /// The serialised state (serialfunc / deserialfunc).
@@ -97,58 +97,7 @@ enum Kind {
 }
 
 // ------------------------------------------------------------------------------------------
-// arguments and state
-
-unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, i: usize) -> Option<pg_sys::Datum> {
-    let n = (*fcinfo).nargs as usize;
-    if i >= n {
-        return None;
-    }
-    let a = (*fcinfo).args.as_slice(n)[i];
-    (!a.isnull).then_some(a.value)
-}
-
-/// The aggregate's memory context; an error when not called by an aggregate.
-unsafe fn aggregate_context(
-    fcinfo: pg_sys::FunctionCallInfo,
-    function: &str,
-) -> pg_sys::MemoryContext {
-    let mut ctx: pg_sys::MemoryContext = std::ptr::null_mut();
-    if pg_sys::AggCheckCallContext(fcinfo, &mut ctx) == 0 || ctx.is_null() {
-        InsightError::not_supported(
-            format!("{function} is a support function of pg_insight's training aggregates and cannot be called on its own"),
-            "Call insight.kmeans_agg(...) or insight.fit_agg(...).",
-        )
-        .raise()
-    }
-    ctx
-}
-
-/// The state behind an `internal` argument; an error for anything that is not one of ours.
-unsafe fn state_at<'a>(d: pg_sys::Datum) -> &'a mut Boxed {
-    let p = d.cast_mut_ptr::<Boxed>();
-    if p.is_null() || (*p).magic != MAGIC {
-        InsightError::not_supported(
-            "the state passed to a pg_insight aggregate function is not a pg_insight training state",
-            "Call insight.kmeans_agg(...) or insight.fit_agg(...); do not build other aggregates on their support functions.",
-        )
-        .raise()
-    }
-    &mut *p
-}
-
-unsafe fn new_state(ctx: pg_sys::MemoryContext, state: State) -> pg_sys::Datum {
-    let p = PgMemoryContexts::For(ctx).leak_and_drop_on_delete(Boxed {
-        magic: MAGIC,
-        state: Some(state),
-    });
-    pg_sys::Datum::from(p)
-}
-
-unsafe fn varlena_bytes<'a>(d: pg_sys::Datum) -> &'a [u8] {
-    let p = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
-    pgrx::varlena::varlena_to_byte_slice(p)
-}
+// arguments
 
 unsafe fn text_arg(d: pg_sys::Datum, what: &str) -> Result<String> {
     std::str::from_utf8(varlena_bytes(d))
@@ -159,6 +108,19 @@ unsafe fn text_arg(d: pg_sys::Datum, what: &str) -> Result<String> {
                 "Pass plain text.",
             )
         })
+}
+
+/// A jsonb argument as JSON, with an error (not a panic) for what serde_json cannot hold:
+/// numbers beyond float8, nesting deeper than 128.
+unsafe fn json_arg(d: pg_sys::Datum) -> Result<Value> {
+    let text: &std::ffi::CStr =
+        pgrx::direct_function_call(pg_sys::jsonb_out, &[Some(d)]).expect("jsonb_out returns text");
+    serde_json::from_str(text.to_str().unwrap_or("")).map_err(|e| {
+        InsightError::invalid_parameter(
+            format!("options cannot be read: {e}"),
+            "Pass a flat JSON object of options, e.g. '{\"seed\": 7}'.",
+        )
+    })
 }
 
 /// The inputs array: float8[] of one dimension (NULL elements are NULL inputs).
@@ -364,12 +326,12 @@ unsafe fn step(fcinfo: pg_sys::FunctionCallInfo, kind: Kind) -> pg_sys::Datum {
         Kind::KMeans => "insight._kmeans_agg_step",
         Kind::Fit => "insight._fit_agg_step",
     };
-    let ctx = aggregate_context(fcinfo, name);
+    let ctx = context::<State>(fcinfo, name);
     let datum = match arg(fcinfo, 0) {
         Some(d) => d,
         None => new_state(ctx, first_row(fcinfo, &kind).or_raise()),
     };
-    let Some(s) = state_at(datum).state.as_mut() else {
+    let Some(s) = state_at::<State>(datum).state.as_mut() else {
         InsightError::corrupt(
             "a training aggregate's state was used after it was merged",
             "",
@@ -425,9 +387,7 @@ unsafe fn first_row(fcinfo: pg_sys::FunctionCallInfo, kind: &Kind) -> Result<Sta
     let algorithm = algorithm_arg(fcinfo, kind)?;
     let options: Value = match arg(fcinfo, inputs_at(kind) + 2) {
         None => json!({}),
-        Some(d) => {
-            JsonB::from_polymorphic_datum(d, false, pg_sys::JSONBOID).map_or(json!({}), |j| j.0)
-        }
+        Some(d) => json_arg(d)?,
     };
     let target =
         match kind {
@@ -595,40 +555,15 @@ function_info_v1!(pg_finfo_insight_agg_combine);
 pub unsafe extern "C-unwind" fn insight_agg_combine(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    let ctx = aggregate_context(fcinfo, "insight._agg_combine");
-    let (a, b) = (arg(fcinfo, 0), arg(fcinfo, 1));
-    let take = |d: pg_sys::Datum| state_at(d).state.take();
-    match (a, b) {
-        (None, None) => {
-            (*fcinfo).isnull = true;
-            pg_sys::Datum::from(0)
+    let ctx = context::<State>(fcinfo, "insight._agg_combine");
+    combine::<State>(fcinfo, ctx, |s, o| {
+        if !same_job(&s.job, &o.job) {
+            not_same("the algorithm, k, options and target type").raise()
         }
-        (Some(a), None) => a,
-        (None, Some(b)) => match take(b) {
-            Some(s) => new_state(ctx, s),
-            None => {
-                (*fcinfo).isnull = true;
-                pg_sys::Datum::from(0)
-            }
-        },
-        (Some(a), Some(b)) => {
-            let other = take(b);
-            let into = state_at(a);
-            match (&mut into.state, other) {
-                (_, None) => {}
-                (None, Some(o)) => into.state = Some(o),
-                (Some(s), Some(o)) => {
-                    if !same_job(&s.job, &o.job) {
-                        not_same("the algorithm, k, options and target type").raise()
-                    }
-                    s.job.skipped += o.job.skipped;
-                    s.job.width = s.job.width.max(o.job.width);
-                    s.sample.merge(o.sample);
-                }
-            }
-            a
-        }
-    }
+        s.job.skipped += o.job.skipped;
+        s.job.width = s.job.width.max(o.job.width);
+        s.sample.merge(o.sample);
+    })
 }
 
 function_info_v1!(pg_finfo_insight_agg_serial);
@@ -639,14 +574,12 @@ function_info_v1!(pg_finfo_insight_agg_serial);
 pub unsafe extern "C-unwind" fn insight_agg_serial(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    aggregate_context(fcinfo, "insight._agg_serial");
+    context::<State>(fcinfo, "insight._agg_serial");
     let Some(d) = arg(fcinfo, 0) else {
-        (*fcinfo).isnull = true;
-        return pg_sys::Datum::from(0);
+        return null(fcinfo);
     };
-    let Some(s) = state_at(d).state.as_ref() else {
-        (*fcinfo).isnull = true;
-        return pg_sys::Datum::from(0);
+    let Some(s) = state_at::<State>(d).state.as_ref() else {
+        return null(fcinfo);
     };
     let stored = Stored {
         job: s.job.clone(),
@@ -666,10 +599,9 @@ function_info_v1!(pg_finfo_insight_agg_deserial);
 pub unsafe extern "C-unwind" fn insight_agg_deserial(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    aggregate_context(fcinfo, "insight._agg_deserial");
+    context::<State>(fcinfo, "insight._agg_deserial");
     let Some(d) = arg(fcinfo, 0) else {
-        (*fcinfo).isnull = true;
-        return pg_sys::Datum::from(0);
+        return null(fcinfo);
     };
     let bytes = varlena_bytes(d);
     let state = decode_state(bytes).unwrap_or_else(|why| {
@@ -724,13 +656,10 @@ function_info_v1!(pg_finfo_insight_agg_final);
 pub unsafe extern "C-unwind" fn insight_agg_final(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    aggregate_context(fcinfo, "insight._agg_final");
-    let state = arg(fcinfo, 0).and_then(|d| state_at(d).state.as_ref());
+    context::<State>(fcinfo, "insight._agg_final");
+    let state = arg(fcinfo, 0).and_then(|d| state_at::<State>(d).state.as_ref());
     match state.filter(|s| !s.sample.is_empty()) {
-        None => {
-            (*fcinfo).isnull = true;
-            pg_sys::Datum::from(0)
-        }
+        None => null(fcinfo),
         Some(s) => {
             let bytes = train_group(s).or_raise();
             bytes.into_datum().expect("bytea")
@@ -803,10 +732,11 @@ fn train_group(s: &State) -> Result<Vec<u8>> {
     let target_name = (learns != Learns::Segments).then_some("target");
     let (trained, threads) = setup.fit(&frame, &specs, target_name, job.test_size, job.seed)?;
     let mut metrics = trained.metrics;
-    let rows = s.sample.seen - job.skipped.min(s.sample.seen);
-    metrics.insert("rows_seen".into(), json!(s.sample.seen));
+    // rows offered to the sample: every row but those left out (NULL inputs or target)
+    let rows = s.sample.seen;
+    metrics.insert("rows_seen".into(), json!(rows + job.skipped));
     metrics.insert("rows_skipped".into(), json!(job.skipped));
-    metrics.insert("sampled".into(), json!(n as u64 != rows));
+    metrics.insert("sampled".into(), json!((n as u64) < rows));
     metrics.insert("sample_rows".into(), json!(n));
     metrics.insert(
         "train_seconds".into(),
@@ -907,10 +837,14 @@ fn save(
         ));
     }
     for (i, f) in features.iter().enumerate() {
-        if f.is_empty() || f.len() > 63 || features[..i].contains(f) {
+        if f.is_empty()
+            || f.len() > 63
+            || f.chars().any(char::is_control)
+            || features[..i].contains(f)
+        {
             return Err(InsightError::invalid_parameter(
                 format!(
-                    "feature name {} is empty, too long or given twice",
+                    "feature name {} is empty, longer than 63 bytes, holds a control character or is given twice",
                     ident(f)
                 ),
                 "Use the column names the model will score, each once.",
@@ -936,6 +870,18 @@ fn save(
     } else {
         None
     };
+    if let Some(t) = target {
+        if t.is_empty()
+            || t.len() > 63
+            || t.chars().any(char::is_control)
+            || features.iter().any(|f| f == t)
+        {
+            return Err(InsightError::invalid_parameter(
+                format!("target name {} is empty, longer than 63 bytes, holds a control character or is one of the features", ident(t)),
+                "Name the column that holds the label, e.g. target => 'purchased'.",
+            ));
+        }
+    }
     let metrics = Value::Object(u.metrics);
     let train_seconds = metrics
         .get("train_seconds")

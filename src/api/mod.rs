@@ -14,7 +14,9 @@ macro_rules! function_info_v1 {
     };
 }
 
+pub mod agg_state;
 pub mod aggregate;
+pub mod customer_value;
 pub mod demo;
 pub mod evaluate;
 pub mod explain;

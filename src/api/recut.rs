@@ -45,13 +45,20 @@ fn recut(
         let r = catalog::parse_ref(model)?;
         let stored = catalog::resolve(&r)?;
         let m = cache::load(stored)?;
-        let Some(recut) = agglomerative::recut(&m, k.max(0) as usize) else {
+        let Some(recut) = agglomerative::recut(&m, k as i64) else {
             return Err(InsightError::not_supported(
                 format!("insight.recut needs an agglomerative model, but model \"{model}\" is not one"),
                 "Only hierarchical clustering keeps a merge tree to cut again; for another k of a k-means model, train again with options.k.",
             ));
         };
         let (new_model, info) = recut?;
+        // what is stored must load again (the source passed its checks; this guards the cut)
+        new_model.check().map_err(|why| {
+            InsightError::corrupt(
+                format!("model \"{model}\" cannot be cut into {k} segments: {why}"),
+                "Retrain the model.",
+            )
+        })?;
         let src = catalog::row(stored.id).ok_or_else(|| {
             InsightError::undefined_object(
                 format!("model \"{model}\" was dropped while it was being cut"),

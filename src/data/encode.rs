@@ -73,6 +73,10 @@ pub fn encode_err(model_name: &str, e: PrepError) -> InsightError {
             format!("feature {} is NaN or Infinity", ident(&feature)),
             "Pass finite numbers; NULL is imputed.",
         ),
+        PrepError::TooLarge { feature } => InsightError::data(
+            format!("feature {} is beyond 1e150", ident(&feature)),
+            "Rescale the column.",
+        ),
         PrepError::WrongKind { feature, expected } => InsightError::datatype_mismatch(
             format!(
                 "feature {} must be {expected} for model \"{model_name}\"",

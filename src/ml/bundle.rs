@@ -82,6 +82,15 @@ impl Bundle {
         };
         let options = object(&b.options, "options")?;
         let metrics = object(&b.metrics, "metrics")?;
+        // the registry view and deploy read these as float8: numbers (or null) only
+        for key in ["roc_auc", "accuracy", "f1", "rmse", "r2", "silhouette"] {
+            if metrics
+                .get(key)
+                .is_some_and(|v| !v.is_null() && !v.as_f64().is_some_and(f64::is_finite))
+            {
+                return Err(format!("its metric {key} is not a number"));
+            }
+        }
         if !(b.test_size > 0.0 && b.test_size < 1.0) {
             return Err(format!(
                 "its test_size {} is not between 0 and 1",
@@ -148,6 +157,11 @@ mod tests {
         assert!(Bundle::decode(&wrong.encode())
             .unwrap_err()
             .contains("metrics"));
+        wrong = bundle();
+        wrong.metrics = r#"{"roc_auc": "abc"}"#.into();
+        assert!(Bundle::decode(&wrong.encode())
+            .unwrap_err()
+            .contains("roc_auc"));
         wrong = bundle();
         wrong.test_size = 1.0;
         assert!(Bundle::decode(&wrong.encode()).is_err());

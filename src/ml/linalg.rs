@@ -119,28 +119,34 @@ pub fn cholesky_solve(a: &[f64], n: usize, b: &mut [f64]) -> bool {
 }
 
 /// Solves a symmetric positive semi-definite system, adding a tiny ridge when it is singular
-/// (collinear features): the answer then tends to the minimum-norm solution.
-pub fn solve_spd_regularised(a: &[f64], n: usize, b: &[f64]) -> Vec<f64> {
+/// (collinear features): the answer then tends to the minimum-norm solution. None when the
+/// system holds a non-finite number or no ridge up to 1e12 x its largest diagonal helps.
+pub fn solve_spd_regularised(a: &[f64], n: usize, b: &[f64]) -> Option<Vec<f64>> {
+    if !a.iter().chain(b).all(|v| v.is_finite()) {
+        return None;
+    }
     let mut x = b.to_vec();
     if cholesky_solve(a, n, &mut x) {
-        return x;
+        return Some(x);
     }
     let max_diag = (0..n)
         .map(|i| a[i * n + i].abs())
         .fold(0.0, f64::max)
         .max(1e-300);
     let mut jitter = max_diag * 1e-12;
-    loop {
+    // 13 tries: 1e-12 to 1e12 times the largest diagonal
+    for _ in 0..13 {
         let mut aj = a.to_vec();
         for i in 0..n {
             aj[i * n + i] += jitter;
         }
         x.copy_from_slice(b);
         if cholesky_solve(&aj, n, &mut x) {
-            return x;
+            return Some(x);
         }
         jitter *= 100.0;
     }
+    None
 }
 
 #[inline]
@@ -190,7 +196,8 @@ mod tests {
         let a = [1.0, 1.0, 1.0, 1.0]; // singular
         let mut b = [2.0, 2.0];
         assert!(!cholesky_solve(&a, 2, &mut b));
-        let x = solve_spd_regularised(&a, 2, &[2.0, 2.0]);
+        let x = solve_spd_regularised(&a, 2, &[2.0, 2.0]).unwrap();
+        assert!(solve_spd_regularised(&[f64::NAN, 0.0, 0.0, 1.0], 2, &[1.0, 1.0]).is_none());
         // minimum-norm solution of x0 + x1 = 2 is (1, 1)
         assert!(
             (x[0] - 1.0).abs() < 1e-4 && (x[1] - 1.0).abs() < 1e-4,

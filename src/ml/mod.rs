@@ -4,6 +4,7 @@
 
 pub mod algorithms;
 pub mod bundle;
+pub mod clv;
 pub mod distance;
 pub mod importance;
 pub mod linalg;

@@ -199,7 +199,13 @@ pub enum PrepError {
     },
     /// NaN or +-Infinity.
     NotFinite { feature: String },
+    /// A value beyond +-MAX_INPUT: sums of its square would overflow float8.
+    TooLarge { feature: String },
 }
+
+/// The largest magnitude a numeric input may have at training (squares of larger values summed
+/// over many rows overflow float8, and the scaler and solvers with them).
+pub const MAX_INPUT: f64 = 1e150;
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct Preprocessor {
@@ -237,6 +243,11 @@ impl Preprocessor {
                     }
                     if opts.impute == Impute::Error && vals.len() < rows.len() {
                         return Err(PrepError::Null {
+                            feature: spec.name.clone(),
+                        });
+                    }
+                    if vals.iter().any(|v| v.abs() > MAX_INPUT) {
+                        return Err(PrepError::TooLarge {
                             feature: spec.name.clone(),
                         });
                     }

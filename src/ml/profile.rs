@@ -89,6 +89,11 @@ impl SegmentProfile {
         {
             return Err("a segment profile value is NaN, infinite or a negative spread".into());
         }
+        // sizes are added up (shares, totals): they must sum without overflow, exactly in float8
+        let total = self.sizes.iter().try_fold(0u64, |t, &n| t.checked_add(n));
+        if total.is_none_or(|t| t > 1 << 53) {
+            return Err("segment sizes that add up to more than 2^53 rows".into());
+        }
         Ok(())
     }
 }

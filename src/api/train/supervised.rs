@@ -334,5 +334,12 @@ pub fn prep_error(e: PrepError) -> InsightError {
             format!("column {} contains NaN or Infinity", ident(&feature)),
             "Replace them with NULL or filter those rows out.",
         ),
+        PrepError::TooLarge { feature } => InsightError::data(
+            format!(
+                "column {} holds values beyond 1e150, too large to fit a model on",
+                ident(&feature)
+            ),
+            "Rescale the column (e.g. divide by a power of ten) or filter those rows out.",
+        ),
     }
 }

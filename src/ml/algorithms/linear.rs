@@ -36,7 +36,7 @@ impl Recipe for Ridge {
         let Target::Values(y) = data.target else {
             unreachable!("linear learns values only")
         };
-        let f = fit(data.x, y, data.weights, self.l2, ctx.par, ctx.monitor);
+        let f = fit(data.x, y, data.weights, self.l2, ctx.par, ctx.monitor)?;
         Ok(Fitted {
             estimator: Estimator::Linear {
                 coef: f.coef,
@@ -64,7 +64,7 @@ pub fn fit(
     l2: f64,
     par: &Parallel,
     monitor: &dyn Monitor,
-) -> LinearFit {
+) -> Result<LinearFit, Problem> {
     let d = x.cols;
     let m = d + 1;
     let parts = par.map_blocks(x.rows, monitor, |r| {
@@ -104,11 +104,16 @@ pub fn fit(
     for j in 0..d {
         xtx[j * m + j] += l2;
     }
-    let theta = solve_spd_regularised(&xtx, m, &xty);
-    LinearFit {
+    let theta = solve_spd_regularised(&xtx, m, &xty).ok_or_else(|| {
+        Problem::data(
+            "the normal equations overflow float8: the inputs or the target are too large",
+            "Rescale the columns (e.g. divide by a power of ten), or keep scale true.",
+        )
+    })?;
+    Ok(LinearFit {
         coef: theta[..d].to_vec(),
         intercept: theta[d],
-    }
+    })
 }
 
 #[cfg(test)]
@@ -149,7 +154,8 @@ mod tests {
             0.0,
             &Parallel::serial(),
             &Silent,
-        );
+        )
+        .unwrap();
         // LinearRegression().fit(X, y)
         assert!(
             close(&f.coef, &[2.4993039198, -1.2765121386, 0.4950957847], 1e-9),
@@ -168,7 +174,8 @@ mod tests {
             10.0,
             &Parallel::new(2),
             &Silent,
-        );
+        )
+        .unwrap();
         // Ridge(alpha=10.0).fit(X, y)
         assert!(
             close(&f.coef, &[2.4588210532, -1.2319440289, 0.4879371883], 1e-9),
@@ -189,7 +196,8 @@ mod tests {
             0.0,
             &Parallel::serial(),
             &Silent,
-        );
+        )
+        .unwrap();
         assert!((f.coef[0] + f.coef[1] - 2.0).abs() < 1e-4, "{f:?}");
         assert!((f.intercept - 1.0).abs() < 1e-3, "{f:?}");
     }

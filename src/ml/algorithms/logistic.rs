@@ -236,7 +236,10 @@ fn fit_binary_newton(
             converged = true;
             break;
         }
-        let delta = solve_spd_regularised(&hess, m, &grad);
+        // a Hessian that overflowed cannot give a step: stop where the loss was last finite
+        let Some(delta) = solve_spd_regularised(&hess, m, &grad) else {
+            break;
+        };
         if 0.5 * dot(&grad, &delta) <= optim::UNREACHABLE_DECREASE * loss.abs() {
             // the loss decrease a full Newton step predicts is below float64's resolution of the
             // loss: no step can improve it, whatever the last digits of the gradient say (they

@@ -75,6 +75,7 @@ CREATE TABLE agg_mlp AS
 SELECT insight.fit_agg('mlp', ARRAY[a, b], (a > 8)::int, '{"epochs": 3}') AS c,
        insight.fit_agg('mlp', ARRAY[a, b], y, '{"epochs": 3}') AS r
   FROM (SELECT * FROM agg_lin LIMIT 500) l;
+CREATE TABLE agg_mlp_models AS SELECT c AS m FROM agg_mlp;
 SELECT (insight.save_model('agg_mlp_c', c, ARRAY['a', 'b'])).version, (insight.save_model('agg_mlp_r', r, ARRAY['a', 'b'])).version FROM agg_mlp;
 SELECT name, task FROM insight.models WHERE name LIKE 'agg_mlp_%' ORDER BY 1;
 -- a group whose every row has NULL inputs gives NULL, and no rows give NULL
@@ -106,12 +107,23 @@ SELECT try_sql($$SELECT insight.fit_agg('logistic', ARRAY[a], 'NaN'::float8) FRO
 SELECT try_sql($$SELECT insight.fit_agg(CASE WHEN a > 3 THEN 'linear' ELSE 'mlp' END, ARRAY[a], y) FROM agg_lin$$);
 SELECT try_sql($$SELECT insight.fit_agg('linear', ARRAY[a], y, '{"test_size": 1.5}') FROM agg_lin$$);
 SELECT try_sql($$SELECT insight.fit_agg('linear', array_fill(a, ARRAY[5000]), y, '{"sample_size": 100000}') FROM agg_lin$$);
+-- found by attacking the aggregates: values whose sums overflow float8 (an endless loop in the
+-- solver before), options beyond what JSON numbers hold, rows left out counted once
+SELECT try_sql($$SELECT insight.fit_agg('linear', ARRAY[1e300 * a], y) FROM agg_lin$$);
+SELECT try_sql($$SELECT insight.fit_agg('linear', ARRAY[a], y, '{"seed": 1e400}') FROM agg_lin$$);
+SELECT metrics->>'rows_seen' AS rows_seen, metrics->>'rows_skipped' AS skipped, metrics->>'sample_rows' AS sample_rows,
+       metrics->>'sampled' AS sampled
+  FROM insight.save_model('agg_skip', (SELECT insight.kmeans_agg(CASE WHEN i % 4 = 0 THEN NULL ELSE ARRAY[x1] END, 2) FROM agg_blobs),
+                          ARRAY['x1']);
+SELECT n_rows FROM insight.models WHERE name = 'agg_skip';
 -- save_model checks what it is given
 SELECT try_sql($$SELECT * FROM insight.save_model('x', '\x00010203', ARRAY['a'])$$);
 SELECT try_sql($$SELECT * FROM insight.save_model('x', (SELECT model FROM agg_models WHERE g = 'a'), ARRAY['a', 'b'])$$);
 SELECT try_sql($$SELECT * FROM insight.save_model('x', (SELECT model FROM agg_models WHERE g = 'a'), ARRAY['a', 'a', 'b'])$$);
 SELECT try_sql($$SELECT * FROM insight.save_model('x', (SELECT model FROM agg_models WHERE g = 'a'), ARRAY['a', NULL, 'b'])$$);
 SELECT try_sql($$SELECT * FROM insight.save_model('x', NULL, ARRAY['a'])$$);
+SELECT try_sql($$SELECT * FROM insight.save_model('x', (SELECT model FROM agg_models WHERE g = 'a'), ARRAY['a', E'b\nc', 'd'])$$);
+SELECT try_sql($$SELECT * FROM insight.save_model('x', (SELECT m FROM agg_mlp_models LIMIT 1), ARRAY['a', 'b'], target => 'a')$$);
 SELECT try_sql($$SELECT * FROM insight.save_model('x@2', (SELECT model FROM agg_models WHERE g = 'a'), ARRAY['a', 'b', 'c'])$$);
 SELECT try_sql($$SELECT * FROM insight.save_model('x', (SELECT model FROM agg_models WHERE g = 'a'), ARRAY['a', 'b', 'c'], deploy => 'maybe')$$);
 -- a tampered model: every single-byte change is refused or stores a whole model, never a crash

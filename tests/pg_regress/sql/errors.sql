@@ -117,3 +117,8 @@ SELECT try_sql($$SET insight.verbose = on$$);
 SELECT 'alive' AS backend;
 SELECT count(*) - :models_before AS models_written FROM insight.models;
 SELECT count(*) AS models_named_m FROM insight.models WHERE name IN ('m', '', 'a@b');
+
+-- inputs so large that their sums overflow float8 are an error, not an endless solve
+CREATE TABLE huge_inputs AS SELECT i, (1e200 * i)::float8 AS x, (i % 2 = 0) AS label, i * 2.0 AS y FROM generate_series(1, 200) i;
+SELECT try_sql($$SELECT * FROM insight.train('huge', 'huge_inputs', target => 'y', algorithm => 'linear', features => ARRAY['x'])$$);
+SELECT try_sql($$SELECT * FROM insight.train('huge', 'huge_inputs', target => 'label', features => ARRAY['x'], options => '{"scale": false}')$$);

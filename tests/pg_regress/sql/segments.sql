@@ -187,6 +187,7 @@ SELECT deployed_version FROM insight.model_registry WHERE name = 'hseg';
 -- what recut refuses
 SELECT try_sql($$SELECT * FROM insight.recut('hseg', 1)$$);
 SELECT try_sql($$SELECT * FROM insight.recut('hseg', 101)$$);
+SELECT try_sql($$SELECT * FROM insight.recut('hseg', -5)$$);
 SELECT try_sql($$SELECT * FROM insight.recut('seg', 4)$$);
 SELECT try_sql($$SELECT * FROM insight.recut('purchase', 4)$$);
 SELECT try_sql($$SELECT * FROM insight.recut('no_such_model', 4)$$);

@@ -338,11 +338,38 @@ impl Dendrogram {
     /// Why a stored top of a tree cannot belong to a model of `width` inputs.
     pub fn check(&self, width: usize) -> Result<(), String> {
         let base = self.base();
-        let ok_ids = self
-            .merges
-            .iter()
-            .enumerate()
-            .all(|(s, m)| m.a < m.b && (m.b as usize) < base + s);
+        // a tree: every merge joins two clusters that exist and were not merged before
+        let mut merged = vec![false; 2 * base];
+        let ok_ids = self.merges.iter().enumerate().all(|(s, m)| {
+            let (a, b) = (m.a as usize, m.b as usize);
+            let ok = a < b && b < base + s && !merged[a] && !merged[b];
+            if ok {
+                merged[a] = true;
+                merged[b] = true;
+            }
+            ok
+        });
+        // every centre of every cut is a mean of these sums and sizes: their totals must be
+        // finite (so every partial sum is), the sizes add up without overflow
+        let total_size = self.sizes.iter().try_fold(0u64, |t, &n| t.checked_add(n));
+        let width_ok = width > 0 && self.sums.len() == base * width;
+        let totals_finite = width_ok
+            && (0..width).all(|j| {
+                (0..base)
+                    .map(|c| self.sums[c * width + j].abs())
+                    .sum::<f64>()
+                    .is_finite()
+            })
+            && self
+                .sq_norms
+                .iter()
+                .map(|v| v.abs())
+                .sum::<f64>()
+                .is_finite()
+            && self
+                .merges
+                .iter()
+                .all(|m| m.height.is_finite() && m.height >= 0.0);
         if base == 0
             || base > MAX_K.max(RECUT_LIMIT)
             || self.sums.len() != base * width
@@ -352,6 +379,8 @@ impl Dendrogram {
             || self.sq_norms.len() != base
             || !self.sq_norms.iter().all(|v| v.is_finite())
             || !self.sums.iter().all(|v| v.is_finite())
+            || !totals_finite
+            || total_size.is_none_or(|t| t > 1 << 53)
         {
             return Err(format!(
                 "a merge tree of {base} clusters and {} merges for {width} inputs",
@@ -366,12 +395,12 @@ impl Dendrogram {
 /// centres and profile from the stored tree top (the profile's segments are the tree's clusters
 /// of the clustered rows; the population's means and spreads stay those of all training rows).
 /// None: `model` is not an agglomerative model.
-pub fn recut(model: &Model, k: usize) -> Option<Result<(Model, Value), Problem>> {
+pub fn recut(model: &Model, k: i64) -> Option<Result<(Model, Value), Problem>> {
     let Estimator::Agglomerative { profile, tree, .. } = &model.estimator else {
         return None;
     };
     let base = tree.base();
-    if k < 2 || k > base {
+    if k < 2 || k > base as i64 {
         return Some(Err(Problem::option(
             format!("k must be between 2 and {base} for this model, got {k}"),
             format!(
@@ -379,6 +408,7 @@ pub fn recut(model: &Model, k: usize) -> Option<Result<(Model, Value), Problem>>
             ),
         )));
     }
+    let k = k as usize;
     let cut = tree.summary(k);
     let new_profile = SegmentProfile {
         sizes: cut.sizes.clone(),

@@ -808,7 +808,10 @@ fn warm_start_linear(
         }
         Target::Values(_) => {
             let ys: Vec<f64> = rows.iter().map(|&r| y_std[r]).collect();
-            let fit = crate::ml::algorithms::linear::fit(xs, &ys, &w, 1.0, par, monitor);
+            // a warm start only: inputs too large to solve for leave the shortcut at zero
+            let Ok(fit) = crate::ml::algorithms::linear::fit(xs, &ys, &w, 1.0, par, monitor) else {
+                return;
+            };
             (fit.coef, vec![fit.intercept])
         }
         Target::None => unreachable!("networks learn classes or values (the registry says so)"),

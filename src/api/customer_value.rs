@@ -1,0 +1,241 @@
+//! Customer-value aggregates over raw orders: `insight.clv_summary(order_date, amount,
+//! calibration_end [, unit])` -> insight.clv_stats, one row per customer with GROUP BY, in the
+//! convention of the `lifetimes` package (ml::clv::summary). PARALLEL SAFE: each worker
+//! summarises its rows, combine adds per purchase day.
+//!
+//! The support functions are C functions declared in sql/finalize.sql (see api::agg_state for
+//! how a state is checked).
+
+use crate::api::agg_state::{
+    aggregate_context, arg, combine, new_state, null, state_at, varlena_bytes, StateKind,
+};
+use crate::error::{InsightError, OrRaise, Result};
+use crate::ml::clv::summary::{Purchases, Unit};
+use pgrx::prelude::*;
+
+impl StateKind for Purchases {
+    const MAGIC: u64 = 0x5047_494e_5343_4c56; // "PGINSCLV"
+    const AGGREGATES: &'static str =
+        "insight.clv_summary(order_date, amount, calibration_end [, unit])";
+}
+
+/// Most distinct purchase days one customer's state may hold (a century of days).
+const MAX_DAYS: usize = 36_600;
+
+unsafe fn unit_arg(fcinfo: pg_sys::FunctionCallInfo) -> Result<Unit> {
+    if (*fcinfo).nargs < 5 {
+        return Ok(Unit::Week);
+    }
+    let Some(d) = arg(fcinfo, 4) else {
+        return Err(InsightError::null_value(
+            "unit must not be NULL",
+            "Use 'day', 'week' (the default) or 'month'.",
+        ));
+    };
+    let s = std::str::from_utf8(varlena_bytes(d)).unwrap_or("");
+    Unit::parse(s).ok_or_else(|| {
+        InsightError::invalid_parameter(
+            format!("unit must be day, week or month, got \"{}\"", s.escape_default()),
+            "week divides days by 7 and month by 30, as lifetimes does with freq 'D' and freq_multiplier 7 or 30.",
+        )
+    })
+}
+
+fn amount_of(d: pg_sys::Datum) -> Result<f64> {
+    let v = unsafe { pgrx::direct_function_call::<f64>(pg_sys::numeric_float8, &[Some(d)]) }
+        .unwrap_or(f64::NAN);
+    if !v.is_finite() {
+        return Err(InsightError::data(
+            "an order amount is NaN or too large for float8",
+            "Filter those orders out.",
+        ));
+    }
+    if v < 0.0 {
+        return Err(InsightError::data(
+            format!("an order amount is negative ({v})"),
+            "The models take purchases: net refunds into their orders first, or filter them out (WHERE amount >= 0).",
+        ));
+    }
+    Ok(v)
+}
+
+unsafe fn step(fcinfo: pg_sys::FunctionCallInfo) -> Result<pg_sys::Datum> {
+    let ctx = aggregate_context::<Purchases>(fcinfo, "insight._clv_summary_step");
+    let cal = match arg(fcinfo, 3) {
+        Some(d) => d.value() as i32,
+        None => {
+            return Err(InsightError::null_value(
+                "calibration_end must not be NULL",
+                "Pass the last day of the calibration period, e.g. '1997-09-30'; orders after it are left out.",
+            ))
+        }
+    };
+    let unit = unit_arg(fcinfo)?;
+    let datum = match arg(fcinfo, 0) {
+        Some(d) => d,
+        None => new_state(ctx, Purchases::new(cal, unit)),
+    };
+    let p = state_at::<Purchases>(datum).state.as_mut().ok_or_else(|| {
+        InsightError::corrupt("a clv_summary state was used after it was merged", "")
+    })?;
+    if p.calibration_end != cal || p.unit != unit {
+        return Err(InsightError::invalid_parameter(
+            "calibration_end and unit must be the same for every order of a customer",
+            "Pass constants, e.g. insight.clv_summary(order_date, amount, '1997-09-30', 'week').",
+        ));
+    }
+    // an order without a date is left out; one without an amount is an error
+    let Some(day) = arg(fcinfo, 1) else {
+        return Ok(datum);
+    };
+    let Some(amount) = arg(fcinfo, 2) else {
+        return Err(InsightError::null_value(
+            "an order amount is NULL",
+            "Pass 0 for orders without an amount, or filter them out.",
+        ));
+    };
+    let day = day.value() as i32;
+    if day == i32::MIN || day == i32::MAX {
+        return Err(InsightError::data(
+            "an order date is infinity",
+            "Filter those orders out.",
+        ));
+    }
+    p.add(day, amount_of(amount)?);
+    if p.days.len() > MAX_DAYS {
+        return Err(InsightError::data(
+            format!("a customer has more than {MAX_DAYS} purchase days"),
+            "Group by customer: GROUP BY customer_id.",
+        ));
+    }
+    Ok(datum)
+}
+
+function_info_v1!(pg_finfo_insight_clv_summary_step);
+/// insight._clv_summary_step(internal, date, numeric, date [, text]) RETURNS internal
+#[no_mangle]
+#[doc(hidden)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn insight_clv_summary_step(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    step(fcinfo).or_raise()
+}
+
+function_info_v1!(pg_finfo_insight_clv_summary_combine);
+/// insight._clv_summary_combine(internal, internal) RETURNS internal
+#[no_mangle]
+#[doc(hidden)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn insight_clv_summary_combine(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    let ctx = aggregate_context::<Purchases>(fcinfo, "insight._clv_summary_combine");
+    combine::<Purchases>(fcinfo, ctx, |a, b| {
+        if a.calibration_end != b.calibration_end || a.unit != b.unit {
+            InsightError::invalid_parameter(
+                "calibration_end and unit must be the same for every order of a customer",
+                "Pass constants.",
+            )
+            .raise()
+        }
+        a.merge(b);
+        if a.days.len() > MAX_DAYS {
+            InsightError::data(
+                format!("a customer has more than {MAX_DAYS} purchase days"),
+                "Group by customer.",
+            )
+            .raise()
+        }
+    })
+}
+
+function_info_v1!(pg_finfo_insight_clv_summary_serial);
+/// insight._clv_summary_serial(internal) RETURNS bytea
+#[no_mangle]
+#[doc(hidden)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn insight_clv_summary_serial(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    aggregate_context::<Purchases>(fcinfo, "insight._clv_summary_serial");
+    let Some(p) = arg(fcinfo, 0).and_then(|d| state_at::<Purchases>(d).state.as_ref()) else {
+        return null(fcinfo);
+    };
+    let bytes = bincode::serialize(p).expect("serialising to a Vec cannot fail");
+    bytes.into_datum().expect("bytea")
+}
+
+function_info_v1!(pg_finfo_insight_clv_summary_deserial);
+/// insight._clv_summary_deserial(bytea, internal) RETURNS internal
+#[no_mangle]
+#[doc(hidden)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn insight_clv_summary_deserial(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    aggregate_context::<Purchases>(fcinfo, "insight._clv_summary_deserial");
+    let Some(d) = arg(fcinfo, 0) else {
+        return null(fcinfo);
+    };
+    use bincode::Options;
+    let bytes = varlena_bytes(d);
+    let p: Purchases = bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_limit(bytes.len() as u64)
+        .deserialize(bytes)
+        .ok()
+        .filter(|p: &Purchases| {
+            p.days.len() <= MAX_DAYS && p.days.values().all(|a| a.is_finite() && *a >= 0.0)
+        })
+        .unwrap_or_else(|| {
+            InsightError::corrupt("a partial clv_summary state cannot be read", "").raise()
+        });
+    new_state(pg_sys::CurrentMemoryContext, p)
+}
+
+function_info_v1!(pg_finfo_insight_clv_summary_final);
+/// insight._clv_summary_final(internal) RETURNS insight.clv_stats: NULL for a customer without
+/// a purchase on or before the calibration end.
+#[no_mangle]
+#[doc(hidden)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn insight_clv_summary_final(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    aggregate_context::<Purchases>(fcinfo, "insight._clv_summary_final");
+    let stats = arg(fcinfo, 0)
+        .and_then(|d| state_at::<Purchases>(d).state.as_ref())
+        .and_then(Purchases::stats);
+    let Some(s) = stats else {
+        return null(fcinfo);
+    };
+    let mut desc: pg_sys::TupleDesc = std::ptr::null_mut();
+    if pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut desc)
+        != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE
+        || desc.is_null()
+        || (*desc).natts != 4
+        || (*desc).attrs.as_slice(4).iter().map(|a| a.atttypid).ne([
+            pg_sys::INT4OID,
+            pg_sys::FLOAT8OID,
+            pg_sys::FLOAT8OID,
+            pg_sys::FLOAT8OID,
+        ])
+    {
+        InsightError::corrupt(
+            "insight._clv_summary_final must return insight.clv_stats",
+            "Reinstall the extension.",
+        )
+        .raise()
+    }
+    let desc = pg_sys::BlessTupleDesc(desc);
+    let mut values = [
+        pg_sys::Datum::from(s.frequency),
+        s.recency.into_datum().expect("float8"),
+        s.t.into_datum().expect("float8"),
+        s.monetary_value.into_datum().expect("float8"),
+    ];
+    let mut nulls = [false; 4];
+    let tuple = pg_sys::heap_form_tuple(desc, values.as_mut_ptr(), nulls.as_mut_ptr());
+    pg_sys::HeapTupleHeaderGetDatum((*tuple).t_data)
+}

@@ -1,0 +1,4 @@
+//! Customer lifetime value: the per-customer summary of raw orders that the buy-till-you-die
+//! models take (summary.rs), and the models (bgnbd.rs).
+
+pub mod summary;
