@@ -26,7 +26,7 @@ pub struct Boxed<T> {
 }
 
 /// Argument `i`, None when NULL or absent.
-pub unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, i: usize) -> Option<pg_sys::Datum> {
+pub(crate) unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, i: usize) -> Option<pg_sys::Datum> {
     let n = (*fcinfo).nargs as usize;
     if i >= n {
         return None;
@@ -36,7 +36,7 @@ pub unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, i: usize) -> Option<pg_sys::
 }
 
 /// The aggregate's memory context; an error when not called by an aggregate.
-pub unsafe fn aggregate_context<T: StateKind>(
+pub(crate) unsafe fn aggregate_context<T: StateKind>(
     fcinfo: pg_sys::FunctionCallInfo,
     function: &str,
 ) -> pg_sys::MemoryContext {
@@ -52,7 +52,7 @@ pub unsafe fn aggregate_context<T: StateKind>(
 }
 
 /// The state behind an `internal` argument; an error for anything that is not a `T`.
-pub unsafe fn state_at<'a, T: StateKind>(d: pg_sys::Datum) -> &'a mut Boxed<T> {
+pub(crate) unsafe fn state_at<'a, T: StateKind>(d: pg_sys::Datum) -> &'a mut Boxed<T> {
     let p = d.cast_mut_ptr::<Boxed<T>>();
     if p.is_null() || (*p).magic != T::MAGIC {
         InsightError::not_supported(
@@ -71,7 +71,10 @@ pub unsafe fn state_at<'a, T: StateKind>(d: pg_sys::Datum) -> &'a mut Boxed<T> {
 }
 
 /// A new state in `ctx`, dropped when the context is.
-pub unsafe fn new_state<T: StateKind>(ctx: pg_sys::MemoryContext, state: T) -> pg_sys::Datum {
+pub(crate) unsafe fn new_state<T: StateKind>(
+    ctx: pg_sys::MemoryContext,
+    state: T,
+) -> pg_sys::Datum {
     let p = PgMemoryContexts::For(ctx).leak_and_drop_on_delete(Boxed {
         magic: T::MAGIC,
         state: Some(state),
@@ -80,20 +83,20 @@ pub unsafe fn new_state<T: StateKind>(ctx: pg_sys::MemoryContext, state: T) -> p
 }
 
 /// The bytes of a varlena argument (text, bytea, jsonb).
-pub unsafe fn varlena_bytes<'a>(d: pg_sys::Datum) -> &'a [u8] {
+pub(crate) unsafe fn varlena_bytes<'a>(d: pg_sys::Datum) -> &'a [u8] {
     let p = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
     pgrx::varlena::varlena_to_byte_slice(p)
 }
 
 /// Returns SQL NULL from a C function.
-pub unsafe fn null(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+pub(crate) unsafe fn null(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     (*fcinfo).isnull = true;
     pg_sys::Datum::from(0)
 }
 
 /// The combine function's work for any state: `merge(into, from)` when both are there; a state
 /// from a short-lived context (the second one, deserialised) is moved into `ctx`.
-pub unsafe fn combine<T: StateKind>(
+pub(crate) unsafe fn combine<T: StateKind>(
     fcinfo: pg_sys::FunctionCallInfo,
     ctx: pg_sys::MemoryContext,
     merge: impl FnOnce(&mut T, T),

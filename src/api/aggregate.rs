@@ -110,19 +110,6 @@ unsafe fn text_arg(d: pg_sys::Datum, what: &str) -> Result<String> {
         })
 }
 
-/// A jsonb argument as JSON, with an error (not a panic) for what serde_json cannot hold:
-/// numbers beyond float8, nesting deeper than 128.
-unsafe fn json_arg(d: pg_sys::Datum) -> Result<Value> {
-    let text: &std::ffi::CStr =
-        pgrx::direct_function_call(pg_sys::jsonb_out, &[Some(d)]).expect("jsonb_out returns text");
-    serde_json::from_str(text.to_str().unwrap_or("")).map_err(|e| {
-        InsightError::invalid_parameter(
-            format!("options cannot be read: {e}"),
-            "Pass a flat JSON object of options, e.g. '{\"seed\": 7}'.",
-        )
-    })
-}
-
 /// The inputs array: float8[] of one dimension (NULL elements are NULL inputs).
 unsafe fn features(d: pg_sys::Datum) -> Result<Vec<f64>> {
     let arr = pg_sys::pg_detoast_datum(d.cast_mut_ptr()) as *mut pg_sys::ArrayType;
@@ -387,7 +374,7 @@ unsafe fn first_row(fcinfo: pg_sys::FunctionCallInfo, kind: &Kind) -> Result<Sta
     let algorithm = algorithm_arg(fcinfo, kind)?;
     let options: Value = match arg(fcinfo, inputs_at(kind) + 2) {
         None => json!({}),
-        Some(d) => json_arg(d)?,
+        Some(d) => crate::api::json_arg::parse_jsonb(d, "options")?,
     };
     let target =
         match kind {

@@ -20,6 +20,7 @@ pub mod customer_value;
 pub mod demo;
 pub mod evaluate;
 pub mod explain;
+pub mod json_arg;
 pub mod lifecycle;
 pub mod monitor;
 pub mod predict;

@@ -33,7 +33,7 @@ fn train(
     algorithm: default!(Option<&str>, "NULL"),
     features: default!(Option<Vec<Option<String>>>, "NULL"),
     exclude: default!(Option<Vec<Option<String>>>, "NULL"),
-    options: default!(Option<JsonB>, "'{}'"),
+    options: default!(Option<crate::api::json_arg::JsonArg>, "'{}'"),
     test_size: default!(Option<f64>, 0.2),
     seed: default!(Option<i64>, 42),
     deploy: default!(Option<&str>, "'if_better'"),
@@ -63,7 +63,8 @@ fn train(
             algorithm,
             features: no_null_elements(features, "features")?,
             exclude: no_null_elements(exclude, "exclude")?,
-            options: required(options, "options", "Pass '{}' for the defaults.")?.0,
+            options: required(options, "options", "Pass '{}' for the defaults.")?
+                .parse("options")?,
             test_size: required(test_size, "test_size", "Leave it out for the default 0.2.")?,
             seed: required(seed, "seed", "Leave it out for the default 42.")?,
             deploy: required(

@@ -122,3 +122,6 @@ SELECT count(*) AS models_named_m FROM insight.models WHERE name IN ('m', '', 'a
 CREATE TABLE huge_inputs AS SELECT i, (1e200 * i)::float8 AS x, (i % 2 = 0) AS label, i * 2.0 AS y FROM generate_series(1, 200) i;
 SELECT try_sql($$SELECT * FROM insight.train('huge', 'huge_inputs', target => 'y', algorithm => 'linear', features => ARRAY['x'])$$);
 SELECT try_sql($$SELECT * FROM insight.train('huge', 'huge_inputs', target => 'label', features => ARRAY['x'], options => '{"scale": false}')$$);
+-- options jsonb that serde_json cannot hold: 22023, not an internal error
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"seed": 1e400}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => ('{"a":' || repeat('[', 200) || repeat(']', 200) || '}')::jsonb)$$);
