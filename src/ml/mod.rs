@@ -18,5 +18,6 @@ pub mod preprocess;
 pub mod problem;
 pub mod profile;
 pub mod reservoir;
+pub mod special;
 pub mod split;
 pub mod synth;
