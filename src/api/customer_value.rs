@@ -70,6 +70,12 @@ unsafe fn step(fcinfo: pg_sys::FunctionCallInfo) -> Result<pg_sys::Datum> {
             ))
         }
     };
+    if cal == i32::MIN || cal == i32::MAX {
+        return Err(InsightError::invalid_parameter(
+            "calibration_end must be a date, not infinity",
+            "Pass the last day of the calibration period, e.g. '1997-09-30'.",
+        ));
+    }
     let unit = unit_arg(fcinfo)?;
     let datum = match arg(fcinfo, 0) {
         Some(d) => d,

@@ -313,6 +313,86 @@ mod tests {
     }
 
     #[test]
+    fn cdnow_equals_lifetimes() {
+        // lifetimes 0.11.3 BetaGeoFitter(penalizer_coef=0).fit on the same summary
+        // (tests/reference/clv_reference.py, its output in clv_reference.out)
+        let f = fit(&cdnow(), 0.0, &crate::ml::monitor::Silent);
+        let m = f.model;
+        let want = [
+            0.24259454342106715,
+            4.413602716077379,
+            0.7929218333480146,
+            2.4259057287223023,
+        ];
+        for (got, w) in [m.r, m.alpha, m.a, m.b].iter().zip(want) {
+            assert!((got / w - 1.0).abs() < 1e-5, "{m:?}");
+        }
+        assert!(
+            (f.log_likelihood + 9582.429206673934).abs() < 1e-6,
+            "{}",
+            f.log_likelihood
+        );
+        // predictions with lifetimes' parameters: conditional expected purchases in 39 and 10
+        // weeks and P(alive), per (frequency, recency, T)
+        let lt = BgNbd {
+            r: want[0],
+            alpha: want[1],
+            a: want[2],
+            b: want[3],
+        };
+        let cases = [
+            (
+                (0.0, 0.0, 38.86),
+                0.19478204751907122,
+                0.05421039255173159,
+                1.0,
+            ),
+            (
+                (1.0, 30.43, 38.86),
+                0.670732839336513,
+                0.19207060107373708,
+                0.700357028753308,
+            ),
+            (
+                (2.0, 1.57, 38.86),
+                0.08204984219018947,
+                0.023889330285970393,
+                0.04863189070557629,
+            ),
+            (
+                (7.0, 29.43, 35.29),
+                4.291891781679001,
+                1.3032568468350336,
+                0.7697247474863027,
+            ),
+            (
+                (25.0, 37.0, 38.0),
+                16.966871344749677,
+                5.207796610333364,
+                0.948048438978529,
+            ),
+            (
+                (200.0, 35.0, 38.0),
+                0.014849711069630199,
+                0.004596877623246087,
+                0.00010599959323263622,
+            ),
+        ];
+        for ((x, t_x, t), e39, e10, alive) in cases {
+            let c = Customer { x, t_x, t };
+            for (got, w) in [
+                (lt.expected_purchases(&c, 39.0), e39),
+                (lt.expected_purchases(&c, 10.0), e10),
+                (lt.p_alive(&c), alive),
+            ] {
+                assert!((got / w - 1.0).abs() < 1e-9, "{c:?}: {got} vs {w}");
+            }
+        }
+        assert!((lt.expected_purchases_new(39.0) / 1.1950099744790117 - 1.0).abs() < 1e-9);
+        assert!((lt.expected_purchases_new(10.0) / 0.4317586685918213 - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
     fn large_frequencies_do_not_overflow() {
         let m = BgNbd {
             r: 0.24,
