@@ -80,8 +80,22 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// Solves `a x = b` for a symmetric positive definite `a` (n x n, row-major), overwriting `b`
 /// with `x`. Returns false when `a` is not positive definite (nothing useful is left in `b`).
 pub fn cholesky_solve(a: &[f64], n: usize, b: &mut [f64]) -> bool {
+    cholesky_solve_checked(a, n, b, &super::monitor::Silent)
+}
+
+/// As `cholesky_solve`, asking `monitor` every 32 columns (the factorisation is n^3 / 6
+/// multiply-adds: seconds for thousands of inputs).
+pub fn cholesky_solve_checked(
+    a: &[f64],
+    n: usize,
+    b: &mut [f64],
+    monitor: &dyn super::monitor::Monitor,
+) -> bool {
     let mut l = vec![0.0; n * n];
     for j in 0..n {
+        if j % 32 == 31 {
+            monitor.checkpoint();
+        }
         let mut d = a[j * n + j];
         for k in 0..j {
             d -= l[j * n + k] * l[j * n + k];
@@ -121,12 +135,17 @@ pub fn cholesky_solve(a: &[f64], n: usize, b: &mut [f64]) -> bool {
 /// Solves a symmetric positive semi-definite system, adding a tiny ridge when it is singular
 /// (collinear features): the answer then tends to the minimum-norm solution. None when the
 /// system holds a non-finite number or no ridge up to 1e12 x its largest diagonal helps.
-pub fn solve_spd_regularised(a: &[f64], n: usize, b: &[f64]) -> Option<Vec<f64>> {
+pub fn solve_spd_regularised(
+    a: &[f64],
+    n: usize,
+    b: &[f64],
+    monitor: &dyn super::monitor::Monitor,
+) -> Option<Vec<f64>> {
     if !a.iter().chain(b).all(|v| v.is_finite()) {
         return None;
     }
     let mut x = b.to_vec();
-    if cholesky_solve(a, n, &mut x) {
+    if cholesky_solve_checked(a, n, &mut x, monitor) {
         return Some(x);
     }
     let max_diag = (0..n)
@@ -141,7 +160,7 @@ pub fn solve_spd_regularised(a: &[f64], n: usize, b: &[f64]) -> Option<Vec<f64>>
             aj[i * n + i] += jitter;
         }
         x.copy_from_slice(b);
-        if cholesky_solve(&aj, n, &mut x) {
+        if cholesky_solve_checked(&aj, n, &mut x, monitor) {
             return Some(x);
         }
         jitter *= 100.0;
@@ -196,8 +215,14 @@ mod tests {
         let a = [1.0, 1.0, 1.0, 1.0]; // singular
         let mut b = [2.0, 2.0];
         assert!(!cholesky_solve(&a, 2, &mut b));
-        let x = solve_spd_regularised(&a, 2, &[2.0, 2.0]).unwrap();
-        assert!(solve_spd_regularised(&[f64::NAN, 0.0, 0.0, 1.0], 2, &[1.0, 1.0]).is_none());
+        let x = solve_spd_regularised(&a, 2, &[2.0, 2.0], &crate::ml::monitor::Silent).unwrap();
+        assert!(solve_spd_regularised(
+            &[f64::NAN, 0.0, 0.0, 1.0],
+            2,
+            &[1.0, 1.0],
+            &crate::ml::monitor::Silent
+        )
+        .is_none());
         // minimum-norm solution of x0 + x1 = 2 is (1, 1)
         assert!(
             (x[0] - 1.0).abs() < 1e-4 && (x[1] - 1.0).abs() < 1e-4,

@@ -92,6 +92,43 @@ impl Parallel {
     }
 }
 
+impl Parallel {
+    /// Threads that run a map (the caller's included).
+    pub fn threads(&self) -> usize {
+        self.team.as_ref().map_or(1, |t| t.helpers.len() + 1)
+    }
+
+    /// Folds `f` over blocks of `block_rows` rows of `0..n_rows` into `acc` with `merge`, in
+    /// block order (so the result does not depend on the thread count), a team's worth of
+    /// blocks at a time: at most one partial result per thread is alive, and the monitor is
+    /// asked between rounds. For work whose per-row cost and per-block result grow with the
+    /// width (a Gram matrix): size `block_rows` so that a block is a fraction of a second.
+    pub fn fold_blocks<T, F, G>(
+        &self,
+        n_rows: usize,
+        block_rows: usize,
+        monitor: &dyn Monitor,
+        acc: &mut T,
+        f: F,
+        mut merge: G,
+    ) where
+        T: Send,
+        F: Fn(Range<usize>) -> T + Sync,
+        G: FnMut(&mut T, T),
+    {
+        let block_rows = block_rows.max(1);
+        let blocks: Vec<Range<usize>> = (0..n_rows.div_ceil(block_rows))
+            .map(|b| b * block_rows..((b + 1) * block_rows).min(n_rows))
+            .collect();
+        for round in blocks.chunks(self.threads()) {
+            monitor.checkpoint();
+            for part in self.map(round, |r| f(r.clone())) {
+                merge(acc, part);
+            }
+        }
+    }
+}
+
 /// How long an idle helper spins before it sleeps.
 const SPIN: Duration = Duration::from_millis(2);
 

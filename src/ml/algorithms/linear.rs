@@ -67,35 +67,46 @@ pub fn fit(
 ) -> Result<LinearFit, Problem> {
     let d = x.cols;
     let m = d + 1;
-    let parts = par.map_blocks(x.rows, monitor, |r| {
-        let mut xtx = vec![0.0; m * m];
-        let mut xty = vec![0.0; m];
-        let mut xi = vec![0.0; m];
-        for i in r {
-            xi[..d].copy_from_slice(x.row(i));
-            xi[d] = 1.0;
-            let wi = sample_weight[i];
-            for a in 0..m {
-                let wa = wi * xi[a];
-                xty[a] += wa * y[i];
-                let row = &mut xtx[a * m..(a + 1) * m];
-                for b in a..m {
-                    row[b] += wa * xi[b];
-                }
-            }
-        }
-        (xtx, xty)
-    });
+    // blocks of about 2^24 multiply-adds (a few ms), so that cancel is seen within a fraction of
+    // a second however wide the rows; one m x m partial per thread at a time
+    let block_rows = ((1usize << 24) / (m * m / 2 + 1)).clamp(1, crate::ml::parallel::BLOCK_ROWS);
     let mut xtx = vec![0.0; m * m];
     let mut xty = vec![0.0; m];
-    for (a, b) in &parts {
-        for (s, v) in xtx.iter_mut().zip(a) {
-            *s += v;
-        }
-        for (s, v) in xty.iter_mut().zip(b) {
-            *s += v;
-        }
-    }
+    let mut acc = (std::mem::take(&mut xtx), std::mem::take(&mut xty));
+    par.fold_blocks(
+        x.rows,
+        block_rows,
+        monitor,
+        &mut acc,
+        |r| {
+            let mut xtx = vec![0.0; m * m];
+            let mut xty = vec![0.0; m];
+            let mut xi = vec![0.0; m];
+            for i in r {
+                xi[..d].copy_from_slice(x.row(i));
+                xi[d] = 1.0;
+                let wi = sample_weight[i];
+                for a in 0..m {
+                    let wa = wi * xi[a];
+                    xty[a] += wa * y[i];
+                    let row = &mut xtx[a * m..(a + 1) * m];
+                    for b in a..m {
+                        row[b] += wa * xi[b];
+                    }
+                }
+            }
+            (xtx, xty)
+        },
+        |acc, (a, b)| {
+            for (s, v) in acc.0.iter_mut().zip(&a) {
+                *s += v;
+            }
+            for (s, v) in acc.1.iter_mut().zip(&b) {
+                *s += v;
+            }
+        },
+    );
+    (xtx, xty) = acc;
     for a in 0..m {
         for b in 0..a {
             xtx[a * m + b] = xtx[b * m + a];
@@ -104,7 +115,7 @@ pub fn fit(
     for j in 0..d {
         xtx[j * m + j] += l2;
     }
-    let theta = solve_spd_regularised(&xtx, m, &xty).ok_or_else(|| {
+    let theta = solve_spd_regularised(&xtx, m, &xty, monitor).ok_or_else(|| {
         Problem::data(
             "the normal equations overflow float8: the inputs or the target are too large",
             "Rescale the columns (e.g. divide by a power of ten), or keep scale true.",

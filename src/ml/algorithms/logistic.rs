@@ -237,7 +237,7 @@ fn fit_binary_newton(
             break;
         }
         // a Hessian that overflowed cannot give a step: stop where the loss was last finite
-        let Some(delta) = solve_spd_regularised(&hess, m, &grad) else {
+        let Some(delta) = solve_spd_regularised(&hess, m, &grad, monitor) else {
             break;
         };
         if 0.5 * dot(&grad, &delta) <= optim::UNREACHABLE_DECREASE * loss.abs() {
