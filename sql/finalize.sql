@@ -157,6 +157,11 @@ COMMENT ON AGGREGATE insight.clv_summary(date, numeric, date) IS
 COMMENT ON AGGREGATE insight.clv_summary(date, numeric, date, text) IS
   'A customer''s orders summarised as lifetimes does (frequency, recency, T, monetary_value), in day, week or month units';
 
+COMMENT ON FUNCTION insight.p_alive(text, anyelement) IS
+  'BG/NBD: the probability that a customer with this frequency, recency and t is still alive';
+COMMENT ON FUNCTION insight.expected_purchases(text, anyelement, float8) IS
+  'BG/NBD: the purchases a customer with this history is expected to make in the next horizon units';
+
 -- Everyone may read the registry and score; writing models needs explicit grants
 -- (GRANT INSERT ON insight.models, insight.deployments TO analyst).
 GRANT USAGE ON SCHEMA insight TO PUBLIC;

@@ -221,3 +221,13 @@ COMMENT ON AGGREGATE insight.clv_summary(date, numeric, date) IS
   'A customer''s orders summarised as lifetimes does (frequency, recency, T, monetary_value), in weeks';
 COMMENT ON AGGREGATE insight.clv_summary(date, numeric, date, text) IS
   'A customer''s orders summarised as lifetimes does (frequency, recency, T, monetary_value), in day, week or month units';
+
+-- lifetime value: BG/NBD scorers over a customer's (frequency, recency, t)
+CREATE FUNCTION insight.p_alive(model text, row_or_array anyelement) RETURNS double precision
+  STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'p_alive_wrapper';
+CREATE FUNCTION insight.expected_purchases(model text, row_or_array anyelement, horizon double precision)
+  RETURNS double precision STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'expected_purchases_wrapper';
+COMMENT ON FUNCTION insight.p_alive(text, anyelement) IS
+  'BG/NBD: the probability that a customer with this frequency, recency and t is still alive';
+COMMENT ON FUNCTION insight.expected_purchases(text, anyelement, float8) IS
+  'BG/NBD: the purchases a customer with this history is expected to make in the next horizon units';

@@ -269,7 +269,7 @@ fn new_job(
                     ),
                 )
             })?;
-            if a.learns == [Learns::Segments] {
+            if matches!(a.learns, [Learns::Segments] | [Learns::Histories]) {
                 return Err(InsightError::invalid_parameter(
                     format!(
                         "fit_agg trains supervised models, but {} finds segments",
@@ -679,7 +679,7 @@ fn train_group(s: &State) -> Result<Vec<u8>> {
         .map(|j| RawColumn::Number(entries.iter().map(|e| e.values[j]).collect()))
         .collect();
     let target = match learns {
-        Learns::Segments => None,
+        Learns::Segments | Learns::Histories => None,
         Learns::Classes => Some(TargetColumn::Text(
             entries
                 .iter()
@@ -851,6 +851,17 @@ fn save(
         input.name = f.clone();
     }
     u.model.preprocessor.prepare();
+    if !["kmeans", "logistic", "linear", "mlp"].contains(&algorithm.name)
+        || u.model.task == crate::ml::model::Task::LifetimeValue
+    {
+        return Err(InsightError::invalid_parameter(
+            format!(
+                "model was trained by algorithm \"{}\", which the training aggregates do not train",
+                algorithm.name
+            ),
+            "Pass the bytea insight.kmeans_agg(...) or insight.fit_agg(...) returned, unchanged.",
+        ));
+    }
     let supervised = u.model.task != crate::ml::model::Task::Segmentation;
     let target = if supervised {
         Some(target.unwrap_or("target"))

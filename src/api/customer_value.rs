@@ -245,3 +245,80 @@ pub unsafe extern "C-unwind" fn insight_clv_summary_final(
     let tuple = pg_sys::heap_form_tuple(desc, values.as_mut_ptr(), nulls.as_mut_ptr());
     pg_sys::HeapTupleHeaderGetDatum((*tuple).t_data)
 }
+
+// ------------------------------------------------------------------------------------------
+// scoring a lifetime-value model
+
+use crate::api::predict::{call_site, scores, CallSite};
+use crate::ml::clv::bgnbd::{self, Customer};
+use crate::ml::model::{Estimator, Model};
+use pgrx::AnyElement;
+
+/// The BG/NBD model behind `m`, and the customer `x` (frequency, recency, t) checked.
+fn history<'m>(
+    model_name: &str,
+    m: &'m Model,
+    x: &[f64],
+    what: &str,
+) -> Result<(&'m bgnbd::BgNbd, Customer)> {
+    let Estimator::BgNbd(p) = &m.estimator else {
+        return Err(InsightError::not_supported(
+            format!("{what} needs a lifetime-value model, but model \"{model_name}\" is a {} model", m.task.as_str()),
+            "Train one with algorithm => 'bgnbd' on customers' frequency, recency and t (insight.clv_summary).",
+        ));
+    };
+    let c = Customer::of(x);
+    bgnbd::check(&c).map_err(|why| {
+        InsightError::data(
+            format!(
+                "cannot score frequency {}, recency {}, t {}: {why}",
+                c.x, c.t_x, c.t
+            ),
+            "Pass a customer's summary as insight.clv_summary gives it.",
+        )
+    })?;
+    Ok((p, c))
+}
+
+fn with_site<R>(fcinfo: pg_sys::FunctionCallInfo, run: impl FnOnce(&mut CallSite) -> R) -> R {
+    // SAFETY: pgrx hands a scalar function its own FunctionCallInfo
+    match unsafe { call_site(fcinfo) } {
+        Some(site) => run(site),
+        None => run(&mut CallSite::default()),
+    }
+}
+
+/// The probability that a customer with this history (a row with the model's frequency,
+/// recency and t columns, or ARRAY[frequency, recency, t]) is still alive.
+#[pg_extern(stable, parallel_safe)]
+fn p_alive(model: &str, row_or_array: AnyElement, fcinfo: pg_sys::FunctionCallInfo) -> f64 {
+    with_site(fcinfo, |site| {
+        scores(site, model, &row_or_array, true, |m, x, _| {
+            let (p, c) = history(model, m, x, "insight.p_alive")?;
+            Ok(p.p_alive(&c))
+        })
+    })
+}
+
+/// The purchases a customer with this history is expected to make in the next `horizon` units
+/// (the model's unit: weeks for insight.clv_summary's default).
+#[pg_extern(stable, parallel_safe)]
+fn expected_purchases(
+    model: &str,
+    row_or_array: AnyElement,
+    horizon: f64,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> f64 {
+    with_site(fcinfo, |site| {
+        scores(site, model, &row_or_array, true, |m, x, _| {
+            if !(horizon.is_finite() && horizon >= 0.0) {
+                return Err(InsightError::invalid_parameter(
+                    format!("horizon must be a finite number >= 0, got {horizon}"),
+                    "Pass the number of units ahead, e.g. 52 for a year in weeks.",
+                ));
+            }
+            let (p, c) = history(model, m, x, "insight.expected_purchases")?;
+            Ok(p.expected_purchases(&c, horizon))
+        })
+    })
+}

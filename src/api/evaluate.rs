@@ -60,6 +60,12 @@ pub(crate) fn feature_inputs(
 pub(crate) fn score_relation(model_ref: &str, relid: pg_sys::Oid) -> Result<Scored> {
     let stored = catalog::resolve(&catalog::parse_ref(model_ref)?)?;
     let (id, model) = (stored.id, cache::load(stored)?);
+    if model.task == Task::LifetimeValue {
+        return Err(InsightError::not_supported(
+            format!("model \"{model_ref}\" is a lifetime-value model: it has no target to evaluate against"),
+            "Its fit (log-likelihood, parameters) is in insight.model_info(model)->'metrics'; insight.p_alive and insight.expected_purchases score customers.",
+        ));
+    }
     if model.task == Task::Segmentation {
         return Err(InsightError::not_supported(
             format!("model \"{model_ref}\" is a segmentation model: it has no target to evaluate against"),

@@ -43,6 +43,12 @@ fn explain(
         &row,
         true,
         |m, x, out| {
+            if m.task == Task::LifetimeValue {
+                return Err(InsightError::not_supported(
+                    format!("model \"{model}\" is a lifetime-value model: P(alive) is not an additive score"),
+                    "insight.model_info(model)->'params' shows its parameters; insight.p_alive and insight.expected_purchases score a customer.",
+                ));
+            }
             if m.task == Task::Segmentation {
                 return Err(InsightError::not_supported(
                 format!("model \"{model}\" is a segmentation model: a segment is not an additive score"),
@@ -50,7 +56,7 @@ fn explain(
             ));
             }
             let (k, explained) = match (m.task, class) {
-                (Task::Regression | Task::Segmentation, None) => (0, None),
+                (Task::Regression | Task::Segmentation | Task::LifetimeValue, None) => (0, None),
                 (Task::Binary, None) => (0, Some(m.classes[1].clone())),
                 (Task::Multiclass, None) => (argmax(out), Some(m.classes[argmax(out)].clone())),
                 (Task::Binary, Some(c)) if c == m.classes[1] => (0, Some(c.to_string())),
@@ -62,7 +68,7 @@ fn explain(
                     return Err(InsightError::invalid_parameter(
                         format!("model \"{model}\" cannot explain class \"{c}\""),
                         match m.task {
-                            Task::Regression | Task::Segmentation => {
+                            Task::Regression | Task::Segmentation | Task::LifetimeValue => {
                                 "A regression model has no classes: leave class out.".to_string()
                             }
                             Task::Binary => format!(

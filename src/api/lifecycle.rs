@@ -60,6 +60,7 @@ fn deploy(
                     let key = key_metric(match task.as_str() {
                         "regression" => Task::Regression,
                         "segmentation" => Task::Segmentation,
+                        "lifetime_value" => Task::LifetimeValue,
                         _ => Task::Binary,
                     });
                     let id = Spi::get_one_with_args::<i64>(
@@ -102,6 +103,7 @@ pub fn key_metric(task: Task) -> &'static str {
         Task::Binary | Task::Multiclass => "roc_auc",
         Task::Regression => "r2",
         Task::Segmentation => "silhouette",
+        Task::LifetimeValue => "log_likelihood",
     }
 }
 

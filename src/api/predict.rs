@@ -367,7 +367,9 @@ pub(crate) fn output_value(
         }
         Output::Class => match m.task {
             Task::Binary | Task::Multiclass => Ok(ScoreOut::Label(m.label(out).to_string())),
-            Task::Regression | Task::Segmentation => Err(no_classes(model_name, m.task)),
+            Task::Regression | Task::Segmentation | Task::LifetimeValue => {
+                Err(no_classes(model_name, m.task))
+            }
         },
         Output::Segment => {
             needs_segmentation(model_name, m, "insight.segment")?;
@@ -454,7 +456,9 @@ fn predict_probas(
             let probas: Vec<f64> = match m.task {
                 Task::Binary => vec![1.0 - out[0], out[0]],
                 Task::Multiclass => out.to_vec(),
-                Task::Regression | Task::Segmentation => return Err(no_classes(model, m.task)),
+                Task::Regression | Task::Segmentation | Task::LifetimeValue => {
+                    return Err(no_classes(model, m.task))
+                }
             };
             let map = m
                 .classes

@@ -27,6 +27,8 @@ pub enum Task {
     Regression,
     /// No target: rows are put into segments.
     Segmentation,
+    /// Customers' purchase histories (frequency, recency, T): a buy-till-you-die model.
+    LifetimeValue,
 }
 
 impl Task {
@@ -36,6 +38,7 @@ impl Task {
             Task::Multiclass => "multiclass_classification",
             Task::Regression => "regression",
             Task::Segmentation => "segmentation",
+            Task::LifetimeValue => "lifetime_value",
         }
     }
 }
@@ -60,6 +63,8 @@ pub enum Estimator {
         profile: super::profile::SegmentProfile,
         tree: super::algorithms::agglomerative::Dendrogram,
     },
+    /// BG/NBD over (frequency, recency, T) read raw (no scaling): scored as P(alive).
+    BgNbd(super::clv::bgnbd::BgNbd),
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -165,7 +170,7 @@ impl Model {
                 }
                 match self.task {
                     Task::Binary => out[0] = sigmoid(out[0]),
-                    Task::Regression | Task::Segmentation => {}
+                    Task::Regression | Task::Segmentation | Task::LifetimeValue => {}
                     Task::Multiclass => softmax_in_place(out),
                 }
             }
@@ -175,6 +180,7 @@ impl Model {
                 out[0] = (segment + 1) as f64;
                 out[1] = sq.sqrt();
             }
+            Estimator::BgNbd(m) => out[0] = m.p_alive(&super::clv::bgnbd::Customer::of(x)),
         }
     }
 
@@ -184,7 +190,7 @@ impl Model {
     /// binary classifiers, the value for regression, the class number for multiclass.
     pub fn predict_value(&self, out: &[f64]) -> f64 {
         match self.task {
-            Task::Binary | Task::Regression | Task::Segmentation => out[0],
+            Task::Binary | Task::Regression | Task::Segmentation | Task::LifetimeValue => out[0],
             Task::Multiclass => super::metrics::argmax(out) as f64,
         }
     }
@@ -207,7 +213,9 @@ impl Model {
         match &self.estimator {
             Estimator::Linear { .. } => self.linear_contributions(x, output),
             Estimator::Mlp(m) => Some(m.integrated_gradients(x, output, 1024)),
-            Estimator::KMeans { .. } | Estimator::Agglomerative { .. } => None,
+            Estimator::KMeans { .. } | Estimator::Agglomerative { .. } | Estimator::BgNbd(_) => {
+                None
+            }
         }
     }
 
@@ -222,7 +230,10 @@ impl Model {
                     intercept[output],
                 ))
             }
-            Estimator::Mlp(_) | Estimator::KMeans { .. } | Estimator::Agglomerative { .. } => None,
+            Estimator::Mlp(_)
+            | Estimator::KMeans { .. }
+            | Estimator::Agglomerative { .. }
+            | Estimator::BgNbd(_) => None,
         }
     }
 
@@ -240,6 +251,10 @@ impl Model {
             Estimator::Agglomerative { centers, tree, .. } => {
                 super::algorithms::agglomerative::parameters(centers, tree, &names)
             }
+            Estimator::BgNbd(m) => serde_json::json!({
+                "params": { "r": m.r, "alpha": m.alpha, "a": m.a, "b": m.b },
+                "inputs": names,
+            }),
         }
     }
 
@@ -336,7 +351,7 @@ impl Model {
         let classes_ok = match self.task {
             Task::Binary => self.classes.len() == 2,
             Task::Multiclass => (3..=MAX_CLASSES).contains(&self.classes.len()),
-            Task::Regression | Task::Segmentation => self.classes.is_empty(),
+            Task::Regression | Task::Segmentation | Task::LifetimeValue => self.classes.is_empty(),
         };
         let distinct: std::collections::HashSet<&String> = self.classes.iter().collect();
         if !classes_ok
@@ -377,6 +392,17 @@ impl Model {
             } => {
                 check_centers(self.task, centers, profile, pre.width)?;
                 tree.check(pre.width)
+            }
+            Estimator::BgNbd(m) => {
+                let ok = [m.r, m.alpha, m.a, m.b]
+                    .iter()
+                    .all(|v| v.is_finite() && *v > 0.0);
+                if self.task != Task::LifetimeValue || pre.width != 3 || !ok {
+                    return Err(
+                        "a BG/NBD model needs 3 inputs and positive, finite parameters".into(),
+                    );
+                }
+                Ok(())
             }
         }
     }

@@ -3,6 +3,7 @@
 //! is read, read, split, preprocess, fit, evaluate, store, deploy. What differs between
 //! algorithms lives in their modules and is reached through the registry.
 
+mod histories;
 mod segments;
 mod supervised;
 
@@ -116,13 +117,50 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
     // every option is read and checked before any data is read
     let setup = Setup::read(algorithm, learns, &req.options, req.seed)?;
 
+    let history_columns: Option<Vec<String>>;
+    let features = if learns == Learns::Histories {
+        // frequency, recency and t, in this order, named by options (checked as text above)
+        if req.features.is_some() || req.exclude.is_some() {
+            return Err(InsightError::invalid_parameter(
+                format!("algorithm {} reads the columns options.frequency, options.recency and options.t, not features or exclude", algorithm.name),
+                "Name other columns through options, e.g. '{\"t\": \"age_weeks\"}'.",
+            ));
+        }
+        history_columns = Some(
+            crate::ml::algorithms::bgnbd::HISTORY_COLUMNS
+                .iter()
+                .map(|(key, default)| {
+                    req.options
+                        .get(key)
+                        .and_then(Value::as_str)
+                        .unwrap_or(default)
+                        .to_string()
+                })
+                .collect(),
+        );
+        history_columns.as_deref()
+    } else {
+        req.features.as_deref()
+    };
     let feats = columns::choose_features(
         &cols,
-        req.features.as_deref(),
+        features,
         req.exclude.as_deref(),
         target.as_ref(),
         &relation,
     )?;
+    if learns == Learns::Histories {
+        if let Some(c) = feats.iter().find(|c| c.kind != Some(ValueKind::Number)) {
+            return Err(InsightError::datatype_mismatch(
+                format!(
+                    "column {} has type {}, but purchase histories are numbers",
+                    ident(&c.name),
+                    c.sql_type
+                ),
+                "frequency, recency and t are counts and times, e.g. from insight.clv_summary.",
+            ));
+        }
+    }
     let inputs: Vec<(String, ValueKind)> = feats
         .iter()
         .map(|c| (c.name.clone(), c.kind.unwrap()))
@@ -233,14 +271,26 @@ impl Setup {
         seed: i64,
     ) -> Result<Setup> {
         let opts = Options::new(options, algorithm.name)?;
-        let prep = PrepOptions::read(&opts)?;
+        let prep = if learns == Learns::Histories {
+            // purchase histories are read as they are: counts and times, never imputed
+            for key in ["impute", "max_categories", "scale"] {
+                opts.not_applicable(key, "A lifetime-value model reads frequency, recency and t as they are: no scaling, and NULL is an error.");
+            }
+            PrepOptions {
+                impute: crate::ml::preprocess::Impute::Error,
+                max_categories: 1,
+                scale: false,
+            }
+        } else {
+            PrepOptions::read(&opts)?
+        };
         let classifier = match learns {
             Learns::Classes => Some(ClassifierOptions::read(&opts)?),
             Learns::Values => {
                 ClassifierOptions::not_for_regression(&opts);
                 None
             }
-            Learns::Segments => None,
+            Learns::Segments | Learns::Histories => None,
         };
         let recipe = (algorithm.recipe)(
             &opts,
@@ -292,6 +342,7 @@ impl Setup {
         let trained = match (&frame.target, &self.classifier, target) {
             (Some(TargetColumn::Text(labels)), Some(cfg), Some(t)) => supervised::classify(&inp, labels, t, cfg)?,
             (Some(TargetColumn::Number(y)), None, Some(_)) => supervised::regress(&inp, y)?,
+            (None, None, None) if self.learns == Learns::Histories => histories::fit(&inp)?,
             (None, None, None) => segments::segment(&inp)?,
             _ => unreachable!("the target is read as text for classes, as numbers for values, not at all for segments"),
         };
@@ -321,15 +372,25 @@ fn choose_algorithm(
         })?),
         None => None,
     };
-    let segments = named.is_some_and(|a| a.learns == [Learns::Segments]);
+    // segments and purchase histories are learned without a target
+    let untargeted = named.and_then(|a| match a.learns {
+        [Learns::Segments] => Some(Learns::Segments),
+        [Learns::Histories] => Some(Learns::Histories),
+        _ => None,
+    });
     let target = match (target, named) {
-        (Some(t), _) if segments => {
+        (Some(t), _) if untargeted.is_some() => {
             return Err(InsightError::invalid_parameter(
-                format!("algorithm {} finds segments without a target, but target {} was given", named.unwrap().name, ident(&t.name)),
+                format!(
+                    "algorithm {} {} without a target, but target {} was given",
+                    named.unwrap().name,
+                    if untargeted == Some(Learns::Segments) { "finds segments" } else { "models purchase histories" },
+                    ident(&t.name)
+                ),
                 "Leave target out; to predict the column, use a classifier or a regressor.",
             ))
         }
-        (None, _) if segments => return Ok((named.unwrap(), Learns::Segments, None)),
+        (None, _) if untargeted.is_some() => return Ok((named.unwrap(), untargeted.unwrap(), None)),
         (Some(t), _) => t,
         (None, Some(a)) => {
             return Err(InsightError::invalid_parameter(
@@ -357,7 +418,7 @@ fn choose_algorithm(
     let fits = match learns {
         Learns::Classes => target.kind.is_some(),
         Learns::Values => target.kind == Some(ValueKind::Number),
-        Learns::Segments => false,
+        Learns::Segments | Learns::Histories => false,
     };
     if !fits {
         let message = match named {

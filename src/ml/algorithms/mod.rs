@@ -9,6 +9,7 @@
 //! variant.
 
 pub mod agglomerative;
+pub mod bgnbd;
 pub mod kmeans;
 pub mod linear;
 pub mod logistic;
@@ -29,13 +30,13 @@ pub static ALGORITHMS: &[&Algorithm] = &[
     &mlp::ALGORITHM,
     &kmeans::ALGORITHM,
     &agglomerative::ALGORITHM,
+    &bgnbd::ALGORITHM,
 ];
 
 /// Algorithms of the SQL contract that later releases add (named in the unknown-algorithm error).
 pub const PLANNED: &[&str] = &[
     "gbdt",
     "random_forest",
-    "bgnbd",
     "pareto_nbd",
     "gamma_gamma",
     "text_logistic",
@@ -53,6 +54,8 @@ pub enum Learns {
     Values,
     /// No target: segments of similar rows.
     Segments,
+    /// No target: customers' purchase histories (frequency, recency, T).
+    Histories,
 }
 
 impl Learns {
@@ -61,6 +64,7 @@ impl Learns {
             Learns::Classes => "classification",
             Learns::Values => "regression",
             Learns::Segments => "segmentation",
+            Learns::Histories => "lifetime value",
         }
     }
 }

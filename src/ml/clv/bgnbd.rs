@@ -30,6 +30,17 @@ pub struct Customer {
     pub t: f64,
 }
 
+impl Customer {
+    /// From an encoded row: frequency, recency, T in this order (as the model's inputs are).
+    pub fn of(x: &[f64]) -> Customer {
+        Customer {
+            x: x[0],
+            t_x: x[1],
+            t: x[2],
+        }
+    }
+}
+
 pub struct Fit {
     pub model: BgNbd,
     /// Sum of the customers' log-likelihoods at the optimum.
@@ -143,6 +154,13 @@ pub fn check(c: &Customer) -> Result<(), &'static str> {
 /// The maximum-likelihood fit (or the penalised one) on these customers.
 pub fn fit(customers: &[Customer], penalizer: f64, monitor: &dyn Monitor) -> Fit {
     let n = customers.len().max(1) as f64;
+    // lifetimes fits in time scaled by 1 / max(T) and penalises alpha in those units: the same
+    // penalty here makes the penalised fits agree
+    let alpha_unit = 1.0
+        / customers
+            .iter()
+            .fold(0.0f64, |m, c| m.max(c.t))
+            .max(f64::MIN_POSITIVE);
     let objective = |theta: &[f64], g: &mut [f64]| -> f64 {
         let p = BgNbd {
             r: theta[0].exp(),
@@ -160,10 +178,11 @@ pub fn fit(customers: &[Customer], penalizer: f64, monitor: &dyn Monitor) -> Fit
             }
         }
         let params = [p.r, p.alpha, p.a, p.b];
-        let penalty: f64 = params.iter().map(|v| v * v).sum::<f64>() * penalizer;
-        // d/d theta = param x d/d param
+        let penalised = [p.r, p.alpha * alpha_unit, p.a, p.b];
+        let penalty: f64 = penalised.iter().map(|v| v * v).sum::<f64>() * penalizer;
+        // d/d theta = param x d/d param; the penalty's: 2 penalizer x penalised^2
         for j in 0..4 {
-            g[j] = -(grad[j] / n) * params[j] + 2.0 * penalizer * params[j] * params[j];
+            g[j] = -(grad[j] / n) * params[j] + 2.0 * penalizer * penalised[j] * penalised[j];
         }
         let f = -sum / n + penalty;
         if f.is_finite() && g.iter().all(|v| v.is_finite()) {
@@ -389,6 +408,17 @@ mod tests {
             }
         }
         assert!((lt.expected_purchases_new(39.0) / 1.1950099744790117 - 1.0).abs() < 1e-9);
+        // BetaGeoFitter(penalizer_coef=0.1): the penalty on (r, alpha / max T, a, b)
+        let p = fit(&cdnow(), 0.1, &crate::ml::monitor::Silent).model;
+        let want = [
+            0.23094783705482186,
+            4.219324226024534,
+            0.12865625166459002,
+            0.26712957819142,
+        ];
+        for (got, w) in [p.r, p.alpha, p.a, p.b].iter().zip(want) {
+            assert!((got / w - 1.0).abs() < 1e-4, "{p:?}");
+        }
         assert!((lt.expected_purchases_new(10.0) / 0.4317586685918213 - 1.0).abs() < 1e-9);
     }
 

@@ -58,3 +58,67 @@ SELECT try_sql($$SELECT insight.clv_summary(order_date, amount, order_date) FROM
 SELECT try_sql($$SELECT insight.clv_summary('infinity', amount, '1997-09-30') FROM cdnow GROUP BY customer_id$$);
 SELECT try_sql($$SELECT insight.clv_summary(order_date, 'NaN', '1997-09-30') FROM cdnow GROUP BY customer_id$$);
 SELECT try_sql($$SELECT insight.clv_summary(order_date, amount, 'infinity') FROM cdnow GROUP BY customer_id$$);
+
+-- BG/NBD over the summary: lifetimes 0.11.3's BetaGeoFitter(penalizer_coef=0) on the same
+-- customers gives r 0.24259454342106715, alpha 4.413602716077379, a 0.7929218333480146,
+-- b 2.4259057287223023, LL -9582.429206673934 (tests/reference/clv_reference.out); Fader, Hardie
+-- and Lee (2005) published r 0.243, alpha 4.414, a 0.793, b 2.426, LL -9582.4
+SELECT name, algorithm, deployed,
+       abs((metrics->'params'->>'r')::float8 / 0.24259454342106715 - 1) < 1e-5 AS r,
+       abs((metrics->'params'->>'alpha')::float8 / 4.413602716077379 - 1) < 1e-5 AS alpha,
+       abs((metrics->'params'->>'a')::float8 / 0.7929218333480146 - 1) < 1e-5 AS a,
+       abs((metrics->'params'->>'b')::float8 / 2.4259057287223023 - 1) < 1e-5 AS b,
+       abs((metrics->>'log_likelihood')::float8 + 9582.429206673934) < 1e-6 AS log_likelihood,
+       metrics->>'customers' AS customers, metrics->>'repeat_customers' AS repeat_customers
+  FROM insight.train('cdnow_bgnbd', 'ours', algorithm => 'bgnbd');
+SELECT task, target, jsonb_object_keys(insight.model_info('cdnow_bgnbd')->'parameters'->'params') AS param
+  FROM insight.models WHERE name = 'cdnow_bgnbd' ORDER BY param;
+-- P(alive) and expected purchases in 39 and 10 weeks as lifetimes computes them with its own
+-- parameters (within 1e-4; ours are the same fit to 1e-5)
+SELECT h.x, h.t_x, h.t,
+       abs(insight.p_alive('cdnow_bgnbd', ARRAY[h.x, h.t_x, h.t]) - h.alive) < 1e-4 AS p_alive,
+       abs(insight.expected_purchases('cdnow_bgnbd', ARRAY[h.x, h.t_x, h.t], 39) - h.e39) < 1e-4 * greatest(h.e39, 1) AS e39,
+       abs(insight.expected_purchases('cdnow_bgnbd', ARRAY[h.x, h.t_x, h.t], 10) - h.e10) < 1e-4 * greatest(h.e10, 1) AS e10
+  FROM (VALUES (0, 0, 38.86, 1.0, 0.19478204751907122, 0.05421039255173159),
+               (1, 30.43, 38.86, 0.700357028753308, 0.670732839336513, 0.19207060107373708),
+               (2, 1.57, 38.86, 0.04863189070557629, 0.08204984219018947, 0.023889330285970393),
+               (7, 29.43, 35.29, 0.7697247474863027, 4.291891781679001, 1.3032568468350336),
+               (25, 37.0, 38.0, 0.948048438978529, 16.966871344749677, 5.207796610333364),
+               (200, 35.0, 38.0, 0.00010599959323263622, 0.014849711069630199, 0.004596877623246087))
+       h(x, t_x, t, alive, e39, e10) ORDER BY h.x;
+-- a table row binds by column name; insight.predict gives P(alive)
+SELECT count(*) AS customers, bool_and(insight.predict('cdnow_bgnbd', o) = insight.p_alive('cdnow_bgnbd', o)) AS predict_is_p_alive,
+       round(sum(insight.expected_purchases('cdnow_bgnbd', o, 39))::numeric, 1) AS expected_next_39_weeks
+  FROM ours o;
+-- other column names through options; a penalizer shrinks the parameters as lifetimes' does
+-- (BetaGeoFitter(penalizer_coef=0.1): a 0.12865625166459002)
+CREATE TABLE ours_renamed AS SELECT customer_id, frequency AS repeats, recency AS last_week, t AS age_weeks FROM ours;
+SELECT name, abs((metrics->'params'->>'r')::float8 / 0.24259454342106715 - 1) < 1e-5 AS same_r
+  FROM insight.train('cdnow_renamed', 'ours_renamed', algorithm => 'bgnbd',
+                     options => '{"frequency": "repeats", "recency": "last_week", "t": "age_weeks"}');
+SELECT round((metrics->'params'->>'a')::numeric, 3) AS a_penalized
+  FROM insight.train('cdnow_pen', 'ours', algorithm => 'bgnbd', options => '{"penalizer": 0.1}');
+-- bad histories and requests
+CREATE TABLE bad_hist AS SELECT * FROM ours;
+UPDATE bad_hist SET recency = t + 1 WHERE customer_id = 5;
+SELECT try_sql($$SELECT * FROM insight.train('m', 'bad_hist', algorithm => 'bgnbd')$$);
+UPDATE bad_hist SET recency = NULL WHERE customer_id = 5;
+SELECT try_sql($$SELECT * FROM insight.train('m', 'bad_hist', algorithm => 'bgnbd')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'cdnow', algorithm => 'bgnbd')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'ours', algorithm => 'bgnbd', target => 'frequency')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'ours', algorithm => 'bgnbd', features => ARRAY['frequency'])$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'ours', algorithm => 'bgnbd', options => '{"scale": true}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'ours', algorithm => 'bgnbd', options => '{"penalizer": -1}')$$);
+CREATE TABLE no_repeats AS SELECT customer_id, 0 AS frequency, 0.0::float8 AS recency, t FROM ours;
+SELECT try_sql($$SELECT * FROM insight.train('m', 'no_repeats', algorithm => 'bgnbd')$$);
+SELECT try_sql($$SELECT insight.p_alive('cdnow_bgnbd', ARRAY[3, 40, 38])$$);
+SELECT try_sql($$SELECT insight.p_alive('cdnow_bgnbd', ARRAY[1.5, 4, 38])$$);
+SELECT try_sql($$SELECT insight.expected_purchases('cdnow_bgnbd', ARRAY[3, 4, 38], -1)$$);
+SELECT try_sql($$SELECT insight.expected_purchases('cdnow_bgnbd', ARRAY[3, 4, 38], 'infinity')$$);
+SELECT try_sql($$SELECT insight.p_alive('seg', ARRAY[1, 2, 3])$$);
+SELECT try_sql($$SELECT insight.p_alive('cdnow_bgnbd', ARRAY[1, 2])$$);
+SELECT try_sql($$SELECT * FROM insight.explain('cdnow_bgnbd', ARRAY[1, 2, 3]::float8[])$$);
+SELECT try_sql($$SELECT insight.predict_class('cdnow_bgnbd', ARRAY[1, 2, 3])$$);
+SELECT try_sql($$SELECT insight.segment('cdnow_bgnbd', ARRAY[1, 2, 3])$$);
+SELECT try_sql($$SELECT insight.evaluate('cdnow_bgnbd', 'ours')$$);
+SELECT count(*) AS models_named_m FROM insight.models WHERE name = 'm';

@@ -1,0 +1,110 @@
+//! `algorithm => 'bgnbd'`: the BG/NBD buy-till-you-die model (ml::clv::bgnbd) over a relation of
+//! customers' purchase histories: columns frequency, recency and t (as insight.clv_summary gives
+//! them; other names through options), read as they are (no scaling, NULL is an error).
+
+use super::{Algorithm, FitContext, Fitted, Learns, Recipe, RecipeContext, TrainingData};
+use crate::ml::clv::bgnbd::{check, fit, Customer};
+use crate::ml::model::Estimator;
+use crate::ml::options::Options;
+use crate::ml::problem::Problem;
+use serde_json::{json, Value};
+
+pub static ALGORITHM: Algorithm = Algorithm {
+    name: "bgnbd",
+    learns: &[Learns::Histories],
+    default_for: None,
+    options: &["penalizer", "frequency", "recency", "t"],
+    recipe: read_recipe,
+};
+
+/// The history columns a BG/NBD relation is read from, in the model's input order, with the
+/// defaults insight.clv_summary's columns have.
+pub const HISTORY_COLUMNS: [(&str, &str); 3] = [
+    ("frequency", "frequency"),
+    ("recency", "recency"),
+    ("t", "t"),
+];
+
+struct BgNbdRecipe {
+    penalizer: f64,
+    columns: [String; 3],
+}
+
+fn read_recipe(o: &Options, _: &RecipeContext) -> Result<Box<dyn Recipe>, Problem> {
+    let mut columns: [String; 3] = Default::default();
+    for (slot, (key, default)) in columns.iter_mut().zip(HISTORY_COLUMNS) {
+        *slot = o.string(key)?.unwrap_or_else(|| default.to_string());
+    }
+    Ok(Box::new(BgNbdRecipe {
+        penalizer: o.f64_in(
+            "penalizer",
+            0.0,
+            0.0,
+            1e6,
+            "a number >= 0 (lifetimes' penalizer_coef)",
+        )?,
+        columns,
+    }))
+}
+
+impl Recipe for BgNbdRecipe {
+    fn fit(&self, data: &TrainingData, ctx: &FitContext) -> Result<Fitted, Problem> {
+        let x = data.x;
+        let mut customers = Vec::with_capacity(x.rows);
+        for i in 0..x.rows {
+            let c = Customer::of(x.row(i));
+            check(&c).map_err(|why| {
+                Problem::data(
+                    format!("a customer with frequency {}, recency {}, t {}: {why}", c.x, c.t_x, c.t),
+                    "Summarise orders with insight.clv_summary, which gives whole frequencies and recency <= t.",
+                )
+            })?;
+            customers.push(c);
+        }
+        if customers.iter().all(|c| c.x == 0.0) {
+            return Err(Problem::data(
+                "no customer has a repeat purchase: BG/NBD cannot be fitted",
+                "Use a longer calibration period, or more customers.",
+            ));
+        }
+        let f = fit(&customers, self.penalizer, ctx.monitor);
+        if !f.converged || !f.log_likelihood.is_finite() {
+            return Err(Problem::data(
+                format!(
+                    "the BG/NBD fit did not converge in {} iterations",
+                    f.iterations
+                ),
+                "Add a small penalizer, e.g. options => '{\"penalizer\": 0.001}'.",
+            ));
+        }
+        let m = f.model;
+        let n = customers.len() as f64;
+        let mut info = serde_json::Map::new();
+        info.insert(
+            "params".into(),
+            json!({ "r": m.r, "alpha": m.alpha, "a": m.a, "b": m.b }),
+        );
+        info.insert("log_likelihood".into(), json!(f.log_likelihood));
+        info.insert("mean_log_likelihood".into(), json!(f.log_likelihood / n));
+        info.insert("iterations".into(), json!(f.iterations));
+        info.insert("converged".into(), json!(f.converged));
+        info.insert("customers".into(), json!(customers.len()));
+        info.insert(
+            "repeat_customers".into(),
+            json!(customers.iter().filter(|c| c.x > 0.0).count()),
+        );
+        Ok(Fitted {
+            estimator: Estimator::BgNbd(m),
+            info,
+        })
+    }
+
+    fn options(&self) -> Value {
+        json!({
+            "penalizer": self.penalizer,
+            "frequency": self.columns[0],
+            "recency": self.columns[1],
+            "t": self.columns[2],
+        })
+    }
+}
