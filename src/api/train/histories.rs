@@ -2,33 +2,14 @@
 //! read as they are (no scaling; NULL is an error), the algorithm's recipe, its fit statistics.
 //! There is no held-out split: the model describes the customers it was fitted on.
 
-use super::supervised::{object, prep_error, Inputs, Trained};
+use super::supervised::{object, Inputs, Trained};
 use crate::error::Result;
-use crate::ml::algorithms::{Target, TrainingData};
 use crate::ml::model::{Model, Task};
-use crate::ml::preprocess::Preprocessor;
 use serde_json::json;
 
 pub fn fit(inp: &Inputs) -> Result<Trained> {
     let n = inp.frame.n_rows;
-    let rows: Vec<usize> = (0..n).collect();
-    let pre =
-        Preprocessor::fit(inp.specs, &inp.frame.columns, &rows, inp.prep).map_err(prep_error)?;
-    let x = pre
-        .encode_rows(&inp.frame.columns, &rows)
-        .map_err(prep_error)?;
-    let started = std::time::Instant::now();
-    let mut fitted = inp.recipe.fit(
-        &TrainingData {
-            x: &x,
-            target: Target::None,
-            weights: &[],
-        },
-        inp.ctx,
-    )?;
-    fitted
-        .info
-        .insert("fit_seconds".into(), json!(started.elapsed().as_secs_f64()));
+    let (pre, _, fitted) = super::segments::fit_all_rows(inp)?;
     let model = Model {
         task: Task::LifetimeValue,
         classes: vec![],

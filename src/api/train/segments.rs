@@ -7,7 +7,8 @@
 use super::supervised::{object, prep_error, Inputs, Trained};
 use crate::error::Result;
 use crate::ml::algorithms::kmeans::seeded_sample;
-use crate::ml::algorithms::{Target, TrainingData};
+use crate::ml::algorithms::{Fitted, Target, TrainingData};
+use crate::ml::linalg::Matrix;
 use crate::ml::metrics::{self, finite};
 use crate::ml::model::{Model, Task};
 use crate::ml::preprocess::Preprocessor;
@@ -17,9 +18,10 @@ use serde_json::json;
 /// Rows of the seeded sample the silhouette is computed on.
 const SILHOUETTE_SAMPLE: usize = 10_000;
 
-pub fn segment(inp: &Inputs) -> Result<Trained> {
-    let n = inp.frame.n_rows;
-    let rows: Vec<usize> = (0..n).collect();
+/// Every row preprocessed and the recipe fitted on all of them (no target, no split): what
+/// segmentation and lifetime-value models start from.
+pub(super) fn fit_all_rows(inp: &Inputs) -> Result<(Preprocessor, Matrix, Fitted)> {
+    let rows: Vec<usize> = (0..inp.frame.n_rows).collect();
     let pre =
         Preprocessor::fit(inp.specs, &inp.frame.columns, &rows, inp.prep).map_err(prep_error)?;
     let x = pre
@@ -37,6 +39,12 @@ pub fn segment(inp: &Inputs) -> Result<Trained> {
     fitted
         .info
         .insert("fit_seconds".into(), json!(started.elapsed().as_secs_f64()));
+    Ok((pre, x, fitted))
+}
+
+pub fn segment(inp: &Inputs) -> Result<Trained> {
+    let n = inp.frame.n_rows;
+    let (pre, x, fitted) = fit_all_rows(inp)?;
     let mut model = Model {
         task: Task::Segmentation,
         classes: vec![],
