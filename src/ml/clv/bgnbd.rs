@@ -221,7 +221,7 @@ pub fn fit(customers: &[Customer], penalizer: f64, monitor: &dyn Monitor) -> Fit
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -288,6 +288,11 @@ mod tests {
     /// The CDNOW sample that ships with lifetimes (tests/reference/data), summarised in weeks
     /// up to 1997-09-30 as lifetimes does.
     pub(crate) fn cdnow() -> Vec<Customer> {
+        cdnow_summary().into_iter().map(|(c, _)| c).collect()
+    }
+
+    /// As `cdnow`, with each customer's monetary value.
+    pub(crate) fn cdnow_summary() -> Vec<(Customer, f64)> {
         use crate::ml::clv::summary::{Purchases, Unit};
         let text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -304,10 +309,13 @@ mod tests {
         }
         by.values()
             .filter_map(|p| p.stats())
-            .map(|s| Customer {
-                x: s.frequency as f64,
-                t_x: s.recency,
-                t: s.t,
+            .map(|s| {
+                let c = Customer {
+                    x: s.frequency as f64,
+                    t_x: s.recency,
+                    t: s.t,
+                };
+                (c, s.monetary_value)
             })
             .collect()
     }

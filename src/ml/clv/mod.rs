@@ -2,4 +2,5 @@
 //! models take (summary.rs), and the models (bgnbd.rs).
 
 pub mod bgnbd;
+pub mod gamma_gamma;
 pub mod summary;
