@@ -162,6 +162,9 @@ COMMENT ON FUNCTION insight.p_alive(text, anyelement) IS
 COMMENT ON FUNCTION insight.expected_purchases(text, anyelement, float8) IS
   'BG/NBD: the purchases a customer with this history is expected to make in the next horizon units';
 
+COMMENT ON FUNCTION insight.predict_clv(text, anyelement, float8, float8) IS
+  'Gamma-Gamma paired with BG/NBD: a customer''s value over the next horizon months, discounted monthly, as lifetimes computes it';
+
 -- Everyone may read the registry and score; writing models needs explicit grants
 -- (GRANT INSERT ON insight.models, insight.deployments TO analyst).
 GRANT USAGE ON SCHEMA insight TO PUBLIC;

@@ -231,3 +231,8 @@ COMMENT ON FUNCTION insight.p_alive(text, anyelement) IS
   'BG/NBD: the probability that a customer with this frequency, recency and t is still alive';
 COMMENT ON FUNCTION insight.expected_purchases(text, anyelement, float8) IS
   'BG/NBD: the purchases a customer with this history is expected to make in the next horizon units';
+CREATE FUNCTION insight.predict_clv(model text, row_or_array anyelement, horizon double precision,
+                                    discount_rate double precision DEFAULT 0.0)
+  RETURNS double precision STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'predict_clv_wrapper';
+COMMENT ON FUNCTION insight.predict_clv(text, anyelement, float8, float8) IS
+  'Gamma-Gamma paired with BG/NBD: a customer''s value over the next horizon months, discounted monthly, as lifetimes computes it';

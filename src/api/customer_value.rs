@@ -263,7 +263,7 @@ fn history<'m>(
 ) -> Result<(&'m bgnbd::BgNbd, Customer)> {
     let Estimator::BgNbd(p) = &m.estimator else {
         return Err(InsightError::not_supported(
-            format!("{what} needs a lifetime-value model, but model \"{model_name}\" is a {} model", m.task.as_str()),
+            format!("{what} needs a BG/NBD model, but model \"{model_name}\" is not one (its task: {})", m.task.as_str()),
             "Train one with algorithm => 'bgnbd' on customers' frequency, recency and t (insight.clv_summary).",
         ));
     };
@@ -319,6 +319,76 @@ fn expected_purchases(
             }
             let (p, c) = history(model, m, x, "insight.expected_purchases")?;
             Ok(p.expected_purchases(&c, horizon))
+        })
+    })
+}
+
+/// The value of a customer over the next `horizon` months (a whole number), discounted by
+/// `discount_rate` a month, from a Gamma-Gamma model paired with a BG/NBD model (options.bgnbd
+/// at training), as lifetimes' GammaGammaFitter.customer_lifetime_value computes it. The row has
+/// the model's frequency, recency, t and monetary_value columns (or ARRAY[...] in that order).
+#[pg_extern(stable, parallel_safe)]
+fn predict_clv(
+    model: &str,
+    row_or_array: AnyElement,
+    horizon: f64,
+    discount_rate: default!(f64, 0.0),
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> f64 {
+    with_site(fcinfo, |site| {
+        scores(site, model, &row_or_array, true, |m, x, _| {
+            let Estimator::GammaGamma {
+                model: gg,
+                bgnbd: paired,
+                per_month,
+            } = &m.estimator
+            else {
+                return Err(InsightError::not_supported(
+                    format!("insight.predict_clv needs a Gamma-Gamma model, but model \"{model}\" is a {} model", m.task.as_str()),
+                    "Train one with algorithm => 'gamma_gamma' and options => '{\"bgnbd\": \"your_bgnbd_model\"}'.",
+                ));
+            };
+            let Some(bg) = paired else {
+                return Err(InsightError::not_supported(
+                    format!("Gamma-Gamma model \"{model}\" was trained without a BG/NBD model to count transactions"),
+                    "Train it again with options => '{\"bgnbd\": \"your_bgnbd_model\"}'.",
+                ));
+            };
+            if !(horizon.is_finite()
+                && horizon >= 0.0
+                && horizon.fract() == 0.0
+                && horizon <= 1200.0)
+            {
+                return Err(InsightError::invalid_parameter(
+                    format!(
+                        "horizon must be a whole number of months from 0 to 1200, got {horizon}"
+                    ),
+                    "lifetimes' customer_lifetime_value sums whole months, e.g. 12 for a year.",
+                ));
+            }
+            if !(discount_rate.is_finite() && discount_rate > -1.0) {
+                return Err(InsightError::invalid_parameter(
+                    format!("discount_rate must be a monthly rate above -1, got {discount_rate}"),
+                    "e.g. 0.01 for 1% a month.",
+                ));
+            }
+            let c = Customer::of(x);
+            bgnbd::check(&c).map_err(|why| {
+                InsightError::data(
+                    format!(
+                        "cannot value frequency {}, recency {}, t {}: {why}",
+                        c.x, c.t_x, c.t
+                    ),
+                    "Pass a customer's summary as insight.clv_summary gives it.",
+                )
+            })?;
+            if !(x[3].is_finite() && x[3] >= 0.0) {
+                return Err(InsightError::data(
+                    format!("cannot value monetary_value {}", x[3]),
+                    "monetary_value is the mean repeat purchase amount: finite and not negative.",
+                ));
+            }
+            Ok(gg.clv(bg, &c, x[3], horizon as u32, discount_rate, *per_month))
         })
     })
 }

@@ -65,6 +65,14 @@ pub enum Estimator {
     },
     /// BG/NBD over (frequency, recency, T) read raw (no scaling): scored as P(alive).
     BgNbd(super::clv::bgnbd::BgNbd),
+    /// Gamma-Gamma over (frequency, recency, T, monetary_value): scored as the expected spend
+    /// per transaction; with the paired BG/NBD parameters it values customers (CLV), counting
+    /// `per_month` of the summary's units to a month.
+    GammaGamma {
+        model: super::clv::gamma_gamma::GammaGamma,
+        bgnbd: Option<super::clv::bgnbd::BgNbd>,
+        per_month: f64,
+    },
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -181,6 +189,7 @@ impl Model {
                 out[1] = sq.sqrt();
             }
             Estimator::BgNbd(m) => out[0] = m.p_alive(&super::clv::bgnbd::Customer::of(x)),
+            Estimator::GammaGamma { model, .. } => out[0] = model.expected_spend(x[0], x[3]),
         }
     }
 
@@ -213,9 +222,10 @@ impl Model {
         match &self.estimator {
             Estimator::Linear { .. } => self.linear_contributions(x, output),
             Estimator::Mlp(m) => Some(m.integrated_gradients(x, output, 1024)),
-            Estimator::KMeans { .. } | Estimator::Agglomerative { .. } | Estimator::BgNbd(_) => {
-                None
-            }
+            Estimator::KMeans { .. }
+            | Estimator::Agglomerative { .. }
+            | Estimator::BgNbd(_)
+            | Estimator::GammaGamma { .. } => None,
         }
     }
 
@@ -233,7 +243,8 @@ impl Model {
             Estimator::Mlp(_)
             | Estimator::KMeans { .. }
             | Estimator::Agglomerative { .. }
-            | Estimator::BgNbd(_) => None,
+            | Estimator::BgNbd(_)
+            | Estimator::GammaGamma { .. } => None,
         }
     }
 
@@ -253,6 +264,16 @@ impl Model {
             }
             Estimator::BgNbd(m) => serde_json::json!({
                 "params": { "r": m.r, "alpha": m.alpha, "a": m.a, "b": m.b },
+                "inputs": names,
+            }),
+            Estimator::GammaGamma {
+                model,
+                bgnbd,
+                per_month,
+            } => serde_json::json!({
+                "params": { "p": model.p, "q": model.q, "v": model.v },
+                "bgnbd_params": bgnbd.map(|b| serde_json::json!({ "r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b })),
+                "units_per_month": per_month,
                 "inputs": names,
             }),
         }
@@ -401,6 +422,22 @@ impl Model {
                     return Err(
                         "a BG/NBD model needs 3 inputs and positive, finite parameters".into(),
                     );
+                }
+                Ok(())
+            }
+            Estimator::GammaGamma {
+                model,
+                bgnbd,
+                per_month,
+            } => {
+                let positive = |v: &f64| v.is_finite() && *v > 0.0;
+                let ok = [model.p, model.v].iter().all(positive)
+                    && model.q.is_finite()
+                    && model.q > 1.0
+                    && bgnbd.is_none_or(|b| [b.r, b.alpha, b.a, b.b].iter().all(positive))
+                    && [1.0, 4.345, 30.0].contains(per_month);
+                if self.task != Task::LifetimeValue || pre.width != 4 || !ok {
+                    return Err("a Gamma-Gamma model needs 4 inputs, positive finite parameters and q above 1".into());
                 }
                 Ok(())
             }

@@ -149,6 +149,18 @@ impl<'a> Options<'a> {
         }
     }
 
+    /// A JSON object, or None when absent or null.
+    pub fn object(
+        &self,
+        key: &'static str,
+    ) -> Result<Option<&'a serde_json::Map<String, Value>>, Problem> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(m)),
+            _ => Err(self.bad(key, "a JSON object")),
+        }
+    }
+
     pub fn string(&self, key: &'static str) -> Result<Option<String>, Problem> {
         match self.get(key) {
             None => Ok(None),

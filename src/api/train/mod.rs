@@ -115,7 +115,8 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
     let (algorithm, learns, target) = choose_algorithm(req.algorithm, target, &relation)?;
 
     // every option is read and checked before any data is read
-    let setup = Setup::read(algorithm, learns, &req.options, req.seed)?;
+    let options = paired_options(algorithm, &req.options)?;
+    let setup = Setup::read(algorithm, learns, &options, req.seed)?;
 
     let history_columns: Option<Vec<String>>;
     let features = if learns == Learns::Histories {
@@ -127,7 +128,7 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
             ));
         }
         history_columns = Some(
-            crate::ml::algorithms::bgnbd::HISTORY_COLUMNS
+            crate::ml::algorithms::history_columns(algorithm.name)
                 .iter()
                 .map(|(key, default)| {
                     req.options
@@ -138,6 +139,19 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
                 })
                 .collect(),
         );
+        if let Some(cols) = &history_columns {
+            if (1..cols.len()).any(|j| cols[..j].contains(&cols[j])) {
+                return Err(InsightError::invalid_parameter(
+                    format!(
+                        "algorithm {} reads {} different columns, but the options name {}",
+                        algorithm.name,
+                        cols.len(),
+                        cols.join(", ")
+                    ),
+                    "Name each of frequency, recency, t (and monetary_value) once.",
+                ));
+            }
+        }
         history_columns.as_deref()
     } else {
         req.features.as_deref()
@@ -252,6 +266,30 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
         deployed,
         JsonB(metrics),
     ))
+}
+
+/// The options as the algorithm reads them: for gamma_gamma paired with a BG/NBD model
+/// (options.bgnbd names it), that model's parameters copied in as options.bgnbd_params, so the
+/// new model keeps them whatever becomes of the other.
+fn paired_options(algorithm: &Algorithm, options: &Value) -> Result<Value> {
+    let name = match options.get("bgnbd") {
+        Some(Value::String(n))
+            if algorithm.name == "gamma_gamma" && options.get("bgnbd_params").is_none() =>
+        {
+            n
+        }
+        _ => return Ok(options.clone()),
+    };
+    let m = crate::store::cache::load(catalog::resolve(&catalog::parse_ref(name)?)?)?;
+    let crate::ml::model::Estimator::BgNbd(b) = &m.estimator else {
+        return Err(InsightError::invalid_parameter(
+            format!("option \"bgnbd\" names model \"{name}\", which is not a BG/NBD model"),
+            "Train one with algorithm => 'bgnbd' on the same customers' frequency, recency and t.",
+        ));
+    };
+    let mut o = options.clone();
+    o["bgnbd_params"] = json!({ "r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b });
+    Ok(o)
 }
 
 /// An algorithm with its options read and checked (before any data is read).

@@ -50,6 +50,12 @@ fn read_recipe(o: &Options, _: &RecipeContext) -> Result<Box<dyn Recipe>, Proble
 impl Recipe for BgNbdRecipe {
     fn fit(&self, data: &TrainingData, ctx: &FitContext) -> Result<Fitted, Problem> {
         let x = data.x;
+        if x.cols != 3 {
+            return Err(Problem::data(
+                format!("{} inputs where frequency, recency and t are 3", x.cols),
+                "Name three different columns.",
+            ));
+        }
         let mut customers = Vec::with_capacity(x.rows);
         for i in 0..x.rows {
             let c = Customer::of(x.row(i));

@@ -10,6 +10,7 @@
 
 pub mod agglomerative;
 pub mod bgnbd;
+pub mod gamma_gamma;
 pub mod kmeans;
 pub mod linear;
 pub mod logistic;
@@ -31,6 +32,7 @@ pub static ALGORITHMS: &[&Algorithm] = &[
     &kmeans::ALGORITHM,
     &agglomerative::ALGORITHM,
     &bgnbd::ALGORITHM,
+    &gamma_gamma::ALGORITHM,
 ];
 
 /// Algorithms of the SQL contract that later releases add (named in the unknown-algorithm error).
@@ -38,7 +40,6 @@ pub const PLANNED: &[&str] = &[
     "gbdt",
     "random_forest",
     "pareto_nbd",
-    "gamma_gamma",
     "text_logistic",
     "als",
     "item_knn",
@@ -99,6 +100,15 @@ impl Algorithm {
         }
         keys.extend_from_slice(PREPROCESSING_OPTIONS);
         keys
+    }
+}
+
+/// The columns a lifetime-value algorithm reads, in its input order: (option key, default name).
+pub fn history_columns(algorithm: &str) -> &'static [(&'static str, &'static str)] {
+    if algorithm == "gamma_gamma" {
+        &gamma_gamma::COLUMNS
+    } else {
+        &bgnbd::HISTORY_COLUMNS
     }
 }
 
