@@ -267,13 +267,9 @@ fn history<'m>(
             "Train one with algorithm => 'bgnbd' on customers' frequency, recency and t (insight.clv_summary).",
         ));
     };
-    let c = Customer::of(x);
-    bgnbd::check(&c).map_err(|why| {
+    let c = bgnbd::customer_of(x).map_err(|why| {
         InsightError::data(
-            format!(
-                "cannot score frequency {}, recency {}, t {}: {why}",
-                c.x, c.t_x, c.t
-            ),
+            format!("cannot score {why}"),
             "Pass a customer's summary as insight.clv_summary gives it.",
         )
     })?;
@@ -372,22 +368,14 @@ fn predict_clv(
                     "e.g. 0.01 for 1% a month.",
                 ));
             }
-            let c = Customer::of(x);
-            bgnbd::check(&c).map_err(|why| {
-                InsightError::data(
-                    format!(
-                        "cannot value frequency {}, recency {}, t {}: {why}",
-                        c.x, c.t_x, c.t
-                    ),
-                    "Pass a customer's summary as insight.clv_summary gives it.",
-                )
-            })?;
-            if !(x[3].is_finite() && x[3] >= 0.0) {
-                return Err(InsightError::data(
-                    format!("cannot value monetary_value {}", x[3]),
-                    "monetary_value is the mean repeat purchase amount: finite and not negative.",
-                ));
-            }
+            let c = bgnbd::customer_of(x)
+                .and_then(|c| bgnbd::check_monetary(x[3]).map(|_| c))
+                .map_err(|why| {
+                    InsightError::data(
+                        format!("cannot value {why}"),
+                        "Pass a customer's summary as insight.clv_summary gives it.",
+                    )
+                })?;
             Ok(gg.clv(bg, &c, x[3], horizon as u32, discount_rate, *per_month))
         })
     })

@@ -3,7 +3,7 @@
 //! them; other names through options), read as they are (no scaling, NULL is an error).
 
 use super::{Algorithm, FitContext, Fitted, Learns, Recipe, RecipeContext, TrainingData};
-use crate::ml::clv::bgnbd::{check, fit, Customer};
+use crate::ml::clv::bgnbd::{customer_of, fit};
 use crate::ml::model::Estimator;
 use crate::ml::options::Options;
 use crate::ml::problem::Problem;
@@ -58,10 +58,9 @@ impl Recipe for BgNbdRecipe {
         }
         let mut customers = Vec::with_capacity(x.rows);
         for i in 0..x.rows {
-            let c = Customer::of(x.row(i));
-            check(&c).map_err(|why| {
+            let c = customer_of(x.row(i)).map_err(|why| {
                 Problem::data(
-                    format!("a customer with frequency {}, recency {}, t {}: {why}", c.x, c.t_x, c.t),
+                    format!("a customer with {why}"),
                     "Summarise orders with insight.clv_summary, which gives whole frequencies and recency <= t.",
                 )
             })?;

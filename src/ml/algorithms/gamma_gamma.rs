@@ -5,7 +5,7 @@
 //! also values customers: insight.predict_clv.
 
 use super::{Algorithm, FitContext, Fitted, Learns, Recipe, RecipeContext, TrainingData};
-use crate::ml::clv::bgnbd::{self, BgNbd, Customer};
+use crate::ml::clv::bgnbd::{check_monetary, customer_of, BgNbd};
 use crate::ml::clv::gamma_gamma::fit;
 use crate::ml::model::Estimator;
 use crate::ml::options::Options;
@@ -111,22 +111,14 @@ impl Recipe for GammaGammaRecipe {
         let mut repeat = Vec::new();
         for i in 0..x.rows {
             let r = x.row(i);
-            let c = Customer::of(r);
-            bgnbd::check(&c).map_err(|why| {
-                Problem::data(
-                    format!(
-                        "a customer with frequency {}, recency {}, t {}: {why}",
-                        c.x, c.t_x, c.t
-                    ),
-                    "Summarise orders with insight.clv_summary.",
-                )
-            })?;
-            if !(r[3].is_finite() && r[3] >= 0.0) {
-                return Err(Problem::data(
-                    format!("a customer has monetary_value {}", r[3]),
-                    "monetary_value is the mean repeat purchase amount: finite and not negative.",
-                ));
-            }
+            let c = customer_of(r)
+                .and_then(|c| check_monetary(r[3]).map(|_| c))
+                .map_err(|why| {
+                    Problem::data(
+                        format!("a customer with {why}"),
+                        "Summarise orders with insight.clv_summary.",
+                    )
+                })?;
             if c.x > 0.0 && r[3] > 0.0 {
                 repeat.push((c.x, r[3]));
             }

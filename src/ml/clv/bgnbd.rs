@@ -151,6 +151,26 @@ pub fn check(c: &Customer) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The customer of an encoded row (frequency, recency, t), checked: the error names its values
+/// and what is wrong with them.
+pub fn customer_of(x: &[f64]) -> Result<Customer, String> {
+    let c = Customer::of(x);
+    check(&c)
+        .map(|_| c)
+        .map_err(|why| format!("frequency {}, recency {}, t {}: {why}", c.x, c.t_x, c.t))
+}
+
+/// Why a mean repeat purchase amount cannot be used.
+pub fn check_monetary(m: f64) -> Result<(), String> {
+    if m.is_finite() && m >= 0.0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "monetary_value {m}: the mean repeat purchase amount must be finite and not negative"
+        ))
+    }
+}
+
 /// The maximum-likelihood fit (or the penalised one) on these customers.
 pub fn fit(customers: &[Customer], penalizer: f64, monitor: &dyn Monitor) -> Fit {
     let n = customers.len().max(1) as f64;
