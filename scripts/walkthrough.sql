@@ -74,3 +74,20 @@ SELECT r.region, s.name, s.version, s.metrics->'sizes' AS sizes
  ORDER BY r.region;
 SELECT c.region, insight.segment('segments_' || c.region, b) AS segment, count(*)
   FROM customers c JOIN behaviour b USING (customer_id) WHERE c.region = 'north' GROUP BY 1, 2 ORDER BY 2;
+
+\echo '-- 12. Customer value from the orders: the lifetimes summary, BG/NBD and Gamma-Gamma (true parameters in demo_truth)'
+CREATE TABLE histories AS
+SELECT customer_id, (insight.clv_summary(order_date, amount, '2026-06-30')).* FROM orders GROUP BY customer_id;
+SELECT name, metrics->'params' AS fitted, insight.demo_truth()->'orders'->'bgnbd' AS true_params
+  FROM insight.train('purchases', 'histories', algorithm => 'bgnbd');
+SELECT name, metrics->'params' AS fitted, insight.demo_truth()->'orders'->'gamma_gamma' AS true_params
+  FROM insight.train('value', 'histories', algorithm => 'gamma_gamma', options => '{"bgnbd": "purchases"}');
+
+\echo '-- 13. The customers with the highest predicted value over the next 12 months (1% a month discount)'
+SELECT customer_id, frequency, round(recency::numeric, 1) AS recency_weeks, round(t::numeric, 1) AS age_weeks,
+       round(monetary_value::numeric, 2) AS avg_repeat_order,
+       round(insight.p_alive('purchases', h)::numeric, 3) AS p_alive,
+       round(insight.expected_purchases('purchases', h, 52)::numeric, 2) AS purchases_next_year,
+       round(insight.predict_clv('value', h, 12, 0.01)::numeric, 2) AS clv_12_months
+  FROM histories h
+ ORDER BY insight.predict_clv('value', h, 12, 0.01) DESC LIMIT 10;

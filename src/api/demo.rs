@@ -137,8 +137,9 @@ fn demo_behaviour(
     }))
 }
 
-/// The planted truth behind the demo data: the log-odds model of `purchased` (demo_customers)
-/// and the behavioural segments (demo_behaviour).
+/// The planted truth behind the demo data: the log-odds model of `purchased` (demo_customers),
+/// the BG/NBD and Gamma-Gamma processes of the orders (demo_orders) and the behavioural
+/// segments (demo_behaviour).
 #[pg_extern(immutable, parallel_safe)]
 fn demo_truth() -> JsonB {
     let drivers: serde_json::Map<String, serde_json::Value> = synth::PURCHASE_TRUTH
@@ -155,6 +156,11 @@ fn demo_truth() -> JsonB {
         "drivers": drivers,
         "channel_effect_vs_web": channel,
         "noise_features": synth::NOISE_FEATURES,
+        "orders": {
+            "unit": "week",
+            "bgnbd": { "r": synth::ORDERS_BGNBD.0, "alpha": synth::ORDERS_BGNBD.1, "a": synth::ORDERS_BGNBD.2, "b": synth::ORDERS_BGNBD.3 },
+            "gamma_gamma": { "p": synth::ORDERS_GAMMA_GAMMA.0, "q": synth::ORDERS_GAMMA_GAMMA.1, "v": synth::ORDERS_GAMMA_GAMMA.2 },
+        },
         "segments": synth::SEGMENTS.iter().map(|(name, share, centre)| json!({
             "segment": name,
             "share": share,

@@ -139,30 +139,66 @@ pub struct Order {
     pub amount: f64,
 }
 
-/// Orders of customer `c`: a Poisson process with a customer-specific yearly rate (gamma
-/// heterogeneity, as BG/NBD assumes) from signup to AS_OF_DAYS; amounts scatter around the
-/// customer's average order value. `order_id`s are unique across customers.
+/// The true BG/NBD process behind the demo orders (time in weeks): purchase rate
+/// lambda ~ Gamma(shape r, rate alpha) a week while alive; after each repeat purchase the
+/// customer drops out with probability p ~ Beta(a, b). The first order is on the signup day.
+pub const ORDERS_BGNBD: (f64, f64, f64, f64) = (0.75, 10.0, 0.8, 2.5);
+/// The true Gamma-Gamma spend behind the demo orders: an order's amount ~ Gamma(shape p, rate
+/// nu) with the customer's nu ~ Gamma(shape q, rate v): mean p v / (q - 1) = 30.
+pub const ORDERS_GAMMA_GAMMA: (f64, f64, f64) = (6.0, 4.0, 15.0);
+
+/// A Gamma(shape, rate = 1) variate (Marsaglia and Tsang; shapes below 1 boosted by U^(1/shape)).
+fn gamma(rng: &mut ChaCha8Rng, shape: f64) -> f64 {
+    if shape < 1.0 {
+        let u: f64 = rng.gen::<f64>().max(f64::MIN_POSITIVE);
+        return gamma(rng, shape + 1.0) * u.powf(1.0 / shape);
+    }
+    let d = shape - 1.0 / 3.0;
+    let c = 1.0 / (9.0 * d).sqrt();
+    loop {
+        let x = normal(rng);
+        let v = (1.0 + c * x).powi(3);
+        if v <= 0.0 {
+            continue;
+        }
+        let u: f64 = rng.gen::<f64>().max(f64::MIN_POSITIVE);
+        if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+            return d * v;
+        }
+    }
+}
+
+/// Orders of customer `c`, drawn from the true BG/NBD process (ORDERS_BGNBD) from the signup day
+/// (the first order) to AS_OF_DAYS, with amounts from the true Gamma-Gamma model
+/// (ORDERS_GAMMA_GAMMA). `order_id`s are unique across customers.
 pub fn orders_of(seed: u64, c: &Customer) -> Vec<Order> {
     let mut rng =
         ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ c.customer_id as u64);
-    // yearly purchase rate ~ lognormal(mean ~4/year)
-    let rate_per_day = (1.2 + 0.7 * normal(&mut rng)).exp() / 365.0;
-    let aov = c.avg_order_value.unwrap_or(45.0);
+    let (r, alpha, a, b) = ORDERS_BGNBD;
+    let (p, q, v) = ORDERS_GAMMA_GAMMA;
+    let rate_per_day = gamma(&mut rng, r) / alpha / 7.0;
+    let (ga, gb) = (gamma(&mut rng, a), gamma(&mut rng, b));
+    let drop_out = ga / (ga + gb);
+    let nu = gamma(&mut rng, q) / v;
     let mut out = Vec::new();
     let mut t = c.signup_date as f64;
     loop {
-        let u: f64 = rng.gen::<f64>().max(f64::MIN_POSITIVE);
-        t += -u.ln() / rate_per_day;
-        if t >= AS_OF_DAYS as f64 || out.len() >= 999 {
-            break;
-        }
-        let amount = (aov * (0.3 * normal(&mut rng)).exp() * 100.0).round() / 100.0;
+        let amount = (gamma(&mut rng, p) / nu * 100.0).round() / 100.0;
         out.push(Order {
             order_id: c.customer_id * 1000 + out.len() as i64,
             customer_id: c.customer_id,
             order_date: t as i32,
-            amount: amount.max(1.0),
+            amount: amount.max(0.01),
         });
+        // BG/NBD: a customer may drop out after each repeat purchase (not after the first)
+        if out.len() >= 999 || (out.len() > 1 && rng.gen::<f64>() < drop_out) {
+            break;
+        }
+        let u: f64 = rng.gen::<f64>().max(f64::MIN_POSITIVE);
+        t += -u.ln() / rate_per_day.max(1e-12);
+        if t >= AS_OF_DAYS as f64 {
+            break;
+        }
     }
     out
 }
@@ -306,6 +342,144 @@ mod tests {
         let tree = linkage(&x, Linkage::Ward, &Parallel::serial(), &Silent);
         let ari = adjusted_rand(&cut(&tree, x.rows, 5), &truth);
         assert!(ari >= 0.95, "Ward ARI {ari}");
+    }
+
+    #[test]
+    fn the_true_orders_process_is_recovered_within_its_sampling_error() {
+        use crate::ml::clv::bgnbd::{self, BgNbd, Customer as History};
+        use crate::ml::clv::summary::{Purchases, Unit};
+        // 20,000 customers' orders summarised in weeks up to the data set's end
+        let summaries: Vec<(History, f64)> = (0..20_000)
+            .filter_map(|i| {
+                let c = customer(11, i);
+                let mut p = Purchases::new(AS_OF_DAYS, Unit::Week);
+                for o in orders_of(11, &c) {
+                    p.add(o.order_date, o.amount);
+                }
+                p.stats().map(|s| {
+                    (
+                        History {
+                            x: s.frequency as f64,
+                            t_x: s.recency,
+                            t: s.t,
+                        },
+                        s.monetary_value,
+                    )
+                })
+            })
+            .collect();
+        let histories: Vec<History> = summaries.iter().map(|(h, _)| *h).collect();
+        let f = bgnbd::fit(&histories, 0.0, &crate::ml::monitor::Silent);
+        let m = f.model;
+        // standard errors from the observed information (the Hessian of the log-likelihood, by
+        // differences of its analytic gradient)
+        let theta = [m.r, m.alpha, m.a, m.b];
+        let grad = |p: [f64; 4]| {
+            let model = BgNbd {
+                r: p[0],
+                alpha: p[1],
+                a: p[2],
+                b: p[3],
+            };
+            let mut total = [0.0; 4];
+            for h in &histories {
+                let mut g = [0.0; 4];
+                model.log_likelihood(h, Some(&mut g));
+                for k in 0..4 {
+                    total[k] += g[k];
+                }
+            }
+            total
+        };
+        let mut info = vec![0.0; 16];
+        for j in 0..4 {
+            let h = theta[j] * 1e-5;
+            let (mut up, mut down) = (theta, theta);
+            up[j] += h;
+            down[j] -= h;
+            let (gu, gd) = (grad(up), grad(down));
+            for i in 0..4 {
+                info[i * 4 + j] = -(gu[i] - gd[i]) / (2.0 * h);
+            }
+        }
+        let truth = [
+            ORDERS_BGNBD.0,
+            ORDERS_BGNBD.1,
+            ORDERS_BGNBD.2,
+            ORDERS_BGNBD.3,
+        ];
+        for j in 0..4 {
+            let mut e = [0.0; 4];
+            e[j] = 1.0;
+            assert!(
+                crate::ml::linalg::cholesky_solve(&info, 4, &mut e),
+                "information not positive definite"
+            );
+            let se = e[j].sqrt();
+            assert!(
+                (theta[j] - truth[j]).abs() < 3.0 * se,
+                "parameter {j}: {} vs true {} (se {se})",
+                theta[j],
+                truth[j]
+            );
+            assert!(
+                se < 0.2 * truth[j],
+                "parameter {j}: se {se} too wide to test anything"
+            );
+        }
+        // Gamma-Gamma on the repeat customers, the same way
+        use crate::ml::clv::gamma_gamma::{self, GammaGamma};
+        let repeat: Vec<(f64, f64)> = summaries
+            .iter()
+            .filter(|(h, m)| h.x > 0.0 && *m > 0.0)
+            .map(|(h, m)| (h.x, *m))
+            .collect();
+        let g = gamma_gamma::fit(&repeat, 0.0, &crate::ml::monitor::Silent).model;
+        let theta = [g.p, g.q, g.v];
+        let grad = |p: [f64; 3]| {
+            let model = GammaGamma {
+                p: p[0],
+                q: p[1],
+                v: p[2],
+            };
+            let mut total = [0.0; 3];
+            for &(x, m) in &repeat {
+                let mut gi = [0.0; 3];
+                model.log_likelihood(x, m, Some(&mut gi));
+                for k in 0..3 {
+                    total[k] += gi[k];
+                }
+            }
+            total
+        };
+        let mut info = vec![0.0; 9];
+        for j in 0..3 {
+            let h = theta[j] * 1e-5;
+            let (mut up, mut down) = (theta, theta);
+            up[j] += h;
+            down[j] -= h;
+            let (gu, gd) = (grad(up), grad(down));
+            for i in 0..3 {
+                info[i * 3 + j] = -(gu[i] - gd[i]) / (2.0 * h);
+            }
+        }
+        let truth = [
+            ORDERS_GAMMA_GAMMA.0,
+            ORDERS_GAMMA_GAMMA.1,
+            ORDERS_GAMMA_GAMMA.2,
+        ];
+        for j in 0..3 {
+            let mut e = [0.0; 3];
+            e[j] = 1.0;
+            assert!(crate::ml::linalg::cholesky_solve(&info, 3, &mut e));
+            let se = e[j].sqrt();
+            assert!(
+                (theta[j] - truth[j]).abs() < 3.0 * se,
+                "gamma-gamma parameter {j}: {} vs true {} (se {se})",
+                theta[j],
+                truth[j]
+            );
+        }
     }
 
     #[test]
