@@ -91,3 +91,12 @@ SELECT customer_id, frequency, round(recency::numeric, 1) AS recency_weeks, roun
        round(insight.predict_clv('value', h, 12, 0.01)::numeric, 2) AS clv_12_months
   FROM histories h
  ORDER BY insight.predict_clv('value', h, 12, 0.01) DESC LIMIT 10;
+
+\echo '-- 14. RFM segments of the customers (quintile scores, named by the RFM map)'
+WITH r AS (SELECT customer_id, (insight.rfm(order_date, amount, '2026-06-30')).* FROM orders GROUP BY customer_id),
+     scored AS (SELECT *, ntile(5) OVER (ORDER BY recency_days DESC) AS r_score,
+                          ntile(5) OVER (ORDER BY frequency) AS f_score, ntile(5) OVER (ORDER BY monetary) AS m_score
+                  FROM r WHERE frequency IS NOT NULL)
+SELECT insight.rfm_segment(r_score, f_score, m_score) AS segment, count(*) AS customers,
+       round(avg(recency_days)) AS avg_recency_days, round(avg(frequency), 1) AS avg_orders, round(avg(monetary), 2) AS avg_spend
+  FROM scored GROUP BY 1 ORDER BY 2 DESC;

@@ -165,6 +165,31 @@ COMMENT ON FUNCTION insight.expected_purchases(text, anyelement, float8) IS
 COMMENT ON FUNCTION insight.predict_clv(text, anyelement, float8, float8) IS
   'Gamma-Gamma paired with BG/NBD: a customer''s value over the next horizon months, discounted monthly, as lifetimes computes it';
 
+-- RFM of raw orders, one row per customer (api/customer_value.rs), and the named segments
+CREATE TYPE insight.rfm_stats AS (recency_days integer, frequency integer, monetary numeric, tenure_days integer);
+COMMENT ON TYPE insight.rfm_stats IS
+  'Days since the last order, orders, total amount (refunds netted) and days since the first order, up to as_of';
+CREATE FUNCTION insight._rfm_step(internal, date, numeric, date) RETURNS internal
+  PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_rfm_step';
+CREATE FUNCTION insight._rfm_combine(internal, internal) RETURNS internal
+  PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_rfm_combine';
+CREATE FUNCTION insight._rfm_serial(internal) RETURNS bytea
+  STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_rfm_serial';
+CREATE FUNCTION insight._rfm_deserial(bytea, internal) RETURNS internal
+  STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_rfm_deserial';
+CREATE FUNCTION insight._rfm_final(internal) RETURNS insight.rfm_stats
+  PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_rfm_final';
+CREATE AGGREGATE insight.rfm(order_date date, amount numeric, as_of date) (
+  SFUNC = insight._rfm_step, STYPE = internal, FINALFUNC = insight._rfm_final,
+  COMBINEFUNC = insight._rfm_combine, SERIALFUNC = insight._rfm_serial, DESERIALFUNC = insight._rfm_deserial,
+  PARALLEL = SAFE);
+REVOKE EXECUTE ON FUNCTION insight._rfm_step(internal, date, numeric, date), insight._rfm_combine(internal, internal),
+  insight._rfm_serial(internal), insight._rfm_deserial(bytea, internal), insight._rfm_final(internal) FROM PUBLIC;
+COMMENT ON AGGREGATE insight.rfm(date, numeric, date) IS
+  'A customer''s recency, frequency, monetary value and tenure from raw orders up to as_of';
+COMMENT ON FUNCTION insight.rfm_segment(int, int, int) IS
+  'The named RFM segment (Champions ... Lost) of recency, frequency and monetary scores 1 to 5';
+
 -- Everyone may read the registry and score; writing models needs explicit grants
 -- (GRANT INSERT ON insight.models, insight.deployments TO analyst).
 GRANT USAGE ON SCHEMA insight TO PUBLIC;

@@ -380,3 +380,232 @@ fn predict_clv(
         })
     })
 }
+
+// ------------------------------------------------------------------------------------------
+// RFM
+
+use crate::ml::clv::rfm::{self, Decimal, Rfm};
+
+impl StateKind for Rfm {
+    const MAGIC: u64 = 0x5047_494e_5352_464d; // "PGINSRFM"
+    const AGGREGATES: &'static str = "insight.rfm(order_date, amount, as_of)";
+}
+
+fn overflow() -> InsightError {
+    InsightError::data(
+        "a customer's amounts add up beyond 10^26",
+        "Group by customer: GROUP BY customer_id.",
+    )
+}
+
+unsafe fn rfm_step(fcinfo: pg_sys::FunctionCallInfo) -> Result<pg_sys::Datum> {
+    let ctx = aggregate_context::<Rfm>(fcinfo, "insight._rfm_step");
+    let as_of = match arg(fcinfo, 3) {
+        Some(d) if !matches!(d.value() as i32, i32::MIN | i32::MAX) => d.value() as i32,
+        Some(_) => {
+            return Err(InsightError::invalid_parameter(
+                "as_of must be a date, not infinity",
+                "Pass the day the analysis is made for, e.g. current_date.",
+            ))
+        }
+        None => {
+            return Err(InsightError::null_value(
+                "as_of must not be NULL",
+                "Pass the day the analysis is made for, e.g. current_date.",
+            ))
+        }
+    };
+    let datum = match arg(fcinfo, 0) {
+        Some(d) => d,
+        None => new_state(ctx, Rfm::new(as_of)),
+    };
+    let r = state_at::<Rfm>(datum)
+        .state
+        .as_mut()
+        .ok_or_else(|| InsightError::corrupt("an rfm state was used after it was merged", ""))?;
+    if r.as_of != as_of {
+        return Err(InsightError::invalid_parameter(
+            "as_of must be the same for every order of a customer",
+            "Pass a constant, e.g. insight.rfm(order_date, amount, '2026-06-30').",
+        ));
+    }
+    let Some(day) = arg(fcinfo, 1) else {
+        return Ok(datum);
+    };
+    let day = day.value() as i32;
+    if day == i32::MIN || day == i32::MAX {
+        return Err(InsightError::data(
+            "an order date is infinity",
+            "Filter those orders out.",
+        ));
+    }
+    let Some(amount) = arg(fcinfo, 2) else {
+        return Err(InsightError::null_value(
+            "an order amount is NULL",
+            "Pass 0 for orders without an amount, or filter them out.",
+        ));
+    };
+    let text: &std::ffi::CStr = pgrx::direct_function_call(pg_sys::numeric_out, &[Some(amount)])
+        .expect("numeric_out returns text");
+    let text = text.to_str().unwrap_or("");
+    let value = Decimal::parse(text).ok_or_else(|| {
+        InsightError::data(
+            format!(
+                "an order amount ({text}) is not a finite amount with at most {} decimals",
+                rfm::MAX_SCALE
+            ),
+            "Round amounts, e.g. round(amount, 2), or filter NaN and infinite amounts out.",
+        )
+    })?;
+    if !r.add(day, value) {
+        return Err(overflow());
+    }
+    Ok(datum)
+}
+
+function_info_v1!(pg_finfo_insight_rfm_step);
+/// insight._rfm_step(internal, date, numeric, date) RETURNS internal
+#[no_mangle]
+#[doc(hidden)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn insight_rfm_step(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    rfm_step(fcinfo).or_raise()
+}
+
+function_info_v1!(pg_finfo_insight_rfm_combine);
+/// insight._rfm_combine(internal, internal) RETURNS internal
+#[no_mangle]
+#[doc(hidden)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn insight_rfm_combine(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    let ctx = aggregate_context::<Rfm>(fcinfo, "insight._rfm_combine");
+    combine::<Rfm>(fcinfo, ctx, |a, b| {
+        if a.as_of != b.as_of {
+            InsightError::invalid_parameter(
+                "as_of must be the same for every order of a customer",
+                "Pass a constant.",
+            )
+            .raise()
+        }
+        if !a.merge(&b) {
+            overflow().raise()
+        }
+    })
+}
+
+function_info_v1!(pg_finfo_insight_rfm_serial);
+/// insight._rfm_serial(internal) RETURNS bytea
+#[no_mangle]
+#[doc(hidden)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn insight_rfm_serial(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    aggregate_context::<Rfm>(fcinfo, "insight._rfm_serial");
+    let Some(r) = arg(fcinfo, 0).and_then(|d| state_at::<Rfm>(d).state.as_ref()) else {
+        return null(fcinfo);
+    };
+    bincode::serialize(r)
+        .expect("serialising to a Vec cannot fail")
+        .into_datum()
+        .expect("bytea")
+}
+
+function_info_v1!(pg_finfo_insight_rfm_deserial);
+/// insight._rfm_deserial(bytea, internal) RETURNS internal
+#[no_mangle]
+#[doc(hidden)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn insight_rfm_deserial(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    aggregate_context::<Rfm>(fcinfo, "insight._rfm_deserial");
+    let Some(d) = arg(fcinfo, 0) else {
+        return null(fcinfo);
+    };
+    use bincode::Options;
+    let bytes = varlena_bytes(d);
+    let r: Rfm = bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_limit(bytes.len() as u64)
+        .deserialize(bytes)
+        .ok()
+        .filter(|r: &Rfm| {
+            r.monetary.scale <= rfm::MAX_SCALE && r.first.is_some() == r.last.is_some()
+        })
+        .unwrap_or_else(|| InsightError::corrupt("a partial rfm state cannot be read", "").raise());
+    new_state(pg_sys::CurrentMemoryContext, r)
+}
+
+function_info_v1!(pg_finfo_insight_rfm_final);
+/// insight._rfm_final(internal) RETURNS insight.rfm_stats: NULL without an order on or before as_of.
+#[no_mangle]
+#[doc(hidden)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn insight_rfm_final(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    aggregate_context::<Rfm>(fcinfo, "insight._rfm_final");
+    let Some(s) = arg(fcinfo, 0)
+        .and_then(|d| state_at::<Rfm>(d).state.as_ref())
+        .and_then(Rfm::stats)
+    else {
+        return null(fcinfo);
+    };
+    let mut desc: pg_sys::TupleDesc = std::ptr::null_mut();
+    if pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut desc)
+        != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE
+        || desc.is_null()
+        || (*desc).natts != 4
+        || (*desc).attrs.as_slice(4).iter().map(|a| a.atttypid).ne([
+            pg_sys::INT4OID,
+            pg_sys::INT4OID,
+            pg_sys::NUMERICOID,
+            pg_sys::INT4OID,
+        ])
+    {
+        InsightError::corrupt(
+            "insight._rfm_final must return insight.rfm_stats",
+            "Reinstall the extension.",
+        )
+        .raise()
+    }
+    let desc = pg_sys::BlessTupleDesc(desc);
+    let text = std::ffi::CString::new(s.monetary.to_text()).expect("digits");
+    let monetary: pgrx::AnyNumeric = pgrx::direct_function_call(
+        pg_sys::numeric_in,
+        &[
+            Some(pg_sys::Datum::from(text.as_ptr())),
+            Some(pg_sys::Datum::from(pg_sys::InvalidOid)),
+            Some(pg_sys::Datum::from(-1i32)),
+        ],
+    )
+    .expect("numeric_in returns a numeric");
+    let monetary = monetary.into_datum().expect("numeric");
+    let mut values = [
+        pg_sys::Datum::from(s.recency_days),
+        pg_sys::Datum::from(s.frequency.min(i32::MAX as i64) as i32),
+        monetary,
+        pg_sys::Datum::from(s.tenure_days),
+    ];
+    let mut nulls = [false; 4];
+    let tuple = pg_sys::heap_form_tuple(desc, values.as_mut_ptr(), nulls.as_mut_ptr());
+    pg_sys::HeapTupleHeaderGetDatum((*tuple).t_data)
+}
+
+/// The named RFM segment of recency, frequency and monetary scores (1 to 5 each, 5 the best:
+/// the most recent, most frequent, highest spending), by the map in the README.
+#[pg_extern(immutable, parallel_safe)]
+fn rfm_segment(r_score: i32, f_score: i32, m_score: i32) -> &'static str {
+    rfm::segment(r_score, f_score, m_score).unwrap_or_else(|| {
+        InsightError::invalid_parameter(
+            format!("RFM scores must be 1 to 5, got ({r_score}, {f_score}, {m_score})"),
+            "Score with ntile(5) OVER (ORDER BY ...): recency descending, frequency and monetary ascending.",
+        )
+        .raise()
+    })
+}

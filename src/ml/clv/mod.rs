@@ -3,4 +3,5 @@
 
 pub mod bgnbd;
 pub mod gamma_gamma;
+pub mod rfm;
 pub mod summary;

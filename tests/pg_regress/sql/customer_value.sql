@@ -162,3 +162,51 @@ SELECT try_sql($$SELECT * FROM insight.train('m2', 'no_repeats', algorithm => 'g
 SELECT try_sql($$SELECT * FROM insight.train('m2', 'ours', algorithm => 'bgnbd', options => '{"recency": "t"}')$$);
 SELECT try_sql($$SELECT * FROM insight.train('m2', 'no_repeats', algorithm => 'gamma_gamma')$$);
 SELECT count(*) AS models_named_m2 FROM insight.models WHERE name = 'm2';
+
+-- RFM: recency, frequency and monetary value per customer, equal to the same in plain SQL
+-- (monetary exactly: numeric sums); orders after as_of are left out, refunds (amounts below
+-- 0) reduce monetary only; an order of 0 counts
+CREATE TABLE rfm_ours AS
+SELECT customer_id, (insight.rfm(order_date, amount, '1997-06-30')).* FROM cdnow GROUP BY customer_id;
+CREATE TABLE rfm_sql AS
+SELECT customer_id, DATE '1997-06-30' - max(order_date) FILTER (WHERE amount >= 0) AS recency_days,
+       count(*) FILTER (WHERE amount >= 0) AS frequency, sum(amount) AS monetary,
+       DATE '1997-06-30' - min(order_date) FILTER (WHERE amount >= 0) AS tenure_days
+  FROM cdnow WHERE order_date <= '1997-06-30' GROUP BY customer_id;
+SELECT count(*) AS customers,
+       count(*) FILTER (WHERE o.recency_days = s.recency_days AND o.frequency = s.frequency
+                          AND o.monetary = s.monetary AND o.tenure_days = s.tenure_days
+                          AND o.monetary::text = s.monetary::text) AS equal_to_sql
+  FROM rfm_ours o JOIN rfm_sql s USING (customer_id);
+SELECT count(*) FILTER (WHERE o.frequency IS NULL) AS without_orders_before FROM rfm_ours o;
+-- 2 workers doing all the scanning give the same rows
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_leader_participation = off;
+SELECT count(*) FILTER (WHERE p.s = ROW(o.recency_days, o.frequency, o.monetary, o.tenure_days)::insight.rfm_stats) AS same_as_serial
+  FROM (SELECT customer_id, insight.rfm(order_date, amount, '1997-06-30') AS s FROM cdnow GROUP BY customer_id) p
+  JOIN rfm_ours o USING (customer_id);
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+RESET parallel_leader_participation;
+SELECT insight.rfm(d, 1.0, '2020-01-01') IS NULL AS none_before_as_of FROM (VALUES ('2020-06-01'::date)) o(d);
+SELECT insight.rfm(d, a, '2020-03-01') FROM (VALUES ('2020-01-01'::date, 10.10), ('2020-02-01', 5.005), ('2020-02-10', -3),
+                                                  ('2020-04-01', 99), (NULL, 1)) o(d, a);
+-- the named segments of quintile scores (the README's recipe) and the map itself
+SELECT insight.rfm_segment(r, f, m) AS segment, count(*) AS customers
+  FROM (SELECT ntile(5) OVER (ORDER BY recency_days DESC) AS r, ntile(5) OVER (ORDER BY frequency) AS f,
+               ntile(5) OVER (ORDER BY monetary) AS m
+          FROM rfm_ours WHERE frequency IS NOT NULL) s
+ GROUP BY 1 ORDER BY 2 DESC, 1;
+SELECT r, string_agg(insight.rfm_segment(r, fm, fm), ' | ' ORDER BY fm) AS "FM 1 to 5"
+  FROM generate_series(1, 5) r, generate_series(1, 5) fm GROUP BY r ORDER BY r DESC;
+SELECT try_sql($$SELECT insight.rfm_segment(0, 3, 3)$$);
+SELECT try_sql($$SELECT insight.rfm(order_date, amount, NULL) FROM cdnow GROUP BY customer_id$$);
+SELECT try_sql($$SELECT insight.rfm(order_date, 'NaN', '1997-06-30') FROM cdnow GROUP BY customer_id$$);
+SELECT try_sql($$SELECT insight.rfm(order_date, amount, order_date) FROM cdnow GROUP BY customer_id$$);
+SELECT try_sql($$SELECT insight.rfm(order_date, 0.0000000000001, '1997-06-30') FROM cdnow GROUP BY customer_id$$);
+SELECT try_sql($$SELECT insight.rfm(order_date, NULL, '1997-06-30') FROM cdnow GROUP BY customer_id$$);
