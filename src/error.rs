@@ -47,6 +47,15 @@ impl InsightError {
         Self::new(PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH, message, hint)
     }
 
+    /// 22003: a number beyond what the computation can hold.
+    pub fn out_of_range(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(
+            PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+            message,
+            hint,
+        )
+    }
+
     /// 22000: data that cannot train or score a model (empty, one class, NaN).
     pub fn data(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Self::new(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, message, hint)

@@ -59,6 +59,13 @@ fn amount_of(d: pg_sys::Datum) -> Result<f64> {
     Ok(v)
 }
 
+fn too_much() -> InsightError {
+    InsightError::out_of_range(
+        "a customer's order amounts add up beyond float8",
+        "Check the amounts' unit (cents in a dollars column?), or filter absurd amounts out.",
+    )
+}
+
 unsafe fn step(fcinfo: pg_sys::FunctionCallInfo) -> Result<pg_sys::Datum> {
     let ctx = aggregate_context::<Purchases>(fcinfo, "insight._clv_summary_step");
     let cal = match arg(fcinfo, 3) {
@@ -107,7 +114,9 @@ unsafe fn step(fcinfo: pg_sys::FunctionCallInfo) -> Result<pg_sys::Datum> {
             "Filter those orders out.",
         ));
     }
-    p.add(day, amount_of(amount)?);
+    if !p.add(day, amount_of(amount)?) {
+        return Err(too_much());
+    }
     if p.days.len() > MAX_DAYS {
         return Err(InsightError::data(
             format!("a customer has more than {MAX_DAYS} purchase days"),
@@ -145,7 +154,9 @@ pub unsafe extern "C-unwind" fn insight_clv_summary_combine(
             )
             .raise()
         }
-        a.merge(b);
+        if !a.merge(b) {
+            too_much().raise()
+        }
         if a.days.len() > MAX_DAYS {
             InsightError::data(
                 format!("a customer has more than {MAX_DAYS} purchase days"),
@@ -216,6 +227,9 @@ pub unsafe extern "C-unwind" fn insight_clv_summary_final(
     let Some(s) = stats else {
         return null(fcinfo);
     };
+    if !s.monetary_value.is_finite() {
+        too_much().raise()
+    }
     let mut desc: pg_sys::TupleDesc = std::ptr::null_mut();
     if pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut desc)
         != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE
@@ -251,21 +265,27 @@ pub unsafe extern "C-unwind" fn insight_clv_summary_final(
 
 use crate::api::predict::{call_site, scores, CallSite};
 use crate::ml::clv::bgnbd::{self, Customer};
+use crate::ml::clv::Transactions;
 use crate::ml::model::{Estimator, Model};
 use pgrx::AnyElement;
 
-/// The BG/NBD model behind `m`, and the customer `x` (frequency, recency, t) checked.
+/// The transaction model (BG/NBD or Pareto/NBD) behind `m`, and the customer `x` (frequency,
+/// recency, t) checked.
 fn history<'m>(
     model_name: &str,
     m: &'m Model,
     x: &[f64],
     what: &str,
-) -> Result<(&'m bgnbd::BgNbd, Customer)> {
-    let Estimator::BgNbd(p) = &m.estimator else {
-        return Err(InsightError::not_supported(
-            format!("{what} needs a BG/NBD model, but model \"{model_name}\" is not one (its task: {})", m.task.as_str()),
-            "Train one with algorithm => 'bgnbd' on customers' frequency, recency and t (insight.clv_summary).",
-        ));
+) -> Result<(Transactions<'m>, Customer)> {
+    let t = match &m.estimator {
+        Estimator::BgNbd(p) => Transactions::BgNbd(p),
+        Estimator::ParetoNbd(p) => Transactions::ParetoNbd(p),
+        _ => {
+            return Err(InsightError::not_supported(
+                format!("{what} needs a BG/NBD or Pareto/NBD model, but model \"{model_name}\" is not one (its task: {})", m.task.as_str()),
+                "Train one with algorithm => 'bgnbd' on customers' frequency, recency and t (insight.clv_summary).",
+            ))
+        }
     };
     let c = bgnbd::customer_of(x).map_err(|why| {
         InsightError::data(
@@ -273,7 +293,21 @@ fn history<'m>(
             "Pass a customer's summary as insight.clv_summary gives it.",
         )
     })?;
-    Ok((p, c))
+    Ok((t, c))
+}
+
+/// A score, or 22003 where the model's formula gives no finite number for these inputs (an
+/// absurd horizon or discount, parameters at the edge of the formula's domain).
+fn finite(v: f64, what: &str) -> Result<f64> {
+    if v.is_finite() {
+        // -0 is 0
+        Ok(v + 0.0)
+    } else {
+        Err(InsightError::out_of_range(
+            format!("the model gives no finite {what} for this customer and horizon"),
+            "Use a horizon and discount rate in the range of the data, or retrain (a penalised fit has parameters at the edge of the formulas).",
+        ))
+    }
 }
 
 fn with_site<R>(fcinfo: pg_sys::FunctionCallInfo, run: impl FnOnce(&mut CallSite) -> R) -> R {
@@ -291,7 +325,7 @@ fn p_alive(model: &str, row_or_array: AnyElement, fcinfo: pg_sys::FunctionCallIn
     with_site(fcinfo, |site| {
         scores(site, model, &row_or_array, true, |m, x, _| {
             let (p, c) = history(model, m, x, "insight.p_alive")?;
-            Ok(p.p_alive(&c))
+            finite(p.p_alive(&c), "P(alive)")
         })
     })
 }
@@ -314,7 +348,7 @@ fn expected_purchases(
                 ));
             }
             let (p, c) = history(model, m, x, "insight.expected_purchases")?;
-            Ok(p.expected_purchases(&c, horizon))
+            finite(p.expected_purchases(&c, horizon), "expected purchases")
         })
     })
 }
@@ -376,7 +410,10 @@ fn predict_clv(
                         "Pass a customer's summary as insight.clv_summary gives it.",
                     )
                 })?;
-            Ok(gg.clv(bg, &c, x[3], horizon as u32, discount_rate, *per_month))
+            finite(
+                gg.clv(bg, &c, x[3], horizon as u32, discount_rate, *per_month),
+                "lifetime value",
+            )
         })
     })
 }

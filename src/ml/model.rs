@@ -65,6 +65,8 @@ pub enum Estimator {
     },
     /// BG/NBD over (frequency, recency, T) read raw (no scaling): scored as P(alive).
     BgNbd(super::clv::bgnbd::BgNbd),
+    /// Pareto/NBD over (frequency, recency, T), as BG/NBD.
+    ParetoNbd(super::clv::pareto_nbd::ParetoNbd),
     /// Gamma-Gamma over (frequency, recency, T, monetary_value): scored as the expected spend
     /// per transaction; with the paired BG/NBD parameters it values customers (CLV), counting
     /// `per_month` of the summary's units to a month.
@@ -189,6 +191,7 @@ impl Model {
                 out[1] = sq.sqrt();
             }
             Estimator::BgNbd(m) => out[0] = m.p_alive(&super::clv::bgnbd::Customer::of(x)),
+            Estimator::ParetoNbd(m) => out[0] = m.p_alive(&super::clv::bgnbd::Customer::of(x)),
             Estimator::GammaGamma { model, .. } => out[0] = model.expected_spend(x[0], x[3]),
         }
     }
@@ -225,6 +228,7 @@ impl Model {
             Estimator::KMeans { .. }
             | Estimator::Agglomerative { .. }
             | Estimator::BgNbd(_)
+            | Estimator::ParetoNbd(_)
             | Estimator::GammaGamma { .. } => None,
         }
     }
@@ -244,6 +248,7 @@ impl Model {
             | Estimator::KMeans { .. }
             | Estimator::Agglomerative { .. }
             | Estimator::BgNbd(_)
+            | Estimator::ParetoNbd(_)
             | Estimator::GammaGamma { .. } => None,
         }
     }
@@ -264,6 +269,10 @@ impl Model {
             }
             Estimator::BgNbd(m) => serde_json::json!({
                 "params": { "r": m.r, "alpha": m.alpha, "a": m.a, "b": m.b },
+                "inputs": names,
+            }),
+            Estimator::ParetoNbd(m) => serde_json::json!({
+                "params": { "r": m.r, "alpha": m.alpha, "s": m.s, "beta": m.beta },
                 "inputs": names,
             }),
             Estimator::GammaGamma {
@@ -421,6 +430,17 @@ impl Model {
                 if self.task != Task::LifetimeValue || pre.width != 3 || !ok {
                     return Err(
                         "a BG/NBD model needs 3 inputs and positive, finite parameters".into(),
+                    );
+                }
+                Ok(())
+            }
+            Estimator::ParetoNbd(m) => {
+                let ok = [m.r, m.alpha, m.s, m.beta]
+                    .iter()
+                    .all(|v| v.is_finite() && *v > 0.0);
+                if self.task != Task::LifetimeValue || pre.width != 3 || !ok {
+                    return Err(
+                        "a Pareto/NBD model needs 3 inputs and positive, finite parameters".into(),
                     );
                 }
                 Ok(())

@@ -278,6 +278,14 @@ fn paired_options(algorithm: &Algorithm, options: &Value) -> Result<Value> {
         {
             n
         }
+        Some(v) if algorithm.name == "gamma_gamma" && !v.is_string() && !v.is_null() => {
+            return Err(InsightError::invalid_parameter(
+                format!(
+                    "option \"bgnbd\" of algorithm gamma_gamma must name a BG/NBD model, got {v}"
+                ),
+                "e.g. {\"bgnbd\": \"my_bgnbd_model\"}.",
+            ))
+        }
         _ => return Ok(options.clone()),
     };
     let m = crate::store::cache::load(catalog::resolve(&catalog::parse_ref(name)?)?)?;

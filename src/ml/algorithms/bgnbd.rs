@@ -1,4 +1,5 @@
-//! `algorithm => 'bgnbd'`: the BG/NBD buy-till-you-die model (ml::clv::bgnbd) over a relation of
+//! `algorithm => 'bgnbd'` (and, with the same recipe, 'pareto_nbd'): the BG/NBD buy-till-you-die
+//! model (ml::clv::bgnbd; Pareto/NBD: ml::clv::pareto_nbd) over a relation of
 //! customers' purchase histories: columns frequency, recency and t (as insight.clv_summary gives
 //! them; other names through options), read as they are (no scaling, NULL is an error).
 
@@ -25,17 +26,43 @@ pub const HISTORY_COLUMNS: [(&str, &str); 3] = [
     ("t", "t"),
 ];
 
-struct BgNbdRecipe {
+/// Which transaction model a history recipe fits.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Transactions {
+    BgNbd,
+    ParetoNbd,
+}
+
+impl Transactions {
+    fn name(self) -> &'static str {
+        match self {
+            Transactions::BgNbd => "BG/NBD",
+            Transactions::ParetoNbd => "Pareto/NBD",
+        }
+    }
+}
+
+/// A transaction model fitted on (frequency, recency, t): BG/NBD or Pareto/NBD.
+pub(super) struct HistoryRecipe {
+    model: Transactions,
     penalizer: f64,
     columns: [String; 3],
 }
 
 fn read_recipe(o: &Options, _: &RecipeContext) -> Result<Box<dyn Recipe>, Problem> {
+    read_history_recipe(o, Transactions::BgNbd)
+}
+
+pub(super) fn read_history_recipe(
+    o: &Options,
+    model: Transactions,
+) -> Result<Box<dyn Recipe>, Problem> {
     let mut columns: [String; 3] = Default::default();
     for (slot, (key, default)) in columns.iter_mut().zip(HISTORY_COLUMNS) {
         *slot = o.string(key)?.unwrap_or_else(|| default.to_string());
     }
-    Ok(Box::new(BgNbdRecipe {
+    Ok(Box::new(HistoryRecipe {
+        model,
         penalizer: o.f64_in(
             "penalizer",
             0.0,
@@ -47,7 +74,7 @@ fn read_recipe(o: &Options, _: &RecipeContext) -> Result<Box<dyn Recipe>, Proble
     }))
 }
 
-impl Recipe for BgNbdRecipe {
+impl Recipe for HistoryRecipe {
     fn fit(&self, data: &TrainingData, ctx: &FitContext) -> Result<Fitted, Problem> {
         let x = data.x;
         if x.cols != 3 {
@@ -68,40 +95,61 @@ impl Recipe for BgNbdRecipe {
         }
         if customers.iter().all(|c| c.x == 0.0) {
             return Err(Problem::data(
-                "no customer has a repeat purchase: BG/NBD cannot be fitted",
+                format!(
+                    "no customer has a repeat purchase: {} cannot be fitted",
+                    self.model.name()
+                ),
                 "Use a longer calibration period, or more customers.",
             ));
         }
-        let f = fit(&customers, self.penalizer, ctx.monitor);
-        if !f.converged || !f.log_likelihood.is_finite() {
+        let (estimator, params, log_likelihood, iterations, converged) = match self.model {
+            Transactions::BgNbd => {
+                let f = fit(&customers, self.penalizer, ctx.monitor);
+                let m = f.model;
+                let params = json!({ "r": m.r, "alpha": m.alpha, "a": m.a, "b": m.b });
+                (
+                    Estimator::BgNbd(m),
+                    params,
+                    f.log_likelihood,
+                    f.iterations,
+                    f.converged,
+                )
+            }
+            Transactions::ParetoNbd => {
+                let f = crate::ml::clv::pareto_nbd::fit(&customers, self.penalizer, ctx.monitor);
+                let m = f.model;
+                let params = json!({ "r": m.r, "alpha": m.alpha, "s": m.s, "beta": m.beta });
+                (
+                    Estimator::ParetoNbd(m),
+                    params,
+                    f.log_likelihood,
+                    f.iterations,
+                    f.converged,
+                )
+            }
+        };
+        if !converged || !log_likelihood.is_finite() {
             return Err(Problem::data(
                 format!(
-                    "the BG/NBD fit did not converge in {} iterations",
-                    f.iterations
+                    "the {} fit did not converge in {iterations} iterations",
+                    self.model.name()
                 ),
                 "Add a small penalizer, e.g. options => '{\"penalizer\": 0.001}'.",
             ));
         }
-        let m = f.model;
         let n = customers.len() as f64;
         let mut info = serde_json::Map::new();
-        info.insert(
-            "params".into(),
-            json!({ "r": m.r, "alpha": m.alpha, "a": m.a, "b": m.b }),
-        );
-        info.insert("log_likelihood".into(), json!(f.log_likelihood));
-        info.insert("mean_log_likelihood".into(), json!(f.log_likelihood / n));
-        info.insert("iterations".into(), json!(f.iterations));
-        info.insert("converged".into(), json!(f.converged));
+        info.insert("params".into(), params);
+        info.insert("log_likelihood".into(), json!(log_likelihood));
+        info.insert("mean_log_likelihood".into(), json!(log_likelihood / n));
+        info.insert("iterations".into(), json!(iterations));
+        info.insert("converged".into(), json!(converged));
         info.insert("customers".into(), json!(customers.len()));
         info.insert(
             "repeat_customers".into(),
             json!(customers.iter().filter(|c| c.x > 0.0).count()),
         );
-        Ok(Fitted {
-            estimator: Estimator::BgNbd(m),
-            info,
-        })
+        Ok(Fitted { estimator, info })
     }
 
     fn options(&self) -> Value {

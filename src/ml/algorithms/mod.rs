@@ -15,6 +15,7 @@ pub mod kmeans;
 pub mod linear;
 pub mod logistic;
 pub mod mlp;
+pub mod pareto_nbd;
 
 use super::linalg::Matrix;
 use super::model::Estimator;
@@ -33,13 +34,13 @@ pub static ALGORITHMS: &[&Algorithm] = &[
     &agglomerative::ALGORITHM,
     &bgnbd::ALGORITHM,
     &gamma_gamma::ALGORITHM,
+    &pareto_nbd::ALGORITHM,
 ];
 
 /// Algorithms of the SQL contract that later releases add (named in the unknown-algorithm error).
 pub const PLANNED: &[&str] = &[
     "gbdt",
     "random_forest",
-    "pareto_nbd",
     "text_logistic",
     "als",
     "item_knn",

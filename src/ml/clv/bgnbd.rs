@@ -10,7 +10,6 @@
 //! `penalizer` x the sum of the squared parameters.
 
 use crate::ml::monitor::Monitor;
-use crate::ml::optim::{minimize, LbfgsOptions};
 use crate::ml::special::{digamma, ln_gamma, ln_hyp2f1};
 use serde::{Deserialize, Serialize};
 
@@ -41,13 +40,7 @@ impl Customer {
     }
 }
 
-pub struct Fit {
-    pub model: BgNbd,
-    /// Sum of the customers' log-likelihoods at the optimum.
-    pub log_likelihood: f64,
-    pub iterations: usize,
-    pub converged: bool,
-}
+pub type Fit = super::Fit<BgNbd>;
 
 /// ln(e^u + e^v) without overflow.
 fn log_add(u: f64, v: f64) -> f64 {
@@ -136,6 +129,10 @@ impl BgNbd {
     }
 }
 
+/// The most repeat purchases a history may have (insight.clv_summary gives at most 36,599):
+/// the hypergeometric series of the predictions take about as many terms.
+pub const MAX_FREQUENCY: f64 = 100_000.0;
+
 /// Why a customer cannot be fitted: a negative or non-finite value, recency above T, or
 /// recency 0 with repeat purchases.
 pub fn check(c: &Customer) -> Result<(), &'static str> {
@@ -147,6 +144,11 @@ pub fn check(c: &Customer) -> Result<(), &'static str> {
     }
     if c.t_x > c.t {
         return Err("recency must not exceed T");
+    }
+    if c.x > MAX_FREQUENCY {
+        return Err(
+            "more than 100,000 repeat purchases is beyond what the models are computed for",
+        );
     }
     Ok(())
 }
@@ -204,29 +206,14 @@ pub fn fit(customers: &[Customer], penalizer: f64, monitor: &dyn Monitor) -> Fit
         for j in 0..4 {
             g[j] = -(grad[j] / n) * params[j] + 2.0 * penalizer * penalised[j] * penalised[j];
         }
-        let f = -sum / n + penalty;
-        if f.is_finite() && g.iter().all(|v| v.is_finite()) {
-            f
-        } else {
-            f64::INFINITY
-        }
+        -sum / n + penalty
     };
-    let result = minimize(
-        vec![0.0; 4],
-        objective,
-        &LbfgsOptions {
-            max_iter: 500,
-            gtol: 1e-9,
-            memory: 10,
-        },
-        monitor,
-        |_, _, _| {},
-    );
+    let (p, iterations, converged) = super::fit_log_params(4, objective, 500, 1e-9, monitor);
     let model = BgNbd {
-        r: result.x[0].exp(),
-        alpha: result.x[1].exp(),
-        a: result.x[2].exp(),
-        b: result.x[3].exp(),
+        r: p[0],
+        alpha: p[1],
+        a: p[2],
+        b: p[3],
     };
     let log_likelihood = customers
         .iter()
@@ -235,8 +222,8 @@ pub fn fit(customers: &[Customer], penalizer: f64, monitor: &dyn Monitor) -> Fit
     Fit {
         model,
         log_likelihood,
-        iterations: result.iterations,
-        converged: result.converged,
+        iterations,
+        converged,
     }
 }
 

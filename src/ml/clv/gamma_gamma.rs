@@ -10,7 +10,6 @@
 
 use super::bgnbd::{BgNbd, Customer};
 use crate::ml::monitor::Monitor;
-use crate::ml::optim::{minimize, LbfgsOptions};
 use crate::ml::special::{digamma, ln_gamma};
 use serde::{Deserialize, Serialize};
 
@@ -21,12 +20,7 @@ pub struct GammaGamma {
     pub v: f64,
 }
 
-pub struct Fit {
-    pub model: GammaGamma,
-    pub log_likelihood: f64,
-    pub iterations: usize,
-    pub converged: bool,
-}
+pub type Fit = super::Fit<GammaGamma>;
 
 impl GammaGamma {
     /// One repeat customer's log-likelihood and its gradient in (p, q, v).
@@ -101,28 +95,13 @@ pub fn fit(customers: &[(f64, f64)], penalizer: f64, monitor: &dyn Monitor) -> F
         for j in 0..3 {
             g[j] = -(grad[j] / n) * params[j] + 2.0 * penalizer * params[j] * params[j];
         }
-        let f = -sum / n + penalizer * params.iter().map(|v| v * v).sum::<f64>();
-        if f.is_finite() && g.iter().all(|v| v.is_finite()) {
-            f
-        } else {
-            f64::INFINITY
-        }
+        -sum / n + penalizer * params.iter().map(|v| v * v).sum::<f64>()
     };
-    let r = minimize(
-        vec![0.0; 3],
-        objective,
-        &LbfgsOptions {
-            max_iter: 1000,
-            gtol: 1e-10,
-            memory: 10,
-        },
-        monitor,
-        |_, _, _| {},
-    );
+    let (p, iterations, converged) = super::fit_log_params(3, objective, 1000, 1e-10, monitor);
     let model = GammaGamma {
-        p: r.x[0].exp(),
-        q: r.x[1].exp(),
-        v: r.x[2].exp(),
+        p: p[0],
+        q: p[1],
+        v: p[2],
     };
     let log_likelihood = customers
         .iter()
@@ -131,8 +110,8 @@ pub fn fit(customers: &[(f64, f64)], penalizer: f64, monitor: &dyn Monitor) -> F
     Fit {
         model,
         log_likelihood,
-        iterations: r.iterations,
-        converged: r.converged,
+        iterations,
+        converged,
     }
 }
 

@@ -30,7 +30,13 @@ impl Decimal {
         {
             return None;
         }
-        // trailing zeros kept: the sum has the largest scale of its terms, as SQL's sum(numeric)
+        // trailing zeros kept (the sum has the largest scale of its terms, as SQL's
+        // sum(numeric)) up to MAX_SCALE; beyond it only zeros may go
+        let frac = if frac.len() as u32 > MAX_SCALE {
+            frac.trim_end_matches('0')
+        } else {
+            frac
+        };
         if frac.len() as u32 > MAX_SCALE {
             return None;
         }
@@ -195,6 +201,7 @@ mod tests {
         assert_eq!(d("100").to_text(), "100");
         // 0.1 + 0.2 is 0.3, not 0.30000000000000004
         assert_eq!(d("0.1").checked_add(d("0.2")).unwrap().to_text(), "0.3");
+        assert_eq!(d("1.0000000000000").to_text(), "1");
         for bad in [
             "NaN",
             "Infinity",

@@ -70,19 +70,27 @@ impl Purchases {
         }
     }
 
-    pub fn add(&mut self, day: i32, amount: f64) {
+    /// Adds an order; false when its day's total is no longer a finite float8.
+    pub fn add(&mut self, day: i32, amount: f64) -> bool {
         if day > self.calibration_end {
             self.later += 1;
-        } else {
-            *self.days.entry(day).or_insert(0.0) += amount;
+            return true;
         }
+        let total = self.days.entry(day).or_insert(0.0);
+        *total += amount;
+        total.is_finite()
     }
 
-    pub fn merge(&mut self, other: Purchases) {
+    /// Adds another state of the same customer; false when a day's total is no longer finite.
+    pub fn merge(&mut self, other: Purchases) -> bool {
         self.later += other.later;
+        let mut finite = true;
         for (d, a) in other.days {
-            *self.days.entry(d).or_insert(0.0) += a;
+            let total = self.days.entry(d).or_insert(0.0);
+            *total += a;
+            finite &= total.is_finite();
         }
+        finite
     }
 
     /// None when no purchase falls on or before the calibration end (lifetimes leaves such a
@@ -143,17 +151,14 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            if i % 2 == 0 {
-                a.add(d, x)
-            } else {
-                b.add(d, x)
-            }
+            let into = if i % 2 == 0 { &mut a } else { &mut b };
+            assert!(into.add(d, x));
         }
-        a.merge(b);
+        assert!(a.merge(b));
         assert_eq!(a, p);
         assert_eq!(Purchases::new(5, Unit::Day).stats(), None);
         let mut one = Purchases::new(10, Unit::Month);
-        one.add(10, 4.0);
+        assert!(one.add(10, 4.0));
         assert_eq!(
             one.stats().unwrap(),
             ClvStats {

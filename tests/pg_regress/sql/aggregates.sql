@@ -127,7 +127,8 @@ SELECT try_sql($$SELECT * FROM insight.save_model('x', (SELECT m FROM agg_mlp_mo
 SELECT try_sql($$SELECT * FROM insight.save_model('x@2', (SELECT model FROM agg_models WHERE g = 'a'), ARRAY['a', 'b', 'c'])$$);
 SELECT try_sql($$SELECT * FROM insight.save_model('x', (SELECT model FROM agg_models WHERE g = 'a'), ARRAY['a', 'b', 'c'], deploy => 'maybe')$$);
 -- a tampered model: every single-byte change is refused or stores a whole model, never a crash
-SELECT count(*) FILTER (WHERE r = 'ok') + count(*) FILTER (WHERE r LIKE '22023: model %') = count(*) AS refused_or_whole, count(*) AS tries
+-- (the bundle's length varies with the timings in its metrics: about 160 tries)
+SELECT count(*) FILTER (WHERE r = 'ok') + count(*) FILTER (WHERE r LIKE '22023: model %') = count(*) AS refused_or_whole, count(*) > 100 AS tries
   FROM (SELECT try_sql(format($$SELECT * FROM insight.save_model('x_tampered', %L::bytea, ARRAY['a', 'b', 'c'], deploy => 'never')$$,
                               overlay(model placing decode(lpad(to_hex((get_byte(model, p) + 1) % 256), 2, '0'), 'hex') from p + 1 for 1))) AS r
           FROM agg_models, generate_series(0, length(model) - 1, 7) p WHERE g = 'a') t;

@@ -210,3 +210,39 @@ SELECT try_sql($$SELECT insight.rfm(order_date, 'NaN', '1997-06-30') FROM cdnow 
 SELECT try_sql($$SELECT insight.rfm(order_date, amount, order_date) FROM cdnow GROUP BY customer_id$$);
 SELECT try_sql($$SELECT insight.rfm(order_date, 0.0000000000001, '1997-06-30') FROM cdnow GROUP BY customer_id$$);
 SELECT try_sql($$SELECT insight.rfm(order_date, NULL, '1997-06-30') FROM cdnow GROUP BY customer_id$$);
+
+-- Pareto/NBD on the same histories: lifetimes 0.11.3's ParetoNBDFitter (restarted to tolerance
+-- 1e-12) gives r 0.5532770426525457, alpha 10.577683329623952, s 0.6062400207989389,
+-- beta 11.668736982279665, LL -9594.976178939543 (published: 0.55, 10.58, 0.61, 11.67, -9595.0);
+-- its likelihood is flat along s and beta, so parameters to 1e-3
+SELECT name, algorithm,
+       abs((metrics->'params'->>'r')::float8 / 0.5532770426525457 - 1) < 1e-3 AS r,
+       abs((metrics->'params'->>'alpha')::float8 / 10.577683329623952 - 1) < 1e-3 AS alpha,
+       abs((metrics->'params'->>'s')::float8 / 0.6062400207989389 - 1) < 1e-3 AS s,
+       abs((metrics->'params'->>'beta')::float8 / 11.668736982279665 - 1) < 1e-3 AS beta,
+       abs((metrics->>'log_likelihood')::float8 + 9594.976178939543) < 1e-4 AS log_likelihood
+  FROM insight.train('cdnow_pareto', 'ours', algorithm => 'pareto_nbd');
+-- P(alive) and expected purchases in 39 weeks, as lifetimes computes them (within 1e-3)
+SELECT h.x, abs(insight.p_alive('cdnow_pareto', ARRAY[h.x, h.t_x, h.t]) / h.alive - 1) < 1e-3 AS p_alive,
+       abs(insight.expected_purchases('cdnow_pareto', ARRAY[h.x, h.t_x, h.t], 39) / h.e39 - 1) < 1e-3 AS e39
+  FROM (VALUES (0, 0, 38.86, 0.29509581319194084, 0.1070588687138199),
+               (1, 30.43, 38.86, 0.8801912553833839, 0.8964847885433238),
+               (7, 29.43, 35.29, 0.8708206743421758, 4.596858256643976),
+               (200, 35.0, 38.0, 0.0009163497166330858, 0.12232313726089013)) h(x, t_x, t, alive, e39)
+ ORDER BY h.x;
+-- the two models on these customers: log-likelihoods (4 parameters each)
+SELECT m.name, round((m.metrics->>'log_likelihood')::numeric, 1) AS log_likelihood
+  FROM insight.models m WHERE m.name IN ('cdnow_bgnbd', 'cdnow_pareto') ORDER BY 1;
+
+-- found by attacking these functions: sums beyond float8 are 22003 (a parallel plan failed to
+-- read its state back), scores are finite or 22003 (NaN and Infinity came back), absurd
+-- frequencies are refused (the series ran seconds, deaf to cancel), exact amounts with trailing
+-- zeros are taken, a gamma_gamma option bgnbd that is not a name is refused
+SELECT try_sql($$SELECT insight.clv_summary(d, a, '2021-01-01') FROM (VALUES ('2020-01-01'::date, 1e308::numeric), ('2020-01-01', 1e308)) v(d, a)$$);
+SELECT try_sql($$SELECT insight.clv_summary(d, a, '2021-01-01') FROM (VALUES ('2020-01-01'::date, 1e308::numeric), ('2020-01-02', 1e308), ('2020-01-03', 1e308)) v(d, a)$$);
+SELECT try_sql($$SELECT insight.predict_clv('cdnow_gg', ARRAY[3, 10, 20, 10]::float8[], 1200, -0.999999)$$);
+SELECT try_sql($$SELECT insight.expected_purchases('cdnow_bgnbd', ARRAY[3, 10, 20]::float8[], 1e17)$$);
+SELECT try_sql($$SELECT insight.expected_purchases('cdnow_bgnbd', ARRAY[1e6, 19, 20]::float8[], 52)$$);
+SELECT insight.expected_purchases('cdnow_bgnbd', ARRAY[0, 0, 1e300]::float8[], 1e-320)::text AS no_negative_zero;
+SELECT (insight.rfm('2020-01-01', 1.0000000000000::numeric(20, 13), '2021-01-01')).monetary AS thirteen_decimals_of_zeros;
+SELECT try_sql($$SELECT * FROM insight.train('m2', 'ours', algorithm => 'gamma_gamma', options => '{"bgnbd": 5}')$$);
