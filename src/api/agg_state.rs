@@ -122,3 +122,84 @@ pub(crate) unsafe fn combine<T: StateKind>(
         }
     }
 }
+
+/// The serial function's work for a state that bincode writes as it is: the state's bytes, NULL
+/// for no state.
+pub(crate) unsafe fn serial<T: StateKind + serde::Serialize>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    function: &str,
+) -> pg_sys::Datum {
+    aggregate_context::<T>(fcinfo, function);
+    let Some(s) = arg(fcinfo, 0).and_then(|d| state_at::<T>(d).state.as_ref()) else {
+        return null(fcinfo);
+    };
+    bincode::serialize(s)
+        .expect("serialising to a Vec cannot fail")
+        .into_datum()
+        .expect("bytea")
+}
+
+/// The deserial function's work for such a state: the bytes read back with a limit (no length
+/// in them may claim more than there is) and `valid` checked, as if a stranger wrote them; the
+/// state goes in the calling (per-tuple) context, and combine moves it into the aggregate's.
+pub(crate) unsafe fn deserial<T: StateKind + serde::de::DeserializeOwned>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    function: &str,
+    valid: impl Fn(&T) -> bool,
+) -> pg_sys::Datum {
+    aggregate_context::<T>(fcinfo, function);
+    let Some(d) = arg(fcinfo, 0) else {
+        return null(fcinfo);
+    };
+    use bincode::Options;
+    let bytes = varlena_bytes(d);
+    let state: T = bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_limit(bytes.len() as u64)
+        .deserialize(bytes)
+        .ok()
+        .filter(|s| valid(s))
+        .unwrap_or_else(|| {
+            InsightError::corrupt(
+                format!("a partial state of {} cannot be read", T::AGGREGATES),
+                "",
+            )
+            .raise()
+        });
+    new_state(pg_sys::CurrentMemoryContext, state)
+}
+
+/// A final function's composite result: `values` as a row of the function's declared result
+/// type, which must have exactly these column `types` (an error if the type was altered).
+pub(crate) unsafe fn composite(
+    fcinfo: pg_sys::FunctionCallInfo,
+    function: &str,
+    type_name: &str,
+    types: &[pg_sys::Oid],
+    mut values: Vec<pg_sys::Datum>,
+) -> pg_sys::Datum {
+    let n = types.len();
+    let mut desc: pg_sys::TupleDesc = std::ptr::null_mut();
+    if pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut desc)
+        != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE
+        || desc.is_null()
+        || (*desc).natts as usize != n
+        || (*desc)
+            .attrs
+            .as_slice(n)
+            .iter()
+            .map(|a| a.atttypid)
+            .ne(types.iter().copied())
+        || values.len() != n
+    {
+        InsightError::corrupt(
+            format!("{function} must return {type_name}"),
+            "Reinstall the extension.",
+        )
+        .raise()
+    }
+    let desc = pg_sys::BlessTupleDesc(desc);
+    let mut nulls = vec![false; n];
+    let tuple = pg_sys::heap_form_tuple(desc, values.as_mut_ptr(), nulls.as_mut_ptr());
+    pg_sys::HeapTupleHeaderGetDatum((*tuple).t_data)
+}

@@ -7,7 +7,8 @@
 //! how a state is checked).
 
 use crate::api::agg_state::{
-    aggregate_context, arg, combine, new_state, null, state_at, varlena_bytes, StateKind,
+    aggregate_context, arg, combine, composite, deserial, new_state, null, serial, state_at,
+    varlena_bytes, StateKind,
 };
 use crate::error::{InsightError, OrRaise, Result};
 use crate::ml::clv::summary::{Purchases, Unit};
@@ -175,12 +176,7 @@ function_info_v1!(pg_finfo_insight_clv_summary_serial);
 pub unsafe extern "C-unwind" fn insight_clv_summary_serial(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    aggregate_context::<Purchases>(fcinfo, "insight._clv_summary_serial");
-    let Some(p) = arg(fcinfo, 0).and_then(|d| state_at::<Purchases>(d).state.as_ref()) else {
-        return null(fcinfo);
-    };
-    let bytes = bincode::serialize(p).expect("serialising to a Vec cannot fail");
-    bytes.into_datum().expect("bytea")
+    serial::<Purchases>(fcinfo, "insight._clv_summary_serial")
 }
 
 function_info_v1!(pg_finfo_insight_clv_summary_deserial);
@@ -191,24 +187,9 @@ function_info_v1!(pg_finfo_insight_clv_summary_deserial);
 pub unsafe extern "C-unwind" fn insight_clv_summary_deserial(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    aggregate_context::<Purchases>(fcinfo, "insight._clv_summary_deserial");
-    let Some(d) = arg(fcinfo, 0) else {
-        return null(fcinfo);
-    };
-    use bincode::Options;
-    let bytes = varlena_bytes(d);
-    let p: Purchases = bincode::DefaultOptions::new()
-        .with_fixint_encoding()
-        .with_limit(bytes.len() as u64)
-        .deserialize(bytes)
-        .ok()
-        .filter(|p: &Purchases| {
-            p.days.len() <= MAX_DAYS && p.days.values().all(|a| a.is_finite() && *a >= 0.0)
-        })
-        .unwrap_or_else(|| {
-            InsightError::corrupt("a partial clv_summary state cannot be read", "").raise()
-        });
-    new_state(pg_sys::CurrentMemoryContext, p)
+    deserial::<Purchases>(fcinfo, "insight._clv_summary_deserial", |p| {
+        p.days.len() <= MAX_DAYS && p.days.values().all(|a| a.is_finite() && *a >= 0.0)
+    })
 }
 
 function_info_v1!(pg_finfo_insight_clv_summary_final);
@@ -230,34 +211,23 @@ pub unsafe extern "C-unwind" fn insight_clv_summary_final(
     if !s.monetary_value.is_finite() {
         too_much().raise()
     }
-    let mut desc: pg_sys::TupleDesc = std::ptr::null_mut();
-    if pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut desc)
-        != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE
-        || desc.is_null()
-        || (*desc).natts != 4
-        || (*desc).attrs.as_slice(4).iter().map(|a| a.atttypid).ne([
+    composite(
+        fcinfo,
+        "insight._clv_summary_final",
+        "insight.clv_stats",
+        &[
             pg_sys::INT4OID,
             pg_sys::FLOAT8OID,
             pg_sys::FLOAT8OID,
             pg_sys::FLOAT8OID,
-        ])
-    {
-        InsightError::corrupt(
-            "insight._clv_summary_final must return insight.clv_stats",
-            "Reinstall the extension.",
-        )
-        .raise()
-    }
-    let desc = pg_sys::BlessTupleDesc(desc);
-    let mut values = [
-        pg_sys::Datum::from(s.frequency),
-        s.recency.into_datum().expect("float8"),
-        s.t.into_datum().expect("float8"),
-        s.monetary_value.into_datum().expect("float8"),
-    ];
-    let mut nulls = [false; 4];
-    let tuple = pg_sys::heap_form_tuple(desc, values.as_mut_ptr(), nulls.as_mut_ptr());
-    pg_sys::HeapTupleHeaderGetDatum((*tuple).t_data)
+        ],
+        vec![
+            pg_sys::Datum::from(s.frequency),
+            s.recency.into_datum().expect("float8"),
+            s.t.into_datum().expect("float8"),
+            s.monetary_value.into_datum().expect("float8"),
+        ],
+    )
 }
 
 // ------------------------------------------------------------------------------------------
@@ -542,14 +512,7 @@ function_info_v1!(pg_finfo_insight_rfm_serial);
 pub unsafe extern "C-unwind" fn insight_rfm_serial(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    aggregate_context::<Rfm>(fcinfo, "insight._rfm_serial");
-    let Some(r) = arg(fcinfo, 0).and_then(|d| state_at::<Rfm>(d).state.as_ref()) else {
-        return null(fcinfo);
-    };
-    bincode::serialize(r)
-        .expect("serialising to a Vec cannot fail")
-        .into_datum()
-        .expect("bytea")
+    serial::<Rfm>(fcinfo, "insight._rfm_serial")
 }
 
 function_info_v1!(pg_finfo_insight_rfm_deserial);
@@ -560,22 +523,9 @@ function_info_v1!(pg_finfo_insight_rfm_deserial);
 pub unsafe extern "C-unwind" fn insight_rfm_deserial(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    aggregate_context::<Rfm>(fcinfo, "insight._rfm_deserial");
-    let Some(d) = arg(fcinfo, 0) else {
-        return null(fcinfo);
-    };
-    use bincode::Options;
-    let bytes = varlena_bytes(d);
-    let r: Rfm = bincode::DefaultOptions::new()
-        .with_fixint_encoding()
-        .with_limit(bytes.len() as u64)
-        .deserialize(bytes)
-        .ok()
-        .filter(|r: &Rfm| {
-            r.monetary.scale <= rfm::MAX_SCALE && r.first.is_some() == r.last.is_some()
-        })
-        .unwrap_or_else(|| InsightError::corrupt("a partial rfm state cannot be read", "").raise());
-    new_state(pg_sys::CurrentMemoryContext, r)
+    deserial::<Rfm>(fcinfo, "insight._rfm_deserial", |r| {
+        r.monetary.scale <= rfm::MAX_SCALE && r.first.is_some() == r.last.is_some()
+    })
 }
 
 function_info_v1!(pg_finfo_insight_rfm_final);
@@ -593,25 +543,6 @@ pub unsafe extern "C-unwind" fn insight_rfm_final(
     else {
         return null(fcinfo);
     };
-    let mut desc: pg_sys::TupleDesc = std::ptr::null_mut();
-    if pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut desc)
-        != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE
-        || desc.is_null()
-        || (*desc).natts != 4
-        || (*desc).attrs.as_slice(4).iter().map(|a| a.atttypid).ne([
-            pg_sys::INT4OID,
-            pg_sys::INT4OID,
-            pg_sys::NUMERICOID,
-            pg_sys::INT4OID,
-        ])
-    {
-        InsightError::corrupt(
-            "insight._rfm_final must return insight.rfm_stats",
-            "Reinstall the extension.",
-        )
-        .raise()
-    }
-    let desc = pg_sys::BlessTupleDesc(desc);
     let text = std::ffi::CString::new(s.monetary.to_text()).expect("digits");
     let monetary: pgrx::AnyNumeric = pgrx::direct_function_call(
         pg_sys::numeric_in,
@@ -623,15 +554,23 @@ pub unsafe extern "C-unwind" fn insight_rfm_final(
     )
     .expect("numeric_in returns a numeric");
     let monetary = monetary.into_datum().expect("numeric");
-    let mut values = [
-        pg_sys::Datum::from(s.recency_days),
-        pg_sys::Datum::from(s.frequency.min(i32::MAX as i64) as i32),
-        monetary,
-        pg_sys::Datum::from(s.tenure_days),
-    ];
-    let mut nulls = [false; 4];
-    let tuple = pg_sys::heap_form_tuple(desc, values.as_mut_ptr(), nulls.as_mut_ptr());
-    pg_sys::HeapTupleHeaderGetDatum((*tuple).t_data)
+    composite(
+        fcinfo,
+        "insight._rfm_final",
+        "insight.rfm_stats",
+        &[
+            pg_sys::INT4OID,
+            pg_sys::INT4OID,
+            pg_sys::NUMERICOID,
+            pg_sys::INT4OID,
+        ],
+        vec![
+            pg_sys::Datum::from(s.recency_days),
+            pg_sys::Datum::from(s.frequency.min(i32::MAX as i64) as i32),
+            monetary,
+            pg_sys::Datum::from(s.tenure_days),
+        ],
+    )
 }
 
 /// The named RFM segment of recency, frequency and monetary scores (1 to 5 each, 5 the best:
