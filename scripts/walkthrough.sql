@@ -81,7 +81,7 @@ SELECT customer_id, (insight.clv_summary(order_date, amount, '2026-06-30')).* FR
 SELECT name, metrics->'params' AS fitted, insight.demo_truth()->'orders'->'bgnbd' AS true_params
   FROM insight.train('purchases', 'histories', algorithm => 'bgnbd');
 SELECT name, metrics->'params' AS fitted, insight.demo_truth()->'orders'->'gamma_gamma' AS true_params
-  FROM insight.train('value', 'histories', algorithm => 'gamma_gamma', options => '{"bgnbd": "purchases"}');
+  FROM insight.train('value', 'histories', algorithm => 'gamma_gamma', options => '{"transactions": "purchases"}');
 
 \echo '-- 13. The customers with the highest predicted value over the next 12 months (1% a month discount)'
 SELECT customer_id, frequency, round(recency::numeric, 1) AS recency_weeks, round(t::numeric, 1) AS age_weeks,

@@ -241,15 +241,10 @@ use pgrx::AnyElement;
 
 /// The transaction model (BG/NBD or Pareto/NBD) behind `m`, and the customer `x` (frequency,
 /// recency, t) checked.
-fn history<'m>(
-    model_name: &str,
-    m: &'m Model,
-    x: &[f64],
-    what: &str,
-) -> Result<(Transactions<'m>, Customer)> {
+fn history(model_name: &str, m: &Model, x: &[f64], what: &str) -> Result<(Transactions, Customer)> {
     let t = match &m.estimator {
-        Estimator::BgNbd(p) => Transactions::BgNbd(p),
-        Estimator::ParetoNbd(p) => Transactions::ParetoNbd(p),
+        Estimator::BgNbd(p) => Transactions::BgNbd(*p),
+        Estimator::ParetoNbd(p) => Transactions::ParetoNbd(*p),
         _ => {
             return Err(InsightError::not_supported(
                 format!("{what} needs a BG/NBD or Pareto/NBD model, but model \"{model_name}\" is not one (its task: {})", m.task.as_str()),
@@ -324,8 +319,9 @@ fn expected_purchases(
 }
 
 /// The value of a customer over the next `horizon` months (a whole number), discounted by
-/// `discount_rate` a month, from a Gamma-Gamma model paired with a BG/NBD model (options.bgnbd
-/// at training), as lifetimes' GammaGammaFitter.customer_lifetime_value computes it. The row has
+/// `discount_rate` a month, from a Gamma-Gamma model paired with a BG/NBD or Pareto/NBD model
+/// (options.transactions at training), as lifetimes' GammaGammaFitter.customer_lifetime_value
+/// computes it. The row has
 /// the model's frequency, recency, t and monetary_value columns (or ARRAY[...] in that order).
 #[pg_extern(stable, parallel_safe)]
 fn predict_clv(
@@ -339,19 +335,19 @@ fn predict_clv(
         scores(site, model, &row_or_array, true, |m, x, _| {
             let Estimator::GammaGamma {
                 model: gg,
-                bgnbd: paired,
+                transactions: paired,
                 per_month,
             } = &m.estimator
             else {
                 return Err(InsightError::not_supported(
                     format!("insight.predict_clv needs a Gamma-Gamma model, but model \"{model}\" is a {} model", m.task.as_str()),
-                    "Train one with algorithm => 'gamma_gamma' and options => '{\"bgnbd\": \"your_bgnbd_model\"}'.",
+                    "Train one with algorithm => 'gamma_gamma' and options => '{\"transactions\": \"your_bgnbd_model\"}'.",
                 ));
             };
-            let Some(bg) = paired else {
+            let Some(transactions) = paired else {
                 return Err(InsightError::not_supported(
-                    format!("Gamma-Gamma model \"{model}\" was trained without a BG/NBD model to count transactions"),
-                    "Train it again with options => '{\"bgnbd\": \"your_bgnbd_model\"}'.",
+                    format!("Gamma-Gamma model \"{model}\" was trained without a BG/NBD or Pareto/NBD model to count transactions"),
+                    "Train it again with options => '{\"transactions\": \"your_bgnbd_model\"}'.",
                 ));
             };
             if !(horizon.is_finite()
@@ -381,7 +377,14 @@ fn predict_clv(
                     )
                 })?;
             finite(
-                gg.clv(bg, &c, x[3], horizon as u32, discount_rate, *per_month),
+                gg.clv(
+                    transactions,
+                    &c,
+                    x[3],
+                    horizon as u32,
+                    discount_rate,
+                    *per_month,
+                ),
                 "lifetime value",
             )
         })

@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 
 pub const MAGIC: &[u8; 4] = b"PGIM";
 /// 1: linear models; 2: adds the MLP estimator; 3: adds segmentation (the KMeans estimator and
-/// task). Each adds enum variants at the end, so rows of every earlier version decode unchanged;
-/// the number tells an older release that it cannot read a newer row.
+/// task; in 0.2.0, unreleased, also hierarchical segmentation and the customer-value models).
+/// Each adds enum variants at the end, so rows of every earlier version decode unchanged; the
+/// number tells an older release that it cannot read a newer row.
 pub const FORMAT_VERSION: u16 = 3;
 /// More encoded inputs than this is not a model anyone trained (train caps categories at 1000 per
 /// column and PostgreSQL rows at 1600 columns).
@@ -68,11 +69,12 @@ pub enum Estimator {
     /// Pareto/NBD over (frequency, recency, T), as BG/NBD.
     ParetoNbd(super::clv::pareto_nbd::ParetoNbd),
     /// Gamma-Gamma over (frequency, recency, T, monetary_value): scored as the expected spend
-    /// per transaction; with the paired BG/NBD parameters it values customers (CLV), counting
-    /// `per_month` of the summary's units to a month.
+    /// per transaction; with a paired transaction model (BG/NBD or Pareto/NBD, its parameters
+    /// copied in at training) it values customers (CLV), counting `per_month` of the summary's
+    /// units to a month.
     GammaGamma {
         model: super::clv::gamma_gamma::GammaGamma,
-        bgnbd: Option<super::clv::bgnbd::BgNbd>,
+        transactions: Option<super::clv::Transactions>,
         per_month: f64,
     },
 }
@@ -277,11 +279,11 @@ impl Model {
             }),
             Estimator::GammaGamma {
                 model,
-                bgnbd,
+                transactions,
                 per_month,
             } => serde_json::json!({
                 "params": { "p": model.p, "q": model.q, "v": model.v },
-                "bgnbd_params": bgnbd.map(|b| serde_json::json!({ "r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b })),
+                "transactions": transactions.map(|t| t.to_json()),
                 "units_per_month": per_month,
                 "inputs": names,
             }),
@@ -447,14 +449,14 @@ impl Model {
             }
             Estimator::GammaGamma {
                 model,
-                bgnbd,
+                transactions,
                 per_month,
             } => {
                 let positive = |v: &f64| v.is_finite() && *v > 0.0;
                 let ok = [model.p, model.v].iter().all(positive)
                     && model.q.is_finite()
                     && model.q > 1.0
-                    && bgnbd.is_none_or(|b| [b.r, b.alpha, b.a, b.b].iter().all(positive))
+                    && transactions.is_none_or(|t| t.is_valid())
                     && [1.0, 4.345, 30.0].contains(per_month);
                 if self.task != Task::LifetimeValue || pre.width != 4 || !ok {
                     return Err("a Gamma-Gamma model needs 4 inputs, positive finite parameters and q above 1".into());

@@ -257,6 +257,12 @@ for label, model in (("default", pnf), ("refined", pnf2)):
               "P(alive)", R(model.conditional_probability_alive(x, tx, TT)))
     print("  E[X(39)] unconditional", R(model.expected_number_of_purchases_up_to_time(39)))
 
+print("CLV of the Gamma-Gamma fit of (d) paired with the refined Pareto/NBD fit (time=12, d=0.01, freq='W'):")
+for x, tx, TT, mv in ((2, 30.43, 38.86, 22.35), (7, 29.43, 35.29, 40.0), (25, 37.0, 38.0, 15.0)):
+    clv = ggf.customer_lifetime_value(pnf2, pd.Series([x]), pd.Series([tx]), pd.Series([TT]), pd.Series([mv]),
+                                      time=12, discount_rate=0.01, freq="W")
+    print("  CLV(x=%r, t_x=%r, T=%r, m=%r)" % (x, tx, TT, mv), R(clv.iloc[0]))
+
 # ---------------------------------------------------------------- high-precision cross-check of (c), (e)
 try:
     import mpmath as mp

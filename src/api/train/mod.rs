@@ -268,35 +268,45 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
     ))
 }
 
-/// The options as the algorithm reads them: for gamma_gamma paired with a BG/NBD model
-/// (options.bgnbd names it), that model's parameters copied in as options.bgnbd_params, so the
-/// new model keeps them whatever becomes of the other.
+/// The options as the algorithm reads them: for gamma_gamma paired with a transaction model
+/// (options.transactions, or options.bgnbd, names a BG/NBD or Pareto/NBD model), that model's
+/// parameters copied in as options.transactions_params, so the new model keeps them whatever
+/// becomes of the other.
 fn paired_options(algorithm: &Algorithm, options: &Value) -> Result<Value> {
-    let name = match options.get("bgnbd") {
-        Some(Value::String(n))
-            if algorithm.name == "gamma_gamma" && options.get("bgnbd_params").is_none() =>
-        {
-            n
-        }
-        Some(v) if algorithm.name == "gamma_gamma" && !v.is_string() && !v.is_null() => {
-            return Err(InsightError::invalid_parameter(
-                format!(
-                    "option \"bgnbd\" of algorithm gamma_gamma must name a BG/NBD model, got {v}"
-                ),
-                "e.g. {\"bgnbd\": \"my_bgnbd_model\"}.",
-            ))
-        }
+    if algorithm.name != "gamma_gamma" || options.get("transactions_params").is_some() {
+        return Ok(options.clone());
+    }
+    let (key, name) = match (options.get("transactions"), options.get("bgnbd")) {
+        (Some(v), None) => ("transactions", v),
+        (None, Some(v)) => ("bgnbd", v),
+        // neither (no pairing), or both (the recipe says which to drop)
         _ => return Ok(options.clone()),
     };
+    let name = match name {
+        Value::String(n) => n,
+        Value::Null => return Ok(options.clone()),
+        v => {
+            return Err(InsightError::invalid_parameter(
+                format!(
+                    "option \"{key}\" of algorithm gamma_gamma must name a BG/NBD or Pareto/NBD model, got {v}"
+                ),
+                "e.g. {\"transactions\": \"my_bgnbd_model\"}.",
+            ))
+        }
+    };
     let m = crate::store::cache::load(catalog::resolve(&catalog::parse_ref(name)?)?)?;
-    let crate::ml::model::Estimator::BgNbd(b) = &m.estimator else {
-        return Err(InsightError::invalid_parameter(
-            format!("option \"bgnbd\" names model \"{name}\", which is not a BG/NBD model"),
-            "Train one with algorithm => 'bgnbd' on the same customers' frequency, recency and t.",
-        ));
+    let transactions = match &m.estimator {
+        crate::ml::model::Estimator::BgNbd(b) => crate::ml::clv::Transactions::BgNbd(*b),
+        crate::ml::model::Estimator::ParetoNbd(p) => crate::ml::clv::Transactions::ParetoNbd(*p),
+        _ => {
+            return Err(InsightError::invalid_parameter(
+                format!("option \"{key}\" names model \"{name}\", which is not a BG/NBD or Pareto/NBD model"),
+                "Train one with algorithm => 'bgnbd' or 'pareto_nbd' on the same customers' frequency, recency and t.",
+            ))
+        }
     };
     let mut o = options.clone();
-    o["bgnbd_params"] = json!({ "r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b });
+    o["transactions_params"] = transactions.to_json();
     Ok(o)
 }
 

@@ -116,7 +116,12 @@ impl Recipe for HistoryRecipe {
                 )
             }
             Transactions::ParetoNbd => {
-                let f = crate::ml::clv::pareto_nbd::fit(&customers, self.penalizer, ctx.monitor);
+                let f = crate::ml::clv::pareto_nbd::fit(
+                    &customers,
+                    self.penalizer,
+                    ctx.par,
+                    ctx.monitor,
+                );
                 let m = f.model;
                 let params = json!({ "r": m.r, "alpha": m.alpha, "s": m.s, "beta": m.beta });
                 (

@@ -1,12 +1,14 @@
 //! `algorithm => 'gamma_gamma'`: spend per transaction (ml::clv::gamma_gamma) over customers'
 //! frequency and monetary_value, as insight.clv_summary gives them, fitted on the repeat
-//! customers (frequency > 0 and monetary_value > 0). Paired with a BG/NBD model (option
-//! `bgnbd`: a model name, whose parameters insight.train copies in as `bgnbd_params`) it
-//! also values customers: insight.predict_clv.
+//! customers (frequency > 0 and monetary_value > 0). Paired with a transaction model (option
+//! `transactions`, or its older name `bgnbd`: the name of a BG/NBD or Pareto/NBD model, whose
+//! parameters insight.train copies in as `transactions_params`) it also values customers:
+//! insight.predict_clv.
 
 use super::{Algorithm, FitContext, Fitted, Learns, Recipe, RecipeContext, TrainingData};
-use crate::ml::clv::bgnbd::{check_monetary, customer_of, BgNbd};
+use crate::ml::clv::bgnbd::{check_monetary, customer_of};
 use crate::ml::clv::gamma_gamma::fit;
+use crate::ml::clv::Transactions;
 use crate::ml::model::Estimator;
 use crate::ml::options::Options;
 use crate::ml::problem::Problem;
@@ -22,8 +24,9 @@ pub static ALGORITHM: Algorithm = Algorithm {
         "recency",
         "t",
         "monetary_value",
+        "transactions",
         "bgnbd",
-        "bgnbd_params",
+        "transactions_params",
         "unit",
     ],
     recipe: read_recipe,
@@ -40,8 +43,9 @@ pub const COLUMNS: [(&str, &str); 4] = [
 struct GammaGammaRecipe {
     penalizer: f64,
     columns: Vec<String>,
-    bgnbd_name: Option<String>,
-    bgnbd: Option<BgNbd>,
+    /// The paired model's name as given, and its parameters.
+    transactions_name: Option<String>,
+    transactions: Option<Transactions>,
     unit: &'static str,
 }
 
@@ -62,24 +66,23 @@ fn read_recipe(o: &Options, _: &RecipeContext) -> Result<Box<dyn Recipe>, Proble
                 .map(|v| v.unwrap_or_else(|| default.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let bgnbd = match o.object("bgnbd_params")? {
+    let transactions = match o.object("transactions_params")? {
         None => None,
-        Some(m) => {
-            let get = |k: &str| {
-                m.get(k)
-                    .and_then(Value::as_f64)
-                    .filter(|v| v.is_finite() && *v > 0.0)
-            };
-            match (get("r"), get("alpha"), get("a"), get("b")) {
-                (Some(r), Some(alpha), Some(a), Some(b)) => Some(BgNbd { r, alpha, a, b }),
-                _ => {
-                    return Err(Problem::option(
-                        "option \"bgnbd_params\" of algorithm gamma_gamma must hold positive r, alpha, a and b",
-                        "Name a BG/NBD model instead: {\"bgnbd\": \"my_bgnbd_model\"}.",
-                    ))
-                }
-            }
-        }
+        Some(m) => Some(
+            Transactions::from_json(&Value::Object(m.clone())).ok_or_else(|| {
+                Problem::option(
+                    "option \"transactions_params\" of algorithm gamma_gamma must hold the algorithm (bgnbd or pareto_nbd) and its positive parameters",
+                    "Name the model instead: {\"transactions\": \"my_bgnbd_model\"}.",
+                )
+            })?,
+        ),
+    };
+    let transactions_name = match (o.string("transactions")?, o.string("bgnbd")?) {
+        (Some(_), Some(_)) => return Err(Problem::option(
+            "options \"transactions\" and \"bgnbd\" of algorithm gamma_gamma name the same thing",
+            "Give only \"transactions\".",
+        )),
+        (a, b) => a.or(b),
     };
     Ok(Box::new(GammaGammaRecipe {
         penalizer: o.f64_in(
@@ -90,8 +93,8 @@ fn read_recipe(o: &Options, _: &RecipeContext) -> Result<Box<dyn Recipe>, Proble
             "a number >= 0 (lifetimes' penalizer_coef)",
         )?,
         columns,
-        bgnbd_name: o.string("bgnbd")?,
-        bgnbd,
+        transactions_name,
+        transactions,
         unit: o.choice("unit", "week", &["day", "week", "month"])?,
     }))
 }
@@ -155,16 +158,13 @@ impl Recipe for GammaGammaRecipe {
         info.insert("customers".into(), json!(x.rows));
         info.insert("iterations".into(), json!(f.iterations));
         info.insert("converged".into(), json!(f.converged));
-        if let Some(b) = &self.bgnbd {
-            info.insert(
-                "bgnbd_params".into(),
-                json!({ "r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b }),
-            );
+        if let Some(t) = &self.transactions {
+            info.insert("transactions".into(), t.to_json());
         }
         Ok(Fitted {
             estimator: Estimator::GammaGamma {
                 model: g,
-                bgnbd: self.bgnbd,
+                transactions: self.transactions,
                 per_month: per_month(self.unit),
             },
             info,
@@ -180,11 +180,11 @@ impl Recipe for GammaGammaRecipe {
             "monetary_value": self.columns[3],
             "unit": self.unit,
         });
-        if let Some(name) = &self.bgnbd_name {
-            v["bgnbd"] = json!(name);
+        if let Some(name) = &self.transactions_name {
+            v["transactions"] = json!(name);
         }
-        if let Some(b) = &self.bgnbd {
-            v["bgnbd_params"] = json!({ "r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b });
+        if let Some(t) = &self.transactions {
+            v["transactions_params"] = t.to_json();
         }
         v
     }

@@ -4,11 +4,12 @@
 //! customers' (frequency x, mean repeat amount m) by maximum likelihood over log-parameters, with
 //! lifetimes' objective (mean negative log-likelihood + penalizer x sum of squared parameters).
 //!
-//! Customer lifetime value pairs it with a BG/NBD model, as lifetimes'
-//! GammaGammaFitter.customer_lifetime_value does: the expected spend per transaction times the
-//! expected transactions of each month, each month discounted once at its end.
+//! Customer lifetime value pairs it with a transaction model (BG/NBD or Pareto/NBD), as
+//! lifetimes' GammaGammaFitter.customer_lifetime_value does: the expected spend per transaction
+//! times the expected transactions of each month, each month discounted once at its end.
 
-use super::bgnbd::{BgNbd, Customer};
+use super::bgnbd::Customer;
+use super::Transactions;
 use crate::ml::monitor::Monitor;
 use crate::ml::special::{digamma, ln_gamma};
 use serde::{Deserialize, Serialize};
@@ -50,11 +51,11 @@ impl GammaGamma {
     }
 
     /// Customer lifetime value over `months` months (a whole number) with a monthly
-    /// `discount_rate`, from a BG/NBD model in units of which `per_month` make a month (4.345 for
-    /// weeks, 30 for days, 1 for months: lifetimes' freq 'W', 'D', 'M').
+    /// `discount_rate`, from a transaction model in units of which `per_month` make a month (4.345
+    /// for weeks, 30 for days, 1 for months: lifetimes' freq 'W', 'D', 'M').
     pub fn clv(
         &self,
-        bgnbd: &BgNbd,
+        transactions: &Transactions,
         c: &Customer,
         m: f64,
         months: u32,
@@ -65,7 +66,7 @@ impl GammaGamma {
         let mut total = 0.0;
         let mut before = 0.0;
         for k in 1..=months {
-            let until = bgnbd.expected_purchases(c, k as f64 * per_month);
+            let until = transactions.expected_purchases(c, k as f64 * per_month);
             total += spend * (until - before) / (1.0 + discount_rate).powi(k as i32);
             before = until;
         }
@@ -119,6 +120,7 @@ pub fn fit(customers: &[(f64, f64)], penalizer: f64, monitor: &dyn Monitor) -> F
 mod tests {
     use super::*;
     use crate::ml::clv::bgnbd::tests::cdnow_summary;
+    use crate::ml::clv::bgnbd::BgNbd;
 
     #[test]
     fn the_gradient_is_the_derivative() {
@@ -202,8 +204,31 @@ mod tests {
             ((7.0, 29.43, 35.29, 40.0), 202.0650110203626),
             ((25.0, 37.0, 38.0, 15.0), 307.7818194562581),
         ] {
-            let got = lt.clv(&bg, &Customer { x, t_x, t }, m, 12, 0.01, 4.345);
+            let got = lt.clv(
+                &Transactions::BgNbd(bg),
+                &Customer { x, t_x, t },
+                m,
+                12,
+                0.01,
+                4.345,
+            );
             assert!((got / want - 1.0).abs() < 1e-9, "{got} vs {want}");
+        }
+        // paired with lifetimes' refined Pareto/NBD fit instead (clv_reference.out, section (e))
+        let pareto = crate::ml::clv::pareto_nbd::ParetoNbd {
+            r: 0.5532770426525457,
+            alpha: 10.577683329623952,
+            s: 0.6062400207989389,
+            beta: 11.668736982279665,
+        };
+        for ((x, t_x, t, m), want) in [
+            ((2.0, 30.43, 38.86, 22.35), 43.07854234869536),
+            ((7.0, 29.43, 35.29, 40.0), 218.76123209421536),
+            ((25.0, 37.0, 38.0, 15.0), 308.2298031073649),
+        ] {
+            let c = Customer { x, t_x, t };
+            let got = lt.clv(&Transactions::ParetoNbd(pareto), &c, m, 12, 0.01, 4.345);
+            assert!((got / want - 1.0).abs() < 1e-8, "{got} vs {want}");
         }
     }
 }

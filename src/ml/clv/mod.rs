@@ -1,5 +1,6 @@
 //! Customer lifetime value: the per-customer summary of raw orders that the buy-till-you-die
-//! models take (summary.rs), and the models (bgnbd.rs).
+//! models take (summary.rs), RFM (rfm.rs), and the models: BG/NBD (bgnbd.rs), Pareto/NBD
+//! (pareto_nbd.rs) and Gamma-Gamma (gamma_gamma.rs).
 
 pub mod bgnbd;
 pub mod gamma_gamma;
@@ -56,25 +57,84 @@ pub(crate) fn fit_log_params(
     )
 }
 use pareto_nbd::ParetoNbd;
+use serde::{Deserialize, Serialize};
 
-/// A model of when customers buy and drop out: what P(alive) and expected purchases come from.
-pub enum Transactions<'a> {
-    BgNbd(&'a BgNbd),
-    ParetoNbd(&'a ParetoNbd),
+/// A model of when customers buy and drop out: what P(alive) and expected purchases come from,
+/// and what a Gamma-Gamma model counts transactions with when it values customers.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub enum Transactions {
+    BgNbd(BgNbd),
+    ParetoNbd(ParetoNbd),
 }
 
-impl Transactions<'_> {
-    pub fn p_alive(&self, c: &Customer) -> f64 {
+impl Transactions {
+    pub fn p_alive(self, c: &Customer) -> f64 {
         match self {
             Transactions::BgNbd(m) => m.p_alive(c),
             Transactions::ParetoNbd(m) => m.p_alive(c),
         }
     }
 
-    pub fn expected_purchases(&self, c: &Customer, horizon: f64) -> f64 {
+    pub fn expected_purchases(self, c: &Customer, horizon: f64) -> f64 {
         match self {
             Transactions::BgNbd(m) => m.expected_purchases(c, horizon),
             Transactions::ParetoNbd(m) => m.expected_purchases(c, horizon),
         }
+    }
+
+    /// The algorithm's name in insight.train.
+    pub fn algorithm(self) -> &'static str {
+        match self {
+            Transactions::BgNbd(_) => "bgnbd",
+            Transactions::ParetoNbd(_) => "pareto_nbd",
+        }
+    }
+
+    /// The parameters by name, as model_info shows them.
+    pub fn params(self) -> serde_json::Value {
+        match self {
+            Transactions::BgNbd(m) => {
+                serde_json::json!({ "r": m.r, "alpha": m.alpha, "a": m.a, "b": m.b })
+            }
+            Transactions::ParetoNbd(m) => {
+                serde_json::json!({ "r": m.r, "alpha": m.alpha, "s": m.s, "beta": m.beta })
+            }
+        }
+    }
+
+    /// `{"algorithm": ..., "params": {...}}`: how a paired model is stored in options and shown.
+    pub fn to_json(self) -> serde_json::Value {
+        serde_json::json!({ "algorithm": self.algorithm(), "params": self.params() })
+    }
+
+    /// The inverse of `to_json`; None unless every parameter is there, finite and positive.
+    pub fn from_json(v: &serde_json::Value) -> Option<Transactions> {
+        let params = v.get("params")?;
+        let get = |k: &str| {
+            params
+                .get(k)
+                .and_then(serde_json::Value::as_f64)
+                .filter(|v| v.is_finite() && *v > 0.0)
+        };
+        match v.get("algorithm")?.as_str()? {
+            "bgnbd" => Some(Transactions::BgNbd(BgNbd {
+                r: get("r")?,
+                alpha: get("alpha")?,
+                a: get("a")?,
+                b: get("b")?,
+            })),
+            "pareto_nbd" => Some(Transactions::ParetoNbd(ParetoNbd {
+                r: get("r")?,
+                alpha: get("alpha")?,
+                s: get("s")?,
+                beta: get("beta")?,
+            })),
+            _ => None,
+        }
+    }
+
+    /// Every parameter finite and positive (a decoded model is checked with this).
+    pub fn is_valid(self) -> bool {
+        Transactions::from_json(&self.to_json()).is_some()
     }
 }

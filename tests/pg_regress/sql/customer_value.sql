@@ -122,7 +122,8 @@ SELECT try_sql($$SELECT insight.segment('cdnow_bgnbd', ARRAY[1, 2, 3])$$);
 SELECT try_sql($$SELECT insight.evaluate('cdnow_bgnbd', 'ours')$$);
 SELECT count(*) AS models_named_m FROM insight.models WHERE name = 'm';
 
--- Gamma-Gamma on the repeat customers, paired with the BG/NBD model: lifetimes 0.11.3's
+-- Gamma-Gamma on the repeat customers, paired with the BG/NBD model (option transactions, or
+-- its older name bgnbd, names it; its parameters are copied in): lifetimes 0.11.3's
 -- GammaGammaFitter(penalizer_coef=0) gives p 6.249572277637132, q 3.744224674758082,
 -- v 15.44352101835793, LL -4055.917694801871 (Fader and Hardie's note 025: 6.25, 3.74, 15.44)
 SELECT name, algorithm,
@@ -131,8 +132,11 @@ SELECT name, algorithm,
        abs((metrics->'params'->>'v')::float8 / 15.44352101835793 - 1) < 1e-5 AS v,
        abs((metrics->>'log_likelihood')::float8 + 4055.917694801871) < 1e-6 AS log_likelihood,
        metrics->>'repeat_customers' AS repeat_customers,
-       metrics->'bgnbd_params' = insight.model_info('cdnow_bgnbd')->'parameters'->'params' AS paired
-  FROM insight.train('cdnow_gg', 'ours', algorithm => 'gamma_gamma', options => '{"bgnbd": "cdnow_bgnbd"}');
+       metrics->'transactions'->>'algorithm' AS paired_with,
+       metrics->'transactions'->'params' = insight.model_info('cdnow_bgnbd')->'parameters'->'params' AS same_params
+  FROM insight.train('cdnow_gg', 'ours', algorithm => 'gamma_gamma', options => '{"transactions": "cdnow_bgnbd"}');
+SELECT insight.model_info('cdnow_gg')->'parameters'->'transactions'->>'algorithm' AS stored_pairing,
+       insight.model_info('cdnow_gg')->'options'->>'transactions' AS named;
 -- expected spend (insight.predict) and CLV over 12 months at 1% a month (lifetimes'
 -- conditional_expected_average_profit and customer_lifetime_value(time=12, discount_rate=0.01,
 -- freq='W'), within 1e-4 relative)
@@ -147,16 +151,18 @@ SELECT h.x, abs(insight.predict_clv('cdnow_gg', ARRAY[h.x, h.t_x, h.t, h.m], 12,
 SELECT customer_id, frequency, round(insight.predict_clv('cdnow_gg', o, 12, 0.01)::numeric, 2) AS clv_12_months
   FROM ours o ORDER BY insight.predict_clv('cdnow_gg', o, 12, 0.01) DESC, customer_id LIMIT 5;
 -- without a paired BG/NBD model the spend model still predicts spend, not value
-SELECT metrics->'bgnbd_params' IS NULL AS unpaired FROM insight.train('cdnow_gg_alone', 'ours', algorithm => 'gamma_gamma');
+SELECT metrics->'transactions' IS NULL AS unpaired FROM insight.train('cdnow_gg_alone', 'ours', algorithm => 'gamma_gamma');
 SELECT try_sql($$SELECT insight.predict_clv('cdnow_gg_alone', ARRAY[2, 30, 38, 22], 12)$$);
 SELECT try_sql($$SELECT insight.predict_clv('cdnow_bgnbd', ARRAY[2, 30, 38], 12)$$);
 SELECT try_sql($$SELECT insight.predict_clv('cdnow_gg', ARRAY[2, 30, 38, 22], 1.5)$$);
 SELECT try_sql($$SELECT insight.predict_clv('cdnow_gg', ARRAY[2, 30, 38, 22], 12, -1)$$);
 SELECT try_sql($$SELECT insight.predict_clv('cdnow_gg', ARRAY[2, 30, 38, -22], 12)$$);
 SELECT try_sql($$SELECT insight.p_alive('cdnow_gg', ARRAY[2, 30, 38, 22])$$);
-SELECT try_sql($$SELECT * FROM insight.train('m2', 'ours', algorithm => 'gamma_gamma', options => '{"bgnbd": "cdnow_gg"}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m2', 'ours', algorithm => 'gamma_gamma', options => '{"transactions": "cdnow_gg"}')$$);
 SELECT try_sql($$SELECT * FROM insight.train('m2', 'ours', algorithm => 'gamma_gamma', options => '{"bgnbd": "no_such_model"}')$$);
-SELECT try_sql($$SELECT * FROM insight.train('m2', 'ours', algorithm => 'gamma_gamma', options => '{"bgnbd_params": {"r": 1}}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m2', 'ours', algorithm => 'gamma_gamma', options => '{"transactions": "cdnow_bgnbd", "bgnbd": "cdnow_bgnbd"}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m2', 'ours', algorithm => 'gamma_gamma', options => '{"transactions_params": {"algorithm": "bgnbd", "params": {"r": 1}}}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m2', 'ours', algorithm => 'gamma_gamma', options => '{"transactions_params": {"algorithm": "kmeans", "params": {}}}')$$);
 SELECT try_sql($$SELECT * FROM insight.train('m2', 'ours', algorithm => 'gamma_gamma', options => '{"unit": "year"}')$$);
 SELECT try_sql($$SELECT * FROM insight.train('m2', 'no_repeats', algorithm => 'gamma_gamma', options => '{"monetary_value": "t"}')$$);
 SELECT try_sql($$SELECT * FROM insight.train('m2', 'ours', algorithm => 'bgnbd', options => '{"recency": "t"}')$$);
@@ -229,6 +235,16 @@ SELECT h.x, abs(insight.p_alive('cdnow_pareto', ARRAY[h.x, h.t_x, h.t]) / h.aliv
                (1, 30.43, 38.86, 0.8801912553833839, 0.8964847885433238),
                (7, 29.43, 35.29, 0.8708206743421758, 4.596858256643976),
                (200, 35.0, 38.0, 0.0009163497166330858, 0.12232313726089013)) h(x, t_x, t, alive, e39)
+ ORDER BY h.x;
+-- the Gamma-Gamma model paired with the Pareto/NBD model instead: CLV over 12 months at 1% a
+-- month as lifetimes' customer_lifetime_value(ParetoNBDFitter refined as above, ...) computes it
+-- (tests/reference/clv_reference.out, section (e)), within 1e-3 (the Pareto/NBD parameters' own
+-- tolerance)
+SELECT metrics->'transactions'->>'algorithm' AS paired_with
+  FROM insight.train('cdnow_gg_pareto', 'ours', algorithm => 'gamma_gamma', options => '{"transactions": "cdnow_pareto"}');
+SELECT h.x, abs(insight.predict_clv('cdnow_gg_pareto', ARRAY[h.x, h.t_x, h.t, h.m], 12, 0.01) / h.clv - 1) < 1e-3 AS clv
+  FROM (VALUES (2, 30.43, 38.86, 22.35, 43.07854234869536), (7, 29.43, 35.29, 40.0, 218.76123209421536),
+               (25, 37.0, 38.0, 15.0, 308.2298031073649)) h(x, t_x, t, m, clv)
  ORDER BY h.x;
 -- the two models on these customers: log-likelihoods (4 parameters each)
 SELECT m.name, round((m.metrics->>'log_likelihood')::numeric, 1) AS log_likelihood
