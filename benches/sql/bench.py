@@ -7,7 +7,6 @@ side alike, and is reported as the median of the per-round ratios with their spr
 never as the fastest run alone. Sides: the floor (the same arithmetic as a plain SQL expression),
 pg_insight, and what users do today (PL/Python + scikit-learn per row, or psycopg2 fetch +
 scikit-learn). Usage: bench.py [rounds] (default 5)."""
-import statistics
 import sys
 import time
 import warnings
@@ -18,51 +17,12 @@ import psycopg2
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 FEATURES = ", ".join(f"f{i}" for i in range(1, 21))
 warnings.filterwarnings("ignore")
-conn = psycopg2.connect(dbname="insight_bench", user="postgres")
-conn.autocommit = True
-cur = conn.cursor()
-
-
-def q(sql, *args):
-    cur.execute(sql, args or None)
-    return cur.fetchall() if cur.description else None
-
-
-def timed(fn):
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
-def sql_arm(sql, settings=""):
-    def run():
-        if settings:
-            cur.execute(settings)
-        cur.execute(sql)
-        cur.fetchall()
-    return run
+from benchlib import cur, q, sql_arm, timed  # noqa: F401  (timed: the Ward arms)
+from benchlib import interleave as _interleave, report
 
 
 def interleave(arms, rounds=ROUNDS):
-    """arms: [(name, fn)]; returns {name: [seconds per round]}."""
-    times = {name: [] for name, _ in arms}
-    for _ in range(rounds):
-        for name, fn in arms:
-            times[name].append(timed(fn))
-    return times
-
-
-def report(title, times, base=None):
-    print(f"\n### {title} ({ROUNDS} interleaved rounds)")
-    print("| what | median | min-max | " + (f"per round vs {base} | median ratio (min-max) |" if base else "|"))
-    print("|---|---|---|" + ("---|---|" if base else ""))
-    for name, ts in times.items():
-        line = f"| {name} | {statistics.median(ts) * 1000:,.0f} ms | {min(ts) * 1000:,.0f}-{max(ts) * 1000:,.0f} ms |"
-        if base:
-            r = [a / b for a, b in zip(ts, times[base])]
-            line += f" {', '.join(f'{x:.2f}' for x in r)} | {statistics.median(r):.2f}x ({min(r):.2f}-{max(r):.2f}) |"
-        print(line)
-    sys.stdout.flush()
+    return _interleave(arms, rounds)
 
 
 def in_fresh_backend(sql):

@@ -14,60 +14,24 @@ benches/sql/setup_clv.sql loaded.
 Every comparison is interleaved rounds reported as the median of per-round ratios and their
 spread (as bench.py). Usage: bench_clv.py [rounds] [parts] (default 5, "summaries,fits")."""
 import io
-import statistics
 import sys
-import time
 import warnings
 
 import pandas as pd
-import psycopg2
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 PARTS = (sys.argv[2] if len(sys.argv) > 2 else "summaries,fits").split(",")
 AS_OF = "2026-06-30"
 warnings.filterwarnings("ignore")
-conn = psycopg2.connect(dbname="insight_bench", user="postgres")
-conn.autocommit = True
-cur = conn.cursor()
-
-
-def q(sql):
-    cur.execute(sql)
-    return cur.fetchall() if cur.description else None
-
-
-def timed(fn):
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
-def sql_arm(sql, settings):
-    def run():
-        cur.execute(settings)
-        cur.execute(sql)
-        if cur.description:
-            cur.fetchall()
-    return run
+from benchlib import cur, interleave as _interleave, q, report, sql_arm as _sql_arm
 
 
 def interleave(arms, rounds=ROUNDS):
-    times = {name: [] for name, _ in arms}
-    for _ in range(rounds):
-        for name, fn in arms:
-            times[name].append(timed(fn))
-    return times
+    return _interleave(arms, rounds)
 
 
-def report(title, times, base, rounds=ROUNDS):
-    print(f"\n### {title} ({rounds} interleaved rounds)")
-    print(f"| what | median | min-max | per round vs {base} | median ratio (min-max) |")
-    print("|---|---|---|---|---|")
-    for name, ts in times.items():
-        r = [a / b for a, b in zip(ts, times[base])]
-        print(f"| {name} | {statistics.median(ts) * 1000:,.0f} ms | {min(ts) * 1000:,.0f}-{max(ts) * 1000:,.0f} ms "
-              f"| {', '.join(f'{x:.2f}' for x in r)} | {statistics.median(r):.2f}x ({min(r):.2f}-{max(r):.2f}) |")
-    sys.stdout.flush()
+def sql_arm(sql, settings):
+    return _sql_arm(sql, settings)
 
 
 SERIAL = "SET max_parallel_workers_per_gather = 0"

@@ -264,8 +264,14 @@ fn new_job(
                 InsightError::invalid_parameter(
                     format!("unknown algorithm \"{algorithm}\""),
                     format!(
-                        "fit_agg trains logistic, linear or mlp; available algorithms: {}.",
-                        algorithms::names().join(", ")
+                        "fit_agg trains {}.",
+                        algorithms::ALGORITHMS
+                            .iter()
+                            .filter(|a| a.learns.contains(&Learns::Classes)
+                                || a.learns.contains(&Learns::Values))
+                            .map(|a| a.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 )
             })?;
@@ -851,9 +857,13 @@ fn save(
         input.name = f.clone();
     }
     u.model.preprocessor.prepare();
-    if !["kmeans", "logistic", "linear", "mlp"].contains(&algorithm.name)
-        || u.model.task == crate::ml::model::Task::LifetimeValue
-    {
+    // what kmeans_agg and fit_agg train: k-means, and every supervised algorithm
+    let aggregated = algorithm.name == "kmeans"
+        || algorithm
+            .learns
+            .iter()
+            .any(|l| matches!(l, Learns::Classes | Learns::Values));
+    if !aggregated || u.model.task == crate::ml::model::Task::LifetimeValue {
         return Err(InsightError::invalid_parameter(
             format!(
                 "model was trained by algorithm \"{}\", which the training aggregates do not train",

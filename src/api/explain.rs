@@ -14,6 +14,8 @@ use pgrx::AnyElement;
 /// (binary), the class's softmax score (multiclass) or the predicted value (regression). Text
 /// columns' coefficients are centred on the training rows (Estimator::center_categories), so a
 /// category's contribution is its difference from an average row.
+/// Boosted trees: exact TreeSHAP values, plus `(baseline)` = the expected raw score over the
+/// training rows; the rows sum to the raw score (log-odds, class score or value) exactly.
 /// Networks: integrated gradients from the mean training row, plus `(baseline)` = the output at
 /// that row; the rows sum to the prediction (probability or value) up to 0.1%, and where the
 /// integration misses more than that (inputs far outside the training range), an
@@ -83,11 +85,13 @@ fn explain(
             let (c, b) = m
                 .explain(x, k)
                 .expect("every model but segmentation explains");
-            let linear = matches!(m.estimator, crate::ml::model::Estimator::Linear { .. });
-            // integrated gradients follow the path from the baseline in 1024 steps; far outside the
-            // training range the network saturates within the first step and the path misses the
-            // change: whatever the contributions do not reach is shown, never dropped
-            let unexplained = if linear {
+            use crate::ml::model::Estimator;
+            let linear = matches!(m.estimator, Estimator::Linear { .. });
+            // linear models and trees explain the raw score exactly; integrated gradients follow
+            // the path from the baseline in 1024 steps, and far outside the training range the
+            // network saturates within the first step and the path misses the change: whatever
+            // the contributions do not reach is shown, never dropped
+            let unexplained = if linear || matches!(m.estimator, Estimator::Boosted(_)) {
                 0.0
             } else {
                 out[k] - b - c.iter().sum::<f64>()
@@ -110,7 +114,15 @@ fn explain(
         .into_iter()
         .zip(x)
         .zip(contrib)
-        .map(|((n, v), c)| (n, Some(v + 0.0), c + 0.0, explained.clone()))
+        // a missing input (NaN, kept by impute native) has no value
+        .map(|((n, v), c)| {
+            (
+                n,
+                (!v.is_nan()).then_some(v + 0.0),
+                c + 0.0,
+                explained.clone(),
+            )
+        })
         .collect();
     out.push((
         if linear { "(intercept)" } else { "(baseline)" }.to_string(),

@@ -77,6 +77,9 @@ pub enum Estimator {
         transactions: Option<super::clv::Transactions>,
         per_month: f64,
     },
+    /// Gradient-boosted trees: raw scores as Linear's (log-odds, class scores, the value).
+    /// Missing inputs (NaN, from `impute: native`) follow each split's learned side.
+    Boosted(super::algorithms::gbdt::boost::Boosted),
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -195,6 +198,14 @@ impl Model {
             Estimator::BgNbd(m) => out[0] = m.p_alive(&super::clv::bgnbd::Customer::of(x)),
             Estimator::ParetoNbd(m) => out[0] = m.p_alive(&super::clv::bgnbd::Customer::of(x)),
             Estimator::GammaGamma { model, .. } => out[0] = model.expected_spend(x[0], x[3]),
+            Estimator::Boosted(b) => {
+                b.raw(x, out);
+                match self.task {
+                    Task::Binary => out[0] = sigmoid(out[0]),
+                    Task::Multiclass => softmax_in_place(out),
+                    _ => {}
+                }
+            }
         }
     }
 
@@ -222,11 +233,14 @@ impl Model {
     /// to. Linear models: coefficient x value and the intercept, in the score's units (log-odds
     /// for classifiers). Networks: integrated gradients from the mean training row, in the
     /// output's units (probability of `output`, or the value); base = output at that row.
+    /// Boosted trees: exact TreeSHAP values in the raw score's units (log-odds, class score,
+    /// value); base = the expected raw score over the training rows.
     /// None for models without an additive score (segmentation).
     pub fn explain(&self, x: &[f64], output: usize) -> Option<(Vec<f64>, f64)> {
         match &self.estimator {
             Estimator::Linear { .. } => self.linear_contributions(x, output),
             Estimator::Mlp(m) => Some(m.integrated_gradients(x, output, 1024)),
+            Estimator::Boosted(b) => Some(b.shap(x, output)),
             Estimator::KMeans { .. }
             | Estimator::Agglomerative { .. }
             | Estimator::BgNbd(_)
@@ -251,7 +265,8 @@ impl Model {
             | Estimator::Agglomerative { .. }
             | Estimator::BgNbd(_)
             | Estimator::ParetoNbd(_)
-            | Estimator::GammaGamma { .. } => None,
+            | Estimator::GammaGamma { .. }
+            | Estimator::Boosted(_) => None,
         }
     }
 
@@ -287,6 +302,24 @@ impl Model {
                 "units_per_month": per_month,
                 "inputs": names,
             }),
+            Estimator::Boosted(b) => {
+                let gain = b.gain_importance(self.preprocessor.width);
+                let total: f64 = gain.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+                let mut ranked: Vec<(usize, f64)> = gain.into_iter().enumerate().collect();
+                ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                serde_json::json!({
+                    "rounds": b.rounds(),
+                    "trees": b.trees.len(),
+                    "leaves": b.trees.iter().map(|t| t.leaf_value.len()).sum::<usize>(),
+                    "base_score": b.base,
+                    "inputs": names,
+                    // each input's share of the loss reduction of every split, largest first
+                    "gain_importance": ranked.iter().filter(|(_, g)| *g > 0.0).map(|&(j, g)| serde_json::json!({
+                        "input": names.get(j).cloned().unwrap_or_default(),
+                        "share": g / total,
+                    })).collect::<Vec<_>>(),
+                })
+            }
         }
     }
 
@@ -348,8 +381,10 @@ impl Model {
             }
             match &f.encoding {
                 Encoding::Scaled { mean, scale, fill } => {
-                    if !(mean.is_finite() && fill.is_finite() && scale.is_finite() && *scale != 0.0)
-                    {
+                    // a missing fill (impute native) only for trees, which route NaN
+                    let fill_ok = fill.is_finite()
+                        || (fill.is_nan() && matches!(self.estimator, Estimator::Boosted(_)));
+                    if !(mean.is_finite() && fill_ok && scale.is_finite() && *scale != 0.0) {
                         return Err(format!(
                             "feature {} has a non-finite or zero scaling",
                             f.name
@@ -462,6 +497,20 @@ impl Model {
                     return Err("a Gamma-Gamma model needs 4 inputs, positive finite parameters and q above 1".into());
                 }
                 Ok(())
+            }
+            Estimator::Boosted(b) => {
+                let fits_task = matches!(
+                    self.task,
+                    Task::Binary | Task::Multiclass | Task::Regression
+                ) && b.outputs == k;
+                if !fits_task {
+                    return Err(format!(
+                        "boosted trees with {} outputs for a {} model with {k} outputs",
+                        b.outputs,
+                        self.task.as_str()
+                    ));
+                }
+                b.check(pre.width)
             }
         }
     }

@@ -131,6 +131,16 @@ impl<'a> Options<'a> {
         }
     }
 
+    /// true, false, or "auto" (and absent or null): Some(true), Some(false), None.
+    pub fn bool_or_auto(&self, key: &'static str) -> Result<Option<bool>, Problem> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) if s == "auto" => Ok(None),
+            _ => Err(self.bad(key, "true, false or \"auto\"")),
+        }
+    }
+
     /// One of the given words, or the default.
     pub fn choice(
         &self,

@@ -31,6 +31,9 @@ pub enum Impute {
     Median,
     Zero,
     Error,
+    /// Missing stays missing: a NULL number is encoded as NaN (a NULL category as no category),
+    /// for estimators that learn where missing values go (trees).
+    Native,
 }
 
 impl Impute {
@@ -40,6 +43,7 @@ impl Impute {
             "median" => Some(Impute::Median),
             "zero" => Some(Impute::Zero),
             "error" => Some(Impute::Error),
+            "native" => Some(Impute::Native),
             _ => None,
         }
     }
@@ -55,15 +59,23 @@ pub struct PrepOptions {
 }
 
 impl PrepOptions {
-    /// The preprocessing options every algorithm takes.
-    pub fn read(o: &super::options::Options) -> Result<PrepOptions, super::problem::Problem> {
-        Ok(PrepOptions {
-            impute: Impute::parse(o.choice(
+    /// The preprocessing options every algorithm takes; `native_missing` algorithms (trees) also
+    /// take `impute: native`, their default.
+    pub fn read(
+        o: &super::options::Options,
+        native_missing: bool,
+    ) -> Result<PrepOptions, super::problem::Problem> {
+        let impute = if native_missing {
+            o.choice(
                 "impute",
-                "mean",
-                &["mean", "median", "zero", "error"],
-            )?)
-            .expect("choice returns one of the listed words"),
+                "native",
+                &["native", "mean", "median", "zero", "error"],
+            )?
+        } else {
+            o.choice("impute", "mean", &["mean", "median", "zero", "error"])?
+        };
+        Ok(PrepOptions {
+            impute: Impute::parse(impute).expect("choice returns one of the listed words"),
             max_categories: o.usize_in("max_categories", 20, 1, 1000)?,
             scale: o.bool("scale", true)?,
         })
@@ -256,6 +268,7 @@ impl Preprocessor {
                     let var = vals.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
                     let fill = match opts.impute {
                         Impute::Mean | Impute::Error => mean,
+                        Impute::Native => f64::NAN,
                         Impute::Zero => 0.0,
                         Impute::Median => {
                             vals.sort_by(f64::total_cmp);
@@ -312,7 +325,7 @@ impl Preprocessor {
                     order.truncate(opts.max_categories.max(1));
                     let categories: Vec<String> = order.iter().map(|&c| dict[c].clone()).collect();
                     let null_slot = match opts.impute {
-                        Impute::Zero => None,
+                        Impute::Zero | Impute::Native => None,
                         _ => Some(0), // the most frequent category
                     };
                     Encoding::OneHot {

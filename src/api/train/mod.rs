@@ -338,7 +338,7 @@ impl Setup {
                 scale: false,
             }
         } else {
-            PrepOptions::read(&opts)?
+            PrepOptions::read(&opts, algorithm.native_missing)?
         };
         let classifier = match learns {
             Learns::Classes => Some(ClassifierOptions::read(&opts)?),

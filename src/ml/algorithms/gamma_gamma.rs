@@ -29,6 +29,7 @@ pub static ALGORITHM: Algorithm = Algorithm {
         "transactions_params",
         "unit",
     ],
+    native_missing: false,
     recipe: read_recipe,
 };
 

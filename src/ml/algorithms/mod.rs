@@ -11,6 +11,7 @@
 pub mod agglomerative;
 pub mod bgnbd;
 pub mod gamma_gamma;
+pub mod gbdt;
 pub mod kmeans;
 pub mod linear;
 pub mod logistic;
@@ -30,6 +31,7 @@ pub static ALGORITHMS: &[&Algorithm] = &[
     &logistic::ALGORITHM,
     &linear::ALGORITHM,
     &mlp::ALGORITHM,
+    &gbdt::ALGORITHM,
     &kmeans::ALGORITHM,
     &agglomerative::ALGORITHM,
     &bgnbd::ALGORITHM,
@@ -39,7 +41,6 @@ pub static ALGORITHMS: &[&Algorithm] = &[
 
 /// Algorithms of the SQL contract that later releases add (named in the unknown-algorithm error).
 pub const PLANNED: &[&str] = &[
-    "gbdt",
     "random_forest",
     "text_logistic",
     "als",
@@ -80,6 +81,9 @@ pub struct Algorithm {
     /// Its own option keys; the pipeline's (preprocessing, and classifier options for algorithms
     /// that learn classes) come on top.
     pub options: &'static [&'static str],
+    /// Whether it takes missing numbers as they are (NaN in the encoded inputs): then option
+    /// `impute` also takes `native`, its default.
+    pub native_missing: bool,
     /// Reads its options into a recipe. Runs before any data is read.
     pub recipe: ReadRecipe,
 }

@@ -42,6 +42,7 @@ pub static ALGORITHM: Algorithm = Algorithm {
         "tol",
         "seed",
     ],
+    native_missing: false,
     recipe: read_recipe,
 };
 

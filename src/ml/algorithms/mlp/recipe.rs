@@ -32,6 +32,7 @@ pub static ALGORITHM: Algorithm = Algorithm {
         "skip_connection",
         "seed",
     ],
+    native_missing: false,
     recipe: read_recipe,
 };
 

@@ -1,0 +1,498 @@
+//! Growing one tree on gradients and hessians, leaf-wise (best-first, as LightGBM and
+//! scikit-learn's HistGradientBoosting grow them): the leaf whose best split reduces the loss
+//! most is split next, until `max_leaves`, `max_depth` or no split gains. A split is found from
+//! per-input histograms of (gradient, hessian, rows) over the bins; a child's histogram is built
+//! from its rows only for the smaller child, the larger one's is the parent's minus it.
+
+use super::bins::{Binned, MISSING};
+use super::tree::Tree;
+use crate::ml::monitor::Monitor;
+use crate::ml::parallel::Parallel;
+
+#[derive(Clone, Copy)]
+pub struct GrowOptions {
+    pub max_leaves: usize,
+    /// 0: unlimited.
+    pub max_depth: usize,
+    pub min_samples_leaf: usize,
+    pub l2: f64,
+    pub learning_rate: f64,
+}
+
+/// scikit-learn's min_hessian_to_split: a child with less curvature than this is not split off.
+const MIN_HESSIAN: f64 = 1e-3;
+/// Below this many rows a histogram is built on one thread (handing out work costs more).
+const PARALLEL_ROWS: usize = 4096;
+
+/// (sum of gradients, sum of hessians, rows) of a bin or a node.
+#[derive(Clone, Copy, Default, Debug)]
+struct Stats {
+    g: f64,
+    h: f64,
+    n: f64,
+}
+
+impl Stats {
+    fn add(&mut self, o: Stats) {
+        self.g += o.g;
+        self.h += o.h;
+        self.n += o.n;
+    }
+
+    fn minus(self, o: Stats) -> Stats {
+        Stats {
+            g: self.g - o.g,
+            h: self.h - o.h,
+            n: self.n - o.n,
+        }
+    }
+
+    fn score(self, l2: f64) -> f64 {
+        self.g * self.g / (self.h + l2)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Split {
+    input: usize,
+    /// Bins <= bin go left.
+    bin: u8,
+    missing_left: bool,
+    gain: f64,
+    left: Stats,
+}
+
+/// Where a leaf's histograms start for each input: bins of input j are
+/// hist[offsets[j]..offsets[j + 1]], the last of them the missing bin.
+struct Layout {
+    offsets: Vec<usize>,
+}
+
+impl Layout {
+    fn new(b: &Binned) -> Layout {
+        let mut offsets = vec![0];
+        for ib in &b.inputs {
+            offsets.push(offsets.last().unwrap() + ib.value_bins() + 1);
+        }
+        Layout { offsets }
+    }
+
+    fn size(&self) -> usize {
+        *self.offsets.last().unwrap()
+    }
+}
+
+struct Leaf {
+    start: usize,
+    end: usize,
+    depth: usize,
+    total: Stats,
+    hist: Vec<Stats>,
+    best: Option<Split>,
+    /// The split node that points here, and on which side; None for the root.
+    parent: Option<(usize, bool)>,
+}
+
+/// A grown tree, and for each of its leaves the training rows (indices into the binned rows)
+/// that landed there: what the caller adds the leaf's value to.
+pub struct Grown {
+    pub tree: Tree,
+    pub leaf_rows: Vec<Vec<u32>>,
+}
+
+/// Grows a tree on `rows` (indices into `binned`) of gradients `g` and hessians `h` (indexed
+/// by binned row), splitting only on the inputs marked in `allowed`.
+#[allow(clippy::too_many_arguments)]
+pub fn grow(
+    binned: &Binned,
+    g: &[f64],
+    h: &[f64],
+    rows: Vec<u32>,
+    allowed: &[bool],
+    o: &GrowOptions,
+    par: &Parallel,
+    monitor: &dyn Monitor,
+) -> Grown {
+    let layout = Layout::new(binned);
+    let mut order = rows;
+    let n = order.len();
+    let hist = histogram(binned, &layout, g, h, &order, allowed, par);
+    let total = node_total(&hist, &layout, allowed, g, h, &order);
+    let mut leaves = vec![Leaf {
+        start: 0,
+        end: n,
+        depth: 0,
+        total,
+        hist,
+        best: None,
+        parent: None,
+    }];
+    leaves[0].best = best_split(&leaves[0], binned, &layout, allowed, o);
+    let mut tree = Tree::leaf(0.0, 0.0);
+    tree.leaf_value.clear();
+    tree.leaf_cover.clear();
+    let mut scratch: Vec<u32> = Vec::with_capacity(n);
+    while leaves.len() < o.max_leaves.max(1) {
+        let Some((pick, split)) = leaves
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| l.best.map(|s| (i, s)))
+            .max_by(|a, b| a.1.gain.total_cmp(&b.1.gain).then(b.0.cmp(&a.0)))
+        else {
+            break;
+        };
+        monitor.checkpoint();
+        let leaf = leaves.swap_remove(pick);
+        // the new split node
+        let node = tree.input.len();
+        tree.input.push(split.input as u32);
+        // bin = the last value bin: every value left, missing right
+        tree.threshold.push(
+            binned.inputs[split.input]
+                .thresholds
+                .get(split.bin as usize)
+                .copied()
+                .unwrap_or(f64::MAX),
+        );
+        tree.missing_left.push(split.missing_left);
+        tree.left.push(0);
+        tree.right.push(0);
+        tree.gain.push(split.gain);
+        tree.node_cover.push(leaf.total.n);
+        if let Some((p, is_left)) = leaf.parent {
+            if is_left {
+                tree.left[p] = node as i32;
+            } else {
+                tree.right[p] = node as i32;
+            }
+        }
+        // partition the leaf's rows: left first, order kept
+        let codes = binned.input(split.input);
+        let goes_left = |r: u32| {
+            let c = codes[r as usize];
+            if c == MISSING {
+                split.missing_left
+            } else {
+                c <= split.bin
+            }
+        };
+        scratch.clear();
+        let mut w = leaf.start;
+        for i in leaf.start..leaf.end {
+            let r = order[i];
+            if goes_left(r) {
+                order[w] = r;
+                w += 1;
+            } else {
+                scratch.push(r);
+            }
+        }
+        order[w..leaf.end].copy_from_slice(&scratch);
+        let (ls, le, rs, re) = (leaf.start, w, w, leaf.end);
+        // the smaller child's histogram from its rows, the other's by subtraction
+        let left_smaller = le - ls <= re - rs;
+        let small_rows = if left_smaller {
+            &order[ls..le]
+        } else {
+            &order[rs..re]
+        };
+        let small = histogram(binned, &layout, g, h, small_rows, allowed, par);
+        let mut large = leaf.hist;
+        for (a, b) in large.iter_mut().zip(&small) {
+            *a = a.minus(*b);
+        }
+        let (lh, rh) = if left_smaller {
+            (small, large)
+        } else {
+            (large, small)
+        };
+        let right_total = leaf.total.minus(split.left);
+        for (start, end, total, hist, is_left) in [
+            (ls, le, split.left, lh, true),
+            (rs, re, right_total, rh, false),
+        ] {
+            let mut child = Leaf {
+                start,
+                end,
+                depth: leaf.depth + 1,
+                total,
+                hist,
+                best: None,
+                parent: Some((node, is_left)),
+            };
+            child.best = best_split(&child, binned, &layout, allowed, o);
+            leaves.push(child);
+        }
+    }
+    // the remaining leaves, in row order, become the tree's leaves
+    leaves.sort_by_key(|l| l.start);
+    let mut leaf_rows = Vec::with_capacity(leaves.len());
+    for (i, l) in leaves.iter().enumerate() {
+        let value = -o.learning_rate * l.total.g / (l.total.h + o.l2);
+        // a leaf without hessian (all weights zero) predicts nothing
+        tree.leaf_value
+            .push(if value.is_finite() { value } else { 0.0 });
+        tree.leaf_cover.push(l.total.n);
+        if let Some((p, is_left)) = l.parent {
+            if is_left {
+                tree.left[p] = !(i as i32);
+            } else {
+                tree.right[p] = !(i as i32);
+            }
+        }
+        leaf_rows.push(order[l.start..l.end].to_vec());
+    }
+    // split nodes were numbered in the order they split: a child after its parent
+    Grown { tree, leaf_rows }
+}
+
+/// Per-input histograms of the given rows (inputs not allowed stay empty).
+fn histogram(
+    binned: &Binned,
+    layout: &Layout,
+    g: &[f64],
+    h: &[f64],
+    rows: &[u32],
+    allowed: &[bool],
+    par: &Parallel,
+) -> Vec<Stats> {
+    let inputs: Vec<usize> = (0..binned.inputs.len()).filter(|&j| allowed[j]).collect();
+    let one = |j: usize| -> Vec<Stats> {
+        let nb = layout.offsets[j + 1] - layout.offsets[j];
+        let mut hist = vec![Stats::default(); nb];
+        let codes = binned.input(j);
+        let missing = nb - 1;
+        for &r in rows {
+            let r = r as usize;
+            let c = codes[r];
+            let b = if c == MISSING { missing } else { c as usize };
+            let s = &mut hist[b];
+            s.g += g[r];
+            s.h += h[r];
+            s.n += 1.0;
+        }
+        hist
+    };
+    let parts: Vec<Vec<Stats>> = if rows.len() < PARALLEL_ROWS || par.threads() == 1 {
+        inputs.iter().map(|&j| one(j)).collect()
+    } else {
+        par.map(&inputs, |&j| one(j))
+    };
+    let mut out = vec![Stats::default(); layout.size()];
+    for (&j, part) in inputs.iter().zip(parts) {
+        out[layout.offsets[j]..layout.offsets[j + 1]].copy_from_slice(&part);
+    }
+    out
+}
+
+/// A node's totals: from the first allowed input's histogram (every row is in one of its bins),
+/// or from the rows when no input is allowed.
+fn node_total(
+    hist: &[Stats],
+    layout: &Layout,
+    allowed: &[bool],
+    g: &[f64],
+    h: &[f64],
+    rows: &[u32],
+) -> Stats {
+    match allowed.iter().position(|&a| a) {
+        Some(j) => {
+            let mut t = Stats::default();
+            for s in &hist[layout.offsets[j]..layout.offsets[j + 1]] {
+                t.add(*s);
+            }
+            t
+        }
+        None => {
+            let mut t = Stats::default();
+            for &r in rows {
+                t.add(Stats {
+                    g: g[r as usize],
+                    h: h[r as usize],
+                    n: 1.0,
+                });
+            }
+            t
+        }
+    }
+}
+
+/// The split of a leaf that reduces the loss most, if any may be made. Candidates and ties go
+/// as in scikit-learn 1.2 (splitting.pyx), so that both grow the same trees: inputs in order; per
+/// input first every bin with missing values right (and, for an input with missing values in
+/// training, all values left and missing right), then bins from the top with missing values
+/// left; a later candidate must gain strictly more. An input without missing values in training
+/// sends them, at scoring, to the child that had more rows.
+fn best_split(
+    leaf: &Leaf,
+    binned: &Binned,
+    layout: &Layout,
+    allowed: &[bool],
+    o: &GrowOptions,
+) -> Option<Split> {
+    let min = o.min_samples_leaf.max(1) as f64;
+    if leaf.total.n < 2.0 * min || (o.max_depth > 0 && leaf.depth >= o.max_depth) {
+        return None;
+    }
+    let parent = leaf.total.score(o.l2);
+    let mut best: Option<Split> = None;
+    let mut consider = |j: usize, bin: usize, left: Stats, missing_left: bool| {
+        let right = leaf.total.minus(left);
+        if left.n < min || right.n < min || left.h < MIN_HESSIAN || right.h < MIN_HESSIAN {
+            return;
+        }
+        let gain = 0.5 * (left.score(o.l2) + right.score(o.l2) - parent);
+        // "more" by a margin above rounding: two candidates that split the rows alike (an empty
+        // bin between them, or no missing row in the node) differ only in the last bits, and
+        // the first must win, not whichever rounding favours
+        if gain > 1e-12 && best.is_none_or(|s| gain > s.gain * (1.0 + 1e-10)) {
+            best = Some(Split {
+                input: j,
+                bin: bin as u8,
+                missing_left: if binned.inputs[j].has_missing {
+                    missing_left
+                } else {
+                    left.n > right.n
+                },
+                gain,
+                left,
+            });
+        }
+    };
+    for (j, ib) in binned.inputs.iter().enumerate() {
+        let values = ib.value_bins();
+        if !allowed[j] || (values < 2 && !ib.has_missing) {
+            continue;
+        }
+        let hist = &leaf.hist[layout.offsets[j]..layout.offsets[j + 1]];
+        // missing right: bins 0..=b left; with missing values also every value left
+        let last = if ib.has_missing { values } else { values - 1 };
+        let mut acc = Stats::default();
+        for (b, s) in hist[..last].iter().enumerate() {
+            acc.add(*s);
+            consider(j, b, acc, false);
+        }
+        if ib.has_missing {
+            // missing left: bins 0..=b and the missing ones left, from the top bin down
+            let mut above = Stats::default();
+            for b in (0..values - 1).rev() {
+                above.add(hist[b + 1]);
+                consider(j, b, leaf.total.minus(above), true);
+            }
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ml::linalg::Matrix;
+    use crate::ml::monitor::Silent;
+
+    fn opts() -> GrowOptions {
+        GrowOptions {
+            max_leaves: 31,
+            max_depth: 0,
+            min_samples_leaf: 1,
+            l2: 0.0,
+            learning_rate: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_step_function_is_found_exactly() {
+        // y = 5 where x > 3 else -1; squared loss from 0: g = -y, h = 1
+        let xs: Vec<Vec<f64>> = (0..100).map(|i| vec![i as f64 / 10.0]).collect();
+        let y: Vec<f64> = xs
+            .iter()
+            .map(|r| if r[0] > 3.0 { 5.0 } else { -1.0 })
+            .collect();
+        let x = Matrix::from_rows(&xs);
+        let rows: Vec<usize> = (0..100).collect();
+        let b = Binned::new(&x, &rows, 255, &Parallel::serial());
+        let g: Vec<f64> = y.iter().map(|v| -v).collect();
+        let h = vec![1.0; 100];
+        let grown = grow(
+            &b,
+            &g,
+            &h,
+            (0..100).collect(),
+            &[true],
+            &opts(),
+            &Parallel::serial(),
+            &Silent,
+        );
+        let t = &grown.tree;
+        assert_eq!(t.splits(), 1, "{t:?}");
+        assert!((t.threshold[0] - 3.05).abs() < 1e-12);
+        for (r, want) in xs.iter().zip(&y) {
+            assert!((t.predict(r) - want).abs() < 1e-12);
+        }
+        assert!(t.check(1).is_ok());
+        assert_eq!(grown.leaf_rows.iter().map(Vec::len).sum::<usize>(), 100);
+    }
+
+    #[test]
+    fn missing_values_go_where_they_fit_best() {
+        // x missing on the rows whose y is high: they must go with x > 3
+        let mut xs: Vec<Vec<f64>> = (0..100).map(|i| vec![i as f64 / 10.0]).collect();
+        let mut y: Vec<f64> = xs
+            .iter()
+            .map(|r| if r[0] > 3.0 { 5.0 } else { -1.0 })
+            .collect();
+        for i in 0..10 {
+            xs.push(vec![f64::NAN]);
+            y.push(5.0);
+            let _ = i;
+        }
+        let x = Matrix::from_rows(&xs);
+        let n = xs.len();
+        let rows: Vec<usize> = (0..n).collect();
+        let b = Binned::new(&x, &rows, 255, &Parallel::serial());
+        let g: Vec<f64> = y.iter().map(|v| -v).collect();
+        let grown = grow(
+            &b,
+            &g,
+            &vec![1.0; n],
+            (0..n as u32).collect(),
+            &[true],
+            &opts(),
+            &Parallel::serial(),
+            &Silent,
+        );
+        assert_eq!(grown.tree.predict(&[f64::NAN]), 5.0);
+        assert_eq!(grown.tree.predict(&[0.0]), -1.0);
+    }
+
+    #[test]
+    fn limits_are_kept_and_threads_do_not_change_the_tree() {
+        let xs: Vec<Vec<f64>> = (0..5000)
+            .map(|i| vec![(i % 97) as f64, (i % 89) as f64, ((i * 7) % 13) as f64])
+            .collect();
+        let y: Vec<f64> = xs
+            .iter()
+            .map(|r| (r[0] / 10.0).sin() + r[1] * r[2] / 100.0)
+            .collect();
+        let x = Matrix::from_rows(&xs);
+        let rows: Vec<usize> = (0..5000).collect();
+        let g: Vec<f64> = y.iter().map(|v| -v).collect();
+        let h = vec![1.0; 5000];
+        let mut o = opts();
+        o.max_leaves = 8;
+        o.min_samples_leaf = 50;
+        let run = |par: &Parallel, o: &GrowOptions| {
+            let b = Binned::new(&x, &rows, 255, par);
+            grow(&b, &g, &h, (0..5000).collect(), &[true; 3], o, par, &Silent)
+        };
+        let serial = run(&Parallel::serial(), &o);
+        assert_eq!(serial.tree.leaf_value.len(), 8);
+        assert!(serial.leaf_rows.iter().all(|r| r.len() >= 50));
+        let two = run(&Parallel::new(2), &o);
+        assert_eq!(serial.tree, two.tree);
+        o.max_depth = 2;
+        o.max_leaves = 31;
+        let shallow = run(&Parallel::serial(), &o);
+        assert!(shallow.tree.leaf_value.len() <= 4);
+    }
+}

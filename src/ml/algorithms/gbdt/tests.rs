@@ -1,0 +1,241 @@
+//! Boosting against scikit-learn's HistGradientBoosting on the same rows and hyper-parameters
+//! (tests/reference/gbdt_reference.py), and against planted structure.
+
+use super::boost::{fit, BoostOptions};
+use super::grow::GrowOptions;
+use crate::ml::algorithms::Target;
+use crate::ml::linalg::Matrix;
+use crate::ml::monitor::Silent;
+use crate::ml::parallel::Parallel;
+
+struct Reference {
+    x: Matrix,
+    y_binary: Vec<usize>,
+    y_class: Vec<usize>,
+    y_value: Vec<f64>,
+    p_binary: Vec<f64>,
+    p_class: Vec<[f64; 3]>,
+    value_hat: Vec<f64>,
+}
+
+fn reference() -> Reference {
+    let text = include_str!("../../../../tests/reference/data/gbdt_reference.csv");
+    let mut rows = Vec::new();
+    let mut r = Reference {
+        x: Matrix::zeros(0, 5),
+        y_binary: vec![],
+        y_class: vec![],
+        y_value: vec![],
+        p_binary: vec![],
+        p_class: vec![],
+        value_hat: vec![],
+    };
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let num = |s: &str| s.parse::<f64>().unwrap_or(f64::NAN);
+        rows.push((0..5).map(|j| num(f[j])).collect::<Vec<f64>>());
+        r.y_binary.push(f[5].parse().unwrap());
+        r.y_class.push(f[6].parse().unwrap());
+        r.y_value.push(num(f[7]));
+        r.p_binary.push(num(f[8]));
+        r.p_class.push([num(f[9]), num(f[10]), num(f[11])]);
+        r.value_hat.push(num(f[12]));
+    }
+    r.x = Matrix::from_rows(&rows);
+    r
+}
+
+fn sklearn_options() -> BoostOptions {
+    BoostOptions {
+        rounds: 30,
+        tree: GrowOptions {
+            max_leaves: 31,
+            max_depth: 0,
+            min_samples_leaf: 20,
+            l2: 0.0,
+            learning_rate: 0.1,
+        },
+        max_bins: 255,
+        subsample: 1.0,
+        colsample: 1.0,
+        early_stopping: false,
+        validation_fraction: 0.1,
+        patience: 10,
+        tol: 1e-7,
+        seed: 1,
+    }
+}
+
+#[test]
+fn binary_multiclass_and_regression_equal_scikit_learn() {
+    let r = reference();
+    let n = r.x.rows;
+    let ones = vec![1.0; n];
+    let par = Parallel::new(2);
+    let o = sklearn_options();
+    let mut out = [0.0; 3];
+
+    let b = fit(
+        &r.x,
+        &Target::Classes(&r.y_binary, 2),
+        &ones,
+        &o,
+        &par,
+        &Silent,
+    );
+    let mut worst = 0.0f64;
+    for i in 0..n {
+        b.model.raw(r.x.row(i), &mut out);
+        let p = 1.0 / (1.0 + (-out[0]).exp());
+        worst = worst.max((p - r.p_binary[i]).abs());
+    }
+    eprintln!("binary: max |P - scikit-learn's| = {worst:e}");
+    assert!(worst < 1e-6, "binary: max |P - scikit-learn's| = {worst}");
+
+    let m = fit(
+        &r.x,
+        &Target::Classes(&r.y_class, 3),
+        &ones,
+        &o,
+        &par,
+        &Silent,
+    );
+    let mut worst = 0.0f64;
+    for i in 0..n {
+        m.model.raw(r.x.row(i), &mut out);
+        crate::ml::linalg::softmax_in_place(&mut out);
+        for (p, want) in out.iter().zip(&r.p_class[i]) {
+            worst = worst.max((p - want).abs());
+        }
+    }
+    eprintln!("multiclass: max |P - scikit-learn's| = {worst:e}");
+    assert!(
+        worst < 1e-6,
+        "multiclass: max |P - scikit-learn's| = {worst}"
+    );
+    assert_eq!(m.model.trees.len(), 90);
+
+    let v = fit(&r.x, &Target::Values(&r.y_value), &ones, &o, &par, &Silent);
+    let mut worst = 0.0f64;
+    for i in 0..n {
+        v.model.raw(r.x.row(i), &mut out);
+        worst = worst.max((out[0] - r.value_hat[i]).abs());
+    }
+    eprintln!("regression: max |value - scikit-learn's| = {worst:e}");
+    assert!(
+        worst < 1e-6,
+        "regression: max |value - scikit-learn's| = {worst}"
+    );
+}
+
+#[test]
+fn an_interaction_that_a_linear_model_cannot_see_is_learned() {
+    // label = x1 > 0 XOR x2 > 0 (90% of the time): no single input says anything about it
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let n = 20_000;
+    let rows: Vec<Vec<f64>> = (0..n)
+        .map(|_| (0..4).map(|_| rng.gen_range(-1.0..1.0)).collect())
+        .collect();
+    let y: Vec<usize> = rows
+        .iter()
+        .map(|r| usize::from(((r[0] > 0.0) ^ (r[1] > 0.0)) ^ (rng.gen::<f64>() < 0.1)))
+        .collect();
+    let x = Matrix::from_rows(&rows);
+    let (train, test): (Vec<usize>, Vec<usize>) = (0..n).partition(|i| i % 5 != 0);
+    let xt = x.select_rows(&train);
+    let yt: Vec<usize> = train.iter().map(|&i| y[i]).collect();
+    let mut o = sklearn_options();
+    o.rounds = 100;
+    o.early_stopping = true;
+    let f = fit(
+        &xt,
+        &Target::Classes(&yt, 2),
+        &vec![1.0; train.len()],
+        &o,
+        &Parallel::new(2),
+        &Silent,
+    );
+    let mut out = [0.0];
+    let scores: Vec<f64> = test
+        .iter()
+        .map(|&i| {
+            f.model.raw(x.row(i), &mut out);
+            out[0]
+        })
+        .collect();
+    let labels: Vec<bool> = test.iter().map(|&i| y[i] == 1).collect();
+    let auc = crate::ml::metrics::roc_auc(&scores, &labels);
+    // the Bayes rate: 90% of the labels follow the rule, AUC 0.9
+    assert!(auc > 0.88, "AUC {auc}");
+    assert!(f.validation_rows > 0 && f.best_round <= f.rounds_run);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_model_whatever_the_threads() {
+    let r = reference();
+    let n = r.x.rows;
+    let mut o = sklearn_options();
+    o.subsample = 0.7;
+    o.colsample = 0.6;
+    o.early_stopping = true;
+    let run = |par: &Parallel| {
+        fit(
+            &r.x,
+            &Target::Classes(&r.y_class, 3),
+            &vec![1.0; n],
+            &o,
+            par,
+            &Silent,
+        )
+        .model
+    };
+    let a = run(&Parallel::serial());
+    assert_eq!(a, run(&Parallel::new(2)));
+    o.seed = 2;
+    let c = fit(
+        &r.x,
+        &Target::Classes(&r.y_class, 3),
+        &vec![1.0; n],
+        &o,
+        &Parallel::serial(),
+        &Silent,
+    )
+    .model;
+    assert_ne!(a, c);
+}
+
+#[test]
+fn tree_shap_of_the_ensemble_adds_up_to_the_raw_score() {
+    let r = reference();
+    let n = r.x.rows;
+    let o = sklearn_options();
+    let f = fit(
+        &r.x,
+        &Target::Classes(&r.y_class, 3),
+        &vec![1.0; n],
+        &o,
+        &Parallel::new(2),
+        &Silent,
+    );
+    let mut raw = [0.0; 3];
+    let mut worst = 0.0f64;
+    for i in (0..n).step_by(7) {
+        f.model.raw(r.x.row(i), &mut raw);
+        for (c, want) in raw.iter().enumerate() {
+            let (phi, base) = f.model.shap(r.x.row(i), c);
+            worst = worst.max((base + phi.iter().sum::<f64>() - want).abs());
+        }
+    }
+    assert!(worst < 1e-9, "max |expected + sum of SHAP - raw| = {worst}");
+    // and each tree's values are the Shapley values by definition
+    let row = r.x.row(3);
+    for t in f.model.trees.iter().take(6) {
+        let mut phi = vec![0.0; 5];
+        super::shap::add_tree_shap(t, row, &mut phi);
+        let want = super::shap::tests::brute_force(t, row);
+        for (a, b) in phi.iter().zip(&want) {
+            assert!((a - b).abs() < 1e-12, "{phi:?} vs {want:?}");
+        }
+    }
+}
