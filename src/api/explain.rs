@@ -91,11 +91,12 @@ fn explain(
             // the path from the baseline in 1024 steps, and far outside the training range the
             // network saturates within the first step and the path misses the change: whatever
             // the contributions do not reach is shown, never dropped
-            let unexplained = if linear || matches!(m.estimator, Estimator::Boosted(_)) {
-                0.0
-            } else {
-                out[k] - b - c.iter().sum::<f64>()
-            };
+            let unexplained =
+                if linear || matches!(m.estimator, Estimator::Boosted(_) | Estimator::Forest(_)) {
+                    0.0
+                } else {
+                    out[k] - b - c.iter().sum::<f64>()
+                };
             let unexplained =
                 (unexplained.abs() > 1e-3 * out[k].abs().max(1.0)).then_some(unexplained);
             Ok((

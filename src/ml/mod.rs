@@ -21,3 +21,4 @@ pub mod reservoir;
 pub mod special;
 pub mod split;
 pub mod synth;
+pub mod trees;

@@ -80,6 +80,10 @@ pub enum Estimator {
     /// Gradient-boosted trees: raw scores as Linear's (log-odds, class scores, the value).
     /// Missing inputs (NaN, from `impute: native`) follow each split's learned side.
     Boosted(super::algorithms::gbdt::boost::Boosted),
+    /// A random forest: the trees' outputs summed (each leaf already divided by the number of
+    /// bags) are the probability of the positive class, each class's share before normalising,
+    /// or the value.
+    Forest(super::algorithms::gbdt::boost::Boosted),
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -206,6 +210,24 @@ impl Model {
                     _ => {}
                 }
             }
+            Estimator::Forest(f) => {
+                f.raw(x, out);
+                match self.task {
+                    Task::Binary => out[0] = out[0].clamp(0.0, 1.0),
+                    Task::Multiclass => {
+                        let total: f64 = out.iter().map(|v| v.max(0.0)).sum();
+                        let k = out.len() as f64;
+                        for v in out.iter_mut() {
+                            *v = if total > 0.0 {
+                                v.max(0.0) / total
+                            } else {
+                                1.0 / k
+                            };
+                        }
+                    }
+                    _ => {}
+                }
+            }
         }
     }
 
@@ -240,7 +262,7 @@ impl Model {
         match &self.estimator {
             Estimator::Linear { .. } => self.linear_contributions(x, output),
             Estimator::Mlp(m) => Some(m.integrated_gradients(x, output, 1024)),
-            Estimator::Boosted(b) => Some(b.shap(x, output)),
+            Estimator::Boosted(b) | Estimator::Forest(b) => Some(b.shap(x, output)),
             Estimator::KMeans { .. }
             | Estimator::Agglomerative { .. }
             | Estimator::BgNbd(_)
@@ -266,7 +288,8 @@ impl Model {
             | Estimator::BgNbd(_)
             | Estimator::ParetoNbd(_)
             | Estimator::GammaGamma { .. }
-            | Estimator::Boosted(_) => None,
+            | Estimator::Boosted(_)
+            | Estimator::Forest(_) => None,
         }
     }
 
@@ -302,7 +325,7 @@ impl Model {
                 "units_per_month": per_month,
                 "inputs": names,
             }),
-            Estimator::Boosted(b) => {
+            Estimator::Boosted(b) | Estimator::Forest(b) => {
                 let gain = b.gain_importance(self.preprocessor.width);
                 let total: f64 = gain.iter().sum::<f64>().max(f64::MIN_POSITIVE);
                 let mut ranked: Vec<(usize, f64)> = gain.into_iter().enumerate().collect();
@@ -383,7 +406,11 @@ impl Model {
                 Encoding::Scaled { mean, scale, fill } => {
                     // a missing fill (impute native) only for trees, which route NaN
                     let fill_ok = fill.is_finite()
-                        || (fill.is_nan() && matches!(self.estimator, Estimator::Boosted(_)));
+                        || (fill.is_nan()
+                            && matches!(
+                                self.estimator,
+                                Estimator::Boosted(_) | Estimator::Forest(_)
+                            ));
                     if !(mean.is_finite() && fill_ok && scale.is_finite() && *scale != 0.0) {
                         return Err(format!(
                             "feature {} has a non-finite or zero scaling",
@@ -498,7 +525,7 @@ impl Model {
                 }
                 Ok(())
             }
-            Estimator::Boosted(b) => {
+            Estimator::Boosted(b) | Estimator::Forest(b) => {
                 let fits_task = matches!(
                     self.task,
                     Task::Binary | Task::Multiclass | Task::Regression

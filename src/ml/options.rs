@@ -20,6 +20,13 @@ pub struct Options<'a> {
     not_here: RefCell<BTreeMap<&'static str, String>>,
 }
 
+/// What `number_or_choice` read.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum NumberOr {
+    Number(f64),
+    Choice(&'static str),
+}
+
 impl<'a> Options<'a> {
     pub fn new(value: &'a Value, algorithm: &'a str) -> Result<Self, Problem> {
         let map = value.as_object().ok_or_else(|| {
@@ -128,6 +135,24 @@ impl<'a> Options<'a> {
             None => Ok(default),
             Some(Value::Bool(b)) => Ok(*b),
             _ => Err(self.bad(key, "true or false")),
+        }
+    }
+
+    /// A number, or one of the given words (the default when absent or null).
+    pub fn number_or_choice(
+        &self,
+        key: &'static str,
+        default: &'static str,
+        choices: &[&'static str],
+    ) -> Result<NumberOr, Problem> {
+        match self.get(key) {
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .filter(|v| v.is_finite())
+                .map(NumberOr::Number)
+                .ok_or_else(|| self.bad(key, "a finite number")),
+            None => Ok(NumberOr::Choice(default)),
+            _ => self.choice(key, default, choices).map(NumberOr::Choice),
         }
     }
 

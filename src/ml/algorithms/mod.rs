@@ -17,6 +17,7 @@ pub mod linear;
 pub mod logistic;
 pub mod mlp;
 pub mod pareto_nbd;
+pub mod random_forest;
 
 use super::linalg::Matrix;
 use super::model::Estimator;
@@ -32,6 +33,7 @@ pub static ALGORITHMS: &[&Algorithm] = &[
     &linear::ALGORITHM,
     &mlp::ALGORITHM,
     &gbdt::ALGORITHM,
+    &random_forest::ALGORITHM,
     &kmeans::ALGORITHM,
     &agglomerative::ALGORITHM,
     &bgnbd::ALGORITHM,
@@ -40,13 +42,7 @@ pub static ALGORITHMS: &[&Algorithm] = &[
 ];
 
 /// Algorithms of the SQL contract that later releases add (named in the unknown-algorithm error).
-pub const PLANNED: &[&str] = &[
-    "random_forest",
-    "text_logistic",
-    "als",
-    "item_knn",
-    "popularity",
-];
+pub const PLANNED: &[&str] = &["text_logistic", "als", "item_knn", "popularity"];
 
 /// What an algorithm learns from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -88,6 +88,26 @@ SELECT count(*) FILTER (WHERE age IS NULL) > 0 AS some_ages_null, bool_and(p BET
        insight.model_info('agg_gbdt')->'options'->>'impute' AS impute
   FROM customers c, LATERAL (SELECT insight.predict_proba('agg_gbdt', c) AS p) s;
 
+-- random forests (algorithm => 'random_forest') on the same rule: bagged trees, out-of-bag
+-- metrics, NULL c kept missing, explanations that add up to the probability
+SELECT name, algorithm, (metrics->>'roc_auc')::float8 > 0.85 AS finds_rule,
+       (metrics->'oob'->>'roc_auc')::float8 > 0.8 AS out_of_bag_auc,
+       (metrics->>'trees')::int AS trees, (metrics->>'max_features')::int AS features_per_split
+  FROM insight.train('rule_forest', 'tree_rule', target => 'bought', algorithm => 'random_forest', exclude => ARRAY['id'],
+                     options => '{"trees": 50}');
+SELECT insight.predict_purchase('rule_forest', ARRAY[0.5, -0.5, NULL, 0.0]) > 0.6 AS null_c_buys,
+       insight.predict_purchase('rule_forest', ARRAY[0.5, -0.5, 0.0, 0.0]) < 0.4 AS low_c_does_not;
+SELECT t.id, abs(sum(e.contribution) - p) < 1e-9 AS sums_to_probability
+  FROM tree_rule t, LATERAL (SELECT insight.predict_purchase('rule_forest', t) AS p) s,
+       LATERAL insight.explain('rule_forest', t) e
+ WHERE t.id <= 3 GROUP BY t.id, p ORDER BY t.id;
+SELECT name, (metrics->>'accuracy')::float8 > 0.3 AS better_than_chance
+  FROM insight.train('forest_channel', 'customers', target => 'channel', algorithm => 'random_forest', exclude => ARRAY['purchased'],
+                     options => '{"trees": 20, "max_leaves": 64}');
+SELECT name, (metrics->>'r2')::float8 > 0.98 AS fits_the_step, (metrics->'oob'->>'r2')::float8 > 0.95 AS out_of_bag_r2
+  FROM insight.train('forest_curve', 'step_curve', target => 'y', algorithm => 'random_forest', exclude => ARRAY['i'],
+                     options => '{"trees": 30, "max_features": 1.0}');
+
 -- options are checked, and nothing is written for a refused call
 \pset tuples_only on
 \pset format unaligned
@@ -100,10 +120,14 @@ SELECT try_sql($$SELECT * FROM insight.train('m', 'tree_rule', target => 'bought
 SELECT try_sql($$SELECT * FROM insight.train('m', 'tree_rule', target => 'bought', algorithm => 'gbdt', options => '{"impute": "nothing"}')$$);
 SELECT try_sql($$SELECT * FROM insight.train('m', 'tree_rule', target => 'bought', options => '{"impute": "native"}')$$);
 SELECT try_sql($$SELECT * FROM insight.train('m', 'tree_rule', target => 'bought', algorithm => 'gbdt', options => '{"epochs": 10}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'tree_rule', target => 'bought', algorithm => 'random_forest', options => '{"trees": 0}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'tree_rule', target => 'bought', algorithm => 'random_forest', options => '{"max_features": 2}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'tree_rule', target => 'bought', algorithm => 'random_forest', options => '{"max_features": "log2"}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'tree_rule', target => 'bought', algorithm => 'random_forest', options => '{"learning_rate": 0.1}')$$);
 CREATE TABLE tiny_tree AS SELECT i AS id, i::float8 AS x, i % 2 = 0 AS y FROM generate_series(1, 12) i;
 SELECT try_sql($$SELECT * FROM insight.train('m', 'tiny_tree', target => 'y', algorithm => 'gbdt', options => '{"early_stopping": true}')$$);
-CREATE TABLE one_class AS SELECT i AS id, i::float8 AS x, true AS y FROM generate_series(1, 50) i;
-SELECT try_sql($$SELECT * FROM insight.train('m', 'one_class', target => 'y', algorithm => 'gbdt')$$);
+CREATE TABLE one_class_tree AS SELECT i AS id, i::float8 AS x, true AS y FROM generate_series(1, 50) i;
+SELECT try_sql($$SELECT * FROM insight.train('m', 'one_class_tree', target => 'y', algorithm => 'gbdt')$$);
 \pset tuples_only off
 \pset format aligned
 SELECT count(*) AS models_named_m FROM insight.models WHERE name = 'm';

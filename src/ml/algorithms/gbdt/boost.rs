@@ -4,14 +4,14 @@
 //! for more (one tree per class and round), squared error for values. Early stopping watches the
 //! loss on validation rows carved from the training rows and keeps the best round's trees.
 
-use super::bins::Binned;
-use super::grow::{grow, GrowOptions};
-use super::tree::Tree;
 use crate::ml::algorithms::Target;
 use crate::ml::linalg::{sigmoid, softmax_in_place, Matrix};
 use crate::ml::monitor::Monitor;
 use crate::ml::parallel::Parallel;
 use crate::ml::split;
+use crate::ml::trees::bins::Binned;
+use crate::ml::trees::grow::{grow, GrowOptions};
+use crate::ml::trees::tree::Tree;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -41,8 +41,8 @@ impl Boosted {
         let mut phi = vec![0.0; x.len()];
         let mut base = self.base[output];
         for t in self.trees.iter().skip(output).step_by(self.outputs) {
-            super::shap::add_tree_shap(t, x, &mut phi);
-            base += super::shap::expected_value(t);
+            crate::ml::trees::shap::add_tree_shap(t, x, &mut phi);
+            base += crate::ml::trees::shap::expected_value(t);
         }
         (phi, base)
     }

@@ -1,23 +1,19 @@
 //! `algorithm => 'gbdt'`: histogram-based gradient-boosted trees for classification (two or
 //! more classes) and regression, as scikit-learn's HistGradientBoosting and LightGBM build them:
-//! inputs binned into at most 255 bins (bins.rs), trees grown leaf-wise on gradient histograms
-//! (grow.rs), boosting with shrinkage, row and input subsampling and early stopping on
-//! validation rows carved from the training rows (boost.rs), trees stored flat (tree.rs).
+//! the trees of ml::trees (binned inputs, leaf-wise growth on gradient histograms, flat
+//! storage), boosting with shrinkage, row and input subsampling and early stopping on
+//! validation rows carved from the training rows (boost.rs).
 //! NULLs are native: with `impute: native` (the default here) a missing number stays missing and
 //! each split learns which side it goes to.
 
-pub mod bins;
 pub mod boost;
-pub mod grow;
-pub mod shap;
-pub mod tree;
 
 use super::{Algorithm, FitContext, Fitted, Learns, Recipe, RecipeContext, Target, TrainingData};
 use crate::ml::model::Estimator;
 use crate::ml::options::Options;
 use crate::ml::problem::Problem;
+use crate::ml::trees::grow::GrowOptions;
 use boost::BoostOptions;
-use grow::GrowOptions;
 use serde_json::{json, Value};
 
 pub static ALGORITHM: Algorithm = Algorithm {
@@ -66,6 +62,8 @@ fn read_recipe(o: &Options, ctx: &RecipeContext) -> Result<Box<dyn Recipe>, Prob
                 max_depth: o.usize_in("max_depth", 0, 0, 64)?,
                 min_samples_leaf: o.usize_in("min_samples_leaf", 20, 1, 1_000_000)?,
                 l2: o.f64_in("l2", 0.0, 0.0, 1e6, "a number from 0 to 1e6")?,
+                node_inputs: 0,
+                seed: 0,
             },
             max_bins: o.usize_in("max_bins", 255, 2, 255)?,
             subsample: o.f64_in("subsample", 1.0, 0.01, 1.0, "a fraction from 0.01 to 1")?,

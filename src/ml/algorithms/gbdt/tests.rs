@@ -2,11 +2,11 @@
 //! (tests/reference/gbdt_reference.py), and against planted structure.
 
 use super::boost::{fit, BoostOptions};
-use super::grow::GrowOptions;
 use crate::ml::algorithms::Target;
 use crate::ml::linalg::Matrix;
 use crate::ml::monitor::Silent;
 use crate::ml::parallel::Parallel;
+use crate::ml::trees::grow::GrowOptions;
 
 struct Reference {
     x: Matrix,
@@ -54,6 +54,8 @@ fn sklearn_options() -> BoostOptions {
             min_samples_leaf: 20,
             l2: 0.0,
             learning_rate: 0.1,
+            node_inputs: 0,
+            seed: 0,
         },
         max_bins: 255,
         subsample: 1.0,
@@ -232,8 +234,8 @@ fn tree_shap_of_the_ensemble_adds_up_to_the_raw_score() {
     let row = r.x.row(3);
     for t in f.model.trees.iter().take(6) {
         let mut phi = vec![0.0; 5];
-        super::shap::add_tree_shap(t, row, &mut phi);
-        let want = super::shap::tests::brute_force(t, row);
+        crate::ml::trees::shap::add_tree_shap(t, row, &mut phi);
+        let want = crate::ml::trees::shap::tests::brute_force(t, row);
         for (a, b) in phi.iter().zip(&want) {
             assert!((a - b).abs() < 1e-12, "{phi:?} vs {want:?}");
         }

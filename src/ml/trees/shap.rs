@@ -35,8 +35,8 @@ pub fn add_tree_shap(t: &Tree, x: &[f64], phi: &mut [f64]) {
     if t.splits() == 0 {
         return;
     }
-    let mut path = Vec::with_capacity(32);
-    recurse(t, x, phi, 0, &mut path, 1.0, 1.0, -1);
+    let path: Vec<PathElement> = Vec::new();
+    recurse(t, x, phi, 0, &path, 1.0, 1.0, -1);
 }
 
 /// A node as the recursion sees it: split node i >= 0, leaf !i.
@@ -108,12 +108,12 @@ fn recurse(
     x: &[f64],
     phi: &mut [f64],
     node: i32,
-    parent_path: &mut Vec<PathElement>,
+    parent_path: &[PathElement],
     zero: f64,
     one: f64,
     input: i64,
 ) {
-    let mut path = parent_path.clone();
+    let mut path = parent_path.to_vec();
     extend(&mut path, zero, one, input);
     if node < 0 {
         let value = t.leaf_value[!node as usize];
@@ -149,15 +149,15 @@ fn recurse(
         io = path[k].one;
         unwind(&mut path, k);
     }
-    recurse(t, x, phi, hot, &mut path, iz * hot_share, io, j as i64);
+    recurse(t, x, phi, hot, &path, iz * hot_share, io, j as i64);
     // a path that neither the row nor any training row takes adds nothing
     if iz * cold_share > 0.0 {
-        recurse(t, x, phi, cold, &mut path, iz * cold_share, 0.0, j as i64);
+        recurse(t, x, phi, cold, &path, iz * cold_share, 0.0, j as i64);
     }
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// E[f(x) | x_S] by the paper's Algorithm 1: follow the row where the input is known, and

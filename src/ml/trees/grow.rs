@@ -17,6 +17,11 @@ pub struct GrowOptions {
     pub min_samples_leaf: usize,
     pub l2: f64,
     pub learning_rate: f64,
+    /// Inputs each split may choose from, drawn afresh per node among the allowed ones (random
+    /// forests' max_features); 0: all of them.
+    pub node_inputs: usize,
+    /// Seeds the per-node draws (with the node's number in growth order).
+    pub seed: u64,
 }
 
 /// scikit-learn's min_hessian_to_split: a child with less curvature than this is not split off.
@@ -127,7 +132,10 @@ pub fn grow(
         best: None,
         parent: None,
     }];
-    leaves[0].best = best_split(&leaves[0], binned, &layout, allowed, o);
+    // nodes numbered in the order their splits are looked for: the same draws every time
+    let mut nodes_seen = 1u64;
+    let here = draw_inputs(allowed, o, nodes_seen);
+    leaves[0].best = best_split(&leaves[0], binned, &layout, &here, o);
     let mut tree = Tree::leaf(0.0, 0.0);
     tree.leaf_value.clear();
     tree.leaf_cover.clear();
@@ -220,7 +228,9 @@ pub fn grow(
                 best: None,
                 parent: Some((node, is_left)),
             };
-            child.best = best_split(&child, binned, &layout, allowed, o);
+            nodes_seen += 1;
+            let here = draw_inputs(allowed, o, nodes_seen);
+            child.best = best_split(&child, binned, &layout, &here, o);
             leaves.push(child);
         }
     }
@@ -244,6 +254,28 @@ pub fn grow(
     }
     // split nodes were numbered in the order they split: a child after its parent
     Grown { tree, leaf_rows }
+}
+
+/// The inputs a node may split on: all allowed ones, or `node_inputs` of them drawn for node
+/// number `node` of the tree.
+fn draw_inputs<'a>(
+    allowed: &'a [bool],
+    o: &GrowOptions,
+    node: u64,
+) -> std::borrow::Cow<'a, [bool]> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let candidates: Vec<usize> = (0..allowed.len()).filter(|&j| allowed[j]).collect();
+    if o.node_inputs == 0 || o.node_inputs >= candidates.len() {
+        return std::borrow::Cow::Borrowed(allowed);
+    }
+    let mut rng =
+        rand_chacha::ChaCha8Rng::seed_from_u64(o.seed ^ node.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut here = vec![false; allowed.len()];
+    for &j in candidates.choose_multiple(&mut rng, o.node_inputs) {
+        here[j] = true;
+    }
+    std::borrow::Cow::Owned(here)
 }
 
 /// Per-input histograms of the given rows (inputs not allowed stay empty).
@@ -397,6 +429,8 @@ mod tests {
             min_samples_leaf: 1,
             l2: 0.0,
             learning_rate: 1.0,
+            node_inputs: 0,
+            seed: 0,
         }
     }
 
