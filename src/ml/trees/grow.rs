@@ -152,26 +152,26 @@ pub fn grow(
         monitor.checkpoint();
         let leaf = leaves.swap_remove(pick);
         // the new split node
-        let node = tree.input.len();
-        tree.input.push(split.input as u32);
-        // bin = the last value bin: every value left, missing right
-        tree.threshold.push(
-            binned.inputs[split.input]
+        let node = tree.nodes.len();
+        tree.nodes.push(super::tree::Split {
+            // bin = the last value bin: every value left, missing right
+            threshold: binned.inputs[split.input]
                 .thresholds
                 .get(split.bin as usize)
                 .copied()
                 .unwrap_or(f64::MAX),
-        );
-        tree.missing_left.push(split.missing_left);
-        tree.left.push(0);
-        tree.right.push(0);
+            input: split.input as u32,
+            left: 0,
+            right: 0,
+            missing_left: split.missing_left,
+        });
         tree.gain.push(split.gain);
         tree.node_cover.push(leaf.total.n);
         if let Some((p, is_left)) = leaf.parent {
             if is_left {
-                tree.left[p] = node as i32;
+                tree.nodes[p].left = node as i32;
             } else {
-                tree.right[p] = node as i32;
+                tree.nodes[p].right = node as i32;
             }
         }
         // partition the leaf's rows: left first, order kept
@@ -245,9 +245,9 @@ pub fn grow(
         tree.leaf_cover.push(l.total.n);
         if let Some((p, is_left)) = l.parent {
             if is_left {
-                tree.left[p] = !(i as i32);
+                tree.nodes[p].left = !(i as i32);
             } else {
-                tree.right[p] = !(i as i32);
+                tree.nodes[p].right = !(i as i32);
             }
         }
         leaf_rows.push(order[l.start..l.end].to_vec());
@@ -459,7 +459,7 @@ mod tests {
         );
         let t = &grown.tree;
         assert_eq!(t.splits(), 1, "{t:?}");
-        assert!((t.threshold[0] - 3.05).abs() < 1e-12);
+        assert!((t.nodes[0].threshold - 3.05).abs() < 1e-12);
         for (r, want) in xs.iter().zip(&y) {
             assert!((t.predict(r) - want).abs() < 1e-12);
         }

@@ -124,17 +124,18 @@ fn recurse(
         return;
     }
     let n = node as usize;
-    let j = t.input[n] as usize;
+    let s = &t.nodes[n];
+    let j = s.input as usize;
     let v = x[j];
     let go_left = if v.is_nan() {
-        t.missing_left[n]
+        s.missing_left
     } else {
-        v <= t.threshold[n]
+        v <= s.threshold
     };
     let (hot, cold) = if go_left {
-        (t.left[n], t.right[n])
+        (s.left, s.right)
     } else {
-        (t.right[n], t.left[n])
+        (s.right, s.left)
     };
     let here = cover(t, node);
     let (hot_share, cold_share) = if here > 0.0 {
@@ -167,17 +168,18 @@ pub(crate) mod tests {
             return t.leaf_value[!node as usize];
         }
         let n = node as usize;
-        let j = t.input[n] as usize;
+        let s = &t.nodes[n];
+        let j = s.input as usize;
         if known[j] {
             let v = x[j];
             let left = if v.is_nan() {
-                t.missing_left[n]
+                s.missing_left
             } else {
-                v <= t.threshold[n]
+                v <= s.threshold
             };
-            conditional(t, x, known, if left { t.left[n] } else { t.right[n] })
+            conditional(t, x, known, if left { s.left } else { s.right })
         } else {
-            let (l, r) = (t.left[n], t.right[n]);
+            let (l, r) = (s.left, s.right);
             (cover(t, l) * conditional(t, x, known, l) + cover(t, r) * conditional(t, x, known, r))
                 / t.node_cover[n]
         }
@@ -209,11 +211,13 @@ pub(crate) mod tests {
         // a tree that splits twice on input 0 and once on each of 1 and 2 (a missing value
         // of input 2 goes left)
         let t = Tree {
-            input: vec![0, 1, 0, 2],
-            threshold: vec![0.5, 1.0, 0.2, -1.0],
-            missing_left: vec![false, false, true, true],
-            left: vec![1, 2, !0, !2],
-            right: vec![3, !1, !4, !3],
+            nodes: crate::ml::trees::tree::splits(
+                &[0, 1, 0, 2],
+                &[0.5, 1.0, 0.2, -1.0],
+                &[false, false, true, true],
+                &[1, 2, !0, !2],
+                &[3, !1, !4, !3],
+            ),
             gain: vec![1.0; 4],
             node_cover: vec![100.0, 60.0, 35.0, 40.0],
             leaf_value: vec![1.0, -2.0, 3.5, 0.25, 4.0],

@@ -241,3 +241,31 @@ fn tree_shap_of_the_ensemble_adds_up_to_the_raw_score() {
         }
     }
 }
+
+#[test]
+fn tree_shap_equals_the_shap_package_on_scikit_learns_trees() {
+    // tests/reference/shap_reference.py: shap 0.51's TreeExplainer on scikit-learn's
+    // HistGradientBoostingClassifier, the same rows and hyper-parameters as here
+    let r = reference();
+    let n = r.x.rows;
+    let f = fit(
+        &r.x,
+        &Target::Classes(&r.y_binary, 2),
+        &vec![1.0; n],
+        &sklearn_options(),
+        &Parallel::new(2),
+        &Silent,
+    );
+    let text = include_str!("../../../../tests/reference/data/shap_reference.csv");
+    let mut worst = 0.0f64;
+    for line in text.lines().skip(1) {
+        let v: Vec<f64> = line.split(',').map(|s| s.parse().unwrap()).collect();
+        let (phi, base) = f.model.shap(r.x.row(v[0] as usize), 0);
+        worst = worst.max((base - v[1]).abs());
+        for (a, b) in phi.iter().zip(&v[2..]) {
+            worst = worst.max((a - b).abs());
+        }
+    }
+    eprintln!("max |TreeSHAP - shap's| = {worst:e}");
+    assert!(worst < 1e-6, "max |TreeSHAP - shap's| = {worst}");
+}
