@@ -284,7 +284,15 @@ fn tree_kernels(c: &mut Criterion) {
         });
     }
     g.finish();
-    let model = fit(&x, &Target::Classes(&y, 2), &w, &opts, &Parallel::new(2), &Silent).model;
+    let model = fit(
+        &x,
+        &Target::Classes(&y, 2),
+        &w,
+        &opts,
+        &Parallel::new(2),
+        &Silent,
+    )
+    .model;
     let mut g = c.benchmark_group("gbdt_score_10k_rows_100_trees");
     g.bench_function("raw_8_walks_at_once", |b| {
         let mut out = [0.0];

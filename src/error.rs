@@ -80,6 +80,15 @@ impl InsightError {
         Self::new(PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, message, hint)
     }
 
+    /// 54000: the work asked for is beyond what pg_insight does in one call.
+    pub fn program_limit(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            message,
+            hint,
+        )
+    }
+
     /// 58000: the compute device failed (GPU out of memory, driver error) while running a model.
     pub fn device(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Self::new(PgSqlErrorCode::ERRCODE_SYSTEM_ERROR, message, hint)

@@ -69,6 +69,22 @@ impl Tree {
         }
     }
 
+    /// The longest walk, in splits (0 for a leaf). Children come after their parents, so one
+    /// forward pass sees every parent's depth first.
+    pub fn depth(&self) -> usize {
+        let mut depth = vec![0usize; self.nodes.len()];
+        let mut deepest = 0;
+        for (i, s) in self.nodes.iter().enumerate() {
+            deepest = deepest.max(depth[i] + 1);
+            for c in [s.left, s.right] {
+                if c > i as i32 {
+                    depth[c as usize] = depth[i] + 1;
+                }
+            }
+        }
+        deepest
+    }
+
     /// One step of a walk: the next node from split node `node`.
     #[inline(always)]
     fn step(&self, node: usize, x: &[f64]) -> i32 {
@@ -206,6 +222,8 @@ mod tests {
     fn rows_walk_to_their_leaf_missing_values_follow_the_learned_side() {
         let t = stump();
         assert!(t.check(2).is_ok());
+        assert_eq!(t.depth(), 2);
+        assert_eq!(Tree::leaf(1.0, 1.0).depth(), 0);
         assert_eq!(t.predict(&[0.0, 0.7]), 1.0);
         assert_eq!(t.predict(&[3.0, 0.2]), 2.0);
         assert_eq!(t.predict(&[1.0, 0.5]), 3.0);
@@ -242,5 +260,6 @@ mod tests {
             leaf_cover: vec![1.0; n + 1],
         };
         assert!(chain.check(1).unwrap_err().contains("deeper"));
+        assert_eq!(chain.depth(), n);
     }
 }

@@ -269,3 +269,40 @@ fn tree_shap_equals_the_shap_package_on_scikit_learns_trees() {
     eprintln!("max |TreeSHAP - shap's| = {worst:e}");
     assert!(worst < 1e-6, "max |TreeSHAP - shap's| = {worst}");
 }
+
+#[test]
+fn explaining_a_hand_made_chain_of_splits_is_priced_out() {
+    use crate::ml::trees::tree::{splits, Tree, MAX_DEPTH};
+    // the deepest chain a model row may hold: TreeSHAP would take leaves x depth^2 steps
+    let n = MAX_DEPTH - 1;
+    let left: Vec<i32> = (0..n)
+        .map(|i| if i + 1 < n { i as i32 + 1 } else { !(n as i32) })
+        .collect();
+    let right: Vec<i32> = (0..n).map(|i| !(i as i32)).collect();
+    let chain = Tree {
+        nodes: splits(&vec![0; n], &vec![0.0; n], &vec![false; n], &left, &right),
+        gain: vec![0.0; n],
+        node_cover: vec![1.0; n],
+        leaf_value: vec![0.0; n + 1],
+        leaf_cover: vec![1.0; n + 1],
+    };
+    let crafted = super::boost::Boosted {
+        outputs: 1,
+        base: vec![0.0],
+        trees: vec![chain],
+    };
+    assert!(crafted.check(1).is_ok());
+    assert!(crafted.shap_cost() > 1e10, "{}", crafted.shap_cost());
+    // what training grows costs little
+    let r = reference();
+    let n = r.x.rows;
+    let f = fit(
+        &r.x,
+        &Target::Classes(&r.y_binary, 2),
+        &vec![1.0; n],
+        &sklearn_options(),
+        &Parallel::serial(),
+        &Silent,
+    );
+    assert!(f.model.shap_cost() < 1e6, "{}", f.model.shap_cost());
+}
