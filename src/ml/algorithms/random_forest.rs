@@ -110,6 +110,12 @@ impl Recipe for ForestRecipe {
             Target::Values(v) => (1, vec![v.to_vec()]),
             Target::None => unreachable!("random_forest learns classes or values"),
         };
+        if crate::ml::trees::bins::nothing_to_split(x) {
+            return Err(Problem::data(
+                "no input varies in the training rows: a tree has nothing to split on",
+                "Choose features that differ between rows (insight.train's features => ARRAY[...]).",
+            ));
+        }
         let classes = matches!(data.target, Target::Classes(..));
         let all: Vec<usize> = (0..n).collect();
         let binned = Binned::new(x, &all, self.max_bins, ctx.par);

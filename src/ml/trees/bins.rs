@@ -66,6 +66,29 @@ pub fn thresholds(mut values: Vec<f64>, max_bins: usize) -> InputBins {
     }
 }
 
+/// Whether no input of `x` varies (each holds one value, or only missing values): a tree has
+/// nothing to split on, and trains would only learn the base rate.
+pub fn nothing_to_split(x: &Matrix) -> bool {
+    (0..x.cols).all(|j| {
+        let mut first: Option<f64> = None;
+        let mut missing = false;
+        for r in 0..x.rows {
+            let v = x.row(r)[j];
+            if v.is_nan() {
+                missing = true;
+            } else if first.is_some_and(|f| f != v) {
+                return false;
+            } else {
+                first = Some(v);
+            }
+            if missing && first.is_some() {
+                return false; // present and missing: a split can tell them apart
+            }
+        }
+        true
+    })
+}
+
 /// The training rows binned: one byte per row and input, input-major (a histogram reads one
 /// input's bytes in row order).
 pub struct Binned {
@@ -138,6 +161,16 @@ mod tests {
             counts.iter().all(|&c| (600..=650).contains(&c)),
             "{counts:?}"
         );
+    }
+
+    #[test]
+    fn constant_inputs_leave_nothing_to_split() {
+        let x = Matrix::from_rows(&[vec![1.0, 2.0], vec![1.0, 2.0]]);
+        assert!(nothing_to_split(&x));
+        let x = Matrix::from_rows(&[vec![1.0, 2.0], vec![1.0, f64::NAN]]);
+        assert!(!nothing_to_split(&x));
+        let x = Matrix::from_rows(&[vec![1.0, 2.0], vec![1.5, 2.0]]);
+        assert!(!nothing_to_split(&x));
     }
 
     #[test]

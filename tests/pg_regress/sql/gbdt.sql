@@ -126,6 +126,9 @@ SELECT try_sql($$SELECT * FROM insight.train('m', 'tree_rule', target => 'bought
 SELECT try_sql($$SELECT * FROM insight.train('m', 'tree_rule', target => 'bought', algorithm => 'random_forest', options => '{"learning_rate": 0.1}')$$);
 CREATE TABLE tiny_tree AS SELECT i AS id, i::float8 AS x, i % 2 = 0 AS y FROM generate_series(1, 12) i;
 SELECT try_sql($$SELECT * FROM insight.train('m', 'tiny_tree', target => 'y', algorithm => 'gbdt', options => '{"early_stopping": true}')$$);
+CREATE TABLE constant_tree AS SELECT i AS id, 1.0::float8 AS x, 'a'::text AS t, i % 2 = 0 AS y FROM generate_series(1, 200) i;
+SELECT try_sql($$SELECT * FROM insight.train('m', 'constant_tree', target => 'y', algorithm => 'gbdt')$$);
+SELECT try_sql($$SELECT * FROM insight.train('m', 'constant_tree', target => 'y', algorithm => 'random_forest')$$);
 CREATE TABLE one_class_tree AS SELECT i AS id, i::float8 AS x, true AS y FROM generate_series(1, 50) i;
 SELECT try_sql($$SELECT * FROM insight.train('m', 'one_class_tree', target => 'y', algorithm => 'gbdt')$$);
 \pset tuples_only off

@@ -88,6 +88,13 @@ impl Recipe for GbdtRecipe {
     fn fit(&self, data: &TrainingData, ctx: &FitContext) -> Result<Fitted, Problem> {
         let x = data.x;
         let early = self.early_stopping.unwrap_or(x.rows > 10_000);
+        if crate::ml::trees::bins::nothing_to_split(x) {
+            return Err(Problem::data(
+                "no input varies in the training rows: a tree has nothing to split on",
+                "Choose features that differ between rows (insight.train's features => ARRAY[...]).",
+            ));
+        }
+
         if early && x.rows < 20 {
             return Err(Problem::data(
                 format!(
