@@ -197,18 +197,38 @@ pub fn grow(
         }
         order[w..leaf.end].copy_from_slice(&scratch);
         let (ls, le, rs, re) = (leaf.start, w, w, leaf.end);
-        // the smaller child's histogram from its rows, the other's by subtraction
+        // the smaller child's histogram from its rows, the other's by subtraction; a child that
+        // cannot split needs none, and a child with fewer rows x inputs than there are bins is
+        // cheaper to count than to subtract (deep trees: most nodes are small, and subtracting
+        // touches every bin of every input)
         let left_smaller = le - ls <= re - rs;
-        let small_rows = if left_smaller {
-            &order[ls..le]
+        let ((s0, s1), (l0, l1)) = if left_smaller {
+            ((ls, le), (rs, re))
         } else {
-            &order[rs..re]
+            ((rs, re), (ls, le))
         };
-        let small = histogram(binned, &layout, g, h, small_rows, allowed, par);
-        let mut large = leaf.hist;
-        for (a, b) in large.iter_mut().zip(&small) {
-            *a = a.minus(*b);
-        }
+        let depth = leaf.depth + 1;
+        let splittable = |rows: usize| {
+            rows >= 2 * o.min_samples_leaf.max(1) && (o.max_depth == 0 || depth < o.max_depth)
+        };
+        let inputs = allowed.iter().filter(|&&a| a).count();
+        let count_large = (l1 - l0) * inputs < layout.size();
+        let small = if splittable(s1 - s0) || (splittable(l1 - l0) && !count_large) {
+            histogram(binned, &layout, g, h, &order[s0..s1], allowed, par)
+        } else {
+            Vec::new()
+        };
+        let large = if !splittable(l1 - l0) {
+            Vec::new()
+        } else if count_large {
+            histogram(binned, &layout, g, h, &order[l0..l1], allowed, par)
+        } else {
+            let mut large = leaf.hist;
+            for (a, b) in large.iter_mut().zip(&small) {
+                *a = a.minus(*b);
+            }
+            large
+        };
         let (lh, rh) = if left_smaller {
             (small, large)
         } else {
@@ -305,14 +325,15 @@ fn histogram(
         }
         hist
     };
-    let parts: Vec<Vec<Stats>> = if rows.len() < PARALLEL_ROWS || par.threads() == 1 {
-        inputs.iter().map(|&j| one(j)).collect()
-    } else {
-        par.map(&inputs, |&j| one(j))
-    };
     let mut out = vec![Stats::default(); layout.size()];
-    for (&j, part) in inputs.iter().zip(parts) {
-        out[layout.offsets[j]..layout.offsets[j + 1]].copy_from_slice(&part);
+    if rows.len() < PARALLEL_ROWS || par.threads() == 1 {
+        for &j in &inputs {
+            out[layout.offsets[j]..layout.offsets[j + 1]].copy_from_slice(&one(j));
+        }
+    } else {
+        for (&j, part) in inputs.iter().zip(par.map(&inputs, |&j| one(j))) {
+            out[layout.offsets[j]..layout.offsets[j + 1]].copy_from_slice(&part);
+        }
     }
     out
 }
