@@ -251,29 +251,13 @@ fn mlp_kernels(c: &mut Criterion) {
 fn tree_kernels(c: &mut Criterion) {
     use ml::algorithms::gbdt::boost::{fit, BoostOptions};
     use ml::algorithms::Target;
-    use ml::trees::grow::GrowOptions;
     let (cols, y) = data(20_000);
     let (_, x) = encoded(&cols, 20_000);
     let w = vec![1.0; x.rows];
+    // gbdt's defaults (100 rounds of 31 leaves, 20 rows a leaf, 255 bins), no early stopping
     let opts = BoostOptions {
-        rounds: 100,
-        tree: GrowOptions {
-            max_leaves: 31,
-            max_depth: 0,
-            min_samples_leaf: 20,
-            l2: 0.0,
-            learning_rate: 0.1,
-            node_inputs: 0,
-            seed: 0,
-        },
-        max_bins: 255,
-        subsample: 1.0,
-        colsample: 1.0,
-        early_stopping: false,
-        validation_fraction: 0.1,
-        patience: 10,
-        tol: 1e-7,
         seed: 1,
+        ..BoostOptions::default()
     };
     let mut g = c.benchmark_group("gbdt_fit_100x31_20k_rows_x20");
     g.sample_size(10);

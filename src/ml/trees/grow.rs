@@ -24,6 +24,22 @@ pub struct GrowOptions {
     pub seed: u64,
 }
 
+/// scikit-learn's HistGradientBoosting defaults (gbdt's too): 31 leaves, no depth limit, 20
+/// rows a leaf, no L2, shrinkage 0.1, every input at every split.
+impl Default for GrowOptions {
+    fn default() -> Self {
+        GrowOptions {
+            max_leaves: 31,
+            max_depth: 0,
+            min_samples_leaf: 20,
+            l2: 0.0,
+            learning_rate: 0.1,
+            node_inputs: 0,
+            seed: 0,
+        }
+    }
+}
+
 /// scikit-learn's min_hessian_to_split: a child with less curvature than this is not split off.
 const MIN_HESSIAN: f64 = 1e-3;
 /// Below this many rows a histogram is built on one thread (handing out work costs more).

@@ -20,7 +20,6 @@ use ml::linalg::{sigmoid, Matrix};
 use ml::model::Estimator;
 use ml::monitor::Silent;
 use ml::parallel::Parallel;
-use ml::trees::grow::GrowOptions;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use smartcore::ensemble::random_forest_classifier::{
@@ -144,25 +143,10 @@ impl Row {
 /// The pg_insight defaults for `algorithm => 'gbdt'` as the scikit-learn comparison in
 /// src/ml/algorithms/gbdt/tests.rs sets them (HistGradientBoosting's), with 100 rounds.
 fn gbdt_options() -> BoostOptions {
+    // gbdt's defaults: 100 rounds of 31 leaves, 20 rows a leaf, 255 bins, no early stopping
     BoostOptions {
-        rounds: 100,
-        tree: GrowOptions {
-            max_leaves: 31,
-            max_depth: 0,
-            min_samples_leaf: 20,
-            l2: 0.0,
-            learning_rate: 0.1,
-            node_inputs: 0,
-            seed: 0,
-        },
-        max_bins: 255,
-        subsample: 1.0,
-        colsample: 1.0,
-        early_stopping: false,
-        validation_fraction: 0.1,
-        patience: 10,
-        tol: 1e-7,
         seed: 1,
+        ..BoostOptions::default()
     }
 }
 

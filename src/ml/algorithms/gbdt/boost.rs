@@ -117,6 +117,25 @@ pub struct BoostOptions {
     pub seed: u64,
 }
 
+/// gbdt's defaults, scikit-learn's HistGradientBoosting's with early stopping off (the recipe
+/// turns it on from 10,000 rows, as scikit-learn's "auto").
+impl Default for BoostOptions {
+    fn default() -> Self {
+        BoostOptions {
+            rounds: 100,
+            tree: GrowOptions::default(),
+            max_bins: 255,
+            subsample: 1.0,
+            colsample: 1.0,
+            early_stopping: false,
+            validation_fraction: 0.1,
+            patience: 10,
+            tol: 1e-7,
+            seed: 0,
+        }
+    }
+}
+
 pub struct BoostFit {
     pub model: Boosted,
     /// Rounds grown (the model keeps `best_round` of them when early stopping ended the fit).

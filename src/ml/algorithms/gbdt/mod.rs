@@ -46,38 +46,55 @@ struct GbdtRecipe {
 }
 
 fn read_recipe(o: &Options, ctx: &RecipeContext) -> Result<Box<dyn Recipe>, Problem> {
+    let d = BoostOptions::default();
     let early_stopping = o.bool_or_auto("early_stopping")?;
     Ok(Box::new(GbdtRecipe {
         o: BoostOptions {
-            rounds: o.usize_in("rounds", 100, 1, 10_000)?,
+            rounds: o.usize_in("rounds", d.rounds, 1, 10_000)?,
             tree: GrowOptions {
                 learning_rate: o.f64_in(
                     "learning_rate",
-                    0.1,
+                    d.tree.learning_rate,
                     1e-6,
                     10.0,
                     "a number from 1e-6 to 10",
                 )?,
-                max_leaves: o.usize_in("max_leaves", 31, 2, 4096)?,
-                max_depth: o.usize_in("max_depth", 0, 0, 64)?,
-                min_samples_leaf: o.usize_in("min_samples_leaf", 20, 1, 1_000_000)?,
-                l2: o.f64_in("l2", 0.0, 0.0, 1e6, "a number from 0 to 1e6")?,
-                node_inputs: 0,
-                seed: 0,
+                max_leaves: o.usize_in("max_leaves", d.tree.max_leaves, 2, 4096)?,
+                max_depth: o.usize_in("max_depth", d.tree.max_depth, 0, 64)?,
+                min_samples_leaf: o.usize_in(
+                    "min_samples_leaf",
+                    d.tree.min_samples_leaf,
+                    1,
+                    1_000_000,
+                )?,
+                l2: o.f64_in("l2", d.tree.l2, 0.0, 1e6, "a number from 0 to 1e6")?,
+                ..d.tree
             },
-            max_bins: o.usize_in("max_bins", 255, 2, 255)?,
-            subsample: o.f64_in("subsample", 1.0, 0.01, 1.0, "a fraction from 0.01 to 1")?,
-            colsample: o.f64_in("colsample", 1.0, 0.01, 1.0, "a fraction from 0.01 to 1")?,
+            max_bins: o.usize_in("max_bins", d.max_bins, 2, 255)?,
+            subsample: o.f64_in(
+                "subsample",
+                d.subsample,
+                0.01,
+                1.0,
+                "a fraction from 0.01 to 1",
+            )?,
+            colsample: o.f64_in(
+                "colsample",
+                d.colsample,
+                0.01,
+                1.0,
+                "a fraction from 0.01 to 1",
+            )?,
             early_stopping: early_stopping.unwrap_or(false),
             validation_fraction: o.f64_in(
                 "validation_fraction",
-                0.1,
+                d.validation_fraction,
                 0.01,
                 0.5,
                 "a fraction from 0.01 to 0.5",
             )?,
-            patience: o.usize_in("patience", 10, 1, 1000)?,
-            tol: 1e-7,
+            patience: o.usize_in("patience", d.patience, 1, 1000)?,
+            tol: d.tol,
             seed: o.usize_in("seed", ctx.seed as usize, 0, usize::MAX)? as u64,
         },
         early_stopping,

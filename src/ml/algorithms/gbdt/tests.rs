@@ -6,7 +6,6 @@ use crate::ml::algorithms::Target;
 use crate::ml::linalg::Matrix;
 use crate::ml::monitor::Silent;
 use crate::ml::parallel::Parallel;
-use crate::ml::trees::grow::GrowOptions;
 
 struct Reference {
     x: Matrix,
@@ -45,26 +44,13 @@ fn reference() -> Reference {
     r
 }
 
+/// What tests/reference/gbdt_reference.py gives scikit-learn: its defaults, 30 rounds, no early
+/// stopping.
 fn sklearn_options() -> BoostOptions {
     BoostOptions {
         rounds: 30,
-        tree: GrowOptions {
-            max_leaves: 31,
-            max_depth: 0,
-            min_samples_leaf: 20,
-            l2: 0.0,
-            learning_rate: 0.1,
-            node_inputs: 0,
-            seed: 0,
-        },
-        max_bins: 255,
-        subsample: 1.0,
-        colsample: 1.0,
-        early_stopping: false,
-        validation_fraction: 0.1,
-        patience: 10,
-        tol: 1e-7,
         seed: 1,
+        ..BoostOptions::default()
     }
 }
 
