@@ -125,6 +125,11 @@ impl Recipe for ForestRecipe {
             Some(v) if v < 0.0 => (x.cols as f64).sqrt().round().max(1.0) as usize,
             Some(v) => ((x.cols as f64 * v).round() as usize).clamp(1, x.cols),
         };
+        // what every tree fits: gradient -y x weight and hessian weight (leaf = weighted mean)
+        let gradients: Vec<Vec<f64>> = targets
+            .iter()
+            .map(|y| y.iter().zip(data.weights).map(|(v, w)| -v * w).collect())
+            .collect();
         let draw = ((n as f64 * self.sample_fraction).round() as usize).max(1);
         let allowed = vec![true; x.cols];
         let mut trees = Vec::with_capacity(self.trees * k);
@@ -150,13 +155,11 @@ impl Recipe for ForestRecipe {
                 seed: rng.gen(),
                 ..self.tree
             };
-            for (c, y) in targets.iter().enumerate() {
-                let g: Vec<f64> = y.iter().zip(data.weights).map(|(v, w)| -v * w).collect();
-                let h: Vec<f64> = data.weights.to_vec();
+            for (c, g) in gradients.iter().enumerate() {
                 let grown = grow(
                     &binned,
-                    &g,
-                    &h,
+                    g,
+                    data.weights,
                     rows.clone(),
                     &allowed,
                     &o,
@@ -274,23 +277,9 @@ fn oob_metrics(target: &Target, sum: &[f64], count: &[u32], k: usize, x: &Matrix
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ml::algorithms::gbdt::tests::reference;
     use crate::ml::monitor::Silent;
     use crate::ml::parallel::Parallel;
-
-    /// tests/reference/data/gbdt_reference.csv: the inputs and the three targets.
-    fn reference() -> (Matrix, Vec<usize>, Vec<usize>, Vec<f64>) {
-        let text = include_str!("../../../tests/reference/data/gbdt_reference.csv");
-        let (mut rows, mut yb, mut yc, mut yv) = (vec![], vec![], vec![], vec![]);
-        for line in text.lines().skip(1) {
-            let f: Vec<&str> = line.split(',').collect();
-            let num = |s: &str| s.parse::<f64>().unwrap_or(f64::NAN);
-            rows.push((0..5).map(|j| num(f[j])).collect::<Vec<f64>>());
-            yb.push(f[5].parse().unwrap());
-            yc.push(f[6].parse().unwrap());
-            yv.push(num(f[7]));
-        }
-        (Matrix::from_rows(&rows), yb, yc, yv)
-    }
 
     fn forest(x: &Matrix, target: Target, par: &Parallel) -> (Boosted, Value) {
         let o = serde_json::json!({});
@@ -326,7 +315,8 @@ mod tests {
 
     #[test]
     fn as_accurate_as_scikit_learns_forests_on_held_out_rows() {
-        let (x, yb, yc, yv) = reference();
+        let r = reference();
+        let (x, yb, yc, yv) = (&r.x, &r.y_binary, &r.y_class, &r.y_value);
         let train: Vec<usize> = (0..1000).collect();
         let xt = x.select_rows(&train);
         let par = Parallel::new(2);
@@ -379,9 +369,10 @@ mod tests {
 
     #[test]
     fn the_same_seed_grows_the_same_forest_whatever_the_threads() {
-        let (x, yb, _, _) = reference();
-        let (a, _) = forest(&x, Target::Classes(&yb, 2), &Parallel::serial());
-        let (b, _) = forest(&x, Target::Classes(&yb, 2), &Parallel::new(2));
+        let r = reference();
+        let (x, yb) = (&r.x, &r.y_binary);
+        let (a, _) = forest(x, Target::Classes(yb, 2), &Parallel::serial());
+        let (b, _) = forest(x, Target::Classes(yb, 2), &Parallel::new(2));
         assert_eq!(a, b);
         assert_eq!(a.trees.len(), 100);
     }

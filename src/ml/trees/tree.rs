@@ -204,6 +204,23 @@ pub(crate) fn splits(
         .collect()
 }
 
+/// A chain of `n` splits on input 0, each sending values <= 0 down the chain (tests: the deepest
+/// trees a hand-made model row could hold).
+#[cfg(test)]
+pub(crate) fn chain(n: usize) -> Tree {
+    let left: Vec<i32> = (0..n)
+        .map(|i| if i + 1 < n { i as i32 + 1 } else { !(n as i32) })
+        .collect();
+    let right: Vec<i32> = (0..n).map(|i| !(i as i32)).collect();
+    Tree {
+        nodes: splits(&vec![0; n], &vec![0.0; n], &vec![false; n], &left, &right),
+        gain: vec![0.0; n],
+        node_cover: vec![1.0; n],
+        leaf_value: vec![0.0; n + 1],
+        leaf_cover: vec![1.0; n + 1],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,17 +265,7 @@ mod tests {
         assert!(t.check(2).is_err());
         // a chain deeper than MAX_DEPTH (a crafted row: explain would recurse that deep)
         let n = MAX_DEPTH + 2;
-        let left: Vec<i32> = (0..n)
-            .map(|i| if i + 1 < n { i as i32 + 1 } else { !(n as i32) })
-            .collect();
-        let right: Vec<i32> = (0..n).map(|i| !(i as i32)).collect();
-        let chain = Tree {
-            nodes: splits(&vec![0; n], &vec![0.0; n], &vec![false; n], &left, &right),
-            gain: vec![0.0; n],
-            node_cover: vec![1.0; n],
-            leaf_value: vec![0.0; n + 1],
-            leaf_cover: vec![1.0; n + 1],
-        };
+        let chain = chain(n);
         assert!(chain.check(1).unwrap_err().contains("deeper"));
         assert_eq!(chain.depth(), n);
     }

@@ -199,6 +199,12 @@ pub fn fit(
     let mut trees: Vec<Tree> = Vec::new();
     let (mut g, mut h) = (vec![0.0; nt * k], vec![0.0; nt * k]);
     let mut best = (f64::INFINITY, 0usize);
+    // the training rows' scores at the best round so far (early stopping keeps its trees)
+    let mut best_raw = if valid.is_empty() {
+        Vec::new()
+    } else {
+        raw.clone()
+    };
     let mut since_best = 0;
     let mut rounds_run = 0;
     let width = x.cols;
@@ -302,11 +308,10 @@ pub fn fit(
             let tl = mean_loss(loss, &raw, &train, labels, values, weights, k);
             let auc = match loss {
                 Loss::Binary => {
-                    let s: Vec<f64> = vraw.clone();
                     let y: Vec<bool> = valid.iter().map(|&r| labels[r] == 1).collect();
                     format!(
                         ", validation AUC {:.4}",
-                        crate::ml::metrics::roc_auc(&s, &y)
+                        crate::ml::metrics::roc_auc(&vraw, &y)
                     )
                 }
                 _ => String::new(),
@@ -318,6 +323,7 @@ pub fn fit(
         }
         if vl < best.0 - o.tol {
             best = (vl, rounds_run);
+            best_raw.copy_from_slice(&raw);
             since_best = 0;
         } else {
             since_best += 1;
@@ -332,19 +338,19 @@ pub fn fit(
         best.1
     };
     trees.truncate(best_round * k);
-    // the training loss of the kept trees
+    // the training loss of the kept trees, from the scores the rounds kept up to date (not by
+    // scoring every training row with them again)
+    let kept_raw = if best_round == rounds_run {
+        &raw
+    } else {
+        &best_raw
+    };
+    let train_loss = mean_loss(loss, kept_raw, &train, labels, values, weights, k);
     let model = Boosted {
         outputs: k,
         base,
         trees,
     };
-    let mut scores = vec![0.0; k];
-    let mut kept_raw = vec![0.0; nt * k];
-    for (i, &r) in train.iter().enumerate() {
-        model.raw(x.row(r), &mut scores);
-        kept_raw[i * k..(i + 1) * k].copy_from_slice(&scores);
-    }
-    let train_loss = mean_loss(loss, &kept_raw, &train, labels, values, weights, k);
     BoostFit {
         model,
         rounds_run,

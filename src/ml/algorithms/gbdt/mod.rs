@@ -179,4 +179,4 @@ impl Recipe for GbdtRecipe {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

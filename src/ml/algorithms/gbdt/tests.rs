@@ -7,17 +7,19 @@ use crate::ml::linalg::Matrix;
 use crate::ml::monitor::Silent;
 use crate::ml::parallel::Parallel;
 
-struct Reference {
-    x: Matrix,
-    y_binary: Vec<usize>,
-    y_class: Vec<usize>,
-    y_value: Vec<f64>,
-    p_binary: Vec<f64>,
-    p_class: Vec<[f64; 3]>,
-    value_hat: Vec<f64>,
+/// tests/reference/data/gbdt_reference.csv: inputs, targets and scikit-learn's predictions
+/// (the forest tests read it too).
+pub(crate) struct Reference {
+    pub x: Matrix,
+    pub y_binary: Vec<usize>,
+    pub y_class: Vec<usize>,
+    pub y_value: Vec<f64>,
+    pub p_binary: Vec<f64>,
+    pub p_class: Vec<[f64; 3]>,
+    pub value_hat: Vec<f64>,
 }
 
-fn reference() -> Reference {
+pub(crate) fn reference() -> Reference {
     let text = include_str!("../../../../tests/reference/data/gbdt_reference.csv");
     let mut rows = Vec::new();
     let mut r = Reference {
@@ -258,20 +260,10 @@ fn tree_shap_equals_the_shap_package_on_scikit_learns_trees() {
 
 #[test]
 fn explaining_a_hand_made_chain_of_splits_is_priced_out() {
-    use crate::ml::trees::tree::{splits, Tree, MAX_DEPTH};
+    use crate::ml::trees::tree::{chain, MAX_DEPTH};
     // the deepest chain a model row may hold: TreeSHAP would take leaves x depth^2 steps
     let n = MAX_DEPTH - 1;
-    let left: Vec<i32> = (0..n)
-        .map(|i| if i + 1 < n { i as i32 + 1 } else { !(n as i32) })
-        .collect();
-    let right: Vec<i32> = (0..n).map(|i| !(i as i32)).collect();
-    let chain = Tree {
-        nodes: splits(&vec![0; n], &vec![0.0; n], &vec![false; n], &left, &right),
-        gain: vec![0.0; n],
-        node_cover: vec![1.0; n],
-        leaf_value: vec![0.0; n + 1],
-        leaf_cover: vec![1.0; n + 1],
-    };
+    let chain = chain(n);
     let crafted = super::boost::Boosted {
         outputs: 1,
         base: vec![0.0],
