@@ -91,6 +91,7 @@ pub fn classify(
             &Truth::Binary(&truth),
             IMPORTANCE_REPEATS,
             inp.seed,
+            inp.ctx.par,
             inp.ctx.monitor,
         )
     } else {
@@ -102,6 +103,7 @@ pub fn classify(
             &Truth::Classes(&truth),
             IMPORTANCE_REPEATS,
             inp.seed,
+            inp.ctx.par,
             inp.ctx.monitor,
         )
     };
@@ -156,6 +158,7 @@ pub fn regress(inp: &Inputs, y: &[f64]) -> Result<Trained> {
         &Truth::Values(&truth),
         IMPORTANCE_REPEATS,
         inp.seed,
+        inp.ctx.par,
         inp.ctx.monitor,
     );
     add_fit_metrics(&mut metrics, train_idx.len(), fitted.info, &model, &imp);
