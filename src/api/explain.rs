@@ -43,7 +43,7 @@ fn explain(
         return TableIterator::new(Vec::new()); // a NULL row has no explanation
     };
     // a set-returning function: fn_extra belongs to the SRF machinery, so no call-site state
-    let (names, x, contrib, base, linear, explained, unexplained) = scores(
+    let (inputs, contrib, base, linear, explained, unexplained) = scores(
         &mut CallSite::default(),
         model,
         &row,
@@ -117,8 +117,7 @@ fn explain(
             let unexplained =
                 (unexplained.abs() > 1e-3 * out[k].abs().max(1.0)).then_some(unexplained);
             Ok((
-                m.preprocessor.encoded_names(),
-                x.to_vec(),
+                m.preprocessor.describe_inputs(x),
                 c,
                 b,
                 linear,
@@ -128,19 +127,10 @@ fn explain(
         },
     );
     // + 0.0 turns -0 into 0
-    let mut out: Vec<(String, Option<f64>, f64, Option<String>)> = names
+    let mut out: Vec<(String, Option<f64>, f64, Option<String>)> = inputs
         .into_iter()
-        .zip(x)
         .zip(contrib)
-        // a missing input (NaN, kept by impute native) has no value
-        .map(|((n, v), c)| {
-            (
-                n,
-                (!v.is_nan()).then_some(v + 0.0),
-                c + 0.0,
-                explained.clone(),
-            )
-        })
+        .map(|((n, v), c)| (n, v.map(|v| v + 0.0), c + 0.0, explained.clone()))
         .collect();
     out.push((
         if linear { "(intercept)" } else { "(baseline)" }.to_string(),

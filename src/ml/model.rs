@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 pub const MAGIC: &[u8; 4] = b"PGIM";
 /// 1: linear models; 2: adds the MLP estimator; 3: adds segmentation (the KMeans estimator and
-/// task; in 0.2.0, unreleased, also hierarchical segmentation and the customer-value models).
+/// task; in 0.2.0, unreleased, also hierarchical segmentation, the customer-value models and the
+/// tree ensembles, their splits on coded categories included).
 /// Each adds enum variants at the end, so rows of every earlier version decode unchanged; the
 /// number tells an older release that it cannot read a newer row.
 pub const FORMAT_VERSION: u16 = 3;
@@ -433,6 +434,24 @@ impl Model {
                         return Err(format!("feature {} lists a category twice", f.name));
                     }
                 }
+                Encoding::Coded { categories, .. } => {
+                    // only trees split on codes, and their bins hold this many
+                    if !matches!(self.estimator, Estimator::Boosted(_) | Estimator::Forest(_))
+                        || categories.len() > super::preprocess::MAX_CODED_CATEGORIES
+                    {
+                        return Err(format!(
+                            "feature {} codes {} categories for a model that is not trees, or \
+                             more than {}",
+                            f.name,
+                            categories.len(),
+                            super::preprocess::MAX_CODED_CATEGORIES
+                        ));
+                    }
+                    let distinct: std::collections::HashSet<&String> = categories.iter().collect();
+                    if distinct.len() != categories.len() {
+                        return Err(format!("feature {} lists a category twice", f.name));
+                    }
+                }
             }
             offset = offset.saturating_add(f.width());
         }
@@ -647,7 +666,7 @@ impl Model {
                     null_term.push(c * fill);
                     null_is_error.push(f.null_is_error);
                 }
-                Encoding::OneHot { .. } => return None,
+                Encoding::OneHot { .. } | Encoding::Coded { .. } => return None,
             }
         }
         Some(FoldedLinear {
@@ -935,6 +954,16 @@ pub(crate) mod tests {
             categories[1] = categories[0].clone();
         }
         assert!(corrupt(m).contains("twice"));
+        // coded categories are for trees only (a linear model would read a code as a quantity)
+        let mut m = tiny_model();
+        let f = &mut m.preprocessor.features[1];
+        if let Encoding::OneHot { categories, .. } = &f.encoding {
+            f.encoding = Encoding::Coded {
+                categories: categories.clone(),
+                null_is_code_0: false,
+            };
+        }
+        assert!(corrupt(m).contains("not trees"));
         // networks wider or deeper than training makes (a consistent 1 -> 65536 -> 1 network
         // passed before and made explain allocate gigabytes)
         for hidden in [vec![65536], vec![2; 9]] {

@@ -1,5 +1,5 @@
-//! Turning table columns into model inputs: scaling numbers, one-hot encoding categories,
-//! imputing NULLs. Everything fitted here is stored with the model and re-applied at scoring.
+//! Turning table columns into model inputs: scaling numbers, one-hot encoding categories (or, for
+//! trees, coding them as one input that splits on sets of categories), imputing NULLs. Everything fitted here is stored with the model and re-applied at scoring.
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -56,16 +56,22 @@ pub struct PrepOptions {
     pub max_categories: usize,
     /// Standardise numbers (mean 0, variance 1 on the training rows).
     pub scale: bool,
+    /// Categories as one coded input each (trees split on sets of them) instead of one-hot.
+    pub native_categories: bool,
 }
 
+/// Category codes a native categorical input may hold: 0..=MAX_CODED_CATEGORIES, the last one
+/// "other", so that with the missing bin they fit the trees' 256 one-byte bins.
+pub const MAX_CODED_CATEGORIES: usize = 254;
+
 impl PrepOptions {
-    /// The preprocessing options every algorithm takes; `native_missing` algorithms (trees) also
+    /// The preprocessing options every algorithm takes; `native_inputs` algorithms (trees) also
     /// take `impute: native`, their default.
     pub fn read(
         o: &super::options::Options,
-        native_missing: bool,
+        native_inputs: bool,
     ) -> Result<PrepOptions, super::problem::Problem> {
-        let impute = if native_missing {
+        let impute = if native_inputs {
             o.choice(
                 "impute",
                 "native",
@@ -74,10 +80,31 @@ impl PrepOptions {
         } else {
             o.choice("impute", "mean", &["mean", "median", "zero", "error"])?
         };
+        let native_categories = if native_inputs {
+            o.choice("categories", "native", &["native", "one_hot"])? == "native"
+        } else {
+            o.choice("categories", "one_hot", &["one_hot"])?;
+            false
+        };
+        let max_categories = if native_categories {
+            // every category a tree can tell apart by default: a split sorts them, so more
+            // cost little (one-hot costs an input each)
+            let k = o.usize_in("max_categories", MAX_CODED_CATEGORIES, 1, 1000)?;
+            if k > MAX_CODED_CATEGORIES {
+                return Err(super::problem::Problem::option(
+                    format!("option \"max_categories\" is {k}, but trees code at most {MAX_CODED_CATEGORIES} categories per column (categories: native)"),
+                    "Keep max_categories at 254 or less (the rarer categories share \"other\"), or one-hot encode them: options => '{\"categories\": \"one_hot\"}' takes up to 1000.",
+                ));
+            }
+            k
+        } else {
+            o.usize_in("max_categories", 20, 1, 1000)?
+        };
         Ok(PrepOptions {
             impute: Impute::parse(impute).expect("choice returns one of the listed words"),
-            max_categories: o.usize_in("max_categories", 20, 1, 1000)?,
+            max_categories,
             scale: o.bool("scale", true)?,
+            native_categories,
         })
     }
 
@@ -87,6 +114,7 @@ impl PrepOptions {
             "impute": format!("{:?}", self.impute).to_lowercase(),
             "max_categories": self.max_categories,
             "scale": self.scale,
+            "categories": if self.native_categories { "native" } else { "one_hot" },
         })
     }
 }
@@ -97,6 +125,7 @@ impl Default for PrepOptions {
             impute: Impute::Mean,
             max_categories: 20,
             scale: true,
+            native_categories: false,
         }
     }
 }
@@ -151,6 +180,13 @@ pub enum Encoding {
         categories: Vec<String>,
         null_slot: Option<usize>,
     },
+    /// One input holding the category's position in `categories` (most frequent first), or
+    /// `categories.len()` for every other one ("other"): what trees split on natively. NULL is
+    /// NaN (missing), or the most frequent category's code where `null_is_code_0`.
+    Coded {
+        categories: Vec<String>,
+        null_is_code_0: bool,
+    },
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -172,11 +208,35 @@ impl Feature {
         match &self.encoding {
             Encoding::Scaled { .. } => 1,
             Encoding::OneHot { categories, .. } => categories.len() + 1,
+            Encoding::Coded { .. } => 1,
+        }
+    }
+
+    /// The category codes a coded input holds (0 to levels - 1), 0 for other inputs.
+    pub fn levels(&self) -> usize {
+        match &self.encoding {
+            Encoding::Coded { categories, .. } => categories.len() + 1,
+            _ => 0,
+        }
+    }
+
+    /// The category that code `code` of a coded feature stands for.
+    pub fn category_name(&self, code: usize) -> Option<&str> {
+        match &self.encoding {
+            Encoding::Coded { categories, .. } => Some(
+                categories
+                    .get(code)
+                    .map(String::as_str)
+                    .unwrap_or("(other)"),
+            ),
+            _ => None,
         }
     }
 
     fn build_index(&mut self) {
-        if let Encoding::OneHot { categories, .. } = &self.encoding {
+        if let Encoding::OneHot { categories, .. } | Encoding::Coded { categories, .. } =
+            &self.encoding
+        {
             self.index = categories
                 .iter()
                 .enumerate()
@@ -194,6 +254,7 @@ impl Feature {
                 .map(|c| format!("{}={}", self.name, c))
                 .chain(std::iter::once(format!("{}=(other)", self.name)))
                 .collect(),
+            Encoding::Coded { .. } => vec![self.name.clone()],
         }
     }
 }
@@ -324,13 +385,21 @@ impl Preprocessor {
                     });
                     order.truncate(opts.max_categories.max(1));
                     let categories: Vec<String> = order.iter().map(|&c| dict[c].clone()).collect();
-                    let null_slot = match opts.impute {
-                        Impute::Zero | Impute::Native => None,
-                        _ => Some(0), // the most frequent category
-                    };
-                    Encoding::OneHot {
-                        categories,
-                        null_slot,
+                    if opts.native_categories {
+                        Encoding::Coded {
+                            categories,
+                            // mean and median: the most frequent category, as one-hot
+                            null_is_code_0: matches!(opts.impute, Impute::Mean | Impute::Median),
+                        }
+                    } else {
+                        let null_slot = match opts.impute {
+                            Impute::Zero | Impute::Native => None,
+                            _ => Some(0), // the most frequent category
+                        };
+                        Encoding::OneHot {
+                            categories,
+                            null_slot,
+                        }
                     }
                 }
             };
@@ -431,6 +500,27 @@ impl Preprocessor {
                     }
                 }
             }
+            Encoding::Coded {
+                categories,
+                null_is_code_0,
+            } => {
+                out[f.offset] = match value {
+                    Value::Text(s) => f.index.get(s).copied().unwrap_or(categories.len()) as f64,
+                    Value::Null if f.null_is_error => {
+                        return Err(PrepError::Null {
+                            feature: f.name.clone(),
+                        })
+                    }
+                    Value::Null if *null_is_code_0 => 0.0,
+                    Value::Null => f64::NAN,
+                    Value::Number(_) => {
+                        return Err(PrepError::WrongKind {
+                            feature: f.name.clone(),
+                            expected: "text",
+                        })
+                    }
+                };
+            }
         }
         Ok(())
     }
@@ -466,6 +556,32 @@ impl Preprocessor {
         self.features
             .iter()
             .flat_map(|f| f.encoded_names())
+            .collect()
+    }
+
+    /// An encoded row's inputs as explanations show them: each input's name and value; a
+    /// missing input (NaN, kept by impute native) has no value, and a coded category shows as
+    /// `name = category`, without one (its code is no quantity).
+    pub fn describe_inputs(&self, x: &[f64]) -> Vec<(String, Option<f64>)> {
+        let mut out = Vec::with_capacity(self.width);
+        for f in &self.features {
+            for (i, name) in f.encoded_names().into_iter().enumerate() {
+                let v = x.get(f.offset + i).copied().unwrap_or(f64::NAN);
+                out.push(match f.category_name(v as usize) {
+                    Some(c) if !v.is_nan() => (format!("{} = {c}", f.name), None),
+                    _ => (name, (!v.is_nan()).then_some(v)),
+                });
+            }
+        }
+        out
+    }
+
+    /// Per encoded input: the category codes it holds if it is a coded category (trees split on
+    /// sets of them), 0 for a number or a one-hot slot.
+    pub fn input_levels(&self) -> Vec<usize> {
+        self.features
+            .iter()
+            .flat_map(|f| std::iter::repeat_n(f.levels(), f.width()))
             .collect()
     }
 }
@@ -527,6 +643,47 @@ mod tests {
         assert_eq!(m.row(0), &[0.0, 1.0, 0.0, 0.0]);
         // row 3: NULL region -> most frequent (north)
         assert_eq!(m.row(1)[1..], [1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn trees_code_a_category_as_one_input() {
+        let native = PrepOptions {
+            impute: Impute::Native,
+            native_categories: true,
+            max_categories: MAX_CODED_CATEGORIES,
+            ..Default::default()
+        };
+        let p = Preprocessor::fit(&specs(), &data(), &[0, 1, 2, 3], &native).unwrap();
+        assert_eq!(p.width, 2);
+        assert_eq!(p.encoded_names(), vec!["spend", "region"]);
+        assert_eq!(p.input_levels(), vec![0, 3]); // north, south, (other)
+        let m = p.encode_rows(&data(), &[0, 1, 3]).unwrap();
+        // north (most frequent) is code 0, south 1; a NULL region stays missing
+        assert_eq!(m.row(0)[1], 0.0);
+        assert_eq!(m.row(1)[1], 1.0);
+        assert!(m.row(2)[1].is_nan());
+        let mut out = vec![0.0; 2];
+        p.encode(1, Value::Text("mars"), &mut out).unwrap();
+        assert_eq!(out[1], 2.0); // (other)
+        assert_eq!(
+            p.describe_inputs(&out),
+            vec![
+                ("spend".to_string(), Some(0.0)),
+                ("region = (other)".to_string(), None)
+            ]
+        );
+        assert!(matches!(
+            p.encode(1, Value::Number(1.0), &mut out),
+            Err(PrepError::WrongKind { .. })
+        ));
+        // impute mean: a NULL category is the most frequent one, as one-hot does
+        let mean = PrepOptions {
+            impute: Impute::Mean,
+            ..native
+        };
+        let p = Preprocessor::fit(&specs(), &data(), &[0, 1, 2, 3], &mean).unwrap();
+        let m = p.encode_rows(&data(), &[3]).unwrap();
+        assert_eq!(m.row(0)[1], 0.0);
     }
 
     #[test]

@@ -137,6 +137,8 @@ pub fn rows(pre: &Preprocessor, p: &SegmentProfile) -> Vec<ProfileRow> {
                     .enumerate()
                     .map(|(i, c)| (f.offset + i, format!("{} = {c}", f.name), true))
                     .collect(),
+                // segmentations never code categories (Model::check refuses it)
+                Encoding::Coded { .. } => continue,
             };
             for (col, feature, category) in slots {
                 if category && p.population_mean[col] == 0.0 {
@@ -146,7 +148,7 @@ pub fn rows(pre: &Preprocessor, p: &SegmentProfile) -> Vec<ProfileRow> {
                 // category slot is already a share
                 let (scale, shift) = match &f.encoding {
                     Encoding::Scaled { mean, scale, .. } => (*scale, *mean),
-                    Encoding::OneHot { .. } => (1.0, 0.0),
+                    Encoding::OneHot { .. } | Encoding::Coded { .. } => (1.0, 0.0),
                 };
                 let (sd, pm) = (p.population_sd[col], p.population_mean[col]);
                 let empty = p.sizes[j] == 0;

@@ -329,16 +329,17 @@ impl Setup {
         let opts = Options::new(options, algorithm.name)?;
         let prep = if learns == Learns::Histories {
             // purchase histories are read as they are: counts and times, never imputed
-            for key in ["impute", "max_categories", "scale"] {
+            for key in ["impute", "max_categories", "scale", "categories"] {
                 opts.not_applicable(key, "A lifetime-value model reads frequency, recency and t as they are: no scaling, and NULL is an error.");
             }
             PrepOptions {
                 impute: crate::ml::preprocess::Impute::Error,
                 max_categories: 1,
                 scale: false,
+                native_categories: false,
             }
         } else {
-            PrepOptions::read(&opts, algorithm.native_missing)?
+            PrepOptions::read(&opts, algorithm.native_inputs)?
         };
         let classifier = match learns {
             Learns::Classes => Some(ClassifierOptions::read(&opts)?),

@@ -33,6 +33,7 @@ pub(super) fn fit_all_rows(inp: &Inputs) -> Result<(Preprocessor, Matrix, Fitted
             x: &x,
             target: Target::None,
             weights: &[],
+            levels: &[],
         },
         inp.ctx,
     )?;

@@ -184,11 +184,13 @@ fn fit(
         .encode_rows(&inp.frame.columns, train_idx)
         .map_err(prep_error)?;
     let started = std::time::Instant::now();
+    let levels = pre.input_levels();
     let mut fitted = inp.recipe.fit(
         &TrainingData {
             x: &x,
             target,
             weights,
+            levels: &levels,
         },
         inp.ctx,
     )?;

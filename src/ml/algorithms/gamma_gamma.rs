@@ -29,7 +29,7 @@ pub static ALGORITHM: Algorithm = Algorithm {
         "transactions_params",
         "unit",
     ],
-    native_missing: false,
+    native_inputs: false,
     recipe: read_recipe,
 };
 

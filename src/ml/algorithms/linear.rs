@@ -17,7 +17,7 @@ pub static ALGORITHM: Algorithm = Algorithm {
     learns: &[Learns::Values],
     default_for: Some(Learns::Values),
     options: &["l2"],
-    native_missing: false,
+    native_inputs: false,
     recipe: read_recipe,
 };
 

@@ -26,7 +26,7 @@ pub static ALGORITHM: Algorithm = Algorithm {
     learns: &[Learns::Classes],
     default_for: Some(Learns::Classes),
     options: &["l2", "max_iter", "tol"],
-    native_missing: false,
+    native_inputs: false,
     recipe: read_recipe,
 };
 

@@ -77,9 +77,10 @@ pub struct Algorithm {
     /// Its own option keys; the pipeline's (preprocessing, and classifier options for algorithms
     /// that learn classes) come on top.
     pub options: &'static [&'static str],
-    /// Whether it takes missing numbers as they are (NaN in the encoded inputs): then option
-    /// `impute` also takes `native`, its default.
-    pub native_missing: bool,
+    /// Whether it takes missing numbers and categories as they are (trees: NaN in the encoded
+    /// inputs, and a category as one input holding its code): then option `impute` also takes
+    /// `native` and option `categories` also `native`, their defaults.
+    pub native_inputs: bool,
     /// Reads its options into a recipe. Runs before any data is read.
     pub recipe: ReadRecipe,
 }
@@ -88,7 +89,7 @@ pub struct Algorithm {
 pub type ReadRecipe = fn(&Options, &RecipeContext) -> Result<Box<dyn Recipe>, Problem>;
 
 /// Option keys every algorithm takes: how columns become model inputs (ml::preprocess).
-pub const PREPROCESSING_OPTIONS: &[&str] = &["impute", "max_categories", "scale"];
+pub const PREPROCESSING_OPTIONS: &[&str] = &["impute", "max_categories", "scale", "categories"];
 /// Option keys of every algorithm that learns classes (see [`ClassifierOptions`]).
 pub const CLASSIFIER_OPTIONS: &[&str] = &["class_weight", "threshold", "positive_class"];
 
@@ -153,6 +154,9 @@ pub struct TrainingData<'a> {
     pub x: &'a Matrix,
     pub target: Target<'a>,
     pub weights: &'a [f64],
+    /// Per input: the codes of a coded category (`Preprocessor::input_levels`), 0 for a number;
+    /// empty: all numbers. Only trees read it (one-hot everywhere else).
+    pub levels: &'a [usize],
 }
 
 /// Class indices (with the number of classes), values, or none (segmentation).

@@ -11,7 +11,7 @@ pub static ALGORITHM: Algorithm = Algorithm {
     learns: &[Learns::Histories],
     default_for: None,
     options: &["penalizer", "frequency", "recency", "t"],
-    native_missing: false,
+    native_inputs: false,
     recipe: read_recipe,
 };
 

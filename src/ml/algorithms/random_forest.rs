@@ -34,7 +34,7 @@ pub static ALGORITHM: Algorithm = Algorithm {
         "max_bins",
         "seed",
     ],
-    native_missing: true,
+    native_inputs: true,
     recipe: read_recipe,
 };
 
@@ -118,7 +118,7 @@ impl Recipe for ForestRecipe {
         }
         let classes = matches!(data.target, Target::Classes(..));
         let all: Vec<usize> = (0..n).collect();
-        let binned = Binned::new(x, &all, self.max_bins, ctx.par);
+        let binned = Binned::new(x, &all, self.max_bins, data.levels, ctx.par);
         let node_inputs = match self.max_features {
             None if classes => (x.cols as f64).sqrt().round().max(1.0) as usize,
             None => x.cols,
@@ -299,6 +299,7 @@ mod tests {
                     x,
                     target,
                     weights: &weights,
+                    levels: &[],
                 },
                 &FitContext {
                     par,

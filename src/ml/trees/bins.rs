@@ -2,7 +2,8 @@
 //! `max_bins - 1` thresholds (midpoints between distinct values when there are few, quantiles of
 //! a sample when there are many, as scikit-learn's HistGradientBoosting bins them), and every
 //! training row is stored as one byte per input. Missing values (NaN: a NULL kept by
-//! `impute: native`) get their own bin, so a split learns where they go.
+//! `impute: native`) get their own bin, so a split learns where they go. A coded category's bin
+//! is its code: splits on it send sets of categories left.
 
 use crate::ml::linalg::Matrix;
 use crate::ml::parallel::Parallel;
@@ -19,6 +20,8 @@ pub struct InputBins {
     pub thresholds: Vec<f64>,
     /// Whether any training row missed this input (set by Binned).
     pub has_missing: bool,
+    /// A coded category (bin = code), split on sets of bins rather than at a threshold.
+    pub categorical: bool,
 }
 
 impl InputBins {
@@ -63,6 +66,18 @@ pub fn thresholds(mut values: Vec<f64>, max_bins: usize) -> InputBins {
     InputBins {
         thresholds,
         has_missing: false,
+        categorical: false,
+    }
+}
+
+/// The bins of a coded category with codes 0..levels: one a code (thresholds halfway between
+/// them), whichever codes the rows hold.
+pub fn category_bins(levels: usize) -> InputBins {
+    let levels = levels.clamp(1, MISSING as usize);
+    InputBins {
+        thresholds: (1..levels).map(|c| c as f64 - 0.5).collect(),
+        has_missing: false,
+        categorical: true,
     }
 }
 
@@ -99,12 +114,25 @@ pub struct Binned {
 
 impl Binned {
     /// Bins the rows `rows` of `x` (thresholds from at most SAMPLE_ROWS of them, evenly spaced).
-    pub fn new(x: &Matrix, rows: &[usize], max_bins: usize, par: &Parallel) -> Binned {
+    /// `levels[j] > 0` marks input j as a coded category with that many codes (no entry: a
+    /// number).
+    pub fn new(
+        x: &Matrix,
+        rows: &[usize],
+        max_bins: usize,
+        levels: &[usize],
+        par: &Parallel,
+    ) -> Binned {
         let cols: Vec<usize> = (0..x.cols).collect();
         let step = rows.len().div_ceil(SAMPLE_ROWS).max(1);
         let inputs: Vec<InputBins> = par.map(&cols, |&j| {
-            let sample: Vec<f64> = rows.iter().step_by(step).map(|&r| x.row(r)[j]).collect();
-            let mut b = thresholds(sample, max_bins);
+            let mut b = match levels.get(j) {
+                Some(&l) if l > 0 => category_bins(l),
+                _ => thresholds(
+                    rows.iter().step_by(step).map(|&r| x.row(r)[j]).collect(),
+                    max_bins,
+                ),
+            };
             b.has_missing = rows.iter().any(|&r| x.row(r)[j].is_nan());
             b
         });
@@ -122,13 +150,6 @@ impl Binned {
     #[inline]
     pub fn input(&self, j: usize) -> &[u8] {
         &self.codes[j * self.rows..(j + 1) * self.rows]
-    }
-
-    /// Row `r`'s bins, for walking trees on binned rows.
-    pub fn row_codes(&self, r: usize, out: &mut [u8]) {
-        for (j, o) in out.iter_mut().enumerate() {
-            *o = self.codes[j * self.rows + r];
-        }
     }
 }
 
@@ -171,6 +192,19 @@ mod tests {
         assert!(!nothing_to_split(&x));
         let x = Matrix::from_rows(&[vec![1.0, 2.0], vec![1.5, 2.0]]);
         assert!(!nothing_to_split(&x));
+    }
+
+    #[test]
+    fn a_coded_category_is_binned_by_its_code() {
+        let b = category_bins(5);
+        assert!(b.categorical);
+        assert_eq!(b.value_bins(), 5);
+        assert_eq!([0.0, 1.0, 2.0, 3.0, 4.0].map(|v| b.bin(v)), [0, 1, 2, 3, 4]);
+        assert_eq!(b.bin(f64::NAN), MISSING);
+        let x = Matrix::from_rows(&[vec![3.0, 0.5], vec![f64::NAN, 0.7], vec![0.0, 0.9]]);
+        let binned = Binned::new(&x, &[0, 1, 2], 255, &[5], &Parallel::serial());
+        assert_eq!(binned.input(0), &[3, MISSING, 0]);
+        assert!(binned.inputs[0].has_missing && !binned.inputs[1].categorical);
     }
 
     #[test]

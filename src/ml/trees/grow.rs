@@ -2,10 +2,12 @@
 //! scikit-learn's HistGradientBoosting grow them): the leaf whose best split reduces the loss
 //! most is split next, until `max_leaves`, `max_depth` or no split gains. A split is found from
 //! per-input histograms of (gradient, hessian, rows) over the bins; a child's histogram is built
-//! from its rows only for the smaller child, the larger one's is the parent's minus it.
+//! from its rows only for the smaller child, the larger one's is the parent's minus it. A coded
+//! category splits as scikit-learn's HistGradientBoosting splits one: its categories sorted by
+//! mean gradient, the best prefix (from either end) to the left.
 
 use super::bins::{Binned, MISSING};
-use super::tree::Tree;
+use super::tree::{CategorySet, Tree};
 use crate::ml::monitor::Monitor;
 use crate::ml::parallel::Parallel;
 
@@ -44,6 +46,10 @@ impl Default for GrowOptions {
 const MIN_HESSIAN: f64 = 1e-3;
 /// Below this many rows a histogram is built on one thread (handing out work costs more).
 const PARALLEL_ROWS: usize = 4096;
+/// A category with less hessian (rows, for constant hessians) than this in a node is not sorted
+/// into a split's left set, and it smooths the sort key (scikit-learn's MIN_CAT_SUPPORT,
+/// LightGBM's cat_smooth).
+const MIN_CATEGORY_SUPPORT: f64 = 10.0;
 
 /// (sum of gradients, sum of hessians, rows) of a bin or a node.
 #[derive(Clone, Copy, Default, Debug)]
@@ -76,11 +82,25 @@ impl Stats {
 #[derive(Clone, Copy, Debug)]
 struct Split {
     input: usize,
-    /// Bins <= bin go left.
+    /// Bins <= bin go left (a number).
     bin: u8,
+    /// Bins in the set go left (a coded category; the missing bin's place is `missing_left`).
+    left_set: Option<CategorySet>,
     missing_left: bool,
     gain: f64,
     left: Stats,
+}
+
+impl Split {
+    fn goes_left(&self, code: u8) -> bool {
+        if code == MISSING {
+            self.missing_left
+        } else if let Some(set) = &self.left_set {
+            (set[usize::from(code) >> 6] >> (code & 63)) & 1 == 1
+        } else {
+            code <= self.bin
+        }
+    }
 }
 
 /// Where a leaf's histograms start for each input: bins of input j are
@@ -169,17 +189,30 @@ pub fn grow(
         let leaf = leaves.swap_remove(pick);
         // the new split node
         let node = tree.nodes.len();
+        let category_set = match split.left_set {
+            Some(set) => {
+                tree.category_sets.push(set);
+                // at most max_leaves - 1 (4095) splits a tree
+                tree.category_sets.len() as u16
+            }
+            None => 0,
+        };
         tree.nodes.push(super::tree::Split {
             // bin = the last value bin: every value left, missing right
-            threshold: binned.inputs[split.input]
-                .thresholds
-                .get(split.bin as usize)
-                .copied()
-                .unwrap_or(f64::MAX),
+            threshold: if category_set > 0 {
+                0.0
+            } else {
+                binned.inputs[split.input]
+                    .thresholds
+                    .get(split.bin as usize)
+                    .copied()
+                    .unwrap_or(f64::MAX)
+            },
             input: split.input as u32,
             left: 0,
             right: 0,
             missing_left: split.missing_left,
+            category_set,
         });
         tree.gain.push(split.gain);
         tree.node_cover.push(leaf.total.n);
@@ -192,14 +225,7 @@ pub fn grow(
         }
         // partition the leaf's rows: left first, order kept
         let codes = binned.input(split.input);
-        let goes_left = |r: u32| {
-            let c = codes[r as usize];
-            if c == MISSING {
-                split.missing_left
-            } else {
-                c <= split.bin
-            }
-        };
+        let goes_left = |r: u32| split.goes_left(codes[r as usize]);
         scratch.clear();
         let mut w = leaf.start;
         for i in leaf.start..leaf.end {
@@ -405,48 +431,86 @@ fn best_split(
     }
     let parent = leaf.total.score(o.l2);
     let mut best: Option<Split> = None;
-    let mut consider = |j: usize, bin: usize, left: Stats, missing_left: bool| {
-        let right = leaf.total.minus(left);
-        if left.n < min || right.n < min || left.h < MIN_HESSIAN || right.h < MIN_HESSIAN {
-            return;
-        }
-        let gain = 0.5 * (left.score(o.l2) + right.score(o.l2) - parent);
-        // "more" by a margin above rounding: two candidates that split the rows alike (an empty
-        // bin between them, or no missing row in the node) differ only in the last bits, and
-        // the first must win, not whichever rounding favours
-        if gain > 1e-12 && best.is_none_or(|s| gain > s.gain * (1.0 + 1e-10)) {
-            best = Some(Split {
-                input: j,
-                bin: bin as u8,
-                missing_left: if binned.inputs[j].has_missing {
-                    missing_left
-                } else {
-                    left.n > right.n
-                },
-                gain,
-                left,
-            });
-        }
-    };
+    let mut consider =
+        |j: usize, bin: usize, left: Stats, missing_left: bool, left_set: Option<CategorySet>| {
+            let right = leaf.total.minus(left);
+            if left.n < min || right.n < min || left.h < MIN_HESSIAN || right.h < MIN_HESSIAN {
+                return;
+            }
+            let gain = 0.5 * (left.score(o.l2) + right.score(o.l2) - parent);
+            // "more" by a margin above rounding: two candidates that split the rows alike (an empty
+            // bin between them, or no missing row in the node) differ only in the last bits, and
+            // the first must win, not whichever rounding favours
+            if gain > 1e-12 && best.is_none_or(|s| gain > s.gain * (1.0 + 1e-10)) {
+                best = Some(Split {
+                    input: j,
+                    bin: bin as u8,
+                    left_set,
+                    missing_left: if binned.inputs[j].has_missing {
+                        missing_left
+                    } else {
+                        left.n > right.n
+                    },
+                    gain,
+                    left,
+                });
+            }
+        };
     for (j, ib) in binned.inputs.iter().enumerate() {
         let values = ib.value_bins();
         if !allowed[j] || (values < 2 && !ib.has_missing) {
             continue;
         }
         let hist = &leaf.hist[layout.offsets[j]..layout.offsets[j + 1]];
+        if ib.categorical {
+            // categories (the missing ones one more) with enough support, sorted by their
+            // smoothed mean gradient; the rest always go right
+            let support = if leaf.total.h > 0.0 {
+                leaf.total.n / leaf.total.h
+            } else {
+                continue;
+            };
+            let last = if ib.has_missing { values + 1 } else { values };
+            let mut sorted: Vec<(f64, usize)> = (0..last)
+                .filter(|&b| hist[b].h * support >= MIN_CATEGORY_SUPPORT)
+                .map(|b| (hist[b].g / (hist[b].h + MIN_CATEGORY_SUPPORT), b))
+                .collect();
+            if sorted.len() < 2 {
+                continue;
+            }
+            sorted.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            // prefixes from either end up to the middle, so the right child always keeps at
+            // least half of the sorted categories (and every unsorted one)
+            let used = sorted.len();
+            let forward = sorted.iter().take(used.div_ceil(2));
+            let backward = sorted.iter().rev().take(used.div_ceil(2) - 1);
+            for side in [forward.collect::<Vec<_>>(), backward.collect()] {
+                let (mut acc, mut set, mut missing_left) = (Stats::default(), [0u64; 4], false);
+                for &&(_, b) in &side {
+                    acc.add(hist[b]);
+                    if b == values {
+                        missing_left = true;
+                    } else {
+                        set[b >> 6] |= 1 << (b & 63);
+                    }
+                    consider(j, 0, acc, missing_left, Some(set));
+                }
+            }
+            continue;
+        }
         // missing right: bins 0..=b left; with missing values also every value left
         let last = if ib.has_missing { values } else { values - 1 };
         let mut acc = Stats::default();
         for (b, s) in hist[..last].iter().enumerate() {
             acc.add(*s);
-            consider(j, b, acc, false);
+            consider(j, b, acc, false, None);
         }
         if ib.has_missing {
             // missing left: bins 0..=b and the missing ones left, from the top bin down
             let mut above = Stats::default();
             for b in (0..values - 1).rev() {
                 above.add(hist[b + 1]);
-                consider(j, b, leaf.total.minus(above), true);
+                consider(j, b, leaf.total.minus(above), true, None);
             }
         }
     }
@@ -481,7 +545,7 @@ mod tests {
             .collect();
         let x = Matrix::from_rows(&xs);
         let rows: Vec<usize> = (0..100).collect();
-        let b = Binned::new(&x, &rows, 255, &Parallel::serial());
+        let b = Binned::new(&x, &rows, 255, &[], &Parallel::serial());
         let g: Vec<f64> = y.iter().map(|v| -v).collect();
         let h = vec![1.0; 100];
         let grown = grow(
@@ -520,7 +584,7 @@ mod tests {
         let x = Matrix::from_rows(&xs);
         let n = xs.len();
         let rows: Vec<usize> = (0..n).collect();
-        let b = Binned::new(&x, &rows, 255, &Parallel::serial());
+        let b = Binned::new(&x, &rows, 255, &[], &Parallel::serial());
         let g: Vec<f64> = y.iter().map(|v| -v).collect();
         let grown = grow(
             &b,
@@ -553,7 +617,7 @@ mod tests {
         o.max_leaves = 8;
         o.min_samples_leaf = 50;
         let run = |par: &Parallel, o: &GrowOptions| {
-            let b = Binned::new(&x, &rows, 255, par);
+            let b = Binned::new(&x, &rows, 255, &[], par);
             grow(&b, &g, &h, (0..5000).collect(), &[true; 3], o, par, &Silent)
         };
         let serial = run(&Parallel::serial(), &o);

@@ -126,12 +126,7 @@ fn recurse(
     let n = node as usize;
     let s = &t.nodes[n];
     let j = s.input as usize;
-    let v = x[j];
-    let go_left = if v.is_nan() {
-        s.missing_left
-    } else {
-        v <= s.threshold
-    };
+    let go_left = t.goes_left(s, x[j]);
     let (hot, cold) = if go_left {
         (s.left, s.right)
     } else {
@@ -171,12 +166,7 @@ pub(crate) mod tests {
         let s = &t.nodes[n];
         let j = s.input as usize;
         if known[j] {
-            let v = x[j];
-            let left = if v.is_nan() {
-                s.missing_left
-            } else {
-                v <= s.threshold
-            };
+            let left = t.goes_left(s, x[j]);
             conditional(t, x, known, if left { s.left } else { s.right })
         } else {
             let (l, r) = (s.left, s.right);
@@ -209,8 +199,8 @@ pub(crate) mod tests {
     #[test]
     fn tree_shap_equals_the_shapley_definition_and_adds_up() {
         // a tree that splits twice on input 0 and once on each of 1 and 2 (a missing value
-        // of input 2 goes left)
-        let t = Tree {
+        // of input 2 goes left; input 1 is a category: codes 0 and 5 go left)
+        let mut t = Tree {
             nodes: crate::ml::trees::tree::splits(
                 &[0, 1, 0, 2],
                 &[0.5, 1.0, 0.2, -1.0],
@@ -222,14 +212,17 @@ pub(crate) mod tests {
             node_cover: vec![100.0, 60.0, 35.0, 40.0],
             leaf_value: vec![1.0, -2.0, 3.5, 0.25, 4.0],
             leaf_cover: vec![20.0, 25.0, 10.0, 30.0, 15.0],
+            category_sets: vec![[1 | 1 << 5, 0, 0, 0]],
         };
+        t.nodes[1].category_set = 1;
         assert!(t.check(3).is_ok());
         for x in [
-            [0.1, 0.5, 0.0],
+            [0.1, 0.0, 0.0],
             [0.3, 2.0, -3.0],
             [0.9, 0.0, f64::NAN],
             [-5.0, 5.0, 5.0],
-            [0.7, 0.5, -2.0],
+            [0.7, 1.0, -2.0],
+            [0.2, f64::NAN, 1.0],
         ] {
             let mut phi = vec![0.0; 3];
             add_tree_shap(&t, &x, &mut phi);

@@ -1,6 +1,6 @@
 //! A regression tree stored flat, as scoring walks it: an array of split nodes (input,
-//! threshold, where missing values go, children: 24 bytes, what a row's walk reads, nothing
-//! else) and arrays of leaves, no pointers. A child index of 0 or more is a split node (always
+//! threshold or set of categories, where missing values go, children: 24 bytes, what a row's
+//! walk reads, nothing else) and arrays of leaves, no pointers. A child index of 0 or more is a split node (always
 //! after its parent, so a stored tree has no cycles); a negative one is the leaf `!index`. A
 //! tree without splits is one leaf. What only training and explanations read (gains, covers)
 //! lies apart.
@@ -14,13 +14,33 @@ pub const MAX_DEPTH: usize = 4096;
 /// A split node.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
 pub struct Split {
-    /// A value <= threshold goes left.
+    /// A value <= threshold goes left (a split on a number).
     pub threshold: f64,
     pub input: u32,
     pub left: i32,
     pub right: i32,
     /// Where a missing value (NaN) goes.
     pub missing_left: bool,
+    /// 0: a split on a number; i > 0: a split on a coded category, the codes in the tree's
+    /// `category_sets[i - 1]` going left, every other code right.
+    pub category_set: u16,
+}
+
+// what a walk reads per node: keep it at 24 bytes
+const _: () = assert!(std::mem::size_of::<Split>() == 24);
+
+/// A set of category codes (0..=255), a bit each.
+pub type CategorySet = [u64; 4];
+
+/// Whether code `v` (a category's code as preprocess writes it: a whole number from 0 to 254)
+/// is in `set`; anything else is in no set.
+#[inline]
+pub fn in_set(set: &CategorySet, v: f64) -> bool {
+    if !(0.0..256.0).contains(&v) {
+        return false;
+    }
+    let c = v as usize;
+    (set[c >> 6] >> (c & 63)) & 1 == 1
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -33,6 +53,8 @@ pub struct Tree {
     pub node_cover: Vec<f64>,
     pub leaf_value: Vec<f64>,
     pub leaf_cover: Vec<f64>,
+    /// The left sets of the splits on categories.
+    pub category_sets: Vec<CategorySet>,
 }
 
 impl Tree {
@@ -43,6 +65,20 @@ impl Tree {
             node_cover: vec![],
             leaf_value: vec![value],
             leaf_cover: vec![cover],
+            category_sets: vec![],
+        }
+    }
+
+    /// Whether a row with value `v` at the split's input goes left.
+    #[inline(always)]
+    pub fn goes_left(&self, s: &Split, v: f64) -> bool {
+        if s.category_set == 0 {
+            // NaN compares false: it goes left only where missing values go left
+            (v <= s.threshold) | (v.is_nan() & s.missing_left)
+        } else if v.is_nan() {
+            s.missing_left
+        } else {
+            in_set(&self.category_sets[s.category_set as usize - 1], v)
         }
     }
 
@@ -58,9 +94,7 @@ impl Tree {
             return 0;
         };
         loop {
-            let v = x[node.input as usize];
-            // NaN compares false: it goes left only where missing values go left
-            let go_left = (v <= node.threshold) | (v.is_nan() & node.missing_left);
+            let go_left = self.goes_left(node, x[node.input as usize]);
             let next = [node.right, node.left][usize::from(go_left)];
             if next < 0 {
                 return !next as usize;
@@ -89,8 +123,7 @@ impl Tree {
     #[inline(always)]
     fn step(&self, node: usize, x: &[f64]) -> i32 {
         let s = &self.nodes[node];
-        let v = x[s.input as usize];
-        let go_left = (v <= s.threshold) | (v.is_nan() & s.missing_left);
+        let go_left = self.goes_left(s, x[s.input as usize]);
         [s.right, s.left][usize::from(go_left)]
     }
 
@@ -146,9 +179,13 @@ impl Tree {
                 return Err(format!("a tree is deeper than {MAX_DEPTH} splits"));
             }
             let s = &self.nodes[i];
-            if s.input as usize >= width || !s.threshold.is_finite() {
+            if s.input as usize >= width
+                || !s.threshold.is_finite()
+                || s.category_set as usize > self.category_sets.len()
+            {
                 return Err(format!(
-                    "a tree splits on input {} of {width}, or at a non-finite threshold",
+                    "a tree splits on input {} of {width}, at a non-finite threshold, or on a \
+                     set of categories it does not have",
                     s.input
                 ));
             }
@@ -200,6 +237,7 @@ pub(crate) fn splits(
             left: left[i],
             right: right[i],
             missing_left: missing_left[i],
+            category_set: 0,
         })
         .collect()
 }
@@ -218,6 +256,7 @@ pub(crate) fn chain(n: usize) -> Tree {
         node_cover: vec![1.0; n],
         leaf_value: vec![0.0; n + 1],
         leaf_cover: vec![1.0; n + 1],
+        category_sets: vec![],
     }
 }
 
@@ -232,7 +271,43 @@ mod tests {
             node_cover: vec![10.0, 6.0],
             leaf_value: vec![1.0, 2.0, 3.0],
             leaf_cover: vec![4.0, 3.0, 3.0],
+            category_sets: vec![],
         }
+    }
+
+    #[test]
+    fn categories_go_left_by_set_missing_by_the_flag_and_unknown_codes_right() {
+        // split 0 on input 0's codes {1, 3, 200}: left to leaf 0, right to leaf 1
+        let mut set = [0u64; 4];
+        for c in [1usize, 3, 200] {
+            set[c >> 6] |= 1 << (c & 63);
+        }
+        let mut t = Tree {
+            nodes: splits(&[0], &[0.0], &[true], &[!0], &[!1]),
+            gain: vec![1.0],
+            node_cover: vec![2.0],
+            leaf_value: vec![10.0, 20.0],
+            leaf_cover: vec![1.0, 1.0],
+            category_sets: vec![set],
+        };
+        t.nodes[0].category_set = 1;
+        assert!(t.check(1).is_ok());
+        for (v, want) in [
+            (1.0, 10.0),
+            (3.0, 10.0),
+            (200.0, 10.0),
+            (0.0, 20.0),
+            (2.0, 20.0),
+            (254.0, 20.0),
+            (f64::NAN, 10.0),
+            (-1.0, 20.0),
+            (1e300, 20.0),
+        ] {
+            assert_eq!(t.predict(&[v]), want, "code {v}");
+        }
+        // a split naming a set the tree lacks is refused
+        t.nodes[0].category_set = 2;
+        assert!(t.check(1).unwrap_err().contains("categories"));
     }
 
     #[test]

@@ -1,14 +1,15 @@
 //! pg_insight's tree ensembles (gradient boosting, random forest; src/ml compiled in directly)
 //! against Rust tree-ensemble crates: smartcore's RandomForestClassifier and perpetual's
-//! PerpetualBooster, on the same data in one process, release build. Binary classification on a
+//! PerpetualBooster, and (with `--features lightgbm`) LightGBM 4.7.0 through lightgbm3, on the
+//! same data in one process, release build. Binary classification on a
 //! seeded synthetic set (a linear part plus threshold interactions, so trees have something to
 //! find); trains on the first 80% of the rows, reports the median fit time over interleaved
 //! rounds, its min-max, the time to score the held-out 20%, and their ROC AUC, as Markdown.
 //!
-//! Not measured: LightGBM through lightgbm3 (needs cmake and a C++ build).
-//!
-//! Run: cargo run --release --manifest-path benches/compare/Cargo.toml --bin trees -- [rows (default
-//! 200,000)] [rounds (default 3)] [xgb: also smartcore's XGRegressor, one round, slow]
+//! Run: cargo run --release --manifest-path benches/compare/Cargo.toml --bin trees [--features
+//! lightgbm] -- [rows (default
+//! 200,000)] [rounds (default 3)] [xgb: also smartcore's XGRegressor, one round, slow | boosting:
+//! only pg_insight's gbdt and LightGBM, the two that train 1M rows in seconds]
 
 #[allow(dead_code, unused_imports)]
 #[path = "../../../../src/ml/mod.rs"]
@@ -158,11 +159,31 @@ fn perpetual_booster(budget: f32) -> perpetual::PerpetualBooster {
         .set_seed(42)
 }
 
+/// LightGBM with gbdt's hyper-parameters (LightGBM's own defaults but for the thread count and
+/// quiet logs: 100 rounds, 31 leaves, learning rate 0.1, 20 rows a leaf, 255 bins, no L2).
+#[cfg(feature = "lightgbm")]
+fn lightgbm_params() -> serde_json::Value {
+    serde_json::json!({
+        "objective": "binary",
+        "num_iterations": 100,
+        "num_leaves": 31,
+        "learning_rate": 0.1,
+        "min_data_in_leaf": 20,
+        "max_bin": 255,
+        "lambda_l2": 0.0,
+        "num_threads": THREADS,
+        "seed": 42,
+        "deterministic": true,
+        "verbose": -1,
+    })
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let rows: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(200_000);
     let rounds: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(3).max(1);
     let with_xgb = args.get(3).is_some_and(|a| a == "xgb");
+    let boosting_only = args.get(3).is_some_and(|a| a == "boosting");
 
     let (all, labels) = synthetic(rows, 11);
     let n_train = rows * 4 / 5;
@@ -220,7 +241,31 @@ fn main() {
             "no predict_proba: AUC of hard 0/1 votes",
         ),
     ];
+    #[cfg(feature = "lightgbm")]
+    let lightgbm_slot = {
+        table.push(Row::new(
+            "LightGBM 4.7.0 via lightgbm3 (100 rounds, 31 leaves, lr 0.1)",
+            "2",
+            "scores: log-odds (raw_scores); fit includes its binning",
+        ));
+        table.len() - 1
+    };
+    #[cfg(feature = "lightgbm")]
+    let y_f32: Vec<f32> = y.iter().map(|&l| l as f32).collect();
     for _ in 0..rounds {
+        #[cfg(feature = "lightgbm")]
+        table[lightgbm_slot].measure(
+            || {
+                let data = lightgbm3::Dataset::from_slice(&x.data, &y_f32, D as i32, true)
+                    .expect("lightgbm dataset");
+                lightgbm3::Booster::train(data, &lightgbm_params()).expect("lightgbm fit")
+            },
+            |m| {
+                m.raw_scores(&x_test.data, D as i32, true)
+                    .expect("lightgbm predict")
+            },
+            &truth,
+        );
         table[0].measure(
             || {
                 boost::fit(
@@ -236,6 +281,9 @@ fn main() {
             score_rows,
             &truth,
         );
+        if boosting_only {
+            continue;
+        }
         for (slot, budget) in [(1, 0.5), (2, 1.0)] {
             let model = table[slot].measure(
                 || {
@@ -266,6 +314,7 @@ fn main() {
                     x: &x,
                     target: Target::Classes(y, 2),
                     weights: &ones,
+                    levels: &[],
                 };
                 let fit = FitContext {
                     par: &par,
@@ -330,12 +379,16 @@ fn main() {
     );
     println!("| implementation | threads | median fit | min-max | score test rows | test ROC AUC | note |");
     println!("|---|---|---|---|---|---|---|");
-    for r in &table {
+    for r in table.iter().filter(|r| !r.fits.is_empty()) {
         r.print();
     }
     println!(
-        "\nNot measured: LightGBM (lightgbm3 needs cmake and a C++ build). smartcore has no \
-         gradient-boosted classifier{}.",
+        "\n{}smartcore has no gradient-boosted classifier{}.",
+        if cfg!(feature = "lightgbm") {
+            ""
+        } else {
+            "Not measured: LightGBM (build with `--features lightgbm`: needs cmake). "
+        },
         if with_xgb {
             ""
         } else {

@@ -29,7 +29,7 @@ pub static ALGORITHM: Algorithm = Algorithm {
     learns: &[Learns::Segments],
     default_for: None,
     options: &["k", "k_range", "linkage", "sample_limit", "seed"],
-    native_missing: false,
+    native_inputs: false,
     recipe: read_recipe,
 };
 

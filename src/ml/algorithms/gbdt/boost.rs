@@ -115,6 +115,9 @@ pub struct BoostOptions {
     pub patience: usize,
     pub tol: f64,
     pub seed: u64,
+    /// Per input, the codes of a coded category (its splits take sets of them); 0 or no entry:
+    /// a number. From the training data, not an option.
+    pub levels: Vec<usize>,
 }
 
 /// gbdt's defaults, scikit-learn's HistGradientBoosting's with early stopping off (the recipe
@@ -132,6 +135,7 @@ impl Default for BoostOptions {
             patience: 10,
             tol: 1e-7,
             seed: 0,
+            levels: Vec::new(),
         }
     }
 }
@@ -188,7 +192,7 @@ pub fn fit(
     } else {
         ((0..n).collect(), Vec::new())
     };
-    let binned = Binned::new(x, &train, o.max_bins, par);
+    let binned = Binned::new(x, &train, o.max_bins, &o.levels, par);
     let nt = train.len();
     // per training row: class or value, weight
     let w: Vec<f64> = train.iter().map(|&r| weights[r]).collect();

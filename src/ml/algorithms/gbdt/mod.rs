@@ -35,7 +35,7 @@ pub static ALGORITHM: Algorithm = Algorithm {
         "patience",
         "seed",
     ],
-    native_missing: true,
+    native_inputs: true,
     recipe: read_recipe,
 };
 
@@ -96,6 +96,7 @@ fn read_recipe(o: &Options, ctx: &RecipeContext) -> Result<Box<dyn Recipe>, Prob
             patience: o.usize_in("patience", d.patience, 1, 1000)?,
             tol: d.tol,
             seed: o.usize_in("seed", ctx.seed as usize, 0, usize::MAX)? as u64,
+            levels: Vec::new(),
         },
         early_stopping,
     }))
@@ -123,6 +124,7 @@ impl Recipe for GbdtRecipe {
         }
         let o = BoostOptions {
             early_stopping: early,
+            levels: data.levels.to_vec(),
             ..self.o.clone()
         };
         if let Target::Classes(_, k) = data.target {

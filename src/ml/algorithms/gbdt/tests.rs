@@ -284,3 +284,65 @@ fn explaining_a_hand_made_chain_of_splits_is_priced_out() {
     );
     assert!(f.model.shap_cost() < 1e6, "{}", f.model.shap_cost());
 }
+
+/// Splits on coded categories equal scikit-learn's native categorical splits
+/// (tests/reference/gbdt_categorical_reference.py: `plan` with 12 codes, two of them too rare
+/// to sort, and `city` with 40 codes and missing values, as preprocess codes them).
+#[test]
+fn category_splits_equal_scikit_learn() {
+    let text = include_str!("../../../../tests/reference/data/gbdt_categorical_reference.csv");
+    let (mut rows, mut y_binary, mut y_value, mut p_binary, mut value_hat) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let num = |s: &str| s.parse::<f64>().unwrap_or(f64::NAN);
+        rows.push((0..4).map(|j| num(f[j])).collect::<Vec<f64>>());
+        y_binary.push(f[4].parse::<usize>().unwrap());
+        y_value.push(num(f[5]));
+        p_binary.push(num(f[6]));
+        value_hat.push(num(f[7]));
+    }
+    let x = Matrix::from_rows(&rows);
+    let ones = vec![1.0; x.rows];
+    let par = Parallel::new(2);
+    let o = BoostOptions {
+        levels: vec![0, 0, 12, 40],
+        ..sklearn_options()
+    };
+    let mut out = [0.0];
+    let b = fit(&x, &Target::Classes(&y_binary, 2), &ones, &o, &par, &Silent);
+    assert!(
+        b.model.trees.iter().any(|t| !t.category_sets.is_empty()),
+        "no tree split on a category"
+    );
+    let mut worst = 0.0f64;
+    for i in 0..x.rows {
+        b.model.raw(x.row(i), &mut out);
+        worst = worst.max((crate::ml::linalg::sigmoid(out[0]) - p_binary[i]).abs());
+    }
+    eprintln!("binary, categories: max |P - scikit-learn's| = {worst:e}");
+    assert!(worst < 1e-6, "binary: max |P - scikit-learn's| = {worst}");
+
+    let v = fit(&x, &Target::Values(&y_value), &ones, &o, &par, &Silent);
+    let mut worst = 0.0f64;
+    for i in 0..x.rows {
+        v.model.raw(x.row(i), &mut out);
+        worst = worst.max((out[0] - value_hat[i]).abs());
+    }
+    eprintln!("regression, categories: max |value - scikit-learn's| = {worst:e}");
+    assert!(
+        worst < 1e-6,
+        "regression: max |value - scikit-learn's| = {worst}"
+    );
+
+    // the same rows as numbers (codes split at thresholds) fit the classes worse
+    let numeric = fit(
+        &x,
+        &Target::Classes(&y_binary, 2),
+        &ones,
+        &sklearn_options(),
+        &par,
+        &Silent,
+    );
+    assert!(b.train_loss < numeric.train_loss);
+}

@@ -42,7 +42,7 @@ pub static ALGORITHM: Algorithm = Algorithm {
         "tol",
         "seed",
     ],
-    native_missing: false,
+    native_inputs: false,
     recipe: read_recipe,
 };
 

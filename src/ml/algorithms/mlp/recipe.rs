@@ -32,7 +32,7 @@ pub static ALGORITHM: Algorithm = Algorithm {
         "skip_connection",
         "seed",
     ],
-    native_missing: false,
+    native_inputs: false,
     recipe: read_recipe,
 };
 
