@@ -189,6 +189,14 @@ COMMENT ON AGGREGATE insight.rfm(date, numeric, date) IS
   'A customer''s recency, frequency, monetary value and tenure from raw orders up to as_of';
 COMMENT ON FUNCTION insight.rfm_segment(int, int, int) IS
   'The named RFM segment (Champions ... Lost) of recency, frequency and monetary scores 1 to 5';
+COMMENT ON FUNCTION insight.recommend(text, anyelement, int, boolean) IS
+  'The top k items for a customer (keys as text), best first, with the customer''s own item that contributes most as the reason (''popular'' for a customer the model has not seen)';
+COMMENT ON FUNCTION insight.similar_items(text, anyelement, int) IS
+  'The k items most similar to an item: cosine on the item factors (als) or the stored neighbours (item_knn)';
+COMMENT ON FUNCTION insight.similar_customers(text, anyelement, int) IS
+  'The k customers most similar to a customer: cosine on the customer factors (als)';
+COMMENT ON FUNCTION insight.evaluate_recommender(text, regclass, int) IS
+  'precision@k, recall@k, NDCG@k, MAP@k and coverage of a recommender against held-out (customer, item) rows';
 
 -- Everyone may read the registry and score; writing models needs explicit grants
 -- (GRANT INSERT ON insight.models, insight.deployments TO analyst).

@@ -263,3 +263,24 @@ CREATE FUNCTION insight.rfm_segment(r_score integer, f_score integer, m_score in
   IMMUTABLE PARALLEL SAFE STRICT LANGUAGE c AS 'MODULE_PATHNAME', 'rfm_segment_wrapper';
 COMMENT ON FUNCTION insight.rfm_segment(int, int, int) IS
   'The named RFM segment (Champions ... Lost) of recency, frequency and monetary scores 1 to 5';
+
+-- recommenders (algorithms als, item_knn, popularity; api/recommend.rs)
+CREATE FUNCTION insight.recommend(model text, customer anyelement, k integer DEFAULT 10, exclude_seen boolean DEFAULT true)
+  RETURNS TABLE (item text, score double precision, reason text)
+  STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'recommend_wrapper';
+CREATE FUNCTION insight.similar_items(model text, item anyelement, k integer DEFAULT 10)
+  RETURNS TABLE (item text, similarity double precision)
+  STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'similar_items_wrapper';
+CREATE FUNCTION insight.similar_customers(model text, customer anyelement, k integer DEFAULT 10)
+  RETURNS TABLE (customer text, similarity double precision)
+  STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'similar_customers_wrapper';
+CREATE FUNCTION insight.evaluate_recommender(model text, test_relation regclass, k integer DEFAULT 10)
+  RETURNS jsonb STABLE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'evaluate_recommender_wrapper';
+COMMENT ON FUNCTION insight.recommend(text, anyelement, int, boolean) IS
+  'The top k items for a customer (keys as text), best first, with the customer''s own item that contributes most as the reason (''popular'' for a customer the model has not seen)';
+COMMENT ON FUNCTION insight.similar_items(text, anyelement, int) IS
+  'The k items most similar to an item: cosine on the item factors (als) or the stored neighbours (item_knn)';
+COMMENT ON FUNCTION insight.similar_customers(text, anyelement, int) IS
+  'The k customers most similar to a customer: cosine on the customer factors (als)';
+COMMENT ON FUNCTION insight.evaluate_recommender(text, regclass, int) IS
+  'precision@k, recall@k, NDCG@k, MAP@k and coverage of a recommender against held-out (customer, item) rows';

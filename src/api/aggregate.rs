@@ -275,13 +275,16 @@ fn new_job(
                     ),
                 )
             })?;
-            if matches!(a.learns, [Learns::Segments] | [Learns::Histories]) {
+            if let [untargeted @ (Learns::Segments | Learns::Histories | Learns::Interactions)] =
+                a.learns
+            {
                 return Err(InsightError::invalid_parameter(
                     format!(
-                        "fit_agg trains supervised models, but {} finds segments",
-                        a.name
+                        "fit_agg trains supervised models, but {} is a {} algorithm",
+                        a.name,
+                        untargeted.describe()
                     ),
-                    "Use insight.kmeans_agg(inputs, k) for segments.",
+                    "Use insight.kmeans_agg(inputs, k) for segments, insight.train for the others.",
                 ));
             }
             a
@@ -685,7 +688,7 @@ fn train_group(s: &State) -> Result<Vec<u8>> {
         .map(|j| RawColumn::Number(entries.iter().map(|e| e.values[j]).collect()))
         .collect();
     let target = match learns {
-        Learns::Segments | Learns::Histories => None,
+        Learns::Segments | Learns::Histories | Learns::Interactions => None,
         Learns::Classes => Some(TargetColumn::Text(
             entries
                 .iter()
@@ -856,7 +859,7 @@ fn save(
     for (input, f) in inputs.iter_mut().zip(&features) {
         input.name = f.clone();
     }
-    u.model.preprocessor.prepare();
+    u.model.prepare();
     // what kmeans_agg and fit_agg train: k-means, and every supervised algorithm
     let aggregated = algorithm.name == "kmeans"
         || algorithm

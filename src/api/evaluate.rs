@@ -60,6 +60,7 @@ pub(crate) fn feature_inputs(
 pub(crate) fn score_relation(model_ref: &str, relid: pg_sys::Oid) -> Result<Scored> {
     let stored = catalog::resolve(&catalog::parse_ref(model_ref)?)?;
     let (id, model) = (stored.id, cache::load(stored)?);
+    crate::api::predict::refuse_recommender(model_ref, &model)?;
     if model.task == Task::LifetimeValue {
         return Err(InsightError::not_supported(
             format!("model \"{model_ref}\" is a lifetime-value model: it has no target to evaluate against"),
@@ -95,6 +96,7 @@ pub(crate) fn score_relation(model_ref: &str, relid: pg_sys::Oid) -> Result<Scor
         relation: &relation,
         inputs: &inputs,
         target: Some((&target, how)),
+        keys: false,
     })?;
     if frame.n_rows == 0 {
         return Err(InsightError::data(

@@ -62,7 +62,13 @@ fn explain(
             ));
             }
             let (k, explained) = match (m.task, class) {
-                (Task::Regression | Task::Segmentation | Task::LifetimeValue, None) => (0, None),
+                (
+                    Task::Regression
+                    | Task::Segmentation
+                    | Task::LifetimeValue
+                    | Task::Recommendation,
+                    None,
+                ) => (0, None),
                 (Task::Binary, None) => (0, Some(m.classes[1].clone())),
                 (Task::Multiclass, None) => (argmax(out), Some(m.classes[argmax(out)].clone())),
                 (Task::Binary, Some(c)) if c == m.classes[1] => (0, Some(c.to_string())),
@@ -74,7 +80,10 @@ fn explain(
                     return Err(InsightError::invalid_parameter(
                         format!("model \"{model}\" cannot explain class \"{c}\""),
                         match m.task {
-                            Task::Regression | Task::Segmentation | Task::LifetimeValue => {
+                            Task::Regression
+                            | Task::Segmentation
+                            | Task::LifetimeValue
+                            | Task::Recommendation => {
                                 "A regression model has no classes: leave class out.".to_string()
                             }
                             Task::Binary => format!(

@@ -61,6 +61,7 @@ fn deploy(
                         "regression" => Task::Regression,
                         "segmentation" => Task::Segmentation,
                         "lifetime_value" => Task::LifetimeValue,
+                        "recommendation" => Task::Recommendation,
                         _ => Task::Binary,
                     });
                     let id = Spi::get_one_with_args::<i64>(
@@ -104,6 +105,7 @@ pub fn key_metric(task: Task) -> &'static str {
         Task::Regression => "r2",
         Task::Segmentation => "silhouette",
         Task::LifetimeValue => "log_likelihood",
+        Task::Recommendation => "ndcg_at_k",
     }
 }
 

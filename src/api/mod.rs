@@ -24,6 +24,7 @@ pub mod json_arg;
 pub mod lifecycle;
 pub mod monitor;
 pub mod predict;
+pub mod recommend;
 pub mod recut;
 pub mod rewrite;
 pub mod score;

@@ -25,7 +25,7 @@ use std::rc::Rc;
 /// transaction id does not; after a subtransaction rolls back (an EXCEPTION block), the command
 /// id goes on, the subtransaction id does not come back.
 #[derive(Clone, Copy, PartialEq, Eq)]
-struct Stamp {
+pub(crate) struct Stamp {
     statement: i64,
     command: u32,
     transaction: u32,
@@ -45,7 +45,7 @@ mod unguarded {
 
 impl Stamp {
     #[inline(always)]
-    fn now() -> Stamp {
+    pub(crate) fn now() -> Stamp {
         // SAFETY: getters of backend-local state; MyProc is set in every backend and worker
         unsafe {
             Stamp {
@@ -120,7 +120,20 @@ impl Slot {
 
 fn load(model: &str) -> Result<(catalog::StoredModel, Rc<Model>)> {
     let stored = catalog::resolve(&catalog::parse_ref(model)?)?;
-    Ok((stored, cache::load(stored)?))
+    let m = cache::load(stored)?;
+    refuse_recommender(model, &m)?;
+    Ok((stored, m))
+}
+
+/// A recommender scores customers' items, not rows: every row scorer refuses it.
+pub(crate) fn refuse_recommender(model_name: &str, m: &Model) -> Result<()> {
+    if m.task == Task::Recommendation {
+        return Err(InsightError::not_supported(
+            format!("model \"{model_name}\" is a recommender: it scores items for a customer, not rows"),
+            "Use insight.recommend(model, customer, k), insight.similar_items(model, item, k) or insight.evaluate_recommender(model, test_relation, k).",
+        ));
+    }
+    Ok(())
 }
 
 /// Finds (or creates) the slot of `model` in `site`, resolves the name again once per Stamp,
@@ -367,9 +380,7 @@ pub(crate) fn output_value(
         }
         Output::Class => match m.task {
             Task::Binary | Task::Multiclass => Ok(ScoreOut::Label(m.label(out).to_string())),
-            Task::Regression | Task::Segmentation | Task::LifetimeValue => {
-                Err(no_classes(model_name, m.task))
-            }
+            _ => Err(no_classes(model_name, m.task)),
         },
         Output::Segment => {
             needs_segmentation(model_name, m, "insight.segment")?;
@@ -456,9 +467,7 @@ fn predict_probas(
             let probas: Vec<f64> = match m.task {
                 Task::Binary => vec![1.0 - out[0], out[0]],
                 Task::Multiclass => out.to_vec(),
-                Task::Regression | Task::Segmentation | Task::LifetimeValue => {
-                    return Err(no_classes(model, m.task))
-                }
+                _ => return Err(no_classes(model, m.task)),
             };
             let map = m
                 .classes

@@ -68,6 +68,7 @@ fn run(
     }
     let started = Instant::now();
     let model = cache::load(catalog::resolve(&catalog::parse_ref(model_ref)?)?)?;
+    crate::api::predict::refuse_recommender(model_ref, &model)?;
     let written_kind = match (output, model.task) {
         (None | Some("segment"), Task::Segmentation) => Written::Segment,
         (Some(other), Task::Segmentation) => {
@@ -185,6 +186,7 @@ fn run(
         relation: &relation,
         inputs: &inputs,
         target: Some((key, TargetRead::Text)),
+        keys: false,
     };
     reader::read_batches(&spec, BATCH_ROWS, &mut |frame| {
         skipped += frame.skipped_null_target;

@@ -15,6 +15,10 @@ pub struct ReadSpec<'a> {
     pub relation: &'a str,
     pub inputs: &'a [(String, ValueKind)],
     pub target: Option<(&'a str, TargetRead)>,
+    /// Text inputs of any type read with the type's output function (`format('%s', c)`) instead
+    /// of a cast to text: a key then reads as a scorer that is handed the same value sees it
+    /// (a cast strips char(n)'s padding and spells booleans out; the output function does not).
+    pub keys: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -158,7 +162,14 @@ pub fn read_batches(
     let mut select: Vec<String> = spec
         .inputs
         .iter()
-        .map(|(n, k)| crate::data::columns::read_expression(n, *k))
+        .map(|(n, k)| match k {
+            // format() writes NULL as an empty string: NULL stays NULL
+            ValueKind::Text if spec.keys => format!(
+                "CASE WHEN {q} IS NULL THEN NULL ELSE pg_catalog.format('%s', {q}) END",
+                q = ident(n)
+            ),
+            _ => crate::data::columns::read_expression(n, *k),
+        })
         .collect();
     if let Some((t, how)) = spec.target {
         select.push(match how {
@@ -312,6 +323,7 @@ mod tests {
             relation: "public.long_texts",
             inputs: &inputs,
             target: None,
+            keys: false,
         };
         let mut at_frame = Vec::new();
         read_batches(&spec, FETCH_ROWS as usize, &mut |f| {

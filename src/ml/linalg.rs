@@ -91,6 +91,18 @@ pub fn cholesky_solve_checked(
     b: &mut [f64],
     monitor: &dyn super::monitor::Monitor,
 ) -> bool {
+    match cholesky(a, n, monitor) {
+        Some(l) => {
+            cholesky_solve_factored(&l, n, b);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The Cholesky factor L (lower triangle, row-major) of a symmetric positive definite `a`
+/// (n x n), or None when `a` is not positive definite; `monitor` is asked every 32 columns.
+pub fn cholesky(a: &[f64], n: usize, monitor: &dyn super::monitor::Monitor) -> Option<Vec<f64>> {
     let mut l = vec![0.0; n * n];
     for j in 0..n {
         if j % 32 == 31 {
@@ -101,7 +113,7 @@ pub fn cholesky_solve_checked(
             d -= l[j * n + k] * l[j * n + k];
         }
         if !(d > 0.0) || !d.is_finite() {
-            return false;
+            return None;
         }
         let djj = d.sqrt();
         l[j * n + j] = djj;
@@ -113,6 +125,12 @@ pub fn cholesky_solve_checked(
             l[i * n + j] = s / djj;
         }
     }
+    Some(l)
+}
+
+/// Solves L L^T x = b with the factor from [`cholesky`], overwriting `b` (2 n^2 multiply-adds:
+/// factor once, solve many).
+pub fn cholesky_solve_factored(l: &[f64], n: usize, b: &mut [f64]) {
     // forward: L y = b
     for i in 0..n {
         let mut s = b[i];
@@ -129,7 +147,6 @@ pub fn cholesky_solve_checked(
         }
         b[i] = s / l[i * n + i];
     }
-    true
 }
 
 /// Solves a symmetric positive semi-definite system, adding a tiny ridge when it is singular

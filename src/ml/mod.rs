@@ -17,6 +17,7 @@ pub mod parallel;
 pub mod preprocess;
 pub mod problem;
 pub mod profile;
+pub mod recommend;
 pub mod reservoir;
 pub mod special;
 pub mod split;

@@ -31,6 +31,8 @@ pub enum Task {
     Segmentation,
     /// Customers' purchase histories (frequency, recency, T): a buy-till-you-die model.
     LifetimeValue,
+    /// Which items each customer may want (insight.recommend): no rows to score.
+    Recommendation,
 }
 
 impl Task {
@@ -41,6 +43,7 @@ impl Task {
             Task::Regression => "regression",
             Task::Segmentation => "segmentation",
             Task::LifetimeValue => "lifetime_value",
+            Task::Recommendation => "recommendation",
         }
     }
 }
@@ -85,6 +88,9 @@ pub enum Estimator {
     /// bags) are the probability of the positive class, each class's share before normalising,
     /// or the value.
     Forest(super::algorithms::gbdt::boost::Boosted),
+    /// A recommender (ALS, item neighbours or popularity) with its customer and item keys and
+    /// every customer's interactions; it has no encoded inputs and scores no rows.
+    Recommender(super::recommend::Recommender),
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -190,8 +196,8 @@ impl Model {
                 }
                 match self.task {
                     Task::Binary => out[0] = sigmoid(out[0]),
-                    Task::Regression | Task::Segmentation | Task::LifetimeValue => {}
                     Task::Multiclass => softmax_in_place(out),
+                    _ => {}
                 }
             }
             Estimator::Mlp(m) => m.predict(x, out),
@@ -229,6 +235,8 @@ impl Model {
                     _ => {}
                 }
             }
+            // the scorers refuse recommenders before any row is encoded (api::predict)
+            Estimator::Recommender(_) => out.iter_mut().for_each(|o| *o = f64::NAN),
         }
     }
 
@@ -238,8 +246,8 @@ impl Model {
     /// binary classifiers, the value for regression, the class number for multiclass.
     pub fn predict_value(&self, out: &[f64]) -> f64 {
         match self.task {
-            Task::Binary | Task::Regression | Task::Segmentation | Task::LifetimeValue => out[0],
             Task::Multiclass => super::metrics::argmax(out) as f64,
+            _ => out[0],
         }
     }
 
@@ -268,7 +276,8 @@ impl Model {
             | Estimator::Agglomerative { .. }
             | Estimator::BgNbd(_)
             | Estimator::ParetoNbd(_)
-            | Estimator::GammaGamma { .. } => None,
+            | Estimator::GammaGamma { .. }
+            | Estimator::Recommender(_) => None,
         }
     }
 
@@ -284,6 +293,7 @@ impl Model {
                 ))
             }
             Estimator::Mlp(_)
+            | Estimator::Recommender(_)
             | Estimator::KMeans { .. }
             | Estimator::Agglomerative { .. }
             | Estimator::BgNbd(_)
@@ -298,6 +308,7 @@ impl Model {
     pub fn parameters(&self) -> serde_json::Value {
         let names = self.preprocessor.encoded_names();
         match &self.estimator {
+            Estimator::Recommender(r) => r.describe(),
             Estimator::Linear { coef, intercept } => {
                 linear_parameters(coef, intercept, &names, self.task, &self.classes)
             }
@@ -347,6 +358,14 @@ impl Model {
         }
     }
 
+    /// Rebuilds the lookup tables that are not serialised (category and key indexes).
+    pub fn prepare(&mut self) {
+        self.preprocessor.prepare();
+        if let Estimator::Recommender(r) = &mut self.estimator {
+            r.prepare();
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         // a size hint only: capped, whatever the width says
         let mut out = Vec::with_capacity(
@@ -379,7 +398,7 @@ impl Model {
                     .deserialize(&bytes[6..])
                     .map_err(|e| CodecError::Corrupt(e.to_string()))?;
                 m.check().map_err(CodecError::Corrupt)?;
-                m.preprocessor.prepare();
+                m.prepare();
                 Ok(m)
             }
             v => Err(CodecError::UnsupportedVersion(v)),
@@ -392,6 +411,21 @@ impl Model {
     /// by hand must fail here, not abort the backend there.
     pub fn check(&self) -> Result<(), String> {
         let pre = &self.preprocessor;
+        // a recommender reads no row: no inputs, its own keys and shapes
+        match (&self.estimator, self.task) {
+            (Estimator::Recommender(r), Task::Recommendation)
+                if pre.width == 0 && pre.features.is_empty() && self.classes.is_empty() =>
+            {
+                return r.check();
+            }
+            (Estimator::Recommender(_), _) | (_, Task::Recommendation) => {
+                return Err(format!(
+                    "a {} model with a recommender that is not one, or with inputs",
+                    self.task.as_str()
+                ));
+            }
+            _ => {}
+        }
         if pre.width == 0 || pre.width > MAX_ENCODED_WIDTH {
             return Err(format!("it has {} encoded inputs", pre.width));
         }
@@ -464,7 +498,7 @@ impl Model {
         let classes_ok = match self.task {
             Task::Binary => self.classes.len() == 2,
             Task::Multiclass => (3..=MAX_CLASSES).contains(&self.classes.len()),
-            Task::Regression | Task::Segmentation | Task::LifetimeValue => self.classes.is_empty(),
+            _ => self.classes.is_empty(),
         };
         let distinct: std::collections::HashSet<&String> = self.classes.iter().collect();
         if !classes_ok
@@ -480,6 +514,7 @@ impl Model {
         }
         let k = self.outputs();
         match &self.estimator {
+            Estimator::Recommender(_) => unreachable!("recommenders are checked above"),
             Estimator::Linear { coef, intercept } => {
                 if intercept.len() != k || coef.len() != k * pre.width {
                     return Err(format!(
@@ -837,6 +872,78 @@ pub(crate) mod tests {
         back.predict_encoded(&x, &mut out);
         // a: (2 - 1)/1 = 1 -> 1.0; c = y -> -0.5; intercept .25 => z = 0.75
         assert!((out[0] - sigmoid(0.75)).abs() < 1e-12);
+    }
+
+    /// A recommender of 3 customers and 3 items (ALS factors of width 2).
+    fn tiny_recommender() -> Model {
+        use crate::ml::recommend::{interactions::Interactions, Recommender, Scorer};
+        let r = Interactions::from_triples(3, 3, &[0, 0, 1, 2], &[0, 1, 1, 2], &[1.0; 4]);
+        Model {
+            task: Task::Recommendation,
+            classes: vec![],
+            threshold: 0.5,
+            preprocessor: Preprocessor {
+                features: vec![],
+                width: 0,
+            },
+            estimator: Estimator::Recommender(Recommender::new(
+                vec!["c1".into(), "c2".into(), "c3".into()],
+                vec!["a".into(), "b".into(), "c".into()],
+                r.by_user,
+                Scorer::Als {
+                    factors: 2,
+                    alpha: 1.0,
+                    regularization: 0.1,
+                    user_factors: vec![0.5; 6],
+                    item_factors: vec![0.25; 6],
+                },
+            )),
+        }
+    }
+
+    #[test]
+    fn recommenders_round_trip_with_their_keys_and_damage_is_refused() {
+        let back = Model::decode(&tiny_recommender().encode()).unwrap();
+        let Estimator::Recommender(r) = &back.estimator else {
+            panic!("not a recommender")
+        };
+        // the key lookups are rebuilt after decoding
+        assert_eq!(r.customer("c2"), Some(1));
+        assert_eq!(r.item("c"), Some(2));
+        assert_eq!(r.recommend(Some(0), 5, true).len(), 1);
+        let corrupt = |m: Model| match Model::decode(&m.encode()) {
+            Err(CodecError::Corrupt(msg)) => msg,
+            other => panic!("accepted: {other:?}"),
+        };
+        let with = |f: &dyn Fn(&mut crate::ml::recommend::Recommender)| {
+            let mut m = tiny_recommender();
+            if let Estimator::Recommender(r) = &mut m.estimator {
+                f(r);
+            }
+            corrupt(m)
+        };
+        assert!(with(&|r| r.customers[1] = "c1".into()).contains("twice"));
+        assert!(with(&|r| r.seen.cols[0] = 9).contains("out of range"));
+        assert!(with(&|r| r.popularity[0] = 7).contains("popularity"));
+        assert!(with(&|r| {
+            if let crate::ml::recommend::Scorer::Als { user_factors, .. } = &mut r.scorer {
+                user_factors.pop();
+            }
+        })
+        .contains("ALS factors"));
+        assert!(with(&|r| {
+            if let crate::ml::recommend::Scorer::Als { factors, .. } = &mut r.scorer {
+                *factors = 1 << 20;
+            }
+        })
+        .contains("ALS factors"));
+        // a recommender needs the recommendation task and no inputs, and the task a recommender
+        let mut m = tiny_recommender();
+        m.task = Task::Regression;
+        assert!(corrupt(m).contains("recommender"));
+        let mut m = tiny_model();
+        m.task = Task::Recommendation;
+        assert!(corrupt(m).contains("recommender"));
     }
 
     #[test]

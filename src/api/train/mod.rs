@@ -4,6 +4,7 @@
 //! algorithms lives in their modules and is reached through the registry.
 
 mod histories;
+mod interactions;
 mod segments;
 mod supervised;
 
@@ -117,6 +118,35 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
     // every option is read and checked before any data is read
     let options = paired_options(algorithm, &req.options)?;
     let setup = Setup::read(algorithm, learns, &options, req.seed)?;
+    if learns == Learns::Interactions {
+        if req.features.is_some() || req.exclude.is_some() {
+            return Err(InsightError::invalid_parameter(
+                format!("algorithm {} reads the columns options.customer, options.item and options.strength, not features or exclude", algorithm.name),
+                "Name the columns through options, e.g. '{\"customer\": \"customer_id\", \"item\": \"product_id\"}'.",
+            ));
+        }
+        let r = interactions::train(
+            &setup,
+            &cols,
+            &relation,
+            &options,
+            req.test_size,
+            req.seed,
+            started,
+        )?;
+        return store(
+            req,
+            algorithm,
+            &relation,
+            None,
+            r.trained,
+            r.threads,
+            r.n_rows,
+            r.read_seconds,
+            r.features,
+            started,
+        );
+    }
 
     let history_columns: Option<Vec<String>>;
     let features = if learns == Learns::Histories {
@@ -188,6 +218,7 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
         relation: &relation,
         inputs: &inputs,
         target: target.as_ref().map(|t| (t.name.as_str(), how)),
+        keys: false,
     })?;
     let read_seconds = started.elapsed().as_secs_f64();
     if let (Some(t), true) = (&target, frame.skipped_null_target > 0) {
@@ -225,6 +256,35 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
         req.test_size,
         req.seed,
     )?;
+    let features = features_json(&trained.model, req.test_size, req.seed);
+    store(
+        req,
+        algorithm,
+        &relation,
+        target.as_ref().map(|t| t.name.as_str()),
+        trained,
+        threads,
+        frame.n_rows,
+        read_seconds,
+        features,
+        started,
+    )
+}
+
+/// Stores a trained version with its metrics, deploys it by the policy, and makes train's row.
+#[allow(clippy::too_many_arguments)]
+fn store(
+    req: &Request,
+    algorithm: &Algorithm,
+    relation: &str,
+    target: Option<&str>,
+    trained: supervised::Trained,
+    threads: usize,
+    n_rows: usize,
+    read_seconds: f64,
+    features: Value,
+    started: Instant,
+) -> Result<(i64, String, i32, String, bool, JsonB)> {
     let supervised::Trained {
         model,
         mut metrics,
@@ -239,13 +299,13 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
         name: req.name,
         task: model.task.as_str(),
         algorithm: algorithm.name,
-        relation: &relation,
-        target: target.as_ref().map(|t| t.name.as_str()),
-        features: features_json(&model, req.test_size, req.seed),
+        relation,
+        target,
+        features,
         options: Value::Object(options),
         metrics: metrics.clone(),
         weights: model.encode(),
-        n_rows: frame.n_rows as i64,
+        n_rows: n_rows as i64,
         train_seconds,
     });
     let deployed = decide_deploy(req.name, req.deploy, model.task, &metrics, id);
@@ -254,7 +314,7 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
             "trained {}@{version} ({}) on {} rows in {:.2}s",
             req.name,
             algorithm.name,
-            frame.n_rows,
+            n_rows,
             train_seconds
         );
     }
@@ -327,10 +387,19 @@ impl Setup {
         seed: i64,
     ) -> Result<Setup> {
         let opts = Options::new(options, algorithm.name)?;
-        let prep = if learns == Learns::Histories {
-            // purchase histories are read as they are: counts and times, never imputed
-            for key in ["impute", "max_categories", "scale", "categories"] {
-                opts.not_applicable(key, "A lifetime-value model reads frequency, recency and t as they are: no scaling, and NULL is an error.");
+        let prep = if matches!(learns, Learns::Histories | Learns::Interactions) {
+            // purchase histories are read as they are: counts and times, never imputed (and
+            // interactions are keys and strengths: nothing to preprocess)
+            if learns == Learns::Interactions {
+                // the interaction columns: checked to be names here, found by interactions.rs
+                for key in algorithms::INTERACTION_OPTIONS {
+                    opts.string(key)?;
+                }
+            }
+            if learns == Learns::Histories {
+                for key in ["impute", "max_categories", "scale", "categories"] {
+                    opts.not_applicable(key, "A lifetime-value model reads frequency, recency and t as they are: no scaling, and NULL is an error.");
+                }
             }
             PrepOptions {
                 impute: crate::ml::preprocess::Impute::Error,
@@ -347,7 +416,7 @@ impl Setup {
                 ClassifierOptions::not_for_regression(&opts);
                 None
             }
-            Learns::Segments | Learns::Histories => None,
+            Learns::Segments | Learns::Histories | Learns::Interactions => None,
         };
         let recipe = (algorithm.recipe)(
             &opts,
@@ -433,6 +502,7 @@ fn choose_algorithm(
     let untargeted = named.and_then(|a| match a.learns {
         [Learns::Segments] => Some(Learns::Segments),
         [Learns::Histories] => Some(Learns::Histories),
+        [Learns::Interactions] => Some(Learns::Interactions),
         _ => None,
     });
     let target = match (target, named) {
@@ -441,7 +511,7 @@ fn choose_algorithm(
                 format!(
                     "algorithm {} {} without a target, but target {} was given",
                     named.unwrap().name,
-                    if untargeted == Some(Learns::Segments) { "finds segments" } else { "models purchase histories" },
+                    match untargeted { Some(Learns::Segments) => "finds segments", Some(Learns::Interactions) => "recommends items from interactions", _ => "models purchase histories" },
                     ident(&t.name)
                 ),
                 "Leave target out; to predict the column, use a classifier or a regressor.",
@@ -475,7 +545,7 @@ fn choose_algorithm(
     let fits = match learns {
         Learns::Classes => target.kind.is_some(),
         Learns::Values => target.kind == Some(ValueKind::Number),
-        Learns::Segments | Learns::Histories => false,
+        Learns::Segments | Learns::Histories | Learns::Interactions => false,
     };
     if !fits {
         let message = match named {

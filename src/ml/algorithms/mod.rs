@@ -9,14 +9,17 @@
 //! variant.
 
 pub mod agglomerative;
+pub mod als;
 pub mod bgnbd;
 pub mod gamma_gamma;
 pub mod gbdt;
+pub mod item_knn;
 pub mod kmeans;
 pub mod linear;
 pub mod logistic;
 pub mod mlp;
 pub mod pareto_nbd;
+pub mod popularity;
 pub mod random_forest;
 
 use super::linalg::Matrix;
@@ -39,10 +42,13 @@ pub static ALGORITHMS: &[&Algorithm] = &[
     &bgnbd::ALGORITHM,
     &gamma_gamma::ALGORITHM,
     &pareto_nbd::ALGORITHM,
+    &als::ALGORITHM,
+    &item_knn::ALGORITHM,
+    &popularity::ALGORITHM,
 ];
 
 /// Algorithms of the SQL contract that later releases add (named in the unknown-algorithm error).
-pub const PLANNED: &[&str] = &["text_logistic", "als", "item_knn", "popularity"];
+pub const PLANNED: &[&str] = &["text_logistic"];
 
 /// What an algorithm learns from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +61,8 @@ pub enum Learns {
     Segments,
     /// No target: customers' purchase histories (frequency, recency, T).
     Histories,
+    /// No target: which customers interacted with which items (recommendation).
+    Interactions,
 }
 
 impl Learns {
@@ -64,6 +72,7 @@ impl Learns {
             Learns::Values => "regression",
             Learns::Segments => "segmentation",
             Learns::Histories => "lifetime value",
+            Learns::Interactions => "recommendation",
         }
     }
 }
@@ -90,6 +99,8 @@ pub type ReadRecipe = fn(&Options, &RecipeContext) -> Result<Box<dyn Recipe>, Pr
 
 /// Option keys every algorithm takes: how columns become model inputs (ml::preprocess).
 pub const PREPROCESSING_OPTIONS: &[&str] = &["impute", "max_categories", "scale", "categories"];
+/// Option keys of every recommender: the interaction columns (customer, item, strength).
+pub const INTERACTION_OPTIONS: &[&str] = &["customer", "item", "strength"];
 /// Option keys of every algorithm that learns classes (see [`ClassifierOptions`]).
 pub const CLASSIFIER_OPTIONS: &[&str] = &["class_weight", "threshold", "positive_class"];
 
@@ -100,7 +111,12 @@ impl Algorithm {
         if self.learns.contains(&Learns::Classes) {
             keys.extend_from_slice(CLASSIFIER_OPTIONS);
         }
-        keys.extend_from_slice(PREPROCESSING_OPTIONS);
+        if self.learns == [Learns::Interactions] {
+            // interactions are read as keys and strengths: nothing to preprocess
+            keys.extend_from_slice(INTERACTION_OPTIONS);
+        } else {
+            keys.extend_from_slice(PREPROCESSING_OPTIONS);
+        }
         keys
     }
 }
@@ -140,7 +156,25 @@ pub struct RecipeContext {
 
 /// An algorithm with its options read: ready to fit.
 pub trait Recipe {
-    fn fit(&self, data: &TrainingData, ctx: &FitContext) -> Result<Fitted, Problem>;
+    /// Fits on encoded rows (every algorithm but the recommenders).
+    fn fit(&self, _data: &TrainingData, _ctx: &FitContext) -> Result<Fitted, Problem> {
+        Err(Problem::data(
+            "this algorithm learns from interactions, not from rows",
+            "Train it on a relation of (customer, item[, strength]) rows.",
+        ))
+    }
+    /// Recommenders fit on interactions instead of encoded rows: the scorer and what the fit
+    /// adds to the metrics.
+    fn fit_interactions(
+        &self,
+        _data: &super::recommend::interactions::Interactions,
+        _ctx: &FitContext,
+    ) -> Result<(super::recommend::Scorer, Map<String, Value>), Problem> {
+        Err(Problem::data(
+            "this algorithm does not learn from interactions",
+            "Use als, item_knn or popularity.",
+        ))
+    }
     /// The hyper-parameters as stored in insight.models.options.
     fn options(&self) -> Value;
     /// Whether it runs on insight.device (cpu or cuda) rather than always on the CPU.

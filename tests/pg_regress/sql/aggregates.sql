@@ -97,7 +97,7 @@ SELECT try_sql($$SELECT insight.kmeans_agg(ARRAY[x1], 3, '{"test_size": 0.3}') F
 SELECT try_sql($$SELECT insight.kmeans_agg(ARRAY[x1], 3, '{"linkage": "ward"}') FROM agg_blobs$$);
 SELECT try_sql($$SELECT insight.kmeans_agg(ARRAY[x1], 3, '[1, 2]') FROM agg_blobs$$);
 SELECT try_sql($$SELECT insight.kmeans_agg(ARRAY[x1], 2000) FROM agg_blobs$$);
-SELECT try_sql($$SELECT insight.fit_agg('als', ARRAY[a], y) FROM agg_lin$$);
+SELECT try_sql($$SELECT insight.fit_agg('text_logistic', ARRAY[a], y) FROM agg_lin$$);
 SELECT try_sql($$SELECT insight.fit_agg('kmeans', ARRAY[a], y) FROM agg_lin$$);
 SELECT try_sql($$SELECT insight.fit_agg(NULL, ARRAY[a], y) FROM agg_lin$$);
 SELECT try_sql($$SELECT insight.fit_agg('linear', ARRAY[a], y::text) FROM agg_lin$$);
