@@ -100,3 +100,28 @@ WITH r AS (SELECT customer_id, (insight.rfm(order_date, amount, '2026-06-30')).*
 SELECT insight.rfm_segment(r_score, f_score, m_score) AS segment, count(*) AS customers,
        round(avg(recency_days)) AS avg_recency_days, round(avg(frequency), 1) AS avg_orders, round(avg(monetary), 2) AS avg_spend
   FROM scored GROUP BY 1 ORDER BY 2 DESC;
+
+\echo '-- 15. Recommendations: products bought from planted tastes (one or two of eight categories a customer)'
+CREATE TABLE interactions AS SELECT customer_id, product_id, quantity, interacted_on FROM insight.demo_interactions(20000, 42);
+SELECT name, round((metrics->>'precision_at_k')::numeric, 3) AS precision_at_10,
+       round((metrics->'baseline_popularity'->>'precision_at_k')::numeric, 3) AS popularity_precision_at_10,
+       round((metrics->>'ndcg_at_k')::numeric, 3) AS ndcg_at_10
+  FROM insight.train('recommendations', 'interactions', algorithm => 'als',
+                     options => '{"item": "product_id", "strength": "quantity"}');
+\echo '-- what three customers bought, and what they are recommended, because of which of their products'
+SELECT i.customer_id, string_agg(DISTINCT i.product_id, ', ') AS bought, t.planted_taste
+  FROM interactions i JOIN (SELECT DISTINCT customer_id, planted_taste FROM insight.demo_interactions(20000, 42)) t USING (customer_id)
+ WHERE i.customer_id IN (1, 2, 3) GROUP BY i.customer_id, t.planted_taste ORDER BY 1;
+SELECT c.customer_id, r.item AS recommended, round(r.score::numeric, 3) AS score, r.reason AS because_you_bought
+  FROM (VALUES (1), (2), (3)) c(customer_id) CROSS JOIN LATERAL insight.recommend('recommendations', c.customer_id, 3) r;
+\echo '-- products like coffee-01, and a time-based check: trained on the first nine months, tested on the last three'
+SELECT item, round(similarity::numeric, 3) AS similarity FROM insight.similar_items('recommendations', 'coffee-01'::text, 5);
+CREATE VIEW interactions_before AS SELECT * FROM interactions WHERE interacted_on < '2026-04-01';
+CREATE VIEW interactions_after AS SELECT * FROM interactions WHERE interacted_on >= '2026-04-01';
+SELECT name FROM insight.train('recommendations_q2', 'interactions_before', algorithm => 'als',
+                               options => '{"item": "product_id", "strength": "quantity"}', deploy => 'always');
+SELECT name FROM insight.train('popular_q2', 'interactions_before', algorithm => 'popularity',
+                               options => '{"item": "product_id"}');
+SELECT m AS model, round((e->>'precision_at_k')::numeric, 3) AS precision_at_10, round((e->>'recall_at_k')::numeric, 3) AS recall_at_10,
+       round((e->>'ndcg_at_k')::numeric, 3) AS ndcg_at_10, round((e->>'coverage')::numeric, 3) AS coverage, e->>'customers' AS customers
+  FROM (VALUES ('recommendations_q2'), ('popular_q2')) v(m), LATERAL insight.evaluate_recommender(m, 'interactions_after', 10) e;

@@ -68,6 +68,7 @@ COMMENT ON FUNCTION insight.model_info(text) IS 'Everything about a model versio
 COMMENT ON FUNCTION insight.deploy(text, int, text) IS 'Deploy a version (or the best / latest one); returns the model id';
 COMMENT ON FUNCTION insight.demo_customers(int, bigint) IS 'Seeded synthetic customers with a planted purchase model (see demo_truth)';
 COMMENT ON FUNCTION insight.demo_orders(int, bigint) IS 'Seeded synthetic orders of the demo customers';
+COMMENT ON FUNCTION insight.demo_interactions(int, bigint) IS 'Seeded product interactions of the demo customers, drawn from planted tastes (planted_taste: the main category)';
 COMMENT ON FUNCTION insight.demo_behaviour(int, bigint) IS 'Seeded behaviour of the demo customers with planted segments (see demo_truth)';
 COMMENT ON FUNCTION insight.demo_truth() IS 'The planted truth behind the demo data: the purchase model and the behavioural segments';
 

@@ -284,3 +284,7 @@ COMMENT ON FUNCTION insight.similar_customers(text, anyelement, int) IS
   'The k customers most similar to a customer: cosine on the customer factors (als)';
 COMMENT ON FUNCTION insight.evaluate_recommender(text, regclass, int) IS
   'precision@k, recall@k, NDCG@k, MAP@k and coverage of a recommender against held-out (customer, item) rows';
+CREATE FUNCTION insight.demo_interactions(customers integer DEFAULT 10000, seed bigint DEFAULT 42)
+  RETURNS TABLE (customer_id bigint, product_id text, quantity integer, interacted_on date, planted_taste text)
+  IMMUTABLE PARALLEL SAFE STRICT LANGUAGE c AS 'MODULE_PATHNAME', 'demo_interactions_wrapper';
+COMMENT ON FUNCTION insight.demo_interactions(int, bigint) IS 'Seeded product interactions of the demo customers, drawn from planted tastes (planted_taste: the main category)';

@@ -103,6 +103,39 @@ fn demo_orders(
     }))
 }
 
+/// Product interactions of the first `customers` demo customers of this seed, drawn from
+/// planted tastes (ml::synth::interactions_of): each customer buys mostly from one or two of
+/// eight categories (`coffee-07` is a coffee product); `planted_taste` is the main one.
+#[pg_extern(immutable, parallel_safe)]
+fn demo_interactions(
+    customers: default!(i32, 10000),
+    seed: default!(i64, 42),
+) -> TableIterator<
+    'static,
+    (
+        name!(customer_id, i64),
+        name!(product_id, String),
+        name!(quantity, i32),
+        name!(interacted_on, pgrx::datum::Date),
+        name!(planted_taste, String),
+    ),
+> {
+    check_n(customers);
+    let seed = seed as u64;
+    TableIterator::new((1..=customers as i64).flat_map(move |c| {
+        let taste = synth::CATEGORIES[synth::tastes_of(seed, c).0];
+        synth::interactions_of(seed, c).into_iter().map(move |x| {
+            (
+                x.customer_id,
+                x.product,
+                x.quantity,
+                date(x.day),
+                taste.to_string(),
+            )
+        })
+    }))
+}
+
 /// Behaviour of the first `customers` demo customers of this seed (join on customer_id), with
 /// the planted segment each was drawn from (see demo_truth()->'segments').
 #[pg_extern(immutable, parallel_safe)]

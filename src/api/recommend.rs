@@ -116,16 +116,18 @@ fn recommend(
             return Ok(Vec::new());
         };
         let u = r.customer(&key_text(&customer));
-        Ok(r.recommend(u, k, exclude_seen)
-            .into_iter()
-            .map(|rec| {
-                let reason = match rec.reason {
-                    Reason::Item(j) => r.items[j].clone(),
-                    Reason::Popular => "popular".to_string(),
-                };
-                (r.items[rec.item].clone(), rec.score, reason)
-            })
-            .collect())
+        Ok(
+            r.recommend(u, k, exclude_seen, &crate::api::monitor::PgMonitor::new())
+                .into_iter()
+                .map(|rec| {
+                    let reason = match rec.reason {
+                        Reason::Item(j) => r.items[j].clone(),
+                        Reason::Popular => "popular".to_string(),
+                    };
+                    (r.items[rec.item].clone(), rec.score, reason)
+                })
+                .collect(),
+        )
     };
     TableIterator::new(run().or_raise())
 }
@@ -201,7 +203,7 @@ fn similar_customers(
             .ok_or_else(|| {
                 InsightError::not_supported(
                     format!(
-                        "model \"{model}\" is an {} model: it has no customer factors",
+                        "model \"{model}\" ({}) has no customer factors",
                         r.algorithm()
                     ),
                     "Train als for similar customers.",

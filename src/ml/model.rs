@@ -910,7 +910,11 @@ pub(crate) mod tests {
         // the key lookups are rebuilt after decoding
         assert_eq!(r.customer("c2"), Some(1));
         assert_eq!(r.item("c"), Some(2));
-        assert_eq!(r.recommend(Some(0), 5, true).len(), 1);
+        assert_eq!(
+            r.recommend(Some(0), 5, true, &crate::ml::monitor::Silent)
+                .len(),
+            1
+        );
         let corrupt = |m: Model| match Model::decode(&m.encode()) {
             Err(CodecError::Corrupt(msg)) => msg,
             other => panic!("accepted: {other:?}"),

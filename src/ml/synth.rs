@@ -203,6 +203,73 @@ pub fn orders_of(seed: u64, c: &Customer) -> Vec<Order> {
     out
 }
 
+/// The demo shop's product categories: a customer's planted tastes are one or two of them.
+pub const CATEGORIES: &[&str] = &[
+    "books", "coffee", "garden", "kitchen", "outdoor", "pets", "toys", "wellness",
+];
+/// Products per category: `coffee-07` is the 8th coffee product.
+pub const PRODUCTS_PER_CATEGORY: usize = 25;
+
+/// One product interaction of a demo customer (demo_interactions).
+pub struct Interaction {
+    pub customer_id: i64,
+    pub product: String,
+    pub quantity: i32,
+    /// days since 1970-01-01, within the year before AS_OF_DAYS
+    pub day: i32,
+}
+
+/// A demo customer's main taste (a category) and, for one in three, a second one.
+pub fn tastes_of(seed: u64, customer_id: i64) -> (usize, Option<usize>) {
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ customer_id as u64);
+    let main = rng.gen_range(0..CATEGORIES.len());
+    let second = (rng.gen::<f64>() < 1.0 / 3.0).then(|| rng.gen_range(0..CATEGORIES.len()));
+    (main, second)
+}
+
+/// A demo customer's product interactions from planted tastes: 3 to 15 of them, each from the
+/// main taste (75%), the second (10%; else the main) or any category (15%), products
+/// Zipf-weighted within a category (the first ones sell most), quantities 1 + Poisson-like.
+pub fn interactions_of(seed: u64, customer_id: i64) -> Vec<Interaction> {
+    let (main, second) = tastes_of(seed, customer_id);
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0xA24B_AED4_963E_E407) ^ customer_id as u64);
+    let n = rng.gen_range(3..=15);
+    let weights: Vec<f64> = (1..=PRODUCTS_PER_CATEGORY)
+        .map(|r| 1.0 / r as f64)
+        .collect();
+    let total: f64 = weights.iter().sum();
+    (0..n)
+        .map(|_| {
+            let u: f64 = rng.gen();
+            let category = if u < 0.75 {
+                main
+            } else if u < 0.85 {
+                second.unwrap_or(main)
+            } else {
+                rng.gen_range(0..CATEGORIES.len())
+            };
+            let mut pick = rng.gen::<f64>() * total;
+            let mut product = 0;
+            while product + 1 < PRODUCTS_PER_CATEGORY && pick >= weights[product] {
+                pick -= weights[product];
+                product += 1;
+            }
+            let mut quantity = 1;
+            while quantity < 5 && rng.gen::<f64>() < 0.3 {
+                quantity += 1;
+            }
+            Interaction {
+                customer_id,
+                product: format!("{}-{:02}", CATEGORIES[category], product + 1),
+                quantity,
+                day: AS_OF_DAYS - rng.gen_range(0..365),
+            }
+        })
+        .collect()
+}
+
 /// Planted behavioural segments of the demo customers (demo_behaviour): each segment's share
 /// and the centre of its behaviour; a customer's columns scatter around its segment's centre
 /// (normal noise of BEHAVIOUR_SPREAD x each column's spread across the centres), so the
@@ -264,6 +331,33 @@ pub fn behaviour(seed: u64, i: u64) -> Behaviour {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interactions_follow_the_planted_tastes() {
+        let (mut in_main, mut total) = (0usize, 0usize);
+        for c in 1..=2000 {
+            let (main, _) = tastes_of(42, c);
+            let xs = interactions_of(42, c);
+            assert!((3..=15).contains(&xs.len()));
+            total += xs.len();
+            in_main += xs
+                .iter()
+                .filter(|x| x.product.starts_with(CATEGORIES[main]))
+                .count();
+            assert!(xs
+                .iter()
+                .all(|x| (1..=5).contains(&x.quantity) && x.day <= AS_OF_DAYS));
+        }
+        // 75% main taste, 10% second (the main one for two in three), 15% any (1/8 of it main)
+        let share = in_main as f64 / total as f64;
+        assert!((0.78..0.86).contains(&share), "{share}");
+        // seeded
+        assert_eq!(interactions_of(42, 7).len(), interactions_of(42, 7).len());
+        assert_eq!(
+            interactions_of(42, 7)[0].product,
+            interactions_of(42, 7)[0].product
+        );
+    }
 
     #[test]
     fn customers_are_seeded_and_independent_of_count() {

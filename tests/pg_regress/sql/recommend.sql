@@ -120,6 +120,15 @@ SELECT try_sql($$SELECT * FROM insight.train('m', 'rec_empty', algorithm => 'als
 CREATE TABLE rec_inf AS SELECT 1 AS customer_id, 'a' AS item_id, 'Infinity'::float8 AS s;
 SELECT try_sql($$SELECT * FROM insight.train('m', 'rec_inf', algorithm => 'als', options => '{"strength": "s"}')$$);
 SELECT try_sql($$SELECT insight.fit_agg('als', ARRAY[1.0], 1) FROM rec_events$$);
+-- a recommender holds every customer's items: with SELECT on insight.models revoked, a role
+-- without it cannot read them through recommend
+CREATE ROLE rec_outsider;
+REVOKE SELECT ON insight.models FROM PUBLIC;
+SET ROLE rec_outsider;
+SELECT try_sql($$SELECT * FROM insight.recommend('recs', 1, 100, false)$$);
+RESET ROLE;
+GRANT SELECT ON insight.models TO PUBLIC;
+DROP ROLE rec_outsider;
 \pset tuples_only off
 \pset format aligned
 SELECT count(*) AS models_named_m FROM insight.models WHERE name = 'm';
