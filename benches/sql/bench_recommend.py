@@ -24,24 +24,17 @@ import sys
 import time
 
 import numpy as np
-import psycopg2
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 import implicit
 from implicit.als import AlternatingLeastSquares
 
+from benchlib import cur, q
+
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
 K = 10
-conn = psycopg2.connect(dbname="insight_bench", user="postgres")
-conn.autocommit = True
-cur = conn.cursor()
-
-
-def q(sql, *args):
-    cur.execute(sql, args or None)
-    return cur.fetchall() if cur.description else None
 
 
 # --- planted interactions ---------------------------------------------------------------------
