@@ -190,6 +190,12 @@ COMMENT ON AGGREGATE insight.rfm(date, numeric, date) IS
   'A customer''s recency, frequency, monetary value and tenure from raw orders up to as_of';
 COMMENT ON FUNCTION insight.rfm_segment(int, int, int) IS
   'The named RFM segment (Champions ... Lost) of recency, frequency and monetary scores 1 to 5';
+COMMENT ON FUNCTION insight.export_model(text) IS
+  'A model version as one jsonb document (catalog row, base64 weights and their SHA-256) for insight.import_model in another database';
+COMMENT ON FUNCTION insight.import_model(jsonb, text) IS
+  'Stores a document of insight.export_model as the next version of its name (checked: format, checksum, decodable weights of the stated task); returns the model id';
+COMMENT ON FUNCTION insight.prune(text, int) IS
+  'Deletes the versions of a model that are neither deployed nor among the keep newest, with their deployment rows; returns how many';
 COMMENT ON FUNCTION insight.recommend(text, anyelement, int, boolean) IS
   'The top k items for a customer (keys as text), best first, with the customer''s own item that contributes most as the reason (''popular'' for a customer the model has not seen)';
 COMMENT ON FUNCTION insight.similar_items(text, anyelement, int) IS

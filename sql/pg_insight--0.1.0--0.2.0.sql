@@ -288,3 +288,17 @@ CREATE FUNCTION insight.demo_interactions(customers integer DEFAULT 10000, seed 
   RETURNS TABLE (customer_id bigint, product_id text, quantity integer, interacted_on date, planted_taste text)
   IMMUTABLE PARALLEL SAFE STRICT LANGUAGE c AS 'MODULE_PATHNAME', 'demo_interactions_wrapper';
 COMMENT ON FUNCTION insight.demo_interactions(int, bigint) IS 'Seeded product interactions of the demo customers, drawn from planted tastes (planted_taste: the main category)';
+
+-- moving models between databases, and retention (api/transfer.rs, api/lifecycle.rs)
+CREATE FUNCTION insight.export_model(model text) RETURNS jsonb
+  STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'export_model_wrapper';
+CREATE FUNCTION insight.import_model(doc jsonb, deploy text DEFAULT 'if_better') RETURNS bigint
+  VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'import_model_wrapper';
+CREATE FUNCTION insight.prune(name text, keep integer DEFAULT 3) RETURNS bigint
+  VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'prune_wrapper';
+COMMENT ON FUNCTION insight.export_model(text) IS
+  'A model version as one jsonb document (catalog row, base64 weights and their SHA-256) for insight.import_model in another database';
+COMMENT ON FUNCTION insight.import_model(jsonb, text) IS
+  'Stores a document of insight.export_model as the next version of its name (checked: format, checksum, decodable weights of the stated task); returns the model id';
+COMMENT ON FUNCTION insight.prune(text, int) IS
+  'Deletes the versions of a model that are neither deployed nor among the keep newest, with their deployment rows; returns how many';

@@ -1,4 +1,5 @@
-//! insight.deploy: choose which version of a model name serves predictions.
+//! insight.deploy: choose which version of a model name serves predictions (and go back to the
+//! one before); insight.prune: drop old versions nobody serves.
 
 use crate::error::{required, InsightError, OrRaise, Result};
 use crate::ml::model::Task;
@@ -7,7 +8,8 @@ use pgrx::prelude::*;
 use serde_json::Value;
 
 /// Deploys `version` of `name`, or with version NULL the best (strategy 'best', by the task's key
-/// metric) or newest (strategy 'latest') version. Returns the deployed model id.
+/// metric), the newest (strategy 'latest') or the previously deployed (strategy 'rollback')
+/// version. Returns the deployed model id.
 #[pg_extern(volatile, parallel_unsafe)]
 fn deploy(
     name: Option<&str>,
@@ -75,16 +77,96 @@ fn deploy(
                     .ok_or_else(|| gone(name))?;
                     (id, "best", format!("highest {key}"))
                 }
+                "rollback" => {
+                    // the newest deployment of another version than the one serving now
+                    let id = Spi::get_one_with_args::<i64>(
+                        "SELECT d.model_id FROM insight.deployments d
+                          WHERE d.name OPERATOR(pg_catalog.=) $1
+                            AND d.model_id OPERATOR(pg_catalog.<>) (SELECT c.model_id FROM insight.deployments c
+                                  WHERE c.name OPERATOR(pg_catalog.=) $1 ORDER BY c.id DESC LIMIT 1)
+                          ORDER BY d.id DESC LIMIT 1",
+                        &[name.into()],
+                    )
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| {
+                        InsightError::undefined_object(
+                            format!("model \"{name}\" has no earlier deployment to roll back to"),
+                            "SELECT * FROM insight.deployments WHERE name = '...' ORDER BY id shows its history; deploy a version by number.",
+                        )
+                    })?;
+                    let v = Spi::get_one_with_args::<i32>(
+                        "SELECT version FROM insight.models WHERE id OPERATOR(pg_catalog.=) $1",
+                        &[id.into()],
+                    )
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+                    (id, "rollback", format!("back to version {v}"))
+                }
                 other => {
                     return Err(InsightError::invalid_parameter(
                         format!("unknown deploy strategy \"{other}\""),
-                        "Use 'best' (highest test metric), 'latest', or pass a version number.",
+                        "Use 'best' (highest test metric), 'latest', 'rollback' (the version deployed before), or pass a version number.",
                     ))
                 }
             },
         };
         catalog::deploy(name, id, strategy, &reason);
         Ok(id)
+    };
+    run().or_raise()
+}
+
+/// Deletes the versions of `name` that are neither deployed nor among the `keep` newest, with
+/// their deployment history (the rows of insight.deployments that name them). Returns how many
+/// versions were deleted.
+#[pg_extern(volatile, parallel_unsafe)]
+fn prune(name: Option<&str>, keep: default!(Option<i32>, 3)) -> i64 {
+    let run = || -> Result<i64> {
+        let name = required(name, "name", "Name the model whose old versions to drop.")?;
+        let keep = required(keep, "keep", "Leave it out to keep the 3 newest versions.")?;
+        catalog::validate_name(name)?;
+        if keep < 0 {
+            return Err(InsightError::invalid_parameter(
+                format!("keep must be 0 or more, got {keep}"),
+                "keep counts the newest versions kept besides the deployed one.",
+            ));
+        }
+        if catalog::latest_version(name).is_none() {
+            return Err(InsightError::undefined_object(
+                format!("model \"{name}\" does not exist"),
+                "SELECT name FROM insight.model_registry lists existing models.",
+            ));
+        }
+        // DELETE on insight.models (deployments go with their models: ON DELETE CASCADE)
+        let may = crate::spi::select_one::<bool>(
+            "SELECT pg_catalog.has_table_privilege('insight.models', 'DELETE')",
+            &[],
+        );
+        if may != Some(true) {
+            return Err(InsightError::insufficient_privilege(
+                "permission denied to delete from insight.models: pruning versions needs DELETE on it",
+                "GRANT DELETE ON insight.models TO the role that prunes.",
+            ));
+        }
+        Ok(Spi::get_one_with_args::<i64>(
+            "WITH gone AS (
+               DELETE FROM insight.models m
+                WHERE m.name OPERATOR(pg_catalog.=) $1
+                  AND m.id OPERATOR(pg_catalog.<>) ALL (ARRAY(
+                        SELECT d.model_id FROM insight.deployments d WHERE d.name OPERATOR(pg_catalog.=) $1
+                         ORDER BY d.id DESC LIMIT 1))
+                  AND m.id OPERATOR(pg_catalog.<>) ALL (ARRAY(
+                        SELECT n.id FROM insight.models n WHERE n.name OPERATOR(pg_catalog.=) $1
+                         ORDER BY n.version DESC LIMIT $2))
+               RETURNING 1)
+             SELECT pg_catalog.count(*) FROM gone",
+            &[name.into(), keep.into()],
+        )
+        .ok()
+        .flatten()
+        .unwrap_or(0))
     };
     run().or_raise()
 }

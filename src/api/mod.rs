@@ -30,3 +30,4 @@ pub mod rewrite;
 pub mod score;
 pub mod segment;
 pub mod train;
+pub mod transfer;

@@ -1,0 +1,63 @@
+-- The model lifecycle: rollback to the version deployed before, export to jsonb and import as a
+-- new version (scores identically; tampered or foreign documents refused), pruning old versions.
+
+CREATE TABLE life AS
+SELECT i AS id, sin(i * 1.3) AS a, cos(i * 2.1) AS b, (sin(i * 1.3) + 0.5 * cos(i * 2.1) + 0.3 * sin(i * 7.7)) > 0 AS y
+  FROM generate_series(1, 600) i;
+SELECT version, deployed FROM insight.train('life_m', 'life', target => 'y', exclude => ARRAY['id']);
+SELECT version, deployed FROM insight.train('life_m', 'life', target => 'y', exclude => ARRAY['id'],
+                                            options => '{"l2": 100}', deploy => 'always');
+SELECT version, deployed FROM insight.train('life_m', 'life', target => 'y', exclude => ARRAY['id'], deploy => 'never');
+-- rollback: back to the version deployed before, recorded with its reason; twice toggles back
+SELECT insight.deploy('life_m', strategy => 'rollback') AS rolled_back \gset
+SELECT version FROM insight.models WHERE id = :rolled_back;
+SELECT strategy, reason FROM insight.deployments WHERE name = 'life_m' ORDER BY id DESC LIMIT 1;
+SELECT insight.deploy('life_m', strategy => 'rollback') AS rolled_back \gset
+SELECT version FROM insight.models WHERE id = :rolled_back;
+SELECT deployed_version FROM insight.model_registry WHERE name = 'life_m';
+
+-- export and import: the document, a new version under another name that scores identically
+SELECT d->>'format' AS format, (d->>'format_version')::int > 0 AS has_format_version, d->>'name' AS name,
+       (d->>'version')::int AS version, d->>'algorithm' AS algorithm, d->>'task' AS task,
+       length(d->>'weights_sha256') AS sha_hex_digits, d ? 'weights' AS has_weights, d ? 'created_by' AS has_provenance
+  FROM insight.export_model('life_m@2') d;
+CREATE TABLE life_doc AS SELECT insight.export_model('life_m@2') AS d;
+SELECT insight.import_model(jsonb_set(d, '{name}', '"life_copy"')) > 0 AS imported FROM life_doc;
+SELECT name, version, algorithm, task, (metrics->'imported_from'->>'version')::int AS from_version,
+       metrics->'imported_from'->>'created_by' AS from_creator
+  FROM insight.models WHERE name = 'life_copy';
+SELECT bool_and(insight.predict_proba('life_copy', l) = insight.predict_proba('life_m@2', l)) AS scores_identically,
+       count(*) AS rows
+  FROM life l;
+SELECT deployed_version FROM insight.model_registry WHERE name = 'life_copy';
+-- importing again makes version 2 of the copy, not deployed when told so
+SELECT insight.import_model(jsonb_set(d, '{name}', '"life_copy"'), deploy => 'never') AS again FROM life_doc \gset
+SELECT m.version, (SELECT deployed_version FROM insight.model_registry WHERE name = 'life_copy') AS still_deployed
+  FROM insight.models m WHERE m.id = :again;
+
+-- pruning: the deployed version and the newest `keep` stay
+SELECT insight.prune('life_m', 1) AS deleted;
+SELECT version FROM insight.models WHERE name = 'life_m' ORDER BY version;
+SELECT count(*) AS deployments_left FROM insight.deployments WHERE name = 'life_m';
+
+-- refused: foreign and tampered documents, bad arguments; nothing is written
+\pset tuples_only on
+\pset format unaligned
+SELECT try_sql($$SELECT insight.import_model('{"name": "x"}')$$);
+SELECT try_sql($$SELECT insight.import_model('[1, 2]')$$);
+SELECT try_sql($$SELECT insight.import_model(jsonb_set(d, '{name}', '"x@1"')) FROM life_doc$$);
+SELECT try_sql($$SELECT insight.import_model(jsonb_set(d, '{weights}', '"not base64 !"')) FROM life_doc$$);
+SELECT try_sql($$SELECT insight.import_model(jsonb_set(jsonb_set(d, '{name}', '"x"'), '{weights}', to_jsonb(encode(decode(d->>'weights', 'base64') || '\x00'::bytea, 'base64')))) FROM life_doc$$);
+SELECT try_sql($$SELECT insight.import_model(jsonb_set(jsonb_set(d, '{name}', '"x"'), '{weights_sha256}', to_jsonb(encode(sha256('\x00'::bytea), 'hex')))) FROM life_doc$$);
+SELECT try_sql($$SELECT insight.import_model(jsonb_set(jsonb_set(jsonb_set(d, '{name}', '"x"'), '{weights}', to_jsonb(encode('junk'::bytea, 'base64'))), '{weights_sha256}', to_jsonb(encode(sha256('junk'::bytea), 'hex')))) FROM life_doc$$);
+SELECT try_sql($$SELECT insight.import_model(jsonb_set(jsonb_set(d, '{name}', '"x"'), '{task}', '"regression"')) FROM life_doc$$);
+SELECT try_sql($$SELECT insight.import_model(jsonb_set(jsonb_set(d, '{name}', '"x"'), '{metrics}', '[]')) FROM life_doc$$);
+SELECT try_sql($$SELECT insight.import_model(jsonb_set(d, '{name}', '"x"'), deploy => 'sometimes') FROM life_doc$$);
+SELECT try_sql($$SELECT insight.import_model(NULL)$$);
+SELECT try_sql($$SELECT insight.export_model('nope')$$);
+SELECT try_sql($$SELECT insight.prune('life_m', -1)$$);
+SELECT try_sql($$SELECT insight.prune('nope')$$);
+SELECT try_sql($$SELECT insight.deploy('life_copy', strategy => 'rollback')$$);
+\pset tuples_only off
+\pset format aligned
+SELECT count(*) AS models_named_x FROM insight.models WHERE name = 'x';
