@@ -44,6 +44,9 @@ COMMENT ON FUNCTION insight.train(text, regclass, text, text, text[], text[], js
 -- and samples, would come in another order each time
 ALTER FUNCTION insight.train(text, regclass, text, text, text[], text[], jsonb, float8, bigint, text)
   SET synchronize_seqscans = off;
+ALTER FUNCTION insight.retrain(text, double precision) SET synchronize_seqscans = off;
+COMMENT ON FUNCTION insight.retrain(text, double precision) IS
+  'The deployed version''s recipe trained again on today''s rows: a new version, deployed only if its key metric is not below the deployed one''s (on the same new test rows for supervised models) by more than tolerance';
 COMMENT ON FUNCTION insight.predict(text, anyelement) IS
   'Score a row (bound by column name) or numeric array (by feature order): P(positive), value, or class number';
 COMMENT ON FUNCTION insight.predict_proba(text, anyelement) IS 'P(positive class) of a binary classifier';

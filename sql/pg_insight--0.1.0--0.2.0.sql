@@ -302,3 +302,11 @@ COMMENT ON FUNCTION insight.import_model(jsonb, text) IS
   'Stores a document of insight.export_model as the next version of its name (checked: format, checksum, decodable weights of the stated task); returns the model id';
 COMMENT ON FUNCTION insight.prune(text, int) IS
   'Deletes the versions of a model that are neither deployed nor among the keep newest, with their deployment rows; returns how many';
+
+-- retraining a deployed recipe on today's rows, champion/challenger (api/train/retrain.rs)
+CREATE FUNCTION insight.retrain(name text, tolerance double precision DEFAULT 0.0)
+  RETURNS TABLE (model_id bigint, name text, version integer, algorithm text, deployed boolean, metrics jsonb)
+  VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'retrain_wrapper';
+ALTER FUNCTION insight.retrain(text, double precision) SET synchronize_seqscans = off;
+COMMENT ON FUNCTION insight.retrain(text, double precision) IS
+  'The deployed version''s recipe trained again on today''s rows: a new version, deployed only if its key metric is not below the deployed one''s (on the same new test rows for supervised models) by more than tolerance';

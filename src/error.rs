@@ -38,6 +38,11 @@ impl InsightError {
     }
 
     /// 42704: a model (or version) that does not exist.
+    /// 42P01: a relation that is gone.
+    pub fn undefined_table(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE, message, hint)
+    }
+
     pub fn undefined_object(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Self::new(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, message, hint)
     }

@@ -292,7 +292,7 @@ fn new_job(
     };
     let options = Value::Object(o);
     // every option is checked now, at the group's first row, not after the whole scan
-    Setup::read(alg, learns(alg, target)?, &options, seed)?;
+    Setup::read(alg, learns(alg, target)?, &options, seed, false)?;
     Ok(Job {
         algorithm: alg.name.to_string(),
         options: options.to_string(),
@@ -679,7 +679,7 @@ fn train_group(s: &State) -> Result<Vec<u8>> {
     let options: Value = serde_json::from_str(&job.options).map_err(|_| {
         InsightError::corrupt("a training aggregate's options cannot be read back", "")
     })?;
-    let setup = Setup::read(algorithm, learns, &options, job.seed)?;
+    let setup = Setup::read(algorithm, learns, &options, job.seed, false)?;
     // lowest priority first: an order that depends on the rows only
     let mut entries: Vec<&Entry> = s.sample.entries().collect();
     entries.sort();
@@ -726,7 +726,8 @@ fn train_group(s: &State) -> Result<Vec<u8>> {
         })
         .collect();
     let target_name = (learns != Learns::Segments).then_some("target");
-    let (trained, threads) = setup.fit(&frame, &specs, target_name, job.test_size, job.seed)?;
+    let (trained, threads) =
+        setup.fit(&frame, &specs, target_name, job.test_size, job.seed, None)?;
     let mut metrics = trained.metrics;
     // rows offered to the sample: every row but those left out (NULL inputs or target)
     let rows = s.sample.seen;

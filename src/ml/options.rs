@@ -18,6 +18,9 @@ pub struct Options<'a> {
     read: RefCell<BTreeSet<&'static str>>,
     /// Why a key does not apply here, where the reader knows.
     not_here: RefCell<BTreeMap<&'static str, String>>,
+    /// Options stored with a model (insight.retrain): they hold every key the first training
+    /// recorded, defaults included, so a key that does not apply is passed over, not refused.
+    stored: bool,
 }
 
 /// What `number_or_choice` read.
@@ -40,7 +43,14 @@ impl<'a> Options<'a> {
             algorithm,
             read: RefCell::new(BTreeSet::new()),
             not_here: RefCell::new(BTreeMap::new()),
+            stored: false,
         })
+    }
+
+    /// Options read back from a stored model (see `stored`).
+    pub fn stored(mut self) -> Self {
+        self.stored = true;
+        self
     }
 
     fn get(&self, key: &'static str) -> Option<&'a Value> {
@@ -217,7 +227,7 @@ impl<'a> Options<'a> {
                     format!("Options of {}: {}.", self.algorithm, known.join(", ")),
                 ));
             }
-            if !read.contains(k.as_str()) && !self.map[k].is_null() {
+            if !self.stored && !read.contains(k.as_str()) && !self.map[k].is_null() {
                 let why = self.not_here.borrow().get(k.as_str()).cloned();
                 return Err(Problem::option(
                     format!("option \"{k}\" has no effect here"),

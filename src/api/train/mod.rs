@@ -5,6 +5,7 @@
 
 mod histories;
 mod interactions;
+mod retrain;
 mod segments;
 mod supervised;
 
@@ -74,6 +75,8 @@ fn train(
                 "deploy",
                 "Use 'always', 'if_better' (the default) or 'never'.",
             )?,
+            champion: None,
+            stored_options: false,
         })
     })()
     .or_raise();
@@ -92,6 +95,20 @@ pub struct Request<'a> {
     pub test_size: f64,
     pub seed: i64,
     pub deploy: &'a str,
+    /// insight.retrain: the version deployed now, which the new one must not fall behind.
+    pub champion: Option<Champion>,
+    /// The options come from a stored recipe (insight.retrain): keys that do not apply any more
+    /// are passed over.
+    pub stored_options: bool,
+}
+
+/// The deployed version a retrain competes with, and by how much the new one may trail it.
+pub struct Champion {
+    pub model: std::rc::Rc<Model>,
+    pub version: i32,
+    /// Its stored test metrics (what unsupervised models are compared by).
+    pub metrics: Value,
+    pub tolerance: f64,
 }
 
 pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
@@ -117,7 +134,7 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
 
     // every option is read and checked before any data is read
     let options = paired_options(algorithm, &req.options)?;
-    let setup = Setup::read(algorithm, learns, &options, req.seed)?;
+    let setup = Setup::read(algorithm, learns, &options, req.seed, req.stored_options)?;
     if learns == Learns::Interactions {
         if req.features.is_some() || req.exclude.is_some() {
             return Err(InsightError::invalid_parameter(
@@ -255,6 +272,7 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
         target.as_ref().map(|t| t.name.as_str()),
         req.test_size,
         req.seed,
+        req.champion.as_ref().map(|c| c.model.as_ref()),
     )?;
     let features = features_json(&trained.model, req.test_size, req.seed);
     store(
@@ -291,6 +309,16 @@ fn store(
         options,
     } = trained;
     let train_seconds = started.elapsed().as_secs_f64();
+    let retrain = req
+        .champion
+        .as_ref()
+        .map(|c| retrain_decision(c, model.task, &metrics));
+    if let Some((deploy, reason)) = &retrain {
+        metrics.insert(
+            "retrain".into(),
+            json!({ "deployed": deploy, "reason": reason }),
+        );
+    }
     metrics.insert("train_seconds".into(), json!(train_seconds));
     metrics.insert("read_seconds".into(), json!(read_seconds));
     metrics.insert("threads".into(), json!(threads));
@@ -308,7 +336,15 @@ fn store(
         n_rows: n_rows as i64,
         train_seconds,
     });
-    let deployed = decide_deploy(req.name, req.deploy, model.task, &metrics, id);
+    let deployed = match retrain {
+        Some((deploy, reason)) => {
+            if deploy {
+                catalog::deploy(req.name, id, "retrain", &reason);
+            }
+            deploy
+        }
+        None => decide_deploy(req.name, req.deploy, model.task, &metrics, id),
+    };
     if crate::ml::monitor::Monitor::wants_progress(&PgMonitor::new()) {
         notice!(
             "trained {}@{version} ({}) on {} rows in {:.2}s",
@@ -326,6 +362,59 @@ fn store(
         deployed,
         JsonB(metrics),
     ))
+}
+
+/// Whether a retrained version replaces the champion, and why: for supervised models by the key
+/// metric of both on the new test rows (the new one may trail by `tolerance`), else by the
+/// stored metrics (segments, histories and recommendations are measured on their own data).
+fn retrain_decision(
+    c: &Champion,
+    task: crate::ml::model::Task,
+    metrics: &serde_json::Map<String, Value>,
+) -> (bool, String) {
+    let key = crate::api::lifecycle::key_metric(task);
+    let new = metrics.get(key).and_then(Value::as_f64);
+    let (old, basis) = match metrics.get("champion") {
+        Some(ch) if ch.get("not_comparable").is_none() => (
+            ch.get(key).and_then(Value::as_f64),
+            "on the same new test rows",
+        ),
+        Some(ch) => {
+            let why = ch["not_comparable"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            return (
+                false,
+                format!(
+                    "kept undeployed: not comparable with version {}: {why}",
+                    c.version
+                ),
+            );
+        }
+        None => (
+            c.metrics.get(key).and_then(Value::as_f64),
+            "by the stored metrics",
+        ),
+    };
+    match (new, old) {
+        // "not worse" to rounding: the same model on the same rows may differ in the last bits
+        (Some(n), Some(o)) if n >= o - c.tolerance - 1e-9 * o.abs().max(1.0) => (
+            true,
+            format!("retrain: {key} {n:.4} vs {o:.4} of version {} {basis}", c.version),
+        ),
+        (Some(n), Some(o)) => (
+            false,
+            format!(
+                "kept undeployed: {key} {n:.4} is below {o:.4} of version {} {basis} by more than the tolerance {}",
+                c.version, c.tolerance
+            ),
+        ),
+        _ => (
+            false,
+            format!("kept undeployed: {key} is missing for the new version or version {}", c.version),
+        ),
+    }
 }
 
 /// The options as the algorithm reads them: for gamma_gamma paired with a transaction model
@@ -385,8 +474,10 @@ impl Setup {
         learns: Learns,
         options: &Value,
         seed: i64,
+        stored: bool,
     ) -> Result<Setup> {
         let opts = Options::new(options, algorithm.name)?;
+        let opts = if stored { opts.stored() } else { opts };
         let prep = if matches!(learns, Learns::Histories | Learns::Interactions) {
             // purchase histories are read as they are: counts and times, never imputed (and
             // interactions are keys and strengths: nothing to preprocess)
@@ -448,6 +539,7 @@ impl Setup {
         target: Option<&str>,
         test_size: f64,
         seed: i64,
+        champion: Option<&Model>,
     ) -> Result<(supervised::Trained, usize)> {
         let threads = crate::gucs::threads();
         let (par, monitor) = (Parallel::new(threads), PgMonitor::new());
@@ -464,6 +556,7 @@ impl Setup {
             test_size,
             seed: seed as u64,
             ctx: &ctx,
+            champion,
         };
         let trained = match (&frame.target, &self.classifier, target) {
             (Some(TargetColumn::Text(labels)), Some(cfg), Some(t)) => supervised::classify(&inp, labels, t, cfg)?,

@@ -35,6 +35,51 @@ pub struct Inputs<'a> {
     pub test_size: f64,
     pub seed: u64,
     pub ctx: &'a FitContext<'a>,
+    /// insight.retrain: the deployed version, scored on the new test rows too.
+    pub champion: Option<&'a Model>,
+}
+
+/// The champion's test metrics on the challenger's test rows, when it reads the same columns
+/// (and, for a classifier, knows the same classes): else why they cannot be compared.
+fn champion_metrics(
+    inp: &Inputs,
+    model: &Model,
+    test_idx: &[usize],
+    metric: impl Fn(&[f64]) -> Value,
+) -> Option<std::result::Result<Value, String>> {
+    let champion = inp.champion?;
+    let same_columns = champion.preprocessor.features.len() == inp.specs.len()
+        && champion
+            .preprocessor
+            .features
+            .iter()
+            .zip(inp.specs)
+            .all(|(f, s)| f.name == s.name && f.kind == s.kind);
+    if !same_columns {
+        return Some(Err("the deployed version reads other columns".into()));
+    }
+    if champion.task != model.task || champion.classes != model.classes {
+        return Some(Err(format!(
+            "the deployed version is a {} model with classes {:?}",
+            champion.task.as_str(),
+            champion.classes
+        )));
+    }
+    Some(match score_rows(champion, inp.frame, test_idx) {
+        Ok(out) => Ok(metric(&out)),
+        Err(e) => Err(format!(
+            "the deployed version cannot score the new rows: {e:?}"
+        )),
+    })
+}
+
+/// Adds what the champion scores on the same test rows to the challenger's metrics.
+fn add_champion(metrics: &mut Value, found: Option<std::result::Result<Value, String>>) {
+    match found {
+        Some(Ok(m)) => metrics["champion"] = m,
+        Some(Err(why)) => metrics["champion"] = json!({ "not_comparable": why }),
+        None => {}
+    }
 }
 
 pub fn classify(
@@ -75,12 +120,19 @@ pub fn classify(
     };
     let outputs = score_rows(&model, inp.frame, &test_idx)?;
     let y_test: Vec<usize> = test_idx.iter().map(|&i| y[i]).collect();
-    let mut metrics = if k == 2 {
-        let truth: Vec<bool> = y_test.iter().map(|&c| c == 1).collect();
-        metrics::binary(&outputs, &truth, cfg.threshold).to_json()
-    } else {
-        metrics::multiclass(&outputs, k, &y_test).to_json()
+    let score = |outputs: &[f64]| {
+        if k == 2 {
+            let truth: Vec<bool> = y_test.iter().map(|&c| c == 1).collect();
+            metrics::binary(outputs, &truth, cfg.threshold).to_json()
+        } else {
+            metrics::multiclass(outputs, k, &y_test).to_json()
+        }
     };
+    let mut metrics = score(&outputs);
+    add_champion(
+        &mut metrics,
+        champion_metrics(inp, &model, &test_idx, score),
+    );
     let rows = importance_rows(&test_idx);
     let imp = if k == 2 {
         let truth: Vec<bool> = rows.iter().map(|&i| y[i] == 1).collect();
@@ -149,6 +201,12 @@ pub fn regress(inp: &Inputs, y: &[f64]) -> Result<Trained> {
     let pred = score_rows(&model, inp.frame, &test_idx)?;
     let truth: Vec<f64> = test_idx.iter().map(|&i| y[i]).collect();
     let mut metrics = metrics::regression(&pred, &truth).to_json();
+    add_champion(
+        &mut metrics,
+        champion_metrics(inp, &model, &test_idx, |p| {
+            metrics::regression(p, &truth).to_json()
+        }),
+    );
     let rows = importance_rows(&test_idx);
     let truth: Vec<f64> = rows.iter().map(|&i| y[i]).collect();
     let imp = importance::permutation(
