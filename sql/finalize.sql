@@ -193,6 +193,8 @@ COMMENT ON AGGREGATE insight.rfm(date, numeric, date) IS
   'A customer''s recency, frequency, monetary value and tenure from raw orders up to as_of';
 COMMENT ON FUNCTION insight.rfm_segment(int, int, int) IS
   'The named RFM segment (Champions ... Lost) of recency, frequency and monetary scores 1 to 5';
+COMMENT ON FUNCTION insight.drift(text, regclass) IS
+  'Population stability index of each input column and of the scores (row (score)) on a relation against the training distributions: ok < 0.1, watch, alert >= 0.25';
 COMMENT ON FUNCTION insight.export_model(text) IS
   'A model version as one jsonb document (catalog row, base64 weights and their SHA-256) for insight.import_model in another database';
 COMMENT ON FUNCTION insight.import_model(jsonb, text) IS

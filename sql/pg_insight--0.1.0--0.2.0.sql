@@ -310,3 +310,10 @@ CREATE FUNCTION insight.retrain(name text, tolerance double precision DEFAULT 0.
 ALTER FUNCTION insight.retrain(text, double precision) SET synchronize_seqscans = off;
 COMMENT ON FUNCTION insight.retrain(text, double precision) IS
   'The deployed version''s recipe trained again on today''s rows: a new version, deployed only if its key metric is not below the deployed one''s (on the same new test rows for supervised models) by more than tolerance';
+
+-- drift of new rows from the training distributions (api/drift.rs, ml/drift.rs)
+CREATE FUNCTION insight.drift(model text, relation regclass)
+  RETURNS TABLE (feature text, psi double precision, status text)
+  STABLE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'drift_wrapper';
+COMMENT ON FUNCTION insight.drift(text, regclass) IS
+  'Population stability index of each input column and of the scores (row (score)) on a relation against the training distributions: ok < 0.1, watch, alert >= 0.25';

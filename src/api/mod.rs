@@ -18,6 +18,7 @@ pub mod agg_state;
 pub mod aggregate;
 pub mod customer_value;
 pub mod demo;
+pub mod drift;
 pub mod evaluate;
 pub mod explain;
 pub mod json_arg;

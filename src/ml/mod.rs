@@ -6,6 +6,7 @@ pub mod algorithms;
 pub mod bundle;
 pub mod clv;
 pub mod distance;
+pub mod drift;
 pub mod importance;
 pub mod linalg;
 pub mod metrics;

@@ -274,7 +274,11 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
         req.seed,
         req.champion.as_ref().map(|c| c.model.as_ref()),
     )?;
-    let features = features_json(&trained.model, req.test_size, req.seed);
+    let mut features = features_json(&trained.model, req.test_size, req.seed);
+    // what insight.drift compares new rows with
+    let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+    let reference = crate::ml::drift::Reference::of(&trained.model, &frame.columns, &names);
+    features["reference"] = serde_json::to_value(&reference).unwrap_or(Value::Null);
     store(
         req,
         algorithm,

@@ -69,6 +69,20 @@ SELECT version, deployed, regexp_replace(metrics->'retrain'->>'reason', '[0-9.]+
 CREATE TABLE life_gone AS SELECT * FROM life;
 SELECT version FROM insight.train('life_gone_m', 'life_gone', target => 'y', exclude => ARRAY['id']);
 DROP TABLE life_gone;
+-- drift: population stability of each input and of the scores against the training
+-- distributions (numbers by training deciles, categories by their shares)
+CREATE TABLE life_shift AS SELECT id, a + 1.5 AS a, b, y FROM life;
+SELECT feature, round(psi::numeric, 2) < 0.1 AS stable, status FROM insight.drift('life_m', 'life') ORDER BY feature;
+SELECT feature, status FROM insight.drift('life_m', 'life_shift') ORDER BY feature;
+SELECT feature, status FROM insight.drift('life_seg', 'life_shift') ORDER BY feature;
+CREATE VIEW customers_all_web AS SELECT customer_id, age, region, 'web'::text AS channel, tenure_days, visits_30d,
+       email_opens_30d, support_tickets, avg_order_value, days_since_last_purchase, is_member, signup_date, purchased
+  FROM customers;
+SELECT string_agg(feature, ', ' ORDER BY feature) FILTER (WHERE status <> 'ok') AS moved,
+       count(*) AS rows
+  FROM insight.drift('purchase', 'customers_all_web');
+SELECT count(*) FILTER (WHERE status <> 'ok') AS moved_on_the_training_rows FROM insight.drift('purchase', 'customers');
+
 -- refused: foreign and tampered documents, bad arguments; nothing is written
 \pset tuples_only on
 \pset format unaligned
@@ -92,6 +106,10 @@ SELECT try_sql($$SELECT * FROM insight.retrain('life_m', tolerance => -1)$$);
 SELECT try_sql($$SELECT * FROM insight.retrain('life_m', tolerance => 'NaN')$$);
 SELECT try_sql($$SELECT * FROM insight.retrain('life_gone_m')$$);
 SELECT try_sql($$SELECT * FROM insight.retrain(NULL)$$);
+SELECT try_sql($$SELECT * FROM insight.drift('recs', 'rec_events')$$);
+SELECT try_sql($$SELECT * FROM insight.drift('agg_gbdt', 'customers')$$);
+SELECT try_sql($$SELECT * FROM insight.drift('life_m', 'rec_events')$$);
+SELECT try_sql($$SELECT * FROM insight.drift(NULL, 'life')$$);
 \pset tuples_only off
 \pset format aligned
 SELECT count(*) AS models_named_x FROM insight.models WHERE name = 'x';

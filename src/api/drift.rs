@@ -1,0 +1,126 @@
+//! insight.drift: how far each input column and the model's scores have moved on a relation
+//! from the distributions training kept (ml::drift), in one scan.
+
+use crate::api::evaluate::feature_inputs;
+use crate::data::columns;
+use crate::data::reader::{self, ReadSpec};
+use crate::error::{required, InsightError, OrRaise, Result};
+use crate::ml::drift::{score_distribution, score_of, status, Distribution, Reference};
+use crate::ml::preprocess::{RawColumn, Value as Cell};
+use crate::store::{cache, catalog};
+use pgrx::prelude::*;
+use pgrx::{JsonB, PgRelation};
+
+/// The population stability index of every input column of `model` on `relation`, and of the
+/// model's scores (the row named `(score)`), against the training distributions, with status
+/// ok (< 0.1), watch or alert (>= 0.25).
+#[pg_extern(stable, parallel_restricted)]
+fn drift(
+    model: Option<&str>,
+    relation: Option<PgRelation>,
+) -> TableIterator<
+    'static,
+    (
+        name!(feature, String),
+        name!(psi, f64),
+        name!(status, String),
+    ),
+> {
+    let run = || -> Result<Vec<(String, f64, String)>> {
+        let model_ref = required(model, "model", "Name a model, e.g. 'churn'.")?;
+        let rel = required(relation, "relation", "Name the table or view of new rows.")?;
+        let relid = rel.oid();
+        drop(rel);
+        let stored = catalog::resolve(&catalog::parse_ref(model_ref)?)?;
+        let m = cache::load(stored)?;
+        crate::api::predict::refuse_recommender(model_ref, &m)?;
+        let features = crate::spi::select_one::<JsonB>(
+            "SELECT features FROM insight.models WHERE id OPERATOR(pg_catalog.=) $1",
+            &[stored.id.into()],
+        )
+        .map(|j| j.0)
+        .unwrap_or(serde_json::Value::Null);
+        let reference: Reference = features
+            .get("reference")
+            .and_then(|r| serde_json::from_value(r.clone()).ok())
+            .filter(|r: &Reference| {
+                r.score.is_valid()
+                    && r.columns.len() == m.preprocessor.features.len()
+                    && r.columns.iter().all(|(_, d)| d.is_valid())
+            })
+            .ok_or_else(|| {
+                InsightError::not_supported(
+                    format!("model \"{model_ref}\" has no training distributions to compare with"),
+                    "A model trained before drift references were kept has none: insight.retrain trains one that has; models of insight.fit_agg keep none (no training relation).",
+                )
+            })?;
+        let relation = columns::relation_name(relid);
+        let cols = columns::relation_columns(relid);
+        let inputs = feature_inputs(&m, &cols, &relation, model_ref)?;
+        let frame = reader::read(&ReadSpec {
+            relation: &relation,
+            inputs: &inputs,
+            target: None,
+            keys: false,
+        })?;
+        if frame.n_rows == 0 {
+            return Err(InsightError::data(
+                format!("relation {relation} has no rows to compare"),
+                "Point drift at the new rows, e.g. this month's customers.",
+            ));
+        }
+        let mut out = Vec::new();
+        for ((name, d), col) in reference.columns.iter().zip(&frame.columns) {
+            let psi = match col {
+                RawColumn::Number(v) => d.psi_numeric(v),
+                RawColumn::Text { .. } => {
+                    d.psi_categorical((0..frame.n_rows).map(|r| match col.value(r) {
+                        Cell::Text(t) => Some(t),
+                        _ => None,
+                    }))
+                }
+            };
+            if let Some(p) = psi {
+                out.push((name.clone(), p, status(p).to_string()));
+            }
+        }
+        // the scores: every row the model can score
+        let mut x = vec![0.0; m.preprocessor.width];
+        let mut o = vec![0.0; m.outputs()];
+        let mut scores = Vec::with_capacity(frame.n_rows);
+        for r in 0..frame.n_rows {
+            if r % 10_000 == 0 {
+                pgrx::check_for_interrupts!();
+            }
+            if m.preprocessor.encode_row(&frame.columns, r, &mut x).is_ok() {
+                m.predict_encoded(&x, &mut o);
+                scores.push(score_of(&m, &o));
+            }
+        }
+        let now = score_distribution(&scores);
+        let psi = match (&reference.score, &now) {
+            (Distribution::Numeric { .. }, Distribution::Numeric { .. }) => {
+                reference.score.psi_numeric(
+                    &scores
+                        .iter()
+                        .map(|s| match s {
+                            crate::ml::drift::Score::Number(v) => *v,
+                            crate::ml::drift::Score::Label(_) => f64::NAN,
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            }
+            _ => reference
+                .score
+                .psi_categorical(scores.iter().map(|s| match s {
+                    crate::ml::drift::Score::Label(l) => Some(l.as_str()),
+                    crate::ml::drift::Score::Number(_) => None,
+                })),
+        };
+        if let Some(p) = psi {
+            out.push(("(score)".to_string(), p, status(p).to_string()));
+        }
+        Ok(out)
+    };
+    TableIterator::new(run().or_raise())
+}
