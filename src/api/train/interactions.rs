@@ -114,6 +114,52 @@ fn compact(column: &RawColumn, keep: &[bool]) -> (Vec<u32>, Vec<String>) {
     (ids, keys)
 }
 
+/// The interactions with the customers and items that have none left dropped (ids renumbered).
+fn without_empty(
+    all: Interactions,
+    customers: Vec<String>,
+    items: Vec<String>,
+) -> (Interactions, Vec<String>, Vec<String>) {
+    let used = |csr: &crate::ml::recommend::interactions::Csr, n: usize| -> Vec<bool> {
+        (0..n).map(|r| !csr.range(r).is_empty()).collect()
+    };
+    let (users_used, items_used) = (
+        used(&all.by_user, all.n_users),
+        used(&all.by_item, all.n_items),
+    );
+    if users_used.iter().all(|&u| u) && items_used.iter().all(|&i| i) {
+        return (all, customers, items);
+    }
+    let renumber = |used: &[bool]| -> Vec<u32> {
+        let mut next = 0u32;
+        used.iter()
+            .map(|&u| {
+                let id = if u { next } else { u32::MAX };
+                next += u32::from(u);
+                id
+            })
+            .collect()
+    };
+    let (new_user, new_item) = (renumber(&users_used), renumber(&items_used));
+    let (mut us, mut is, mut ss) = (vec![], vec![], vec![]);
+    for u in 0..all.n_users {
+        for (i, s) in all.by_user.row(u) {
+            us.push(new_user[u]);
+            is.push(new_item[i]);
+            ss.push(s);
+        }
+    }
+    let keep = |keys: Vec<String>, used: &[bool]| -> Vec<String> {
+        keys.into_iter()
+            .zip(used)
+            .filter_map(|(k, &u)| u.then_some(k))
+            .collect()
+    };
+    let (customers, items) = (keep(customers, &users_used), keep(items, &items_used));
+    let all = Interactions::from_triples(customers.len(), items.len(), &us, &is, &ss);
+    (all, customers, items)
+}
+
 pub fn train(
     setup: &Setup,
     cols: &[ColumnInfo],
@@ -188,6 +234,9 @@ pub fn train(
         None => vec![1.0; users.len()],
     };
     let all = Interactions::from_triples(customers.len(), item_keys.len(), &users, &items, &values);
+    // customers and items whose every pair summed to nothing (bought and returned) are no part
+    // of the model: not recommended, not known
+    let (all, customers, item_keys) = without_empty(all, customers, item_keys);
     if all.nnz() == 0 {
         return Err(InsightError::data(
             format!("relation {relation} has no interactions to learn from"),

@@ -78,7 +78,8 @@ SELECT (e->>'customers')::int AS customers, (e->>'unknown_customers')::int AS un
 SELECT (insight.evaluate_recommender('recs', 'rec_later')->>'recall_at_k')::float8
      > 2 * (insight.evaluate_recommender('recs_pop', 'rec_later')->>'recall_at_k')::float8 AS als_beats_popularity_later;
 
--- keys of any type: uuid customers, bigint items; duplicates summed, refunds cancel
+-- keys of any type: uuid customers, bigint items; duplicates summed, refunds cancel: item
+-- 1000000000099, bought and returned, is no item of the model (35 of the 36 keys)
 CREATE TABLE rec_uuid AS
 SELECT md5('c' || (i % 50))::uuid AS customer, (1000000000000 + (i % 50) % 5 * 10 + i % 7)::bigint AS product, 1 AS n
   FROM generate_series(1, 700) i;
@@ -87,6 +88,7 @@ SELECT name, (metrics->>'customers')::int AS customers, (metrics->>'items')::int
   FROM insight.train('recs_uuid', 'rec_uuid', algorithm => 'als', options => '{"customer": "customer", "item": "product", "strength": "n", "factors": 4}');
 SELECT count(*) AS recommended, bool_and(item ~ '^10000000000[0-9]{2}$') AS bigint_keys_as_text
   FROM insight.recommend('recs_uuid', md5('c1')::uuid, 3);
+SELECT count(*) AS recommends_the_returned_item FROM insight.recommend('recs_uuid', md5('c2')::uuid, 100) WHERE item = '1000000000099';
 
 -- a recommender scores no rows, and the row scorers say so
 \pset tuples_only on
