@@ -5,7 +5,7 @@ use crate::api::evaluate::feature_inputs;
 use crate::data::columns;
 use crate::data::reader::{self, ReadSpec};
 use crate::error::{required, InsightError, OrRaise, Result};
-use crate::ml::drift::{score_distribution, score_of, status, Distribution, Reference};
+use crate::ml::drift::{score_of, status, Reference};
 use crate::ml::preprocess::{RawColumn, Value as Cell};
 use crate::store::{cache, catalog};
 use pgrx::prelude::*;
@@ -97,29 +97,8 @@ fn drift(
                 scores.push(score_of(&m, &o));
             }
         }
-        let now = score_distribution(&scores);
-        let psi = match (&reference.score, &now) {
-            (Distribution::Numeric { .. }, Distribution::Numeric { .. }) => {
-                reference.score.psi_numeric(
-                    &scores
-                        .iter()
-                        .map(|s| match s {
-                            crate::ml::drift::Score::Number(v) => *v,
-                            crate::ml::drift::Score::Label(_) => f64::NAN,
-                        })
-                        .collect::<Vec<_>>(),
-                )
-            }
-            _ => reference
-                .score
-                .psi_categorical(scores.iter().map(|s| match s {
-                    crate::ml::drift::Score::Label(l) => Some(l.as_str()),
-                    crate::ml::drift::Score::Number(_) => None,
-                })),
-        };
-        if let Some(p) = psi {
-            out.push(("(score)".to_string(), p, status(p).to_string()));
-        }
+        let p = reference.score.psi_scores(&scores);
+        out.push(("(score)".to_string(), p, status(p).to_string()));
         Ok(out)
     };
     TableIterator::new(run().or_raise())

@@ -22,22 +22,23 @@ thread_local! {
     /// The model the last call resolved, and for which statement: `CROSS JOIN LATERAL
     /// insight.recommend(...)` calls once per customer, and a set-returning function has no
     /// per-call-site state to keep it in.
-    static LAST: RefCell<Option<(String, Stamp, Rc<Model>)>> = const { RefCell::new(None) };
+    static LAST: RefCell<Option<(String, Stamp, i64, Rc<Model>)>> = const { RefCell::new(None) };
 }
 
-/// The recommender `model` names, resolved again once per statement.
-fn load(model: &str) -> Result<Rc<Model>> {
+/// The recommender `model` names, resolved again once per statement, with its model id.
+fn load_with_id(model: &str) -> Result<(i64, Rc<Model>)> {
     let stamp = Stamp::now();
     let hit = LAST.with(|l| {
         l.borrow()
             .as_ref()
-            .filter(|(name, s, _)| name == model && *s == stamp)
-            .map(|(_, _, m)| m.clone())
+            .filter(|(name, s, _, _)| name == model && *s == stamp)
+            .map(|(_, _, id, m)| (*id, m.clone()))
     });
-    if let Some(m) = hit {
-        return Ok(m);
+    if let Some(found) = hit {
+        return Ok(found);
     }
-    let m = cache::load(catalog::resolve(&catalog::parse_ref(model)?)?)?;
+    let stored = catalog::resolve(&catalog::parse_ref(model)?)?;
+    let m = cache::load(stored)?;
     if !matches!(m.estimator, Estimator::Recommender(_)) {
         return Err(InsightError::not_supported(
             format!(
@@ -47,8 +48,13 @@ fn load(model: &str) -> Result<Rc<Model>> {
             "Train one on interactions with algorithm => 'als', 'item_knn' or 'popularity'.",
         ));
     }
-    LAST.with(|l| *l.borrow_mut() = Some((model.to_string(), stamp, m.clone())));
-    Ok(m)
+    LAST.with(|l| *l.borrow_mut() = Some((model.to_string(), stamp, stored.id, m.clone())));
+    Ok((stored.id, m))
+}
+
+/// The recommender `model` names (see `load_with_id`).
+fn load(model: &str) -> Result<Rc<Model>> {
+    Ok(load_with_id(model)?.1)
 }
 
 fn recommender(m: &Model) -> &Recommender {
@@ -238,13 +244,12 @@ fn evaluate_recommender(
         let k = required(k, "k", "Leave it out for the default 10.")?;
         let relid = rel.oid();
         drop(rel);
-        let stored = catalog::resolve(&catalog::parse_ref(model)?)?;
-        let m = load(model)?;
+        let (id, m) = load_with_id(model)?;
         let r = recommender(&m);
         let k = count(k, r)?;
         let options = crate::spi::select_one::<JsonB>(
             "SELECT options FROM insight.models WHERE id OPERATOR(pg_catalog.=) $1",
-            &[stored.id.into()],
+            &[id.into()],
         )
         .map(|j| j.0)
         .unwrap_or(Value::Null);

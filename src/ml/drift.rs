@@ -144,6 +144,16 @@ impl Distribution {
         }
     }
 
+    /// PSI of a model's scores against this reference (numbers for a numeric one, labels for a
+    /// categorical one: one model's scores are all of one kind).
+    pub fn psi_scores(&self, scores: &[Score]) -> f64 {
+        match self {
+            Distribution::Numeric { .. } => self.psi_numeric(&numbers(scores)),
+            Distribution::Categorical { .. } => self.psi_categorical(labels(scores)),
+        }
+        .expect("the reference's own kind")
+    }
+
     /// Whether a decoded reference is whole: shares of the right count, finite, in [0, 1].
     pub fn is_valid(&self) -> bool {
         let (buckets, shares) = match self {
@@ -179,23 +189,31 @@ pub fn score_of(model: &Model, out: &[f64]) -> Score {
     }
 }
 
+/// The scores as numbers (a label is missing).
+fn numbers(scores: &[Score]) -> Vec<f64> {
+    scores
+        .iter()
+        .map(|s| match s {
+            Score::Number(v) => *v,
+            Score::Label(_) => f64::NAN,
+        })
+        .collect()
+}
+
+/// The scores as labels (a number is missing).
+fn labels(scores: &[Score]) -> impl Iterator<Item = Option<&str>> + Clone {
+    scores.iter().map(|s| match s {
+        Score::Label(l) => Some(l.as_str()),
+        Score::Number(_) => None,
+    })
+}
+
 /// The score distribution of a sequence of scores (numbers and labels do not mix).
 pub fn score_distribution(scores: &[Score]) -> Distribution {
     if scores.iter().any(|s| matches!(s, Score::Label(_))) {
-        Distribution::categorical(scores.iter().map(|s| match s {
-            Score::Label(l) => Some(l.as_str()),
-            Score::Number(_) => None,
-        }))
+        Distribution::categorical(labels(scores))
     } else {
-        Distribution::numeric(
-            &scores
-                .iter()
-                .map(|s| match s {
-                    Score::Number(v) => *v,
-                    Score::Label(_) => f64::NAN,
-                })
-                .collect::<Vec<_>>(),
-        )
+        Distribution::numeric(&numbers(scores))
     }
 }
 

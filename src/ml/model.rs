@@ -358,6 +358,21 @@ impl Model {
         }
     }
 
+    /// A recommender as a model: the recommendation task, no classes and no encoded inputs (it
+    /// scores no rows).
+    pub fn recommender(r: super::recommend::Recommender) -> Model {
+        Model {
+            task: Task::Recommendation,
+            classes: vec![],
+            threshold: 0.5,
+            preprocessor: Preprocessor {
+                features: vec![],
+                width: 0,
+            },
+            estimator: Estimator::Recommender(r),
+        }
+    }
+
     /// Rebuilds the lookup tables that are not serialised (category and key indexes).
     pub fn prepare(&mut self) {
         self.preprocessor.prepare();
@@ -878,27 +893,18 @@ pub(crate) mod tests {
     fn tiny_recommender() -> Model {
         use crate::ml::recommend::{interactions::Interactions, Recommender, Scorer};
         let r = Interactions::from_triples(3, 3, &[0, 0, 1, 2], &[0, 1, 1, 2], &[1.0; 4]);
-        Model {
-            task: Task::Recommendation,
-            classes: vec![],
-            threshold: 0.5,
-            preprocessor: Preprocessor {
-                features: vec![],
-                width: 0,
+        Model::recommender(Recommender::new(
+            vec!["c1".into(), "c2".into(), "c3".into()],
+            vec!["a".into(), "b".into(), "c".into()],
+            r.by_user,
+            Scorer::Als {
+                factors: 2,
+                alpha: 1.0,
+                regularization: 0.1,
+                user_factors: vec![0.5; 6],
+                item_factors: vec![0.25; 6],
             },
-            estimator: Estimator::Recommender(Recommender::new(
-                vec!["c1".into(), "c2".into(), "c3".into()],
-                vec!["a".into(), "b".into(), "c".into()],
-                r.by_user,
-                Scorer::Als {
-                    factors: 2,
-                    alpha: 1.0,
-                    regularization: 0.1,
-                    user_factors: vec![0.5; 6],
-                    item_factors: vec![0.25; 6],
-                },
-            )),
-        }
+        ))
     }
 
     #[test]

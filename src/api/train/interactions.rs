@@ -11,9 +11,9 @@ use crate::data::columns::{self, ColumnInfo};
 use crate::data::reader::{self, ReadSpec};
 use crate::error::{ident, InsightError, Result};
 use crate::ml::algorithms::FitContext;
-use crate::ml::model::{Model, Task};
+use crate::ml::model::Model;
 use crate::ml::parallel::Parallel;
-use crate::ml::preprocess::{Preprocessor, RawColumn, ValueKind, NULL_CODE};
+use crate::ml::preprocess::{RawColumn, ValueKind, NULL_CODE};
 use crate::ml::recommend::interactions::Interactions;
 use crate::ml::recommend::{Recommender, Scorer};
 use pgrx::prelude::*;
@@ -313,16 +313,7 @@ pub fn train(
             ),
         );
     }
-    let model = Model {
-        task: Task::Recommendation,
-        classes: vec![],
-        threshold: 0.5,
-        preprocessor: Preprocessor {
-            features: vec![],
-            width: 0,
-        },
-        estimator: crate::ml::model::Estimator::Recommender(recommender),
-    };
+    let model = Model::recommender(recommender);
     Ok(TrainedRecommender {
         trained: Trained {
             model,
