@@ -125,3 +125,20 @@ SELECT name FROM insight.train('popular_q2', 'interactions_before', algorithm =>
 SELECT m AS model, round((e->>'precision_at_k')::numeric, 3) AS precision_at_10, round((e->>'recall_at_k')::numeric, 3) AS recall_at_10,
        round((e->>'ndcg_at_k')::numeric, 3) AS ndcg_at_10, round((e->>'coverage')::numeric, 3) AS coverage, e->>'customers' AS customers
   FROM (VALUES ('recommendations_q2'), ('popular_q2')) v(m), LATERAL insight.evaluate_recommender(m, 'interactions_after', 10) e;
+
+\echo '-- 16. The feedback loop: next month''s customers are older and visit less. How far have they drifted?'
+CREATE TABLE new_customers AS
+SELECT customer_id + 1000000 AS customer_id, age + 12 AS age, region, channel, tenure_days,
+       greatest(visits_30d - 3, 0) AS visits_30d, email_opens_30d, support_tickets, avg_order_value,
+       days_since_last_purchase, is_member, signup_date, purchased
+  FROM insight.demo_customers(10000, 43);
+SELECT feature, round(psi::numeric, 3) AS psi, status
+  FROM insight.drift('purchase_propensity', 'new_customers', record => true) ORDER BY psi DESC LIMIT 5;
+\echo '-- they join the table; the nightly job (pg_cron, README "Operations") retrains only on drift, champion vs challenger'
+INSERT INTO customers SELECT * FROM new_customers;
+SELECT version, deployed, metrics->'retrain'->>'reason' AS why
+  FROM insight.retrain('purchase_propensity', tolerance => 0.005, when_drift_above => 0.25);
+\echo '-- what a dashboard charts with plain SQL: both versions on the same new test rows, and the registry'
+SELECT source, version, round((metrics->>'roc_auc')::numeric, 4) AS roc_auc, metrics->>'n_test' AS test_rows
+  FROM insight.evaluations WHERE name = 'purchase_propensity' ORDER BY id;
+SELECT name, deployed_version, deployed_cause, drift_status FROM insight.model_registry WHERE name = 'purchase_propensity';

@@ -4,10 +4,16 @@ CREATE VIEW insight.model_registry AS
 WITH names AS (
     SELECT name, max(version) AS latest_version, count(*) AS versions FROM insight.models GROUP BY name
 ), current AS (
-    SELECT DISTINCT ON (name) name, model_id, deployed_at, deployed_by
+    SELECT DISTINCT ON (name) name, model_id, deployed_at, deployed_by, cause
       FROM insight.deployments ORDER BY name, id DESC
 ), latest AS (
     SELECT DISTINCT ON (name) name, id FROM insight.models ORDER BY name, version DESC
+), evaluated AS (
+    SELECT name, max(evaluated_at) AS evaluated_at FROM insight.evaluations GROUP BY name
+), drifted AS (
+    -- the newest drift record of each name: its largest PSI
+    SELECT DISTINCT ON (name) name, recorded_at, max(psi) AS psi
+      FROM insight.drift_history GROUP BY name, recorded_at ORDER BY name, recorded_at DESC
 )
 -- algorithm, task, relation, target and metrics: of the deployed version, or of the latest one
 -- when none is deployed (deployed_version is NULL then)
@@ -26,16 +32,26 @@ SELECT n.name,
        (m.metrics ->> 'r2')::float8       AS r2,
        c.deployed_at,
        c.deployed_by,
-       (m.metrics ->> 'silhouette')::float8 AS silhouette
+       (m.metrics ->> 'silhouette')::float8 AS silhouette,
+       c.cause AS deployed_cause,
+       e.evaluated_at,
+       d.psi AS drift_psi,
+       CASE WHEN d.psi >= 0.25 THEN 'alert' WHEN d.psi >= 0.1 THEN 'watch' WHEN d.psi IS NOT NULL THEN 'ok' END
+         AS drift_status,
+       d.recorded_at AS drift_at
   FROM names n
   LEFT JOIN current c ON c.name = n.name
   JOIN latest l ON l.name = n.name
-  JOIN insight.models m ON m.id = coalesce(c.model_id, l.id);
+  JOIN insight.models m ON m.id = coalesce(c.model_id, l.id)
+  LEFT JOIN evaluated e ON e.name = n.name
+  LEFT JOIN drifted d ON d.name = n.name;
 
 COMMENT ON SCHEMA insight IS 'pg_insight: customer-insight machine learning in SQL';
 COMMENT ON TABLE insight.models IS 'One row per trained model version: recipe, preprocessing, metrics and weights';
 COMMENT ON TABLE insight.deployments IS 'Deployment history: the newest row per name is the version that serves predictions';
-COMMENT ON VIEW insight.model_registry IS 'One row per model name: deployed version, algorithm, task and key test metrics';
+COMMENT ON VIEW insight.model_registry IS 'One row per model name: deployed version and why, algorithm, task, key test metrics, last recorded evaluation and drift';
+COMMENT ON TABLE insight.evaluations IS 'Monitoring history: metrics of model versions on relations (insight.evaluate(..., record => true); every insight.retrain, sources retrain and champion)';
+COMMENT ON TABLE insight.drift_history IS 'Monitoring history: PSI per input and of the scores (insight.drift(..., record => true); insight.retrain(..., when_drift_above => ...))';
 
 COMMENT ON FUNCTION insight.train(text, regclass, text, text, text[], text[], jsonb, float8, bigint, text) IS
   'Train a model on a table or view and store it as a new version; returns id, version, deployed and test metrics';
@@ -44,9 +60,9 @@ COMMENT ON FUNCTION insight.train(text, regclass, text, text, text[], text[], js
 -- and samples, would come in another order each time
 ALTER FUNCTION insight.train(text, regclass, text, text, text[], text[], jsonb, float8, bigint, text)
   SET synchronize_seqscans = off;
-ALTER FUNCTION insight.retrain(text, double precision) SET synchronize_seqscans = off;
-COMMENT ON FUNCTION insight.retrain(text, double precision) IS
-  'The deployed version''s recipe trained again on today''s rows: a new version, deployed only if its key metric is not below the deployed one''s (on the same new test rows for supervised models) by more than tolerance';
+ALTER FUNCTION insight.retrain(text, double precision, double precision) SET synchronize_seqscans = off;
+COMMENT ON FUNCTION insight.retrain(text, double precision, double precision) IS
+  'The deployed version''s recipe trained again on today''s rows: a new version, deployed only if its key metric is not below the deployed one''s (on the same new test rows for supervised models) by more than tolerance; with when_drift_above, only when some PSI of the new rows reaches it';
 COMMENT ON FUNCTION insight.predict(text, anyelement) IS
   'Score a row (bound by column name) or numeric array (by feature order): P(positive), value, or class number';
 COMMENT ON FUNCTION insight.predict_proba(text, anyelement) IS 'P(positive class) of a binary classifier';
@@ -63,7 +79,8 @@ COMMENT ON FUNCTION insight.segment_summary(text) IS 'One row per segment: size,
 COMMENT ON FUNCTION insight.centroids(text) IS 'Segment centres per encoded input (standardised numbers, one-hot categories), as the scorers use them';
 COMMENT ON FUNCTION insight.recut(text, int, text) IS
   'A new version of an agglomerative model cut into k segments, from its stored merge tree (no data is read)';
-COMMENT ON FUNCTION insight.evaluate(text, regclass) IS 'Metrics of a model on a labelled relation (same keys as training)';
+COMMENT ON FUNCTION insight.evaluate(text, regclass, boolean) IS
+  'Metrics of a model on a labelled relation (same keys as training); with record => true also appended to insight.evaluations';
 COMMENT ON FUNCTION insight.roc_curve(text, regclass) IS 'ROC curve points of a binary classifier on a labelled relation';
 COMMENT ON FUNCTION insight.lift(text, regclass, int) IS 'Lift / cumulative gains table of a binary classifier on a labelled relation';
 COMMENT ON FUNCTION insight.feature_importance(text) IS 'Permutation importance of each input column on the test split (metric drop when shuffled)';
@@ -193,8 +210,8 @@ COMMENT ON AGGREGATE insight.rfm(date, numeric, date) IS
   'A customer''s recency, frequency, monetary value and tenure from raw orders up to as_of';
 COMMENT ON FUNCTION insight.rfm_segment(int, int, int) IS
   'The named RFM segment (Champions ... Lost) of recency, frequency and monetary scores 1 to 5';
-COMMENT ON FUNCTION insight.drift(text, regclass) IS
-  'Population stability index of each input column and of the scores (row (score)) on a relation against the training distributions: ok < 0.1, watch, alert >= 0.25';
+COMMENT ON FUNCTION insight.drift(text, regclass, boolean) IS
+  'Population stability index of each input column and of the scores (row (score)) on a relation against the training distributions: ok < 0.1, watch, alert >= 0.25; with record => true also appended to insight.drift_history';
 COMMENT ON FUNCTION insight.export_model(text) IS
   'A model version as one jsonb document (catalog row, base64 weights and their SHA-256) for insight.import_model in another database';
 COMMENT ON FUNCTION insight.import_model(jsonb, text) IS
@@ -210,10 +227,18 @@ COMMENT ON FUNCTION insight.similar_customers(text, anyelement, int) IS
 COMMENT ON FUNCTION insight.evaluate_recommender(text, regclass, int) IS
   'precision@k, recall@k, NDCG@k, MAP@k and coverage of a recommender against held-out (customer, item) rows';
 
--- Everyone may read the registry and score; writing models needs explicit grants
--- (GRANT INSERT ON insight.models, insight.deployments TO analyst).
+-- Everyone may read the registry, the recipes, metrics and history of models, and score; the
+-- weights only the extension's owner and who is granted them (scoring reads them as the owner:
+-- store::catalog::weights). Training needs explicit grants, e.g. for a trainer role
+-- GRANT INSERT ON insight.models, insight.deployments, insight.evaluations, insight.drift_history.
+-- README "Roles and privileges" gives the whole matrix.
 GRANT USAGE ON SCHEMA insight TO PUBLIC;
-GRANT SELECT ON insight.models, insight.deployments, insight.model_registry TO PUBLIC;
+-- (xmin and cmin: a decoded model is cached by row version, store::cache). The REVOKE changes
+-- nothing here, but writes the table's privileges out as an upgraded 0.1.0 database has them.
+REVOKE SELECT ON insight.models FROM PUBLIC;
+GRANT SELECT (id, name, version, task, algorithm, relation, target, features, options, metrics, n_rows,
+              train_seconds, created_at, created_by, xmin, cmin) ON insight.models TO PUBLIC;
+GRANT SELECT ON insight.deployments, insight.model_registry, insight.evaluations, insight.drift_history TO PUBLIC;
 
 -- Planner rewrite of whole-row scoring calls into column arguments (see src/api/predict.rs):
 -- the targets are internal and not meant to be called by hand.

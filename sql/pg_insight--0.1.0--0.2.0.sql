@@ -304,16 +304,121 @@ COMMENT ON FUNCTION insight.prune(text, int) IS
   'Deletes the versions of a model that are neither deployed nor among the keep newest, with their deployment rows; returns how many';
 
 -- retraining a deployed recipe on today's rows, champion/challenger (api/train/retrain.rs)
-CREATE FUNCTION insight.retrain(name text, tolerance double precision DEFAULT 0.0)
+CREATE FUNCTION insight.retrain(name text, tolerance double precision DEFAULT 0.0,
+                                when_drift_above double precision DEFAULT NULL)
   RETURNS TABLE (model_id bigint, name text, version integer, algorithm text, deployed boolean, metrics jsonb)
   VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'retrain_wrapper';
-ALTER FUNCTION insight.retrain(text, double precision) SET synchronize_seqscans = off;
-COMMENT ON FUNCTION insight.retrain(text, double precision) IS
-  'The deployed version''s recipe trained again on today''s rows: a new version, deployed only if its key metric is not below the deployed one''s (on the same new test rows for supervised models) by more than tolerance';
+ALTER FUNCTION insight.retrain(text, double precision, double precision) SET synchronize_seqscans = off;
+COMMENT ON FUNCTION insight.retrain(text, double precision, double precision) IS
+  'The deployed version''s recipe trained again on today''s rows: a new version, deployed only if its key metric is not below the deployed one''s (on the same new test rows for supervised models) by more than tolerance; with when_drift_above, only when some PSI of the new rows reaches it';
 
 -- drift of new rows from the training distributions (api/drift.rs, ml/drift.rs)
-CREATE FUNCTION insight.drift(model text, relation regclass)
+CREATE FUNCTION insight.drift(model text, relation regclass, record boolean DEFAULT false)
   RETURNS TABLE (feature text, psi double precision, status text)
-  STABLE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'drift_wrapper';
-COMMENT ON FUNCTION insight.drift(text, regclass) IS
-  'Population stability index of each input column and of the scores (row (score)) on a relation against the training distributions: ok < 0.1, watch, alert >= 0.25';
+  VOLATILE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'drift_wrapper';
+COMMENT ON FUNCTION insight.drift(text, regclass, boolean) IS
+  'Population stability index of each input column and of the scores (row (score)) on a relation against the training distributions: ok < 0.1, watch, alert >= 0.25; with record => true also appended to insight.drift_history';
+
+-- deployments say why (train, retrain, manual, rollback, import); 0.1.0 deployed by training
+-- (policies always, if_better) or by hand
+ALTER TABLE insight.deployments ADD COLUMN cause text NOT NULL DEFAULT 'manual'
+  CHECK (cause IN ('train', 'retrain', 'manual', 'rollback', 'import'));
+UPDATE insight.deployments SET cause = 'train' WHERE strategy IN ('always', 'if_better');
+
+-- monitoring history (see sql/bootstrap.sql)
+CREATE TABLE insight.evaluations (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    model_id     bigint REFERENCES insight.models (id) ON DELETE SET NULL,
+    name         text NOT NULL,
+    version      int NOT NULL,
+    relation     text NOT NULL,
+    metrics      jsonb NOT NULL,
+    source       text NOT NULL CHECK (source IN ('evaluate', 'retrain', 'champion')),
+    evaluated_at timestamptz NOT NULL DEFAULT now(),
+    evaluated_by name NOT NULL DEFAULT current_user
+);
+CREATE INDEX evaluations_name_idx ON insight.evaluations (name, evaluated_at);
+CREATE INDEX evaluations_model_idx ON insight.evaluations (model_id);
+CREATE TABLE insight.drift_history (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    model_id    bigint REFERENCES insight.models (id) ON DELETE SET NULL,
+    name        text NOT NULL,
+    version     int NOT NULL,
+    relation    text NOT NULL,
+    feature     text NOT NULL,
+    psi         float8 NOT NULL,
+    status      text NOT NULL CHECK (status IN ('ok', 'watch', 'alert')),
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    recorded_by name NOT NULL DEFAULT current_user
+);
+CREATE INDEX drift_history_name_idx ON insight.drift_history (name, recorded_at);
+CREATE INDEX drift_history_model_idx ON insight.drift_history (model_id);
+SELECT pg_catalog.pg_extension_config_dump('insight.evaluations', '');
+SELECT pg_catalog.pg_extension_config_dump('insight.drift_history', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('insight.evaluations', 'id')::pg_catalog.regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('insight.drift_history', 'id')::pg_catalog.regclass, '');
+COMMENT ON TABLE insight.evaluations IS 'Monitoring history: metrics of model versions on relations (insight.evaluate(..., record => true); every insight.retrain, sources retrain and champion)';
+COMMENT ON TABLE insight.drift_history IS 'Monitoring history: PSI per input and of the scores (insight.drift(..., record => true); insight.retrain(..., when_drift_above => ...))';
+
+-- evaluate can record its metrics (and so is VOLATILE)
+DROP FUNCTION insight.evaluate(text, regclass);
+CREATE FUNCTION insight.evaluate(model text, relation regclass, record boolean DEFAULT false) RETURNS jsonb
+  STRICT VOLATILE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'evaluate_wrapper';
+COMMENT ON FUNCTION insight.evaluate(text, regclass, boolean) IS
+  'Metrics of a model on a labelled relation (same keys as training); with record => true also appended to insight.evaluations';
+
+-- the registry shows why the serving version was deployed and the last recorded evaluation and drift
+CREATE OR REPLACE VIEW insight.model_registry AS
+WITH names AS (
+    SELECT name, max(version) AS latest_version, count(*) AS versions FROM insight.models GROUP BY name
+), current AS (
+    SELECT DISTINCT ON (name) name, model_id, deployed_at, deployed_by, cause
+      FROM insight.deployments ORDER BY name, id DESC
+), latest AS (
+    SELECT DISTINCT ON (name) name, id FROM insight.models ORDER BY name, version DESC
+), evaluated AS (
+    SELECT name, max(evaluated_at) AS evaluated_at FROM insight.evaluations GROUP BY name
+), drifted AS (
+    -- the newest drift record of each name: its largest PSI
+    SELECT DISTINCT ON (name) name, recorded_at, max(psi) AS psi
+      FROM insight.drift_history GROUP BY name, recorded_at ORDER BY name, recorded_at DESC
+)
+-- algorithm, task, relation, target and metrics: of the deployed version, or of the latest one
+-- when none is deployed (deployed_version is NULL then)
+SELECT n.name,
+       CASE WHEN c.model_id IS NOT NULL THEN m.version END AS deployed_version,
+       n.latest_version,
+       n.versions,
+       m.algorithm,
+       m.task,
+       m.relation,
+       m.target,
+       (m.metrics ->> 'roc_auc')::float8  AS roc_auc,
+       (m.metrics ->> 'accuracy')::float8 AS accuracy,
+       (m.metrics ->> 'f1')::float8       AS f1,
+       (m.metrics ->> 'rmse')::float8     AS rmse,
+       (m.metrics ->> 'r2')::float8       AS r2,
+       c.deployed_at,
+       c.deployed_by,
+       (m.metrics ->> 'silhouette')::float8 AS silhouette,
+       c.cause AS deployed_cause,
+       e.evaluated_at,
+       d.psi AS drift_psi,
+       CASE WHEN d.psi >= 0.25 THEN 'alert' WHEN d.psi >= 0.1 THEN 'watch' WHEN d.psi IS NOT NULL THEN 'ok' END
+         AS drift_status,
+       d.recorded_at AS drift_at
+  FROM names n
+  LEFT JOIN current c ON c.name = n.name
+  JOIN latest l ON l.name = n.name
+  JOIN insight.models m ON m.id = coalesce(c.model_id, l.id)
+  LEFT JOIN evaluated e ON e.name = n.name
+  LEFT JOIN drifted d ON d.name = n.name;
+
+COMMENT ON VIEW insight.model_registry IS 'One row per model name: deployed version and why, algorithm, task, key test metrics, last recorded evaluation and drift';
+
+-- the weights are no longer everyone's to read: scoring reads them as the extension's owner
+REVOKE SELECT ON insight.models FROM PUBLIC;
+-- (xmin and cmin: a decoded model is cached by row version, store::cache)
+GRANT SELECT (id, name, version, task, algorithm, relation, target, features, options, metrics, n_rows,
+              train_seconds, created_at, created_by, xmin, cmin) ON insight.models TO PUBLIC;
+GRANT SELECT ON insight.evaluations, insight.drift_history TO PUBLIC;

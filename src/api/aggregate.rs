@@ -917,7 +917,14 @@ fn save(
         n_rows: u.n_rows.min(i64::MAX as u64) as i64,
         train_seconds,
     });
-    let deployed = crate::api::lifecycle::decide_deploy(name, deploy, u.model.task, &metrics, id);
+    let deployed = crate::api::lifecycle::decide_deploy(
+        name,
+        deploy,
+        u.model.task,
+        &metrics,
+        id,
+        crate::store::catalog::Cause::Train,
+    );
     Ok((
         id,
         name.to_string(),

@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 use std::rc::Rc;
 
 pub(crate) struct Scored {
+    /// The insight.models row of the version that scored.
+    pub id: i64,
     pub model: Rc<Model>,
     pub outputs: Vec<f64>,
     pub target: TargetColumn,
@@ -134,6 +136,7 @@ pub(crate) fn score_relation(model_ref: &str, relid: pg_sys::Oid) -> Result<Scor
         outputs.extend_from_slice(&out);
     }
     Ok(Scored {
+        id,
         model,
         outputs,
         target: frame.target.unwrap(),
@@ -171,14 +174,18 @@ fn binary_parts(s: &Scored, model_ref: &str) -> Result<(Vec<f64>, Vec<bool>)> {
 
 /// Metrics of a model on every labelled row of a relation: the test-metric keys training reports
 /// (binary: accuracy, precision, recall, f1, roc_auc, log_loss, positive_rate; multiclass: the
-/// same but positive_rate, macro-averaged; regression: rmse, mae, r2) and n_rows.
-#[pg_extern(stable, parallel_restricted)]
-fn evaluate(model: &str, relation: PgRelation) -> JsonB {
+/// same but positive_rate, macro-averaged; regression: rmse, mae, r2) and n_rows. With `record`,
+/// also appended to insight.evaluations (source 'evaluate') for charts over time.
+#[pg_extern(volatile, parallel_restricted)]
+fn evaluate(model: &str, relation: PgRelation, record: default!(bool, false)) -> JsonB {
     let relid = relation.oid();
     drop(relation);
     let run = || -> Result<Value> {
+        if record {
+            catalog::check_can_write(&["insight.evaluations"])?;
+        }
         let s = score_relation(model, relid)?;
-        Ok(match (&s.target, s.model.task) {
+        let mut metrics = match (&s.target, s.model.task) {
             (TargetColumn::Text(labels), Task::Binary) => {
                 let truth: Vec<bool> = class_indices(&s.model, labels)?
                     .iter()
@@ -192,16 +199,19 @@ fn evaluate(model: &str, relation: PgRelation) -> JsonB {
             }
             (TargetColumn::Number(y), _) => metrics::regression(&s.outputs, y).to_json(),
             _ => unreachable!(),
-        })
-    };
-    let mut metrics = run().or_raise();
-    // every labelled row of the relation is scored: there is no test split here
-    if let Value::Object(m) = &mut metrics {
-        if let Some(n) = m.remove("n_test") {
-            m.insert("n_rows".into(), n);
+        };
+        // every labelled row of the relation is scored: there is no test split here
+        if let Value::Object(m) = &mut metrics {
+            if let Some(n) = m.remove("n_test") {
+                m.insert("n_rows".into(), n);
+            }
         }
-    }
-    JsonB(metrics)
+        if record {
+            catalog::record_evaluation(s.id, &columns::relation_name(relid), &metrics, "evaluate");
+        }
+        Ok(metrics)
+    };
+    JsonB(run().or_raise())
 }
 
 /// The ROC curve of a binary classifier on a labelled relation, one row per distinct score.
@@ -270,11 +280,13 @@ fn model_info(model: &str) -> JsonB {
         let stored = catalog::resolve(&catalog::parse_ref(model)?)?;
         let (id, m) = (stored.id, cache::load(stored)?);
         let row = crate::spi::select_one::<JsonB>(
-            "SELECT pg_catalog.to_jsonb(m) OPERATOR(pg_catalog.-) 'weights'::pg_catalog.text
-                    OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('deployed', coalesce(
+            // the columns one by one: a whole-row reference would need SELECT on the weights too
+            "SELECT pg_catalog.to_jsonb(m) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('deployed', coalesce(
                         (SELECT d.model_id OPERATOR(pg_catalog.=) m.id FROM insight.deployments d
                           WHERE d.name OPERATOR(pg_catalog.=) m.name ORDER BY d.id DESC LIMIT 1), false))
-               FROM insight.models m WHERE id OPERATOR(pg_catalog.=) $1",
+               FROM (SELECT id, name, version, task, algorithm, relation, target, features, options, metrics,
+                            n_rows, train_seconds, created_at, created_by
+                       FROM insight.models WHERE id OPERATOR(pg_catalog.=) $1) m",
             &[id.into()],
         )
         .map(|j| j.0)

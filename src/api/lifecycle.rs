@@ -112,7 +112,12 @@ fn deploy(
                 }
             },
         };
-        catalog::deploy(name, id, strategy, &reason);
+        let cause = if strategy == "rollback" {
+            catalog::Cause::Rollback
+        } else {
+            catalog::Cause::Manual
+        };
+        catalog::deploy(name, id, strategy, &reason, cause);
         Ok(id)
     };
     run().or_raise()
@@ -207,7 +212,14 @@ pub fn check_deploy_policy(deploy: &str) -> Result<()> {
     })
 }
 
-pub fn decide_deploy(name: &str, policy: &str, task: Task, metrics: &Value, id: i64) -> bool {
+pub fn decide_deploy(
+    name: &str,
+    policy: &str,
+    task: Task,
+    metrics: &Value,
+    id: i64,
+    cause: catalog::Cause,
+) -> bool {
     let key = key_metric(task);
     let (deploy, reason) = match policy {
         "always" => (true, "deploy => always".to_string()),
@@ -226,7 +238,7 @@ pub fn decide_deploy(name: &str, policy: &str, task: Task, metrics: &Value, id: 
         },
     };
     if deploy {
-        catalog::deploy(name, id, policy, &reason);
+        catalog::deploy(name, id, policy, &reason, cause);
     }
     deploy
 }

@@ -92,7 +92,14 @@ fn recut(
             n_rows: src.n_rows,
             train_seconds: seconds,
         });
-        let deployed = decide_deploy(&src.name, deploy, new_model.task, &metrics, id);
+        let deployed = decide_deploy(
+            &src.name,
+            deploy,
+            new_model.task,
+            &metrics,
+            id,
+            crate::store::catalog::Cause::Train,
+        );
         Ok((
             id,
             src.name,

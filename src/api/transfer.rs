@@ -23,6 +23,12 @@ fn export_model(model: Option<&str>) -> JsonB {
     let run = || -> Result<Value> {
         let model = required(model, "model", "Name a model, e.g. 'churn' or 'churn@3'.")?;
         let stored = catalog::resolve(&catalog::parse_ref(model)?)?;
+        if !catalog::may_read_weights() {
+            return Err(InsightError::insufficient_privilege(
+                "permission denied to export a model: its document holds the weights, and this role may not read insight.models.weights",
+                "Scoring needs no such right; to move models, the extension's owner can run GRANT SELECT ON insight.models TO <role>.",
+            ));
+        }
         let doc = select_one::<JsonB>(
             "SELECT pg_catalog.jsonb_build_object(
                       'name', m.name, 'version', m.version, 'task', m.task, 'algorithm', m.algorithm,
@@ -166,7 +172,14 @@ fn import_model(doc: Option<JsonB>, deploy: default!(Option<&str>, "'if_better'"
             n_rows,
             train_seconds,
         });
-        decide_deploy(name, deploy, model.task, &metrics, id);
+        decide_deploy(
+            name,
+            deploy,
+            model.task,
+            &metrics,
+            id,
+            crate::store::catalog::Cause::Import,
+        );
         Ok(id)
     };
     run().or_raise()

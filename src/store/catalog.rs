@@ -109,10 +109,11 @@ pub fn check_can_write(tables: &[&str]) -> Result<()> {
             return Err(InsightError::insufficient_privilege(
                 format!(
                     "permission denied to write {t}: storing {} needs INSERT on it",
-                    if *t == "insight.models" {
-                        "a model"
-                    } else {
-                        "a deployment"
+                    match *t {
+                        "insight.models" => "a model",
+                        "insight.deployments" => "a deployment",
+                        "insight.evaluations" => "an evaluation",
+                        _ => "a drift record",
                     }
                 ),
                 format!(
@@ -189,12 +190,60 @@ fn max_version(name: &str, fresh: bool) -> Option<i32> {
     }
 }
 
+/// The encoded model of row `id`. Whoever may see a model's row may score with it, but only the
+/// extension's owner and roles granted SELECT on insight.models.weights may read the weights
+/// themselves (an analyst scores customers without walking away with the model), so they are read
+/// as the owner of insight.models, in a restricted security context, by a query that names every
+/// object with its schema and runs no code of the caller's.
 pub fn weights(id: i64) -> Vec<u8> {
-    select_one::<Vec<u8>>(
-        "SELECT weights FROM insight.models WHERE id OPERATOR(pg_catalog.=) $1",
-        &[id.into()],
-    )
+    as_catalog_owner(|| {
+        select_one::<Vec<u8>>(
+            "SELECT weights FROM insight.models WHERE id OPERATOR(pg_catalog.=) $1",
+            &[id.into()],
+        )
+    })
     .unwrap_or_default()
+}
+
+/// Runs `f` as the owner of insight.models (as a SECURITY DEFINER function would, with
+/// SECURITY_RESTRICTED_OPERATION so that nothing it runs can change session state), restoring the
+/// caller's identity when `f` returns or unwinds. An ERROR raised inside also ends in a
+/// (sub)transaction abort, which restores it too.
+fn as_catalog_owner<T>(f: impl FnOnce() -> T) -> T {
+    let owner = select_one::<pg_sys::Oid>(
+        "SELECT c.relowner FROM pg_catalog.pg_class c
+          WHERE c.oid OPERATOR(pg_catalog.=) 'insight.models'::pg_catalog.regclass",
+        &[],
+    );
+    let Some(owner) = owner else { return f() };
+    struct Restore(pg_sys::Oid, i32);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            // SAFETY: sets back the identity saved below
+            unsafe { pg_sys::SetUserIdAndSecContext(self.0, self.1) }
+        }
+    }
+    let (mut user, mut context) = (pg_sys::InvalidOid, 0i32);
+    // SAFETY: plain reads and writes of the backend's current user and security context
+    let _restore = unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        pg_sys::SetUserIdAndSecContext(
+            owner,
+            context
+                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
+                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
+        );
+        Restore(user, context)
+    };
+    f()
+}
+
+/// Whether this session may read the weights of models (export_model hands them out).
+pub fn may_read_weights() -> bool {
+    select_one::<bool>(
+        "SELECT pg_catalog.has_column_privilege('insight.models'::pg_catalog.regclass, 'weights', 'SELECT')",
+        &[],
+    ) == Some(true)
 }
 
 /// The stored description of a model version (all but its weights).
@@ -307,12 +356,95 @@ fn insert_version(m: NewModel, version: i32) -> (i64, i32) {
     (id, version)
 }
 
-pub fn deploy(name: &str, model_id: i64, strategy: &str, reason: &str) {
+/// Why a version was deployed (insight.deployments.cause).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Cause {
+    Train,
+    Retrain,
+    Manual,
+    Rollback,
+    Import,
+}
+
+impl Cause {
+    fn as_str(self) -> &'static str {
+        match self {
+            Cause::Train => "train",
+            Cause::Retrain => "retrain",
+            Cause::Manual => "manual",
+            Cause::Rollback => "rollback",
+            Cause::Import => "import",
+        }
+    }
+}
+
+pub fn deploy(name: &str, model_id: i64, strategy: &str, reason: &str, cause: Cause) {
+    // between installing this library and ALTER EXTENSION pg_insight UPDATE the catalog is still
+    // 0.1.0's, without the column: training and deploying go on there (tests/shell/upgrade.sh)
+    if select_one::<bool>(
+        "SELECT pg_catalog.count(*) OPERATOR(pg_catalog.=) 0 FROM pg_catalog.pg_attribute
+          WHERE attrelid OPERATOR(pg_catalog.=) 'insight.deployments'::pg_catalog.regclass
+            AND attname OPERATOR(pg_catalog.=) 'cause' AND NOT attisdropped",
+        &[],
+    ) == Some(true)
+    {
+        Spi::run_with_args(
+            "INSERT INTO insight.deployments (name, model_id, strategy, reason) VALUES ($1, $2, $3, $4)",
+            &[name.into(), model_id.into(), strategy.into(), reason.into()],
+        )
+        .expect("insert deployment");
+        return;
+    }
     Spi::run_with_args(
-        "INSERT INTO insight.deployments (name, model_id, strategy, reason) VALUES ($1, $2, $3, $4)",
-        &[name.into(), model_id.into(), strategy.into(), reason.into()],
+        "INSERT INTO insight.deployments (name, model_id, strategy, reason, cause) VALUES ($1, $2, $3, $4, $5)",
+        &[
+            name.into(),
+            model_id.into(),
+            strategy.into(),
+            reason.into(),
+            cause.as_str().into(),
+        ],
     )
     .expect("insert deployment");
+}
+
+/// Appends the metrics of model row `model_id` on `relation` to insight.evaluations.
+pub fn record_evaluation(model_id: i64, relation: &str, metrics: &serde_json::Value, source: &str) {
+    Spi::run_with_args(
+        "INSERT INTO insight.evaluations (model_id, name, version, relation, metrics, source)
+         SELECT m.id, m.name, m.version, $2, $3, $4 FROM insight.models m WHERE m.id OPERATOR(pg_catalog.=) $1",
+        &[
+            model_id.into(),
+            relation.into(),
+            JsonB(metrics.clone()).into(),
+            source.into(),
+        ],
+    )
+    .expect("insert evaluation");
+}
+
+/// Appends one drift measurement (a PSI per input and of the scores) of model row `model_id` on
+/// `relation` to insight.drift_history.
+pub fn record_drift(model_id: i64, relation: &str, rows: &[(String, f64, String)]) {
+    let features: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let psi: Vec<f64> = rows.iter().map(|r| r.1).collect();
+    let status: Vec<&str> = rows.iter().map(|r| r.2.as_str()).collect();
+    Spi::run_with_args(
+        "INSERT INTO insight.drift_history (model_id, name, version, relation, feature, psi, status)
+         SELECT m.id, m.name, m.version, $2, f.feature, f.psi, f.status
+           FROM insight.models m,
+                ROWS FROM (pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.float8[]),
+                           pg_catalog.unnest($5::pg_catalog.text[])) AS f(feature, psi, status)
+          WHERE m.id OPERATOR(pg_catalog.=) $1",
+        &[
+            model_id.into(),
+            relation.into(),
+            features.into(),
+            psi.into(),
+            status.into(),
+        ],
+    )
+    .expect("insert drift");
 }
 
 /// The metrics of the version of `name` deployed now, if any.

@@ -31,6 +31,13 @@ SELECT 'dumped ' || unnest(extconfig)::regclass FROM pg_extension WHERE extname 
 UNION ALL
 SELECT 'grant ' || c.relname || ' ' || coalesce(array_to_string(c.relacl, ','), '') FROM pg_class c
  WHERE c.relnamespace = 'insight'::regnamespace
+UNION ALL
+SELECT 'column grant ' || c.relname || '.' || a.attname || ' ' || array_to_string(a.attacl, ',')
+  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+ WHERE c.relnamespace = 'insight'::regnamespace AND a.attacl IS NOT NULL
+UNION ALL
+SELECT 'constraint ' || conrelid::regclass || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+ WHERE connamespace = 'insight'::regnamespace
 ORDER BY 1;
 SQL
 }
@@ -58,9 +65,13 @@ SQL
   [ "$same" = "t" ] || fail "$from: a model trained before the update scores differently after it"
   v=$(q -d $db -c "SELECT version FROM insight.train('up', 'c', target => 'purchased')")
   [ "$v" = "2" ] || fail "$from: training after the update gave version '$v'"
+  v=$(q -d $db -c "SELECT version FROM insight.retrain('up', tolerance => 1)")
+  [ "$v" = "3" ] || fail "$from: retraining after the update gave version '$v'"
+  cause=$(q -d $db -c "SELECT d.cause FROM insight.deployments d JOIN insight.models m ON m.id = d.model_id WHERE m.version = 1")
+  [ "$cause" = "train" ] || fail "$from: the deployment made by training before the update says cause '$cause'"
   q -c "DROP DATABASE $db"
   rm -f "$extdir/pg_insight--$from.sql"
   n=$((n + 1))
 done
 q -c "DROP DATABASE insight_fresh"
-echo "upgrade: $n archived release(s) updated to $current: same objects as a fresh install; models kept, training goes on"
+echo "upgrade: $n archived release(s) updated to $current: same objects as a fresh install; models kept, training and retraining go on"

@@ -343,11 +343,18 @@ fn store(
     let deployed = match retrain {
         Some((deploy, reason)) => {
             if deploy {
-                catalog::deploy(req.name, id, "retrain", &reason);
+                catalog::deploy(req.name, id, "retrain", &reason, catalog::Cause::Retrain);
             }
             deploy
         }
-        None => decide_deploy(req.name, req.deploy, model.task, &metrics, id),
+        None => decide_deploy(
+            req.name,
+            req.deploy,
+            model.task,
+            &metrics,
+            id,
+            catalog::Cause::Train,
+        ),
     };
     if crate::ml::monitor::Monitor::wants_progress(&PgMonitor::new()) {
         notice!(

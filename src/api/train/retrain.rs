@@ -1,17 +1,22 @@
 //! insight.retrain: the recipe of the version deployed now (relation, target, columns, options,
 //! split) trained again on today's rows as a new version, which replaces the deployed one only
 //! if it does not fall behind it: supervised models are compared on the new test rows (the
-//! deployed version scores them too), the others by their stored metrics.
+//! deployed version scores them too), the others by their stored metrics. Both versions' test
+//! metrics go to insight.evaluations (sources retrain and champion), so a chart of the deployed
+//! model's quality over time needs nothing but scheduled retrains. With `when_drift_above`, the
+//! new rows are first compared with the training distributions (insight.drift, recorded in
+//! insight.drift_history), and nothing is trained unless some PSI reaches the threshold.
 
 use super::{run, Champion, Request};
 use crate::error::{required, InsightError, OrRaise, Result};
 use crate::store::{cache, catalog};
 use pgrx::prelude::*;
 use pgrx::JsonB;
-use serde_json::Value;
+use serde_json::{json, Map, Value};
 
 /// The stored recipe of a version.
 struct Recipe {
+    id: i64,
     version: i32,
     relation: String,
     target: Option<String>,
@@ -49,6 +54,7 @@ fn recipe_of(name: &str) -> Result<(Recipe, bool)> {
             };
             return Ok((
                 Recipe {
+                    id: r.get::<i64>(1).ok().flatten().unwrap_or_default(),
                     version: r.get::<i32>(2).ok().flatten().unwrap_or_default(),
                     relation: r.get::<String>(3).ok().flatten().unwrap_or_default(),
                     target: r.get::<String>(4).ok().flatten(),
@@ -71,10 +77,14 @@ fn recipe_of(name: &str) -> Result<(Recipe, bool)> {
 /// Trains `name` again with the recipe of its deployed version (or its newest) on the rows its
 /// relation holds now: a new version, deployed only if its key metric is not below the deployed
 /// version's by more than `tolerance` (why either way: metrics->'retrain'). Same row as train.
+/// With `when_drift_above`, only when the largest PSI of the inputs and scores on the relation's
+/// rows now reaches it; otherwise the row of the version that stays, with metrics->'retrain'
+/// saying why nothing was trained.
 #[pg_extern(volatile, parallel_unsafe)]
 fn retrain(
     name: Option<&str>,
     tolerance: default!(Option<f64>, 0.0),
+    when_drift_above: default!(Option<f64>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -96,6 +106,25 @@ fn retrain(
                 "How far the new version's key metric may fall below the deployed one's, e.g. 0.01.",
             ));
         }
+        if let Some(t) = when_drift_above {
+            if !(t.is_finite() && t >= 0.0) {
+                return Err(InsightError::invalid_parameter(
+                    format!("when_drift_above must be a PSI of 0 or more, got {t}"),
+                    "0.25 retrains when some input or the scores moved as far as insight.drift calls alert; 0.1 at watch.",
+                ));
+            }
+        }
+        // all it may write, in one check, so that the hint gives the whole GRANT: the version,
+        // its deployment, both versions' test metrics and the drift that decided
+        let mut tables = vec![
+            "insight.models",
+            "insight.deployments",
+            "insight.evaluations",
+        ];
+        if when_drift_above.is_some() {
+            tables.push("insight.drift_history");
+        }
+        catalog::check_can_write(&tables)?;
         let (recipe, deployed) = recipe_of(name)?;
         let relid = crate::spi::select_one::<pg_sys::Oid>(
             "SELECT pg_catalog.to_regclass($1)::pg_catalog.oid",
@@ -134,6 +163,42 @@ fn retrain(
             .and_then(|s| s.get("seed"))
             .and_then(Value::as_i64)
             .unwrap_or(42);
+        if let Some(threshold) = when_drift_above {
+            if matches!(recipe.task.as_str(), "recommendation" | "lifetime_value") {
+                return Err(InsightError::not_supported(
+                    format!(
+                        "model \"{name}\" is a {} model: drift is measured on the input columns of row models, so when_drift_above does not apply",
+                        recipe.task.replace('_', "-")
+                    ),
+                    "Leave when_drift_above out to retrain on a schedule; it applies to classifiers, regressors and segmentations.",
+                ));
+            }
+            let current = format!("{name}@{}", recipe.version);
+            let (id, rows) = crate::api::drift::measure(&current, relid)?;
+            catalog::record_drift(id, &recipe.relation, &rows);
+            let (feature, psi) = rows.iter().map(|(f, p, _)| (f.as_str(), *p)).fold(
+                ("", f64::NEG_INFINITY),
+                |a, b| if b.1 > a.1 { b } else { a },
+            );
+            if psi < threshold {
+                let reason = format!(
+                    "largest drift PSI {psi:.4} ({feature}) is below when_drift_above {threshold}: nothing trained"
+                );
+                notice!("{name}: {reason}");
+                return Ok((
+                    recipe.id,
+                    name.to_string(),
+                    recipe.version,
+                    recipe.algorithm,
+                    deployed,
+                    JsonB(json!({ "retrain": {
+                        "trained": false,
+                        "reason": reason,
+                        "drift": { "feature": feature, "psi": psi },
+                    }})),
+                ));
+            }
+        }
         let champion = if deployed {
             Some(Champion {
                 model: cache::load(catalog::resolve(&catalog::ModelRef {
@@ -147,7 +212,7 @@ fn retrain(
         } else {
             None
         };
-        run(&Request {
+        let row = run(&Request {
             name,
             relid,
             target: recipe.target.as_deref(),
@@ -160,7 +225,39 @@ fn retrain(
             deploy: "if_better",
             champion,
             stored_options: true,
-        })
+        })?;
+        record(
+            &row.5 .0,
+            row.0,
+            deployed.then_some(recipe.id),
+            &recipe.relation,
+        );
+        Ok(row)
     })();
     TableIterator::once(result.or_raise())
+}
+
+/// Appends the new version's test metrics (source retrain) and, when they could be compared, the
+/// deployed version's on the same test rows (source champion) to insight.evaluations.
+fn record(metrics: &Value, new_id: i64, champion_id: Option<i64>, relation: &str) {
+    catalog::record_evaluation(new_id, relation, &test_metrics(metrics), "retrain");
+    if let (Some(id), Some(c)) = (champion_id, metrics.get("champion")) {
+        if c.get("not_comparable").is_none() {
+            catalog::record_evaluation(id, relation, &test_metrics(c), "champion");
+        }
+    }
+}
+
+/// The numbers of a metrics object that measure the model (not the timing of its training).
+fn test_metrics(metrics: &Value) -> Value {
+    let kept: Map<String, Value> = metrics
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| {
+            v.is_number() && !matches!(k.as_str(), "train_seconds" | "read_seconds" | "threads")
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Value::Object(kept)
 }

@@ -59,7 +59,7 @@ RESET max_parallel_workers_per_gather;
 CREATE TABLE att_flipped AS SELECT customer_id, age, tenure_days, visits_30d, NOT purchased AS purchased FROM customers;
 BEGIN;
 SELECT round(insight.predict('att', ARRAY[40, 300, 3])::numeric, 6) AS before_truncate \gset
-TRUNCATE insight.models, insight.deployments RESTART IDENTITY;
+TRUNCATE insight.models, insight.deployments, insight.evaluations, insight.drift_history RESTART IDENTITY;
 SELECT model_id AS new_id FROM insight.train('att', 'att_flipped', target => 'purchased',
   features => ARRAY['age', 'tenure_days', 'visits_30d'], deploy => 'always');
 SELECT round(insight.predict('att', ARRAY[40, 300, 3])::numeric, 6) <> :before_truncate AS new_model_used,

@@ -83,6 +83,45 @@ SELECT string_agg(feature, ', ' ORDER BY feature) FILTER (WHERE status <> 'ok') 
   FROM insight.drift('purchase', 'customers_all_web');
 SELECT count(*) FILTER (WHERE status <> 'ok') AS moved_on_the_training_rows FROM insight.drift('purchase', 'customers');
 
+-- every deployment says why: train (its deploy policy), retrain, manual, rollback, import
+SELECT name, cause, strategy, count(*) AS deployments FROM insight.deployments
+ WHERE name IN ('life_m', 'life_copy', 'life_seg') GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+-- monitoring history: each retrain recorded the new version's test metrics and the deployed
+-- version's on the same rows; training times are not metrics
+SELECT source, version, relation, metrics ? 'roc_auc' AS has_auc, metrics ? 'train_seconds' AS has_timing,
+       evaluated_by = current_user AS by_me
+  FROM insight.evaluations WHERE name = 'life_m' ORDER BY id;
+SELECT source, version, metrics ? 'silhouette' AS has_silhouette FROM insight.evaluations WHERE name = 'life_seg' ORDER BY id;
+-- evaluate appends only with record => true, the same metrics it returns
+SELECT count(*) AS evaluations_before FROM insight.evaluations \gset
+SELECT insight.evaluate('life_m', 'life') ? 'roc_auc' AS evaluated;
+SELECT count(*) - :evaluations_before AS appended_without_record FROM insight.evaluations;
+SELECT insight.evaluate('life_m', 'life_shift', record => true) AS recorded_metrics \gset
+SELECT metrics = :'recorded_metrics'::jsonb AS same_metrics, source, relation, name, version = (SELECT deployed_version FROM insight.model_registry WHERE name = 'life_m') AS deployed_version
+  FROM insight.evaluations ORDER BY id DESC LIMIT 1;
+-- drift appends one row per input and the scores with record => true
+SELECT count(*) AS drift_rows FROM insight.drift('life_m', 'life_shift', record => true);
+SELECT feature, status, relation FROM insight.drift_history WHERE name = 'life_m' ORDER BY feature;
+SELECT count(*) AS drift_rows FROM insight.drift('life_m', 'life');
+SELECT count(*) AS recorded_once FROM insight.drift_history WHERE name = 'life_m';
+-- the registry: why the serving version was deployed, when it was last evaluated, its last drift
+SELECT name, deployed_cause, evaluated_at IS NOT NULL AS evaluated, drift_status, round(drift_psi::numeric, 1) >= 0.25 AS drifted,
+       drift_at IS NOT NULL AS drift_recorded
+  FROM insight.model_registry WHERE name IN ('life_m', 'life_seg') ORDER BY name;
+
+-- drift-triggered retraining: nothing is trained while the rows stay as they were; when an input
+-- moves past the threshold, a new version is trained (and the drift that decided is recorded)
+CREATE TABLE life_w AS SELECT * FROM life;
+SELECT version FROM insight.train('life_w_m', 'life_w', target => 'y', exclude => ARRAY['id']);
+SELECT version, deployed, (metrics->'retrain'->>'trained')::bool AS trained,
+       regexp_replace(metrics->'retrain'->>'reason', '[0-9][0-9.]*', 'N', 'g') AS why
+  FROM insight.retrain('life_w_m', when_drift_above => 0.25);
+SELECT count(*) AS versions FROM insight.models WHERE name = 'life_w_m';
+UPDATE life_w SET a = a + 1.5;
+SELECT version, metrics ? 'roc_auc' AS trained FROM insight.retrain('life_w_m', tolerance => 1, when_drift_above => 0.25);
+SELECT version, feature, status FROM insight.drift_history WHERE name = 'life_w_m' AND status <> 'ok' ORDER BY id;
+SELECT count(DISTINCT recorded_at) AS drift_checks FROM insight.drift_history WHERE name = 'life_w_m';
+
 -- refused: foreign and tampered documents, bad arguments; nothing is written
 \pset tuples_only on
 \pset format unaligned
@@ -106,6 +145,9 @@ SELECT try_sql($$SELECT * FROM insight.retrain('life_m', tolerance => -1)$$);
 SELECT try_sql($$SELECT * FROM insight.retrain('life_m', tolerance => 'NaN')$$);
 SELECT try_sql($$SELECT * FROM insight.retrain('life_gone_m')$$);
 SELECT try_sql($$SELECT * FROM insight.retrain(NULL)$$);
+SELECT try_sql($$SELECT * FROM insight.retrain('life_m', when_drift_above => -0.1)$$);
+SELECT try_sql($$SELECT * FROM insight.retrain('life_m', when_drift_above => 'Infinity')$$);
+SELECT try_sql($$SELECT * FROM insight.retrain('recs', when_drift_above => 0.25)$$);
 SELECT try_sql($$SELECT * FROM insight.drift('recs', 'rec_events')$$);
 SELECT try_sql($$SELECT * FROM insight.drift('agg_gbdt', 'customers')$$);
 SELECT try_sql($$SELECT * FROM insight.drift('life_m', 'rec_events')$$);

@@ -129,7 +129,8 @@ REVOKE SELECT ON insight.models FROM PUBLIC;
 SET ROLE rec_outsider;
 SELECT try_sql($$SELECT * FROM insight.recommend('recs', 1, 100, false)$$);
 RESET ROLE;
-GRANT SELECT ON insight.models TO PUBLIC;
+GRANT SELECT (id, name, version, task, algorithm, relation, target, features, options, metrics, n_rows,
+              train_seconds, created_at, created_by, xmin, cmin) ON insight.models TO PUBLIC;
 DROP ROLE rec_outsider;
 \pset tuples_only off
 \pset format aligned
