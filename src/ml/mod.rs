@@ -23,4 +23,5 @@ pub mod reservoir;
 pub mod special;
 pub mod split;
 pub mod synth;
+pub mod text;
 pub mod trees;

@@ -282,6 +282,26 @@ fn fit_binary_newton(
     }
 }
 
+/// The loss of one row of weight `w` and class `y` with scores `z` (one output: the log-odds of
+/// class 1; else one per class, softmax), which become the residuals d loss / d z.
+pub fn loss_and_residuals(z: &mut [f64], y: usize, w: f64) -> f64 {
+    if z.len() == 1 {
+        let yi = if y == 1 { 1.0 } else { 0.0 };
+        let loss = w * (log1pexp(z[0]) - yi * z[0]);
+        z[0] = w * (sigmoid(z[0]) - yi);
+        loss
+    } else {
+        let zmax = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let lse = zmax + z.iter().map(|v| (v - zmax).exp()).sum::<f64>().ln();
+        let loss = w * (lse - z[y]);
+        for (c, zc) in z.iter_mut().enumerate() {
+            let p = (*zc - lse).exp();
+            *zc = w * (p - if c == y { 1.0 } else { 0.0 });
+        }
+        loss
+    }
+}
+
 fn fit_lbfgs(
     x: &Matrix,
     y: &[usize],
@@ -307,19 +327,7 @@ fn fit_lbfgs(
                 for c in 0..k {
                     z[c] = dot(xi, &theta[c * stride..c * stride + d]) + theta[c * stride + d];
                 }
-                if k == 1 {
-                    let yi = if y[i] == 1 { 1.0 } else { 0.0 };
-                    loss += w[i] * (log1pexp(z[0]) - yi * z[0]);
-                    z[0] = w[i] * (sigmoid(z[0]) - yi);
-                } else {
-                    let zmax = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                    let lse = zmax + z.iter().map(|v| (v - zmax).exp()).sum::<f64>().ln();
-                    loss += w[i] * (lse - z[y[i]]);
-                    for c in 0..k {
-                        let p = (z[c] - lse).exp();
-                        z[c] = w[i] * (p - if c == y[i] { 1.0 } else { 0.0 });
-                    }
-                }
+                loss += loss_and_residuals(&mut z, y[i], w[i]);
                 for c in 0..k {
                     let r_ = z[c];
                     let gc = &mut g[c * stride..(c + 1) * stride];
