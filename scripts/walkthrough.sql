@@ -134,11 +134,23 @@ SELECT customer_id + 1000000 AS customer_id, age + 12 AS age, region, channel, t
   FROM insight.demo_customers(10000, 43);
 SELECT feature, round(psi::numeric, 3) AS psi, status
   FROM insight.drift('purchase_propensity', 'new_customers', record => true) ORDER BY psi DESC LIMIT 5;
-\echo '-- they join the table; the nightly job (pg_cron, README "Operations") retrains only on drift, champion vs challenger'
+\echo '-- they join the table (a third of it now); the nightly job (pg_cron, README "Operations") retrains once drift reaches watch (0.1), champion vs challenger'
 INSERT INTO customers SELECT * FROM new_customers;
 SELECT version, deployed, metrics->'retrain'->>'reason' AS why
-  FROM insight.retrain('purchase_propensity', tolerance => 0.005, when_drift_above => 0.25);
+  FROM insight.retrain('purchase_propensity', tolerance => 0.005, when_drift_above => 0.1);
 \echo '-- what a dashboard charts with plain SQL: both versions on the same new test rows, and the registry'
 SELECT source, version, round((metrics->>'roc_auc')::numeric, 4) AS roc_auc, metrics->>'n_test' AS test_rows
   FROM insight.evaluations WHERE name = 'purchase_propensity' ORDER BY id;
 SELECT name, deployed_version, deployed_cause, drift_status FROM insight.model_registry WHERE name = 'purchase_propensity';
+
+\echo '-- 17. Why customers are unhappy: their reviews (English and Chinese) and support tickets in one model'
+CREATE TABLE reviews AS SELECT * FROM insight.demo_reviews(20000, 42);
+SELECT language, review, rating FROM reviews LIMIT 6;
+CREATE VIEW review_satisfaction AS
+SELECT r.review, c.support_tickets, r.satisfied FROM reviews r JOIN customers c USING (customer_id);
+SELECT name, algorithm, round((metrics->>'roc_auc')::numeric, 3) AS roc_auc, round((metrics->>'accuracy')::numeric, 3) AS accuracy
+  FROM insight.train('satisfaction', 'review_satisfaction', target => 'satisfied', algorithm => 'text_logistic');
+SELECT class, string_agg(term, ' | ' ORDER BY weight DESC) AS top_terms
+  FROM insight.top_terms('satisfaction', 8) GROUP BY class ORDER BY class;
+SELECT t.review, round(insight.predict_proba('satisfaction', ROW(t.review, 0))::numeric, 3) AS p_satisfied
+  FROM (VALUES ('Tastes great, arrived fast.'), ('包装破损，客服不理人。'), ('Fresh beans but way too expensive')) t(review);

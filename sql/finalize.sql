@@ -212,6 +212,10 @@ COMMENT ON FUNCTION insight.rfm_segment(int, int, int) IS
   'The named RFM segment (Champions ... Lost) of recency, frequency and monetary scores 1 to 5';
 COMMENT ON FUNCTION insight.drift(text, regclass, boolean) IS
   'Population stability index of each input column and of the scores (row (score)) on a relation against the training distributions: ok < 0.1, watch, alert >= 0.25; with record => true also appended to insight.drift_history';
+COMMENT ON FUNCTION insight.demo_reviews(int, bigint) IS
+  'Seeded English and Chinese product reviews of the demo customers, rated from planted causes (aspects such as delivery or taste, and support tickets); satisfied is a rating of 4 or 5';
+COMMENT ON FUNCTION insight.top_terms(text, int) IS
+  'The n-grams that push each free-text column''s score most towards each class, with their weights in the column''s text model';
 COMMENT ON FUNCTION insight.export_model(text) IS
   'A model version as one jsonb document (catalog row, base64 weights and their SHA-256) for insight.import_model in another database';
 COMMENT ON FUNCTION insight.import_model(jsonb, text) IS

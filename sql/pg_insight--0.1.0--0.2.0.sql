@@ -315,7 +315,7 @@ COMMENT ON FUNCTION insight.retrain(text, double precision, double precision) IS
 -- drift of new rows from the training distributions (api/drift.rs, ml/drift.rs)
 CREATE FUNCTION insight.drift(model text, relation regclass, record boolean DEFAULT false)
   RETURNS TABLE (feature text, psi double precision, status text)
-  VOLATILE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'drift_wrapper';
+  VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'drift_wrapper';
 COMMENT ON FUNCTION insight.drift(text, regclass, boolean) IS
   'Population stability index of each input column and of the scores (row (score)) on a relation against the training distributions: ok < 0.1, watch, alert >= 0.25; with record => true also appended to insight.drift_history';
 
@@ -363,7 +363,7 @@ COMMENT ON TABLE insight.drift_history IS 'Monitoring history: PSI per input and
 -- evaluate can record its metrics (and so is VOLATILE)
 DROP FUNCTION insight.evaluate(text, regclass);
 CREATE FUNCTION insight.evaluate(model text, relation regclass, record boolean DEFAULT false) RETURNS jsonb
-  STRICT VOLATILE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'evaluate_wrapper';
+  STRICT VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'evaluate_wrapper';
 COMMENT ON FUNCTION insight.evaluate(text, regclass, boolean) IS
   'Metrics of a model on a labelled relation (same keys as training); with record => true also appended to insight.evaluations';
 
@@ -422,3 +422,15 @@ REVOKE SELECT ON insight.models FROM PUBLIC;
 GRANT SELECT (id, name, version, task, algorithm, relation, target, features, options, metrics, n_rows,
               train_seconds, created_at, created_by, xmin, cmin) ON insight.models TO PUBLIC;
 GRANT SELECT ON insight.evaluations, insight.drift_history TO PUBLIC;
+
+-- review text: demo reviews and the n-grams behind text models (api/demo.rs, api/text.rs)
+CREATE FUNCTION insight.demo_reviews(customers integer DEFAULT 10000, seed bigint DEFAULT 42)
+  RETURNS TABLE (customer_id bigint, language text, review text, rating integer, satisfied boolean)
+  IMMUTABLE PARALLEL SAFE STRICT LANGUAGE c AS 'MODULE_PATHNAME', 'demo_reviews_wrapper';
+CREATE FUNCTION insight.top_terms(model text, n integer DEFAULT 20)
+  RETURNS TABLE (feature text, class text, term text, weight double precision)
+  STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'top_terms_wrapper';
+COMMENT ON FUNCTION insight.demo_reviews(int, bigint) IS
+  'Seeded English and Chinese product reviews of the demo customers, rated from planted causes (aspects such as delivery or taste, and support tickets); satisfied is a rating of 4 or 5';
+COMMENT ON FUNCTION insight.top_terms(text, int) IS
+  'The n-grams that push each free-text column''s score most towards each class, with their weights in the column''s text model';

@@ -267,8 +267,9 @@ fn new_job(
                         "fit_agg trains {}.",
                         algorithms::ALGORITHMS
                             .iter()
-                            .filter(|a| a.learns.contains(&Learns::Classes)
+                            .filter(|a| (a.learns.contains(&Learns::Classes)
                                 || a.learns.contains(&Learns::Values))
+                                && !a.all_text_is_free)
                             .map(|a| a.name)
                             .collect::<Vec<_>>()
                             .join(", ")
@@ -285,6 +286,12 @@ fn new_job(
                         untargeted.describe()
                     ),
                     "Use insight.kmeans_agg(inputs, k) for segments, insight.train for the others.",
+                ));
+            }
+            if a.all_text_is_free {
+                return Err(InsightError::invalid_parameter(
+                    format!("fit_agg trains on numeric arrays, but {} learns from text columns", a.name),
+                    "Use logistic for the same model over numbers; text models train with insight.train.",
                 ));
             }
             a

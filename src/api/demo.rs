@@ -136,6 +136,38 @@ fn demo_interactions(
     }))
 }
 
+/// A product review by each of the first `customers` demo customers of this seed, in English
+/// or Chinese, drawn from planted causes (ml::synth_reviews): aspects such as delivery or taste,
+/// good or bad, and the customer's support tickets (demo_customers) decide the rating;
+/// `satisfied` is a rating of 4 or 5. One review in ten is a stock one-liner ("good", "很好").
+#[pg_extern(immutable, parallel_safe)]
+fn demo_reviews(
+    customers: default!(i32, 10000),
+    seed: default!(i64, 42),
+) -> TableIterator<
+    'static,
+    (
+        name!(customer_id, i64),
+        name!(language, String),
+        name!(review, String),
+        name!(rating, i32),
+        name!(satisfied, bool),
+    ),
+> {
+    check_n(customers);
+    let seed = seed as u64;
+    TableIterator::new((1..=customers as i64).map(move |c| {
+        let r = crate::ml::synth_reviews::review_of(seed, c);
+        (
+            r.customer_id,
+            r.language.to_string(),
+            r.text,
+            r.rating,
+            r.satisfied,
+        )
+    }))
+}
+
 /// Behaviour of the first `customers` demo customers of this seed (join on customer_id), with
 /// the planted segment each was drawn from (see demo_truth()->'segments').
 #[pg_extern(immutable, parallel_safe)]

@@ -14,7 +14,7 @@ use pgrx::{JsonB, PgRelation};
 /// The population stability index of every input column of `model` on `relation`, and of the
 /// model's scores (the row named `(score)`), against the training distributions, with status
 /// ok (< 0.1), watch or alert (>= 0.25). With `record`, also appended to insight.drift_history.
-#[pg_extern(volatile, parallel_restricted)]
+#[pg_extern(volatile, parallel_unsafe)]
 fn drift(
     model: Option<&str>,
     relation: Option<PgRelation>,

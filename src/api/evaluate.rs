@@ -175,8 +175,9 @@ fn binary_parts(s: &Scored, model_ref: &str) -> Result<(Vec<f64>, Vec<bool>)> {
 /// Metrics of a model on every labelled row of a relation: the test-metric keys training reports
 /// (binary: accuracy, precision, recall, f1, roc_auc, log_loss, positive_rate; multiclass: the
 /// same but positive_rate, macro-averaged; regression: rmse, mae, r2) and n_rows. With `record`,
-/// also appended to insight.evaluations (source 'evaluate') for charts over time.
-#[pg_extern(volatile, parallel_restricted)]
+/// also appended to insight.evaluations (source 'evaluate') for charts over time (so it is
+/// PARALLEL UNSAFE: a parallel query cannot write).
+#[pg_extern(volatile, parallel_unsafe)]
 fn evaluate(model: &str, relation: PgRelation, record: default!(bool, false)) -> JsonB {
     let relid = relation.oid();
     drop(relation);
@@ -296,7 +297,10 @@ fn model_info(model: &str) -> JsonB {
         if let Value::Object(o) = &mut info {
             o.insert("classes".into(), json!(m.classes));
             o.insert("threshold".into(), json!(m.threshold));
-            o.insert("parameters".into(), params);
+            // the parameters are the weights in another form: only for who may read those
+            if catalog::may_read_weights() {
+                o.insert("parameters".into(), params);
+            }
             o.insert(
                 "format_version".into(),
                 json!(crate::ml::model::FORMAT_VERSION),

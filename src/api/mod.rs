@@ -30,5 +30,6 @@ pub mod recut;
 pub mod rewrite;
 pub mod score;
 pub mod segment;
+pub mod text;
 pub mod train;
 pub mod transfer;

@@ -23,5 +23,6 @@ pub mod reservoir;
 pub mod special;
 pub mod split;
 pub mod synth;
+pub mod synth_reviews;
 pub mod text;
 pub mod trees;

@@ -453,6 +453,23 @@ impl Model {
                 ));
             }
             match &f.encoding {
+                Encoding::Text(m) => {
+                    // text models are fitted on classes: one output for two, one per class
+                    let outputs = match self.task {
+                        Task::Binary => 1,
+                        Task::Multiclass => self.classes.len(),
+                        _ => 0,
+                    };
+                    m.check().map_err(|e| format!("feature {}: {e}", f.name))?;
+                    if m.outputs != outputs {
+                        return Err(format!(
+                            "feature {} is free text with {} outputs in a {} model",
+                            f.name,
+                            m.outputs,
+                            self.task.as_str()
+                        ));
+                    }
+                }
                 Encoding::Scaled { mean, scale, fill } => {
                     // a missing fill (impute native) only for trees, which route NaN
                     let fill_ok = fill.is_finite()
@@ -716,7 +733,9 @@ impl Model {
                     null_term.push(c * fill);
                     null_is_error.push(f.null_is_error);
                 }
-                Encoding::OneHot { .. } | Encoding::Coded { .. } => return None,
+                Encoding::OneHot { .. } | Encoding::Coded { .. } | Encoding::Text(_) => {
+                    return None
+                }
             }
         }
         Some(FoldedLinear {

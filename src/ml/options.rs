@@ -206,6 +206,20 @@ impl<'a> Options<'a> {
         }
     }
 
+    /// An array of text values (e.g. column names), or None when absent or null.
+    pub fn string_list(&self, key: &'static str) -> Result<Option<Vec<String>>, Problem> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(String::from))
+                .collect::<Option<Vec<String>>>()
+                .map(Some)
+                .ok_or_else(|| self.bad(key, "an array of column names")),
+            _ => Err(self.bad(key, "an array of column names")),
+        }
+    }
+
     pub fn string(&self, key: &'static str) -> Result<Option<String>, Problem> {
         match self.get(key) {
             None => Ok(None),

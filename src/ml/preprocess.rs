@@ -1,6 +1,7 @@
 //! Turning table columns into model inputs: scaling numbers, one-hot encoding categories (or, for
 //! trees, coding them as one input that splits on sets of categories), imputing NULLs. Everything fitted here is stored with the model and re-applied at scoring.
 
+use super::text::model::{TextFit, TextModel, TextTarget};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -58,6 +59,47 @@ pub struct PrepOptions {
     pub scale: bool,
     /// Categories as one coded input each (trees split on sets of them) instead of one-hot.
     pub native_categories: bool,
+    /// Which text columns hold free text (reviews), featurised by a text model (ml::text::model)
+    /// instead of as categories.
+    pub text: TextColumns,
+    pub text_fit: TextFit,
+}
+
+/// Which text columns are free text.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TextColumns {
+    /// Those that look like it on the training rows (see `looks_like_free_text`), for models
+    /// that learn classes.
+    Auto,
+    /// Every text column (text_logistic's default).
+    All,
+    /// The columns named in options.text (none for `[]`).
+    Listed(Vec<String>),
+}
+
+/// Free text by the look of it: more distinct values than categories kept, and 20 characters or
+/// more on average.
+pub fn looks_like_free_text(
+    dict: &[String],
+    codes: &[u32],
+    rows: &[usize],
+    max_categories: usize,
+) -> bool {
+    let mut seen = vec![false; dict.len()];
+    let (mut distinct, mut chars, mut n) = (0usize, 0usize, 0usize);
+    for &r in rows {
+        let c = codes[r];
+        if c == NULL_CODE {
+            continue;
+        }
+        n += 1;
+        chars += dict[c as usize].chars().count();
+        if !seen[c as usize] {
+            seen[c as usize] = true;
+            distinct += 1;
+        }
+    }
+    n > 0 && distinct > max_categories && chars >= 20 * n
 }
 
 /// Category codes a native categorical input may hold: 0..=MAX_CODED_CATEGORIES, the last one
@@ -70,6 +112,7 @@ impl PrepOptions {
     pub fn read(
         o: &super::options::Options,
         native_inputs: bool,
+        all_text_is_free: bool,
     ) -> Result<PrepOptions, super::problem::Problem> {
         let impute = if native_inputs {
             o.choice(
@@ -100,11 +143,63 @@ impl PrepOptions {
         } else {
             o.usize_in("max_categories", 20, 1, 1000)?
         };
+        let text = match o.string_list("text")? {
+            Some(names) => TextColumns::Listed(names),
+            None if all_text_is_free => TextColumns::All,
+            None => TextColumns::Auto,
+        };
+        let range = |key: &'static str,
+                     default: [usize; 2]|
+         -> Result<(usize, usize), super::problem::Problem> {
+            let r = o.usize_list(key, &default, 0, 16, 2)?;
+            match r[..] {
+                [0, 0] => Ok((0, 0)),
+                [lo, hi] if lo >= 1 && lo <= hi => Ok((lo, hi)),
+                _ => Err(super::problem::Problem::option(
+                    format!("option \"{key}\" must be [lowest, highest] n-gram lengths from 1 to 16, or [0, 0] for none"),
+                    format!("The default is [{}, {}].", default[0], default[1]),
+                )),
+            }
+        };
+        let options = super::text::tfidf::TextOptions {
+            char_ngrams: range("ngram_range", [1, 3])?,
+            word_ngrams: range("word_ngram_range", [1, 2])?,
+            hash_bits: o.usize_in("hash_bits", 20, 10, 24)? as u32,
+            max_chars: o.usize_in("max_chars", 10_000, 1, 1_000_000)?,
+        };
+        if options.char_ngrams == (0, 0) && options.word_ngrams == (0, 0) {
+            return Err(super::problem::Problem::option(
+                "options \"ngram_range\" and \"word_ngram_range\" are both [0, 0]: free text would have no features",
+                "Keep character n-grams (the default [1, 3]) for text without spaces, such as Chinese.",
+            ));
+        }
+        let text_fit = TextFit {
+            options,
+            l2: o.f64_in("text_l2", 1.0, 1e-6, 1e6, "a number from 1e-6 to 1e6")?,
+            folds: o.usize_in("text_folds", 5, 2, 20)?,
+            max_iter: 1000,
+        };
         Ok(PrepOptions {
             impute: Impute::parse(impute).expect("choice returns one of the listed words"),
             max_categories,
             scale: o.bool("scale", true)?,
             native_categories,
+            text,
+            text_fit,
+        })
+    }
+
+    /// The text options as stored with a model that has free-text columns.
+    pub fn text_json(&self, columns: &[String]) -> serde_json::Value {
+        let o = &self.text_fit.options;
+        serde_json::json!({
+            "text": columns,
+            "ngram_range": [o.char_ngrams.0, o.char_ngrams.1],
+            "word_ngram_range": [o.word_ngrams.0, o.word_ngrams.1],
+            "hash_bits": o.hash_bits,
+            "max_chars": o.max_chars,
+            "text_l2": self.text_fit.l2,
+            "text_folds": self.text_fit.folds,
         })
     }
 
@@ -126,6 +221,8 @@ impl Default for PrepOptions {
             max_categories: 20,
             scale: true,
             native_categories: false,
+            text: TextColumns::Auto,
+            text_fit: TextFit::default(),
         }
     }
 }
@@ -187,6 +284,9 @@ pub enum Encoding {
         categories: Vec<String>,
         null_is_code_0: bool,
     },
+    /// Free text: the scores of a text model (one per output of the target, see
+    /// ml::text::model). NULL scores as an empty text.
+    Text(Box<TextModel>),
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -209,6 +309,7 @@ impl Feature {
             Encoding::Scaled { .. } => 1,
             Encoding::OneHot { categories, .. } => categories.len() + 1,
             Encoding::Coded { .. } => 1,
+            Encoding::Text(m) => m.outputs,
         }
     }
 
@@ -255,6 +356,10 @@ impl Feature {
                 .chain(std::iter::once(format!("{}=(other)", self.name)))
                 .collect(),
             Encoding::Coded { .. } => vec![self.name.clone()],
+            Encoding::Text(m) if m.outputs == 1 => vec![format!("{} (text)", self.name)],
+            Encoding::Text(m) => (1..=m.outputs)
+                .map(|i| format!("{} (text, class {i})", self.name))
+                .collect(),
         }
     }
 }
@@ -356,6 +461,12 @@ impl Preprocessor {
                         }
                     }
                 }
+                RawColumn::Text { .. }
+                    if matches!(&opts.text, TextColumns::Listed(l) if l.contains(&spec.name))
+                        || opts.text == TextColumns::All =>
+                {
+                    Encoding::Text(Box::new(TextModel::unfitted(opts.text_fit.options.clone())))
+                }
                 RawColumn::Text { dict, codes } => {
                     let mut counts = vec![0usize; dict.len()];
                     let mut nulls = 0;
@@ -420,6 +531,63 @@ impl Preprocessor {
             features,
             width: offset,
         })
+    }
+
+    /// The free-text columns that still need a text model: a target must be learnt first.
+    pub fn unfitted_text(&self) -> Option<&str> {
+        self.features.iter().find_map(|f| match &f.encoding {
+            Encoding::Text(m) if !m.is_fitted() => Some(f.name.as_str()),
+            _ => None,
+        })
+    }
+
+    /// Fits the text model of every free-text column (those options.text names, or under Auto
+    /// those that look like free text) on training rows `rows`, laying the inputs out again, and
+    /// returns each one's out-of-fold scores of those rows (feature index, outputs per row) for
+    /// the model over all inputs to train on.
+    pub fn fit_text(
+        &mut self,
+        data: &[RawColumn],
+        rows: &[usize],
+        target: &TextTarget,
+        opts: &PrepOptions,
+        par: &super::parallel::Parallel,
+        monitor: &dyn super::monitor::Monitor,
+    ) -> Vec<(usize, Vec<f64>)> {
+        let mut oof = Vec::new();
+        for (j, (f, col)) in self.features.iter_mut().zip(data).enumerate() {
+            let RawColumn::Text { dict, codes } = col else {
+                continue;
+            };
+            let wanted = match &f.encoding {
+                Encoding::Text(m) => !m.is_fitted(),
+                _ => {
+                    opts.text == TextColumns::Auto
+                        && looks_like_free_text(dict, codes, rows, opts.max_categories)
+                }
+            };
+            if wanted {
+                let (m, scores) = super::text::model::fit_column(
+                    dict,
+                    codes,
+                    NULL_CODE,
+                    rows,
+                    target,
+                    &opts.text_fit,
+                    par,
+                    monitor,
+                );
+                f.encoding = Encoding::Text(Box::new(m));
+                oof.push((j, scores));
+            }
+        }
+        let mut offset = 0;
+        for f in &mut self.features {
+            f.offset = offset;
+            offset += f.width();
+        }
+        self.width = offset;
+        oof
     }
 
     /// Rebuilds lookup tables after decoding (they are not serialised).
@@ -520,6 +688,24 @@ impl Preprocessor {
                         })
                     }
                 };
+            }
+            Encoding::Text(m) => {
+                let out = &mut out[f.offset..f.offset + m.outputs];
+                match value {
+                    Value::Text(s) => m.scores(Some(s), out),
+                    Value::Null if f.null_is_error => {
+                        return Err(PrepError::Null {
+                            feature: f.name.clone(),
+                        })
+                    }
+                    Value::Null => m.scores(None, out),
+                    Value::Number(_) => {
+                        return Err(PrepError::WrongKind {
+                            feature: f.name.clone(),
+                            expected: "text",
+                        })
+                    }
+                }
             }
         }
         Ok(())

@@ -137,8 +137,9 @@ pub fn rows(pre: &Preprocessor, p: &SegmentProfile) -> Vec<ProfileRow> {
                     .enumerate()
                     .map(|(i, c)| (f.offset + i, format!("{} = {c}", f.name), true))
                     .collect(),
-                // segmentations never code categories (Model::check refuses it)
-                Encoding::Coded { .. } => continue,
+                // segmentations never code categories or hold free text (Model::check, and
+                // free text needs classes)
+                Encoding::Coded { .. } | Encoding::Text(_) => continue,
             };
             for (col, feature, category) in slots {
                 if category && p.population_mean[col] == 0.0 {
@@ -148,7 +149,9 @@ pub fn rows(pre: &Preprocessor, p: &SegmentProfile) -> Vec<ProfileRow> {
                 // category slot is already a share
                 let (scale, shift) = match &f.encoding {
                     Encoding::Scaled { mean, scale, .. } => (*scale, *mean),
-                    Encoding::OneHot { .. } | Encoding::Coded { .. } => (1.0, 0.0),
+                    Encoding::OneHot { .. } | Encoding::Coded { .. } | Encoding::Text(_) => {
+                        (1.0, 0.0)
+                    }
                 };
                 let (sd, pm) = (p.population_sd[col], p.population_mean[col]);
                 let empty = p.sizes[j] == 0;

@@ -44,6 +44,32 @@ pub fn random(n: usize, test_size: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
     (train, test)
 }
 
+/// A seeded split that keeps every group on one side (identical review texts: a copy of a test
+/// review in training would inflate the test metrics): groups in a random order go to the test
+/// side until it holds test_size of the rows; at least one row stays in training.
+pub fn grouped(groups: &[u64], test_size: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rows_of: std::collections::BTreeMap<u64, Vec<usize>> = Default::default();
+    for (i, &g) in groups.iter().enumerate() {
+        rows_of.entry(g).or_default().push(i);
+    }
+    let mut order: Vec<Vec<usize>> = rows_of.into_values().collect();
+    order.shuffle(&mut rng);
+    let n = groups.len();
+    let want = ((n as f64 * test_size).round() as usize).min(n.saturating_sub(1));
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for rows in order {
+        if test.len() + rows.len() <= want {
+            test.extend(rows);
+        } else {
+            train.extend(rows);
+        }
+    }
+    train.sort_unstable();
+    test.sort_unstable();
+    (train, test)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +91,20 @@ mod tests {
         assert_eq!((train.len(), test.len()), (7, 3));
         let (train, test) = random(2, 0.01, 1);
         assert_eq!((train.len(), test.len()), (1, 1));
+    }
+
+    #[test]
+    fn groups_stay_on_one_side() {
+        // 1,000 rows in 150 groups of 1 to 12 copies
+        let groups: Vec<u64> = (0..1000u64).map(|i| (i * i) % 150).collect();
+        let (train, test) = grouped(&groups, 0.2, 7);
+        assert_eq!(train.len() + test.len(), 1000);
+        let test_groups: std::collections::HashSet<u64> = test.iter().map(|&i| groups[i]).collect();
+        assert!(train.iter().all(|&i| !test_groups.contains(&groups[i])));
+        assert!((150..=200).contains(&test.len()), "{}", test.len());
+        assert_eq!(grouped(&groups, 0.2, 7), (train, test));
+        // one group: nothing can be tested without emptying training
+        let (train, test) = grouped(&[5; 10], 0.2, 1);
+        assert_eq!((train.len(), test.len()), (10, 0));
     }
 }

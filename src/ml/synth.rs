@@ -48,6 +48,11 @@ pub struct Customer {
 }
 
 fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    normal_draw(rng)
+}
+
+/// One standard-normal draw (Box-Muller), for the other generators.
+pub fn normal_draw(rng: &mut ChaCha8Rng) -> f64 {
     // Box-Muller; one draw per call keeps the stream simple to reason about
     let u1: f64 = rng.gen::<f64>().max(f64::MIN_POSITIVE);
     let u2: f64 = rng.gen();

@@ -102,7 +102,8 @@ pub fn check_can_write(tables: &[&str]) -> Result<()> {
     }
     for t in tables {
         let ok = select_one::<bool>(
-            "SELECT pg_catalog.has_table_privilege($1::pg_catalog.text, 'INSERT')",
+            // a column-level grant of INSERT serves as well as a table-level one
+            "SELECT pg_catalog.has_any_column_privilege($1::pg_catalog.text, 'INSERT')",
             &[(*t).into()],
         );
         if ok != Some(true) {

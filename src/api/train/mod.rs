@@ -499,7 +499,7 @@ impl Setup {
                 }
             }
             if learns == Learns::Histories {
-                for key in ["impute", "max_categories", "scale", "categories"] {
+                for key in algorithms::PREPROCESSING_OPTIONS {
                     opts.not_applicable(key, "A lifetime-value model reads frequency, recency and t as they are: no scaling, and NULL is an error.");
                 }
             }
@@ -508,9 +508,11 @@ impl Setup {
                 max_categories: 1,
                 scale: false,
                 native_categories: false,
+                text: crate::ml::preprocess::TextColumns::Listed(Vec::new()),
+                ..PrepOptions::default()
             }
         } else {
-            PrepOptions::read(&opts, algorithm.native_inputs)?
+            PrepOptions::read(&opts, algorithm.native_inputs, algorithm.all_text_is_free)?
         };
         let classifier = match learns {
             Learns::Classes => Some(ClassifierOptions::read(&opts)?),

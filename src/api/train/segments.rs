@@ -24,6 +24,9 @@ pub(super) fn fit_all_rows(inp: &Inputs) -> Result<(Preprocessor, Matrix, Fitted
     let rows: Vec<usize> = (0..inp.frame.n_rows).collect();
     let pre =
         Preprocessor::fit(inp.specs, &inp.frame.columns, &rows, inp.prep).map_err(prep_error)?;
+    if let Some(col) = pre.unfitted_text() {
+        return Err(super::supervised::free_text_needs_classes(col));
+    }
     let x = pre
         .encode_rows(&inp.frame.columns, &rows)
         .map_err(prep_error)?;

@@ -9,8 +9,12 @@ use crate::ml::algorithms::{ClassifierOptions, FitContext, Fitted, Recipe, Targe
 use crate::ml::importance::{self, Truth};
 use crate::ml::metrics;
 use crate::ml::model::{Model, Task};
-use crate::ml::preprocess::{ColumnSpec, PrepError, PrepOptions, Preprocessor};
+use crate::ml::preprocess::{
+    looks_like_free_text, ColumnSpec, Encoding, PrepError, PrepOptions, Preprocessor, RawColumn,
+    TextColumns, ValueKind, NULL_CODE,
+};
 use crate::ml::split;
+use crate::ml::text::model::TextTarget;
 use serde_json::{json, Map, Value};
 
 /// A classification target with more classes than this is almost surely a mistake.
@@ -96,7 +100,10 @@ pub fn classify(
         .map(|(i, c)| (c.as_str(), i))
         .collect();
     let y: Vec<usize> = labels.iter().map(|l| class_of[l.as_str()]).collect();
-    let (train_idx, test_idx) = split::stratified(&y, k, inp.test_size, inp.seed);
+    let (train_idx, test_idx) = match text_groups(inp)? {
+        Some(groups) => split::grouped(&groups, inp.test_size, inp.seed),
+        None => split::stratified(&y, k, inp.test_size, inp.seed),
+    };
     if test_idx.is_empty() {
         return Err(too_few_rows(y.len()));
     }
@@ -171,7 +178,7 @@ pub fn classify(
             Value::Null
         },
     );
-    options.extend(object(inp.prep.to_json()));
+    options.extend(prep_options(inp, &model.preprocessor));
     Ok(Trained {
         model,
         metrics: object(metrics),
@@ -221,7 +228,7 @@ pub fn regress(inp: &Inputs, y: &[f64]) -> Result<Trained> {
     );
     add_fit_metrics(&mut metrics, train_idx.len(), fitted.info, &model, &imp);
     let mut options = object(inp.recipe.options());
-    options.extend(object(inp.prep.to_json()));
+    options.extend(prep_options(inp, &model.preprocessor));
     Ok(Trained {
         model,
         metrics: object(metrics),
@@ -229,18 +236,128 @@ pub fn regress(inp: &Inputs, y: &[f64]) -> Result<Trained> {
     })
 }
 
-/// Preprocessing fitted on the training rows, then the algorithm on the encoded rows.
+/// The free-text columns options.text names must be text columns among the inputs.
+fn check_text_columns(inp: &Inputs) -> Result<()> {
+    if let TextColumns::Listed(names) = &inp.prep.text {
+        for n in names {
+            match inp.specs.iter().find(|s| &s.name == n) {
+                Some(s) if s.kind == ValueKind::Text => {}
+                Some(s) => return Err(InsightError::invalid_parameter(
+                    format!(
+                        "option \"text\" names column {}, which is {}, not text",
+                        ident(n),
+                        s.sql_type
+                    ),
+                    "Name text, varchar or char columns that hold free text (reviews, comments).",
+                )),
+                None => {
+                    return Err(InsightError::invalid_parameter(
+                        format!(
+                            "option \"text\" names column {}, which is not an input of this model",
+                            ident(n)
+                        ),
+                        format!(
+                            "Inputs: {}.",
+                            inp.specs
+                                .iter()
+                                .map(|s| s.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// With free text among the inputs, the rows' groups for the train/test split: identical texts
+/// (of the first free-text column) are one group, so that a review and its copy are not split
+/// across training and test; NULL texts each their own.
+fn text_groups(inp: &Inputs) -> Result<Option<Vec<u64>>> {
+    check_text_columns(inp)?;
+    let all: Vec<usize> = (0..inp.frame.n_rows).collect();
+    for (spec, col) in inp.specs.iter().zip(&inp.frame.columns) {
+        let RawColumn::Text { dict, codes } = col else {
+            continue;
+        };
+        let free = match &inp.prep.text {
+            TextColumns::All => true,
+            TextColumns::Listed(names) => names.contains(&spec.name),
+            TextColumns::Auto => looks_like_free_text(dict, codes, &all, inp.prep.max_categories),
+        };
+        if free {
+            return Ok(Some(
+                codes
+                    .iter()
+                    .enumerate()
+                    .map(|(r, &c)| {
+                        if c == NULL_CODE {
+                            (1 << 32) + r as u64
+                        } else {
+                            c as u64
+                        }
+                    })
+                    .collect(),
+            ));
+        }
+    }
+    Ok(None)
+}
+
+/// Preprocessing fitted on the training rows (text models on the classes, where there is free
+/// text: their out-of-fold scores are the training inputs), then the algorithm on the encoded
+/// rows.
 fn fit(
     inp: &Inputs,
     train_idx: &[usize],
     target: Target,
     weights: &[f64],
 ) -> Result<(Preprocessor, Fitted)> {
-    let pre = Preprocessor::fit(inp.specs, &inp.frame.columns, train_idx, inp.prep)
+    let mut pre = Preprocessor::fit(inp.specs, &inp.frame.columns, train_idx, inp.prep)
         .map_err(prep_error)?;
-    let x = pre
+    // a text column alone needs no cross-fitting: the model over its scores only calibrates
+    // them (the ranking, and so the ROC AUC, is the text model's), and one fit instead of
+    // folds + 1 is most of the training time
+    let mut prep = inp.prep.clone();
+    if inp.specs.len() == 1 {
+        prep.text_fit.folds = 0;
+    }
+    let text_started = std::time::Instant::now();
+    let oof = match target {
+        Target::Classes(y, k) => pre.fit_text(
+            &inp.frame.columns,
+            train_idx,
+            &TextTarget {
+                classes: y,
+                n_classes: k,
+                weights,
+            },
+            &prep,
+            inp.ctx.par,
+            inp.ctx.monitor,
+        ),
+        _ => Vec::new(),
+    };
+    if let Some(col) = pre.unfitted_text() {
+        return Err(free_text_needs_classes(col));
+    }
+    let text_seconds = if oof.is_empty() {
+        f64::NAN
+    } else {
+        text_started.elapsed().as_secs_f64()
+    };
+    let mut x = pre
         .encode_rows(&inp.frame.columns, train_idx)
         .map_err(prep_error)?;
+    for (j, scores) in oof {
+        let f = &pre.features[j];
+        let k = f.width();
+        for r in 0..x.rows {
+            x.row_mut(r)[f.offset..f.offset + k].copy_from_slice(&scores[r * k..(r + 1) * k]);
+        }
+    }
     let started = std::time::Instant::now();
     let levels = pre.input_levels();
     let mut fitted = inp.recipe.fit(
@@ -256,6 +373,12 @@ fn fit(
         "fit_seconds".into(),
         serde_json::json!(started.elapsed().as_secs_f64()),
     );
+    if !text_seconds.is_nan() {
+        // featurising free text and fitting its text models (out of fold too)
+        fitted
+            .info
+            .insert("text_seconds".into(), serde_json::json!(text_seconds));
+    }
     fitted.estimator.center_categories(&pre, &x);
     Ok((pre, fitted))
 }
@@ -371,6 +494,32 @@ pub(super) fn object(v: Value) -> Map<String, Value> {
         Value::Object(m) => m,
         _ => Map::new(),
     }
+}
+
+/// The preprocessing options as stored, with the text options where the model has free text.
+fn prep_options(inp: &Inputs, pre: &Preprocessor) -> Map<String, Value> {
+    let mut o = object(inp.prep.to_json());
+    let text: Vec<String> = pre
+        .features
+        .iter()
+        .filter(|f| matches!(f.encoding, Encoding::Text(_)))
+        .map(|f| f.name.clone())
+        .collect();
+    if !text.is_empty() {
+        o.extend(object(inp.prep.text_json(&text)));
+    }
+    o
+}
+
+/// A free-text column in a model that does not learn classes.
+pub fn free_text_needs_classes(column: &str) -> InsightError {
+    InsightError::not_supported(
+        format!(
+            "column {} is free text (options.text), which needs a classification target",
+            ident(column)
+        ),
+        "Text models learn from labels (e.g. satisfied or not); for regression or segmentation leave the column out, or treat it as categories with options => '{\"text\": []}'.",
+    )
 }
 
 pub fn prep_error(e: PrepError) -> InsightError {

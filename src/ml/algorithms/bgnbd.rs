@@ -16,6 +16,7 @@ pub static ALGORITHM: Algorithm = Algorithm {
     default_for: None,
     options: &["penalizer", "frequency", "recency", "t"],
     native_inputs: false,
+    all_text_is_free: false,
     recipe: read_recipe,
 };
 

@@ -30,6 +30,7 @@ pub static ALGORITHM: Algorithm = Algorithm {
         "unit",
     ],
     native_inputs: false,
+    all_text_is_free: false,
     recipe: read_recipe,
 };
 

@@ -15,6 +15,7 @@ pub static ALGORITHM: Algorithm = Algorithm {
     default_for: None,
     options: &["neighbours"],
     native_inputs: false,
+    all_text_is_free: false,
     recipe: read_recipe,
 };
 

@@ -18,6 +18,7 @@ pub static ALGORITHM: Algorithm = Algorithm {
     default_for: Some(Learns::Values),
     options: &["l2"],
     native_inputs: false,
+    all_text_is_free: false,
     recipe: read_recipe,
 };
 

@@ -27,10 +27,11 @@ pub static ALGORITHM: Algorithm = Algorithm {
     default_for: Some(Learns::Classes),
     options: &["l2", "max_iter", "tol"],
     native_inputs: false,
+    all_text_is_free: false,
     recipe: read_recipe,
 };
 
-fn read_recipe(o: &Options, _: &RecipeContext) -> Result<Box<dyn Recipe>, Problem> {
+pub(super) fn read_recipe(o: &Options, _: &RecipeContext) -> Result<Box<dyn Recipe>, Problem> {
     Ok(Box::new(LogisticOptions {
         l2: o.f64_in("l2", 1.0, 0.0, 1e12, "a number >= 0")?,
         max_iter: o.usize_in("max_iter", 100, 1, 100_000)?,

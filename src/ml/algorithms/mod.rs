@@ -21,6 +21,7 @@ pub mod mlp;
 pub mod pareto_nbd;
 pub mod popularity;
 pub mod random_forest;
+pub mod text_logistic;
 
 use super::linalg::Matrix;
 use super::model::Estimator;
@@ -37,6 +38,7 @@ pub static ALGORITHMS: &[&Algorithm] = &[
     &mlp::ALGORITHM,
     &gbdt::ALGORITHM,
     &random_forest::ALGORITHM,
+    &text_logistic::ALGORITHM,
     &kmeans::ALGORITHM,
     &agglomerative::ALGORITHM,
     &bgnbd::ALGORITHM,
@@ -48,7 +50,7 @@ pub static ALGORITHMS: &[&Algorithm] = &[
 ];
 
 /// Algorithms of the SQL contract that later releases add (named in the unknown-algorithm error).
-pub const PLANNED: &[&str] = &["text_logistic"];
+pub const PLANNED: &[&str] = &[];
 
 /// What an algorithm learns from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +92,9 @@ pub struct Algorithm {
     /// inputs, and a category as one input holding its code): then option `impute` also takes
     /// `native` and option `categories` also `native`, their defaults.
     pub native_inputs: bool,
+    /// Every text column is free text (reviews) unless options.text names others: see
+    /// ml::preprocess::TextColumns. Otherwise only those that look like it are.
+    pub all_text_is_free: bool,
     /// Reads its options into a recipe. Runs before any data is read.
     pub recipe: ReadRecipe,
 }
@@ -99,6 +104,16 @@ pub type ReadRecipe = fn(&Options, &RecipeContext) -> Result<Box<dyn Recipe>, Pr
 
 /// Option keys every algorithm takes: how columns become model inputs (ml::preprocess).
 pub const PREPROCESSING_OPTIONS: &[&str] = &["impute", "max_categories", "scale", "categories"];
+/// Option keys of free text (ml::preprocess::TextColumns): algorithms that learn classes.
+pub const TEXT_OPTIONS: &[&str] = &[
+    "text",
+    "ngram_range",
+    "word_ngram_range",
+    "hash_bits",
+    "max_chars",
+    "text_l2",
+    "text_folds",
+];
 /// Option keys of every recommender: the interaction columns (customer, item, strength).
 pub const INTERACTION_OPTIONS: &[&str] = &["customer", "item", "strength"];
 /// Option keys of every algorithm that learns classes (see [`ClassifierOptions`]).
@@ -111,11 +126,15 @@ impl Algorithm {
         if self.learns.contains(&Learns::Classes) {
             keys.extend_from_slice(CLASSIFIER_OPTIONS);
         }
+        let classes = self.learns.contains(&Learns::Classes);
         if self.learns == [Learns::Interactions] {
             // interactions are read as keys and strengths: nothing to preprocess
             keys.extend_from_slice(INTERACTION_OPTIONS);
         } else {
             keys.extend_from_slice(PREPROCESSING_OPTIONS);
+            if classes {
+                keys.extend_from_slice(TEXT_OPTIONS);
+            }
         }
         keys
     }

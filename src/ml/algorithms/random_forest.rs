@@ -35,6 +35,7 @@ pub static ALGORITHM: Algorithm = Algorithm {
         "seed",
     ],
     native_inputs: true,
+    all_text_is_free: false,
     recipe: read_recipe,
 };
 

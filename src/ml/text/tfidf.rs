@@ -93,14 +93,9 @@ fn hash(kind: u8, gram: &[u8]) -> u64 {
 }
 
 impl TextOptions {
-    /// The hashed n-grams of a normalised text, as (bucket, +1 or -1), in no particular order.
-    pub fn grams(&self, text: &str, out: &mut Vec<(u32, f64)>) {
-        out.clear();
-        let mask = (1u64 << self.hash_bits) - 1;
-        let mut push = |kind: u8, gram: &[u8]| {
-            let h = hash(kind, gram);
-            out.push(((h & mask) as u32, if h >> 63 == 1 { -1.0 } else { 1.0 }));
-        };
+    /// Calls `f` with the kind (b'c' character, b'w' word) and bytes of every n-gram of a
+    /// normalised text.
+    fn each_gram(&self, text: &str, mut f: impl FnMut(u8, &[u8])) {
         let (lo, hi) = self.char_ngrams;
         if lo > 0 {
             // byte offsets of every character, and the end
@@ -112,7 +107,7 @@ impl TextOptions {
             let n_chars = bounds.len() - 1;
             for n in lo..=hi.min(n_chars) {
                 for i in 0..=n_chars - n {
-                    push(b'c', &text.as_bytes()[bounds[i]..bounds[i + n]]);
+                    f(b'c', &text.as_bytes()[bounds[i]..bounds[i + n]]);
                 }
             }
         }
@@ -132,10 +127,29 @@ impl TextOptions {
                         }
                         gram.push_str(word);
                     }
-                    push(b'w', gram.as_bytes());
+                    f(b'w', gram.as_bytes());
                 }
             }
         }
+    }
+
+    /// The hashed n-grams of a normalised text, as (bucket, +1 or -1), in no particular order.
+    pub fn grams(&self, text: &str, out: &mut Vec<(u32, f64)>) {
+        out.clear();
+        let mask = (1u64 << self.hash_bits) - 1;
+        self.each_gram(text, |kind, gram| {
+            let h = hash(kind, gram);
+            out.push(((h & mask) as u32, if h >> 63 == 1 { -1.0 } else { 1.0 }));
+        });
+    }
+
+    /// The n-grams of a normalised text as strings, with whether each is a character n-gram.
+    pub fn ngram_strings(&self, text: &str) -> Vec<(String, bool)> {
+        let mut out = Vec::new();
+        self.each_gram(text, |kind, gram| {
+            out.push((String::from_utf8_lossy(gram).into_owned(), kind == b'c'))
+        });
+        out
     }
 
     /// The signed count of every bucket of a normalised text, sorted by bucket, without the
@@ -182,16 +196,24 @@ pub struct Scratch {
 impl TfIdf {
     /// Learns the buckets and their idf from `texts` (None: a NULL text, an empty document).
     pub fn fit<'a>(options: TextOptions, texts: impl Iterator<Item = Option<&'a str>>) -> TfIdf {
+        Self::fit_counted(options, texts.map(|t| (t, 1)))
+    }
+
+    /// As fit, from distinct texts and how many documents hold each.
+    pub fn fit_counted<'a>(
+        options: TextOptions,
+        texts: impl Iterator<Item = (Option<&'a str>, u64)>,
+    ) -> TfIdf {
         let mut df: std::collections::HashMap<u32, u64> = std::collections::HashMap::new();
         let mut scratch = Scratch::default();
         let mut n = 0u64;
-        for t in texts {
-            n += 1;
+        for (t, times) in texts {
+            n += times;
             if let Some(t) = t {
                 scratch.text = normalize(t, options.max_chars);
                 options.counts(&scratch.text, &mut scratch.grams, &mut scratch.counts);
                 for &(b, _) in &scratch.counts {
-                    *df.entry(b).or_insert(0) += 1;
+                    *df.entry(b).or_insert(0) += times;
                 }
             }
         }
@@ -271,6 +293,9 @@ impl TfIdf {
 mod tests {
     use super::*;
 
+    const PINNED_CHAR: u64 = 9_894_418_562_764_684_332;
+    const PINNED_WORD: u64 = 5_818_698_247_430_973_558;
+
     fn chars_only() -> TextOptions {
         TextOptions {
             char_ngrams: (1, 3),
@@ -278,6 +303,15 @@ mod tests {
             hash_bits: 20,
             max_chars: 10_000,
         }
+    }
+
+    /// Stored models hold buckets: the hash must never change.
+    #[test]
+    fn hash_is_pinned() {
+        assert_eq!(
+            [hash(b'c', "咖啡".as_bytes()), hash(b'w', b"great coffee")],
+            [PINNED_CHAR, PINNED_WORD]
+        );
     }
 
     #[test]

@@ -99,6 +99,15 @@ SELECT count(*) - :evaluations_before AS appended_without_record FROM insight.ev
 SELECT insight.evaluate('life_m', 'life_shift', record => true) AS recorded_metrics \gset
 SELECT metrics = :'recorded_metrics'::jsonb AS same_metrics, source, relation, name, version = (SELECT deployed_version FROM insight.model_registry WHERE name = 'life_m') AS deployed_version
   FROM insight.evaluations ORDER BY id DESC LIMIT 1;
+-- evaluate and drift write, so they are PARALLEL UNSAFE: a query that would run in parallel
+-- workers runs without them instead of failing
+SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SELECT insight.evaluate('life_m', 'life', record => true) ? 'roc_auc' AS recorded FROM life WHERE id = 5;
+SELECT count(*) AS drift_rows FROM (SELECT id FROM life WHERE id = 5) l, insight.drift('life_m', 'life', record => true) d;
+RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+DELETE FROM insight.drift_history WHERE name = 'life_m';
 -- drift appends one row per input and the scores with record => true
 SELECT count(*) AS drift_rows FROM insight.drift('life_m', 'life_shift', record => true);
 SELECT feature, status, relation FROM insight.drift_history WHERE name = 'life_m' ORDER BY feature;

@@ -48,7 +48,7 @@ SELECT count(*) AS rows, bool_and(insight.predict_proba('priv_m', r) = e.p) AS s
   FROM priv_rows r JOIN priv_expected e USING (id);
 SELECT insight.predict('priv_m', ARRAY[0.5, -0.2]) BETWEEN 0 AND 1 AS scores_arrays;
 SELECT count(*) AS explained_inputs FROM insight.explain('priv_m', ARRAY[0.5, -0.2]);
-SELECT i ? 'weights' AS info_has_weights, i->>'name' AS name, (i->>'version')::int AS version, i->>'deployed' AS deployed
+SELECT i ? 'weights' AS info_has_weights, i ? 'parameters' AS info_has_parameters, i->>'name' AS name, (i->>'version')::int AS version, i->>'deployed' AS deployed
   FROM insight.model_info('priv_m') i;
 SELECT insight.evaluate('priv_m', 'priv_rows') ? 'roc_auc' AS evaluates;
 SELECT count(*) > 0 AS has_roc FROM insight.roc_curve('priv_m', 'priv_rows');
@@ -79,9 +79,15 @@ SELECT try_sql($$INSERT INTO insight.evaluations (name, version, relation, metri
 \pset tuples_only off
 \pset format aligned
 
--- the owner exports and prunes
+-- the owner exports, sees the parameters, and prunes; INSERT granted on the columns of the
+-- history is enough to record
 \c - :owner
-SELECT (insight.export_model('priv_m@1'))->>'weights' IS NOT NULL AS exported;
+SELECT (insight.export_model('priv_m@1'))->>'weights' IS NOT NULL AS exported,
+       insight.model_info('priv_m') ? 'parameters' AS info_has_parameters;
+GRANT INSERT (model_id, name, version, relation, metrics, source) ON insight.evaluations TO regress_analyst;
+\c - regress_analyst
+SELECT insight.evaluate('priv_m', 'priv_rows', record => true) ? 'roc_auc' AS recorded_with_column_grants;
+\c - :owner
 SELECT insight.prune('priv_m', 0) AS pruned;
 -- the history of a pruned version stays, without its model row
 SELECT source, version, model_id IS NULL AS pruned FROM insight.evaluations WHERE name = 'priv_m' ORDER BY id;

@@ -30,6 +30,7 @@ pub static ALGORITHM: Algorithm = Algorithm {
     default_for: None,
     options: &["k", "k_range", "linkage", "sample_limit", "seed"],
     native_inputs: false,
+    all_text_is_free: false,
     recipe: read_recipe,
 };
 

@@ -43,6 +43,7 @@ pub static ALGORITHM: Algorithm = Algorithm {
         "seed",
     ],
     native_inputs: false,
+    all_text_is_free: false,
     recipe: read_recipe,
 };
 
