@@ -216,6 +216,8 @@ COMMENT ON FUNCTION insight.demo_reviews(int, bigint) IS
   'Seeded English and Chinese product reviews of the demo customers, rated from planted causes (aspects such as delivery or taste, and support tickets); satisfied is a rating of 4 or 5';
 COMMENT ON FUNCTION insight.top_terms(text, int) IS
   'The n-grams that push each free-text column''s score most towards each class, with their weights in the column''s text model';
+COMMENT ON FUNCTION insight.review_topics(text, regclass, int) IS
+  'The reviews of a relation in k topics (k-means over the tf-idf rows of the model''s free-text column): size, share, mean predicted satisfaction, the n-grams that set each apart, and the review nearest its centre';
 COMMENT ON FUNCTION insight.export_model(text) IS
   'A model version as one jsonb document (catalog row, base64 weights and their SHA-256) for insight.import_model in another database';
 COMMENT ON FUNCTION insight.import_model(jsonb, text) IS

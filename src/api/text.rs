@@ -1,11 +1,27 @@
 //! insight.top_terms: why a text model scores reviews as it does, as the n-grams that push its
-//! free-text columns' scores most towards each class.
+//! free-text columns' scores most towards each class; insight.review_topics: what the reviews of
+//! a relation are about, topic by topic, and how satisfied each topic's customers are predicted.
 
+use crate::api::monitor::PgMonitor;
+use crate::data::columns;
+use crate::data::reader::{self, ReadSpec};
 use crate::error::{required, InsightError, OrRaise, Result};
 use crate::ml::model::Task;
-use crate::ml::preprocess::Encoding;
+use crate::ml::parallel::Parallel;
+use crate::ml::preprocess::{Encoding, RawColumn, NULL_CODE};
+use crate::ml::text::sparse::Csr;
+use crate::ml::text::tfidf::{Scratch, SparseRow};
 use crate::store::{cache, catalog};
 use pgrx::prelude::*;
+use pgrx::PgRelation;
+use std::collections::HashMap;
+
+fn no_text(model_ref: &str) -> InsightError {
+    InsightError::not_supported(
+        format!("model \"{model_ref}\" has no free-text columns"),
+        "Train a text model first: algorithm => 'text_logistic', or options => '{\"text\": [\"review\"]}'.",
+    )
+}
 
 /// For each free-text column of `model` and each class, the `n` n-grams of largest weight
 /// towards that class (for two classes: the positive class's largest weights, and the negative
@@ -57,10 +73,145 @@ fn top_terms(
             }
         }
         if out.is_empty() {
-            return Err(InsightError::not_supported(
-                format!("model \"{model_ref}\" has no free-text columns"),
-                "top_terms explains text models: train with algorithm => 'text_logistic', or options => '{\"text\": [\"review\"]}'.",
+            return Err(no_text(model_ref));
+        }
+        Ok(out)
+    };
+    TableIterator::new(run().or_raise())
+}
+
+/// Why customers are unhappy, as a table: the reviews of `relation` in `k` topics (spherical
+/// k-means over the tf-idf rows of the model's first free-text column, ml::text::topics), each
+/// with its size, its mean predicted satisfaction (P(positive class) for two classes; for more,
+/// the probability of the last class, e.g. the best rating), the n-grams that set it apart and
+/// the review nearest its centre. Empty texts belong to no topic.
+#[pg_extern(stable, parallel_restricted)]
+#[allow(clippy::type_complexity)]
+fn review_topics(
+    model: Option<&str>,
+    relation: Option<PgRelation>,
+    k: default!(Option<i32>, 8),
+) -> TableIterator<
+    'static,
+    (
+        name!(topic, i32),
+        name!(reviews, i64),
+        name!(share, f64),
+        name!(satisfaction, Option<f64>),
+        name!(terms, Vec<String>),
+        name!(example, Option<String>),
+    ),
+> {
+    let run = || -> Result<Vec<(i32, i64, f64, Option<f64>, Vec<String>, Option<String>)>> {
+        let model_ref = required(model, "model", "Name a text model, e.g. 'satisfaction'.")?;
+        let rel = required(relation, "relation", "Name the table or view of reviews.")?;
+        let k = required(k, "k", "Leave it out for 8.")?;
+        let relid = rel.oid();
+        drop(rel);
+        if !(1..=100).contains(&k) {
+            return Err(InsightError::invalid_parameter(
+                format!("k must be from 1 to 100, got {k}"),
+                "The number of topics, e.g. 8.",
             ));
+        }
+        let m = cache::load(catalog::resolve(&catalog::parse_ref(model_ref)?)?)?;
+        let (j, text_model) = m
+            .preprocessor
+            .features
+            .iter()
+            .enumerate()
+            .find_map(|(j, f)| match &f.encoding {
+                Encoding::Text(t) => Some((j, t)),
+                _ => None,
+            })
+            .ok_or_else(|| no_text(model_ref))?;
+        let relation = columns::relation_name(relid);
+        let cols = columns::relation_columns(relid);
+        let inputs = crate::api::evaluate::feature_inputs(&m, &cols, &relation, model_ref)?;
+        let frame = reader::read(&ReadSpec {
+            relation: &relation,
+            inputs: &inputs,
+            target: None,
+            keys: false,
+        })?;
+        let RawColumn::Text { dict, codes } = &frame.columns[j] else {
+            unreachable!("a text feature is read as text")
+        };
+        let texts: Vec<Option<&str>> = codes
+            .iter()
+            .map(|&c| (c != NULL_CODE).then(|| dict[c as usize].as_str()))
+            .collect();
+        // each distinct text's row once
+        let mut by_code: HashMap<u32, SparseRow> = HashMap::new();
+        let mut scratch = Scratch::default();
+        let mut x = Csr::new(text_model.tfidf.width());
+        for (r, &c) in codes.iter().enumerate() {
+            if r % 10_000 == 0 {
+                pgrx::check_for_interrupts!();
+            }
+            let row = by_code.entry(c).or_insert_with(|| {
+                let mut row = SparseRow::default();
+                text_model.tfidf.transform(texts[r], &mut scratch, &mut row);
+                row
+            });
+            x.push(row);
+        }
+        let par = Parallel::new(crate::gucs::threads());
+        let monitor = PgMonitor::new();
+        let topics = crate::ml::text::topics::fit(&x, k as usize, 42, 50, &par, &monitor);
+        // the satisfaction each row is predicted
+        let positive = m.outputs() - 1;
+        let mut xr = vec![0.0; m.preprocessor.width];
+        let mut o = vec![0.0; m.outputs()];
+        let mut satisfaction = vec![f64::NAN; frame.n_rows];
+        for (r, s) in satisfaction.iter_mut().enumerate() {
+            if r % 10_000 == 0 {
+                pgrx::check_for_interrupts!();
+            }
+            if m.preprocessor
+                .encode_row(&frame.columns, r, &mut xr)
+                .is_ok()
+            {
+                m.predict_encoded(&xr, &mut o);
+                *s = o[positive];
+            }
+        }
+        let placed = topics
+            .assignment
+            .iter()
+            .filter(|a| a.is_some())
+            .count()
+            .max(1);
+        let mut out = Vec::new();
+        for c in 0..topics.k {
+            let members = topics.members(c);
+            if members.is_empty() {
+                continue;
+            }
+            let scores: Vec<f64> = members
+                .iter()
+                .map(|&r| satisfaction[r])
+                .filter(|v| v.is_finite())
+                .collect();
+            let mean =
+                (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64);
+            let terms = topics.terms(&x, &text_model.tfidf, &texts, c, 5);
+            let example = topics
+                .nearest(&x, c)
+                .and_then(|r| texts[r].map(String::from));
+            out.push((
+                0,
+                members.len() as i64,
+                members.len() as f64 / placed as f64,
+                mean,
+                terms,
+                example,
+            ));
+        }
+        // largest topics first, numbered in that order
+        out.sort_by(|a, b| b.1.cmp(&a.1));
+        for (i, t) in out.iter_mut().enumerate() {
+            t.0 = i as i32 + 1;
         }
         Ok(out)
     };

@@ -51,6 +51,16 @@ SELECT class, string_agg(term, ' | ' ORDER BY weight DESC) AS top_terms
   FROM insight.top_terms('satisfaction', 6) GROUP BY class ORDER BY class;
 SELECT count(*) AS rows, bool_and(weight > 0) AS positive_towards_their_class FROM insight.top_terms('satisfaction');
 
+-- what the reviews are about: topics (k-means over their tf-idf rows), the predicted
+-- satisfaction of each, the n-grams that set it apart, and its most typical review
+SELECT topic, reviews, round(share::numeric, 2) AS share, round(satisfaction::numeric, 2) AS satisfaction,
+       array_to_string(terms[1:3], ' | ') AS terms, example
+  FROM insight.review_topics('satisfaction_all', 'reviews', 6) ORDER BY topic;
+SELECT sum(reviews) AS reviews, round(sum(share)::numeric, 6) AS shares FROM insight.review_topics('satisfaction_all', 'reviews', 6);
+-- the least satisfied topic is named by a planted bad wording (ml::synth_reviews)
+SELECT array_to_string(terms, ' ') ~ '(stale|bitter|poor|late|waiting|broken|torn|never answered|rude|expensive|overpriced|差|慢|迟到|不好|不新鲜|破|不理人|太贵|不值)' AS names_a_planted_cause
+  FROM insight.review_topics('satisfaction_all', 'reviews', 6) ORDER BY satisfaction LIMIT 1;
+
 -- scoring odd text: NULL (an empty review), emoji, mixed scripts, control characters, a very
 -- long text (cut at max_chars), full-width letters (NFKC): finite probabilities
 SELECT t.label, p BETWEEN 0 AND 1 AS probability
@@ -86,6 +96,10 @@ SELECT try_sql($$SELECT insight.predict('satisfaction', ARRAY[1, 2])$$);
 SELECT try_sql($$SELECT * FROM insight.top_terms('purchase')$$);
 SELECT try_sql($$SELECT * FROM insight.top_terms('satisfaction', 0)$$);
 SELECT try_sql($$SELECT * FROM insight.top_terms(NULL)$$);
+SELECT try_sql($$SELECT * FROM insight.review_topics('purchase', 'customers')$$);
+SELECT try_sql($$SELECT * FROM insight.review_topics('satisfaction', 'reviews', 0)$$);
+SELECT try_sql($$SELECT * FROM insight.review_topics('satisfaction', 'customers')$$);
+SELECT try_sql($$SELECT * FROM insight.review_topics('satisfaction', NULL)$$);
 \pset tuples_only off
 \pset format aligned
 SELECT count(*) AS models_named_x FROM insight.models WHERE name = 'x';
