@@ -218,6 +218,10 @@ COMMENT ON FUNCTION insight.top_terms(text, int) IS
   'The n-grams that push each free-text column''s score most towards each class, with their weights in the column''s text model';
 COMMENT ON FUNCTION insight.review_topics(text, regclass, int) IS
   'The reviews of a relation in k topics (k-means over the tf-idf rows of the model''s free-text column): size, share, mean predicted satisfaction, the n-grams that set each apart, and the review nearest its centre';
+COMMENT ON FUNCTION insight.embed(text) IS
+  'The unit-length sentence embedding of a text with the model in insight.embedding_model_path (builds with the candle feature)';
+COMMENT ON FUNCTION insight.embed_many(text[]) IS
+  'Sentence embeddings of many texts, batched through the model: one row per text (ordinality, embedding; NULL for a NULL text)';
 COMMENT ON FUNCTION insight.export_model(text) IS
   'A model version as one jsonb document (catalog row, base64 weights and their SHA-256) for insight.import_model in another database';
 COMMENT ON FUNCTION insight.import_model(jsonb, text) IS

@@ -440,3 +440,14 @@ CREATE FUNCTION insight.review_topics(model text, relation regclass, k integer D
   STABLE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'review_topics_wrapper';
 COMMENT ON FUNCTION insight.review_topics(text, regclass, int) IS
   'The reviews of a relation in k topics (k-means over the tf-idf rows of the model''s free-text column): size, share, mean predicted satisfaction, the n-grams that set each apart, and the review nearest its centre';
+
+-- sentence embeddings (api/embed.rs; with the candle feature, else an error saying how to get it)
+CREATE FUNCTION insight.embed(text text) RETURNS real[]
+  STRICT STABLE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'embed_wrapper';
+CREATE FUNCTION insight.embed_many(texts text[])
+  RETURNS TABLE (ordinality integer, embedding real[])
+  STABLE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'embed_many_wrapper';
+COMMENT ON FUNCTION insight.embed(text) IS
+  'The unit-length sentence embedding of a text with the model in insight.embedding_model_path (builds with the candle feature)';
+COMMENT ON FUNCTION insight.embed_many(text[]) IS
+  'Sentence embeddings of many texts, batched through the model: one row per text (ordinality, embedding; NULL for a NULL text)';

@@ -78,9 +78,9 @@ pub fn init() {
     GucRegistry::define_string_guc(
         c"insight.embedding_model_path",
         c"Directory of a local sentence-embedding model used by insight.embed.",
-        c"Weights are never downloaded at run time.",
+        c"Weights are never downloaded at run time. Superuser-only: the server reads the files there.",
         &EMBEDDING_MODEL_PATH,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
     // `SET insight.typo = ...` is an error instead of a new placeholder setting

@@ -19,6 +19,7 @@ pub mod aggregate;
 pub mod customer_value;
 pub mod demo;
 pub mod drift;
+pub mod embed;
 pub mod evaluate;
 pub mod explain;
 pub mod json_arg;

@@ -7,6 +7,8 @@ pub mod bundle;
 pub mod clv;
 pub mod distance;
 pub mod drift;
+#[cfg(feature = "candle")]
+pub mod embed;
 pub mod importance;
 pub mod linalg;
 pub mod metrics;

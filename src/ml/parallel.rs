@@ -268,6 +268,15 @@ fn helper_loop(sh: &Shared) {
 /// when a spawn panics). Helpers are spawned inside one and inherit the full mask: in a
 /// PostgreSQL backend, the signal handlers (query cancel, termination) must run on the backend's
 /// own thread, which checks for them between jobs.
+/// Runs `f` with every signal blocked on this thread: threads that libraries start inside it
+/// (the rayon pool of candle's matrix products) inherit the mask, so PostgreSQL's signal handlers
+/// keep running on the backend's own thread only. Signals that arrive meanwhile wait until `f`
+/// returns.
+pub fn with_signals_blocked<T>(f: impl FnOnce() -> T) -> T {
+    let _blocked = SignalsBlocked::new();
+    f()
+}
+
 struct SignalsBlocked {
     #[cfg(unix)]
     previous: libc::sigset_t,

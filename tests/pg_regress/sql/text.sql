@@ -100,6 +100,21 @@ SELECT try_sql($$SELECT * FROM insight.review_topics('purchase', 'customers')$$)
 SELECT try_sql($$SELECT * FROM insight.review_topics('satisfaction', 'reviews', 0)$$);
 SELECT try_sql($$SELECT * FROM insight.review_topics('satisfaction', 'customers')$$);
 SELECT try_sql($$SELECT * FROM insight.review_topics('satisfaction', NULL)$$);
+-- (the tests' build has no candle feature: embeddings say how to get them; scripts/test checks
+-- them against sentence-transformers in the pure tests with candle)
+SELECT try_sql($$SELECT insight.embed('great coffee')$$);
+SELECT try_sql($$SELECT * FROM insight.embed_many(ARRAY['a', NULL])$$);
+SELECT try_sql($$SELECT * FROM insight.embed_many(NULL)$$);
+SELECT insight.embed(NULL) IS NULL AS null_text_null_embedding;
+SELECT try_sql($$SET insight.embedding_model_path = '/tmp'$$) AS superuser_may;
+CREATE ROLE text_outsider;
+GRANT EXECUTE ON FUNCTION try_sql(text) TO text_outsider;
+SET ROLE text_outsider;
+SELECT try_sql($$SET insight.embedding_model_path = '/etc'$$);
+RESET ROLE;
+DROP OWNED BY text_outsider;
+DROP ROLE text_outsider;
+RESET insight.embedding_model_path;
 \pset tuples_only off
 \pset format aligned
 SELECT count(*) AS models_named_x FROM insight.models WHERE name = 'x';
