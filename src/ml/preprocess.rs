@@ -165,7 +165,7 @@ impl PrepOptions {
             char_ngrams: range("ngram_range", [1, 3])?,
             word_ngrams: range("word_ngram_range", [1, 2])?,
             hash_bits: o.usize_in("hash_bits", 20, 10, 24)? as u32,
-            max_chars: o.usize_in("max_chars", 10_000, 1, 1_000_000)?,
+            max_chars: o.usize_in("max_chars", 10_000, 1, super::text::tfidf::MAX_CHARS)?,
         };
         if options.char_ngrams == (0, 0) && options.word_ngrams == (0, 0) {
             return Err(super::problem::Problem::option(

@@ -125,6 +125,11 @@ impl TextModel {
         let d = self.tfidf.width();
         if self.outputs == 0
             || self.outputs > 1000
+            || !self
+                .coef
+                .iter()
+                .chain(&self.intercept)
+                .all(|v| v.is_finite())
             || self.intercept.len() != self.outputs
             || self.coef.len() != self.outputs.saturating_mul(d)
             || self
@@ -178,6 +183,7 @@ pub fn fit_column(
     let tfidf = TfIdf::fit_counted(
         fit.options.clone(),
         distinct.iter().map(|&(c, n)| (text(c), n)),
+        monitor,
     );
     // each distinct text's row, once
     let mut scratch = Scratch::default();
@@ -185,9 +191,7 @@ pub fn fit_column(
     let mut texts = Csr::new(tfidf.width());
     let mut row = SparseRow::default();
     for (i, &(c, _)) in distinct.iter().enumerate() {
-        if i % 4096 == 0 {
-            monitor.checkpoint();
-        }
+        monitor.checkpoint();
         tfidf.transform(text(c), &mut scratch, &mut row);
         texts.push(&row);
         position.insert(c, i);
@@ -254,7 +258,11 @@ pub fn fit_column(
         let i = position[&codes[r]];
         out.extend_from_slice(&text_scores[i * outputs..(i + 1) * outputs]);
     }
-    model.terms = find_terms(&model, distinct.iter().filter_map(|&(c, _)| text(c)));
+    model.terms = find_terms(
+        &model,
+        distinct.iter().filter_map(|&(c, _)| text(c)),
+        monitor,
+    );
     (model, out)
 }
 
@@ -263,6 +271,7 @@ pub fn fit_column(
 fn find_terms<'a>(
     model: &TextModel,
     texts: impl Iterator<Item = &'a str>,
+    monitor: &dyn Monitor,
 ) -> Vec<(u32, String, i8)> {
     let d = model.tfidf.width();
     let mut wanted: Vec<u32> = Vec::new();
@@ -278,6 +287,7 @@ fn find_terms<'a>(
         wanted.iter().map(|&j| (j, HashMap::new())).collect();
     let o = &model.tfidf.options;
     for t in texts {
+        monitor.checkpoint();
         let t = normalize(t, o.max_chars);
         for (gram, char_gram) in o.ngram_strings(&t) {
             if let Some((j, _)) = model.tfidf.column_of(&gram, char_gram) {
@@ -473,6 +483,12 @@ mod tests {
         assert!(bad.check().is_err());
         let mut bad = m.clone();
         bad.terms.push((u32::MAX, "x".into(), 1));
+        assert!(bad.check().is_err());
+        let mut bad = m.clone();
+        bad.coef[0] = f64::NAN;
+        assert!(bad.check().is_err());
+        let mut bad = m.clone();
+        bad.intercept[1] = f64::INFINITY;
         assert!(bad.check().is_err());
     }
 }

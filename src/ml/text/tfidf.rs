@@ -37,12 +37,19 @@ impl Default for TextOptions {
 }
 
 /// NFKC, lower case, control characters as spaces, runs of white space as one space, cut after
-/// `max_chars` characters.
+/// `max_chars` characters. At most `INPUT_PER_CHAR` x `max_chars` characters of the input are
+/// read, so that the work and memory stay bounded whatever the text holds (a gigabyte of spaces,
+/// or of combining marks that NFKC must read as one run).
 pub fn normalize(text: &str, max_chars: usize) -> String {
-    let mut out = String::with_capacity(text.len());
+    let limit = max_chars.saturating_mul(INPUT_PER_CHAR);
+    let mut out = String::with_capacity(text.len().min(limit.saturating_mul(4)));
     let mut chars = 0;
     let mut space = false;
-    for c in text.nfkc().flat_map(char::to_lowercase) {
+    let input = match text.char_indices().nth(limit) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    };
+    for c in input.nfkc().flat_map(char::to_lowercase) {
         if chars >= max_chars {
             break;
         }
@@ -63,6 +70,12 @@ pub fn normalize(text: &str, max_chars: usize) -> String {
     }
     out
 }
+
+/// How many input characters normalize reads per character it may keep.
+pub const INPUT_PER_CHAR: usize = 4;
+
+/// The most characters a text may keep (options.max_chars).
+pub const MAX_CHARS: usize = 1_000_000;
 
 /// Scripts written without spaces between words: their words come from character n-grams.
 fn unspaced(c: char) -> bool {
@@ -196,18 +209,21 @@ pub struct Scratch {
 impl TfIdf {
     /// Learns the buckets and their idf from `texts` (None: a NULL text, an empty document).
     pub fn fit<'a>(options: TextOptions, texts: impl Iterator<Item = Option<&'a str>>) -> TfIdf {
-        Self::fit_counted(options, texts.map(|t| (t, 1)))
+        Self::fit_counted(options, texts.map(|t| (t, 1)), &crate::ml::monitor::Silent)
     }
 
     /// As fit, from distinct texts and how many documents hold each.
     pub fn fit_counted<'a>(
         options: TextOptions,
         texts: impl Iterator<Item = (Option<&'a str>, u64)>,
+        monitor: &dyn crate::ml::monitor::Monitor,
     ) -> TfIdf {
         let mut df: std::collections::HashMap<u32, u64> = std::collections::HashMap::new();
         let mut scratch = Scratch::default();
         let mut n = 0u64;
         for (t, times) in texts {
+            // a text of a million characters and 16-long n-grams is tens of millions of them
+            monitor.checkpoint();
             n += times;
             if let Some(t) = t {
                 scratch.text = normalize(t, options.max_chars);
@@ -271,6 +287,9 @@ impl TfIdf {
         if !(1..=30).contains(&o.hash_bits) {
             return Err(format!("hash bits {} out of range", o.hash_bits));
         }
+        if !(1..=MAX_CHARS).contains(&o.max_chars) {
+            return Err(format!("max_chars {} out of range", o.max_chars));
+        }
         let bad_range = |(lo, hi): (usize, usize)| (lo == 0) != (hi == 0) || lo > hi || hi > 16;
         if bad_range(o.char_ngrams) || bad_range(o.word_ngrams) {
             return Err("n-gram range out of bounds".into());
@@ -323,6 +342,13 @@ mod tests {
             "great coffee 10/10 👍"
         );
         assert_eq!(normalize("abcdef", 3), "abc");
+        // the input read is bounded: runs of spaces or combining marks cost at most 4 x max_chars
+        assert_eq!(normalize(&" ".repeat(1000), 3), "");
+        assert_eq!(normalize(&format!("{}ab", " ".repeat(5)), 3), "ab");
+        assert_eq!(
+            normalize(&format!("a{}", "\u{301}".repeat(100_000)), 2),
+            "\u{e1}\u{301}"
+        );
         assert_eq!(normalize("", 10), "");
         assert_eq!(normalize("\u{0}\u{1}", 10), "");
     }
@@ -450,5 +476,37 @@ mod tests {
         let mut bad = t.clone();
         bad.buckets.reverse();
         assert!(bad.check().is_err());
+        // a crafted model may not lift the cut of texts (a gigabyte text scored in full)
+        for max_chars in [0, MAX_CHARS + 1, usize::MAX] {
+            let mut bad = t.clone();
+            bad.options.max_chars = max_chars;
+            assert!(bad.check().is_err(), "{max_chars}");
+        }
+    }
+
+    /// Fitting asks the monitor (query cancel) once per distinct text: one text of a million
+    /// characters with long n-grams is seconds of work.
+    #[test]
+    fn fitting_answers_cancel_between_texts() {
+        struct Count(std::cell::Cell<usize>);
+        impl crate::ml::monitor::Monitor for Count {
+            fn checkpoint(&self) {
+                self.0.set(self.0.get() + 1);
+            }
+            fn wants_progress(&self) -> bool {
+                false
+            }
+            fn progress(&self, _: &str) {}
+            fn warn(&self, _: &str) {}
+            fn notice(&self, _: &str) {}
+        }
+        let c = Count(std::cell::Cell::new(0));
+        let texts: Vec<String> = (0..100).map(|i| format!("text {i}")).collect();
+        TfIdf::fit_counted(
+            TextOptions::default(),
+            texts.iter().map(|t| (Some(t.as_str()), 1)),
+            &c,
+        );
+        assert!(c.0.get() >= 100, "{}", c.0.get());
     }
 }
