@@ -303,6 +303,75 @@ pub fn loss_and_residuals(z: &mut [f64], y: usize, w: f64) -> f64 {
     }
 }
 
+/// An L2-penalised objective over `outputs` linear outputs of `width` coefficients and an
+/// intercept each (parameters of output c at c x (width + 1), its intercept last), as the dense
+/// and the sparse (ml::text::sparse) logistic regressions solve it.
+pub struct Penalised {
+    pub outputs: usize,
+    pub width: usize,
+    pub l2: f64,
+    pub max_iter: usize,
+    pub gtol: f64,
+    /// The sum of the sample weights (progress shows the loss per unit of weight).
+    pub total_weight: f64,
+    /// Names the solver in progress messages.
+    pub label: &'static str,
+}
+
+/// Minimises `data` (the loss summed over the rows, its gradient written into the second
+/// argument) plus 0.5 l2 ||coef||^2 (intercepts not penalised) with L-BFGS from zero, reporting
+/// progress every 10 iterations; returns the coefficients (outputs x width, row-major), the
+/// intercepts and the solver's result.
+pub fn minimize_penalised(
+    p: Penalised,
+    mut data: impl FnMut(&[f64], &mut [f64]) -> f64,
+    monitor: &dyn Monitor,
+) -> (Vec<f64>, Vec<f64>, optim::LbfgsResult) {
+    let (k, d) = (p.outputs, p.width);
+    let stride = d + 1;
+    let started = Instant::now();
+    let objective = |theta: &[f64], grad: &mut [f64]| -> f64 {
+        let mut loss = data(theta, grad);
+        for c in 0..k {
+            for j in 0..d {
+                let t = theta[c * stride + j];
+                loss += 0.5 * p.l2 * t * t;
+                grad[c * stride + j] += p.l2 * t;
+            }
+        }
+        loss
+    };
+    let progress = monitor.wants_progress();
+    let res = optim::minimize(
+        vec![0.0; k * stride],
+        objective,
+        &LbfgsOptions {
+            max_iter: p.max_iter,
+            gtol: p.gtol,
+            memory: 10,
+        },
+        monitor,
+        |it, f, gmax| {
+            if progress && (it % 10 == 0 || it == 1) {
+                monitor.progress(&format!(
+                    "{} iteration {it}: loss {:.6}, max |gradient| {:.3e}, elapsed {:.2}s",
+                    p.label,
+                    f / p.total_weight,
+                    gmax / p.total_weight,
+                    started.elapsed().as_secs_f64()
+                ));
+            }
+        },
+    );
+    let mut coef = Vec::with_capacity(k * d);
+    let mut intercept = Vec::with_capacity(k);
+    for c in 0..k {
+        coef.extend_from_slice(&res.x[c * stride..c * stride + d]);
+        intercept.push(res.x[c * stride + d]);
+    }
+    (coef, intercept, res)
+}
+
 fn fit_lbfgs(
     x: &Matrix,
     y: &[usize],
@@ -317,7 +386,6 @@ fn fit_lbfgs(
     let k = if n_classes == 2 { 1 } else { n_classes };
     let stride = d + 1;
     let total_w: f64 = w.iter().sum();
-    let started = Instant::now();
     let objective = |theta: &[f64], grad: &mut [f64]| -> f64 {
         let parts = par.map_blocks(x.rows, monitor, |r| {
             let mut g = vec![0.0; k * stride];
@@ -348,42 +416,21 @@ fn fit_lbfgs(
                 *a += b;
             }
         }
-        for c in 0..k {
-            for j in 0..d {
-                let t = theta[c * stride + j];
-                loss += 0.5 * opts.l2 * t * t;
-                grad[c * stride + j] += opts.l2 * t;
-            }
-        }
         loss
     };
-    let progress = monitor.wants_progress();
-    let res = optim::minimize(
-        vec![0.0; k * stride],
-        objective,
-        &LbfgsOptions {
+    let (coef, intercept, res) = minimize_penalised(
+        Penalised {
+            outputs: k,
+            width: d,
+            l2: opts.l2,
             max_iter: opts.max_iter.max(1) * 10,
             gtol: opts.tol * total_w,
-            memory: 10,
+            total_weight: total_w,
+            label: "logistic (lbfgs)",
         },
+        objective,
         monitor,
-        |it, f, gmax| {
-            if progress && (it % 10 == 0 || it == 1) {
-                monitor.progress(&format!(
-                    "logistic (lbfgs) iteration {it}: loss {:.6}, max |gradient| {:.3e}, elapsed {:.2}s",
-                    f / total_w,
-                    gmax / total_w,
-                    started.elapsed().as_secs_f64()
-                ));
-            }
-        },
     );
-    let mut coef = Vec::with_capacity(k * d);
-    let mut intercept = Vec::with_capacity(k);
-    for c in 0..k {
-        coef.extend_from_slice(&res.x[c * stride..c * stride + d]);
-        intercept.push(res.x[c * stride + d]);
-    }
     LogisticFit {
         coef,
         intercept,

@@ -153,10 +153,7 @@ pub struct TextTarget<'a> {
 /// Spreads dictionary codes over folds (a seeded mix, so that folds do not follow the order in
 /// which texts were first seen).
 fn fold_of(code: u32, folds: usize) -> usize {
-    let mut h = code as u64 ^ 0x9e37_79b9_7f4a_7c15;
-    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    ((h ^ (h >> 31)) % folds as u64) as usize
+    (super::tfidf::mix64(code as u64 ^ 0x9e37_79b9_7f4a_7c15) % folds as u64) as usize
 }
 
 /// Fits the text model of a dictionary-coded column (`codes[r]` indexes `dict`, `null` for NULL)

@@ -8,11 +8,9 @@
 //! the L-BFGS history, 2 x 10 vectors of outputs x (columns + 1) float64.
 
 use super::tfidf::SparseRow;
-use crate::ml::algorithms::logistic::loss_and_residuals;
+use crate::ml::algorithms::logistic::{loss_and_residuals, minimize_penalised, Penalised};
 use crate::ml::monitor::Monitor;
-use crate::ml::optim::{self, LbfgsOptions};
 use crate::ml::parallel::Parallel;
-use std::time::Instant;
 
 /// Compressed sparse rows.
 #[derive(Clone, Debug, Default)]
@@ -116,7 +114,6 @@ impl SparseLogistic {
         let k = if n_classes == 2 { 1 } else { n_classes };
         let stride = d + 1;
         let total_w: f64 = w.iter().sum();
-        let started = Instant::now();
         let objective = |theta: &[f64], grad: &mut [f64]| -> f64 {
             let mut acc = (0.0, vec![0.0; k * stride]);
             par.fold_blocks(
@@ -157,44 +154,23 @@ impl SparseLogistic {
                     }
                 },
             );
-            let (mut loss, g) = acc;
+            let (loss, g) = acc;
             grad.copy_from_slice(&g);
-            for c in 0..k {
-                for j in 0..d {
-                    let t = theta[c * stride + j];
-                    loss += 0.5 * self.l2 * t * t;
-                    grad[c * stride + j] += self.l2 * t;
-                }
-            }
             loss
         };
-        let progress = monitor.wants_progress();
-        let res = optim::minimize(
-            vec![0.0; k * stride],
-            objective,
-            &LbfgsOptions {
+        let (coef, intercept, res) = minimize_penalised(
+            Penalised {
+                outputs: k,
+                width: d,
+                l2: self.l2,
                 max_iter: self.max_iter.max(1),
                 gtol: self.tol * total_w,
-                memory: 10,
+                total_weight: total_w,
+                label: "text logistic",
             },
+            objective,
             monitor,
-            |it, f, gmax| {
-                if progress && (it % 10 == 0 || it == 1) {
-                    monitor.progress(&format!(
-                        "text logistic iteration {it}: loss {:.6}, max |gradient| {:.3e}, elapsed {:.2}s",
-                        f / total_w,
-                        gmax / total_w,
-                        started.elapsed().as_secs_f64()
-                    ));
-                }
-            },
         );
-        let mut coef = Vec::with_capacity(k * d);
-        let mut intercept = Vec::with_capacity(k);
-        for c in 0..k {
-            coef.extend_from_slice(&res.x[c * stride..c * stride + d]);
-            intercept.push(res.x[c * stride + d]);
-        }
         SparseFit {
             coef,
             intercept,

@@ -98,6 +98,11 @@ fn hash(kind: u8, gram: &[u8]) -> u64 {
         h ^= b as u64;
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
+    mix64(h)
+}
+
+/// splitmix64's finaliser: spreads every input bit over the whole word.
+pub(crate) fn mix64(mut h: u64) -> u64 {
     h ^= h >> 30;
     h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h ^= h >> 27;
