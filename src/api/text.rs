@@ -9,8 +9,9 @@ use crate::error::{required, InsightError, OrRaise, Result};
 use crate::ml::model::Task;
 use crate::ml::parallel::Parallel;
 use crate::ml::preprocess::{Encoding, RawColumn, NULL_CODE};
+use crate::ml::text::embedded::EmbeddedText;
 use crate::ml::text::sparse::Csr;
-use crate::ml::text::tfidf::{Scratch, SparseRow};
+use crate::ml::text::tfidf::{Scratch, SparseRow, TextOptions, TfIdf};
 use crate::store::{cache, catalog};
 use pgrx::prelude::*;
 use pgrx::PgRelation;
@@ -73,6 +74,12 @@ fn top_terms(
             }
         }
         if out.is_empty() {
+            if m.preprocessor.sentence_model().is_some() {
+                return Err(InsightError::not_supported(
+                    format!("model \"{model_ref}\" embeds its text with a sentence model: it weighs no n-grams"),
+                    "insight.review_topics(model, relation) names what its reviews are about; top_terms needs an n-gram text model (options.text_vectors 'ngrams', the default).",
+                ));
+            }
             return Err(no_text(model_ref));
         }
         Ok(out)
@@ -81,7 +88,8 @@ fn top_terms(
 }
 
 /// Why customers are unhappy, as a table: the reviews of `relation` in `k` topics (spherical
-/// k-means over the tf-idf rows of the model's first free-text column, ml::text::topics), each
+/// k-means over the tf-idf rows of the model's first free-text column, or over their sentence
+/// embeddings where the model embeds its text; ml::text::topics), each
 /// with its size, its mean predicted satisfaction (P(positive class) for two classes; for more,
 /// the probability of the last class, e.g. the best rating), the n-grams that set it apart and
 /// the review nearest its centre. Empty texts belong to no topic.
@@ -115,15 +123,14 @@ fn review_topics(
             ));
         }
         let m = cache::load(catalog::resolve(&catalog::parse_ref(model_ref)?)?)?;
-        let (j, text_model) = m
+        // the model's first free-text column: its n-grams, or its sentence model's embeddings
+        let (j, encoding) = m
             .preprocessor
             .features
             .iter()
             .enumerate()
-            .find_map(|(j, f)| match &f.encoding {
-                Encoding::Text(t) => Some((j, t)),
-                _ => None,
-            })
+            .find(|(_, f)| matches!(f.encoding, Encoding::Text(_) | Encoding::Embedded(_)))
+            .map(|(j, f)| (j, &f.encoding))
             .ok_or_else(|| no_text(model_ref))?;
         let relation = columns::relation_name(relid);
         let cols = columns::relation_columns(relid);
@@ -141,24 +148,40 @@ fn review_topics(
             .iter()
             .map(|&c| (c != NULL_CODE).then(|| dict[c as usize].as_str()))
             .collect();
-        // each distinct text's row once
-        let mut by_code: HashMap<u32, SparseRow> = HashMap::new();
-        let mut scratch = Scratch::default();
-        let mut x = Csr::new(text_model.tfidf.width());
-        for (r, &c) in codes.iter().enumerate() {
-            if r % 10_000 == 0 {
-                pgrx::check_for_interrupts!();
+        // topics are named by n-grams: the text model's tf-idf, or for embeddings one learnt on
+        // these texts
+        let learnt;
+        let tfidf = match encoding {
+            Encoding::Text(t) => &t.tfidf,
+            Encoding::Embedded(e) => {
+                learnt = TfIdf::fit(
+                    TextOptions {
+                        max_chars: e.max_chars,
+                        ..TextOptions::default()
+                    },
+                    texts.iter().copied(),
+                );
+                &learnt
             }
-            let row = by_code.entry(c).or_insert_with(|| {
-                let mut row = SparseRow::default();
-                text_model.tfidf.transform(texts[r], &mut scratch, &mut row);
-                row
-            });
-            x.push(row);
-        }
+            _ => unreachable!("found above"),
+        };
+        let x = tfidf_rows(tfidf, codes, &texts);
+        let embedded = match encoding {
+            Encoding::Embedded(e) => Some(embedding_rows(e, dict, codes)?),
+            _ => None,
+        };
         let par = Parallel::new(crate::gucs::threads());
         let monitor = PgMonitor::new();
-        let topics = crate::ml::text::topics::fit(&x, k as usize, 42, 50, &par, &monitor);
+        // topics on the rows that carry the model's view of the text, named by their n-grams
+        let topic_rows = embedded.as_ref().unwrap_or(&x);
+        let topics = crate::ml::text::topics::fit(topic_rows, k as usize, 42, 50, &par, &monitor);
+        let recentred;
+        let named = if embedded.is_some() {
+            recentred = topics.recentred(&x);
+            &recentred
+        } else {
+            &topics
+        };
         // the satisfaction each row is predicted
         let positive = m.outputs() - 1;
         let mut xr = vec![0.0; m.preprocessor.width];
@@ -195,9 +218,9 @@ fn review_topics(
                 .collect();
             let mean =
                 (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64);
-            let terms = topics.terms(&x, &text_model.tfidf, &texts, c, 5);
+            let terms = named.terms(&x, tfidf, &texts, c, 5);
             let example = topics
-                .nearest(&x, c)
+                .nearest(topic_rows, c)
                 .and_then(|r| texts[r].map(String::from));
             out.push((
                 0,
@@ -209,11 +232,77 @@ fn review_topics(
             ));
         }
         // largest topics first, numbered in that order
-        out.sort_by(|a, b| b.1.cmp(&a.1));
+        out.sort_by_key(|t| std::cmp::Reverse(t.1));
         for (i, t) in out.iter_mut().enumerate() {
             t.0 = i as i32 + 1;
         }
         Ok(out)
     };
     TableIterator::new(run().or_raise())
+}
+
+/// The tf-idf row of each text (each distinct text transformed once).
+fn tfidf_rows(tfidf: &TfIdf, codes: &[u32], texts: &[Option<&str>]) -> Csr {
+    let mut by_code: HashMap<u32, SparseRow> = HashMap::new();
+    let mut scratch = Scratch::default();
+    let mut x = Csr::new(tfidf.width());
+    for (r, &c) in codes.iter().enumerate() {
+        if r % 10_000 == 0 {
+            pgrx::check_for_interrupts!();
+        }
+        let row = by_code.entry(c).or_insert_with(|| {
+            pgrx::check_for_interrupts!();
+            let mut row = SparseRow::default();
+            tfidf.transform(texts[r], &mut scratch, &mut row);
+            row
+        });
+        x.push(row);
+    }
+    x
+}
+
+/// The sentence embedding of each text (each distinct text embedded once, 32 a forward pass); a
+/// NULL text is an empty row, in no topic.
+fn embedding_rows(e: &EmbeddedText, dict: &[String], codes: &[u32]) -> Result<Csr> {
+    let encoder = e.encoder.0.as_ref().ok_or_else(|| {
+        crate::api::embed::failed("(review_topics)", "no sentence model is attached")
+    })?;
+    let mut distinct: Vec<u32> = codes.iter().copied().filter(|&c| c != NULL_CODE).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut vectors: HashMap<u32, Vec<f32>> = HashMap::with_capacity(distinct.len());
+    for chunk in distinct.chunks(32) {
+        pgrx::check_for_interrupts!();
+        let texts: Vec<&str> = chunk
+            .iter()
+            .map(|&c| {
+                let t = dict[c as usize].as_str();
+                t.char_indices()
+                    .nth(e.max_chars)
+                    .map_or(t, |(i, _)| &t[..i])
+            })
+            .collect();
+        let out = encoder
+            .encode(&texts)
+            .map_err(|m| crate::api::embed::failed("(review_topics)", &m))?;
+        if out.len() != chunk.len() || out.iter().any(|v| v.len() != e.dims) {
+            return Err(crate::api::embed::failed(
+                "(review_topics)",
+                "the sentence model returned vectors of another count or width",
+            ));
+        }
+        vectors.extend(chunk.iter().copied().zip(out));
+    }
+    let mut x = Csr::new(e.dims);
+    let mut row = SparseRow::default();
+    for &c in codes {
+        row.columns.clear();
+        row.values.clear();
+        if let Some(v) = vectors.get(&c) {
+            row.columns.extend(0..e.dims as u32);
+            row.values.extend(v.iter().map(|&x| x as f64));
+        }
+        x.push(&row);
+    }
+    Ok(x)
 }

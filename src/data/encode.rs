@@ -87,5 +87,6 @@ pub fn encode_err(model_name: &str, e: PrepError) -> InsightError {
         PrepError::AllNull { feature } => {
             InsightError::data(format!("feature {} has no values", ident(&feature)), "")
         }
+        PrepError::Embedding { feature, message } => crate::api::embed::failed(&feature, &message),
     }
 }

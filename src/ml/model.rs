@@ -453,19 +453,24 @@ impl Model {
                 ));
             }
             match &f.encoding {
-                Encoding::Text(m) => {
+                Encoding::Text(_) | Encoding::Embedded(_) => {
                     // text models are fitted on classes: one output for two, one per class
                     let outputs = match self.task {
                         Task::Binary => 1,
                         Task::Multiclass => self.classes.len(),
                         _ => 0,
                     };
-                    m.check().map_err(|e| format!("feature {}: {e}", f.name))?;
-                    if m.outputs != outputs {
+                    let (checked, m_outputs) = match &f.encoding {
+                        Encoding::Text(m) => (m.check(), m.outputs),
+                        Encoding::Embedded(m) => (m.check(), m.outputs),
+                        _ => unreachable!("matched above"),
+                    };
+                    checked.map_err(|e| format!("feature {}: {e}", f.name))?;
+                    if m_outputs != outputs {
                         return Err(format!(
                             "feature {} is free text with {} outputs in a {} model",
                             f.name,
-                            m.outputs,
+                            m_outputs,
                             self.task.as_str()
                         ));
                     }
@@ -733,9 +738,10 @@ impl Model {
                     null_term.push(c * fill);
                     null_is_error.push(f.null_is_error);
                 }
-                Encoding::OneHot { .. } | Encoding::Coded { .. } | Encoding::Text(_) => {
-                    return None
-                }
+                Encoding::OneHot { .. }
+                | Encoding::Coded { .. }
+                | Encoding::Text(_)
+                | Encoding::Embedded(_) => return None,
             }
         }
         Some(FoldedLinear {

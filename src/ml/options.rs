@@ -23,6 +23,13 @@ pub struct Options<'a> {
     stored: bool,
 }
 
+/// What `names_or_choice` read.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NamesOr {
+    Names(Vec<String>),
+    Choice(&'static str),
+}
+
 /// What `number_or_choice` read.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum NumberOr {
@@ -217,6 +224,33 @@ impl<'a> Options<'a> {
                 .map(Some)
                 .ok_or_else(|| self.bad(key, "an array of column names")),
             _ => Err(self.bad(key, "an array of column names")),
+        }
+    }
+
+    /// An array of column names, or one of the words `choices`, or None when absent or null.
+    pub fn names_or_choice(
+        &self,
+        key: &'static str,
+        choices: &[&'static str],
+    ) -> Result<Option<NamesOr>, Problem> {
+        let want = || {
+            self.bad(
+                key,
+                &format!("an array of column names or one of {}", choices.join(", ")),
+            )
+        };
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => choices
+                .iter()
+                .find(|c| **c == s.as_str())
+                .map(|c| Some(NamesOr::Choice(c)))
+                .ok_or_else(want),
+            Some(Value::Array(_)) => self
+                .string_list(key)
+                .map_err(|_| want())
+                .map(|l| l.map(NamesOr::Names)),
+            _ => Err(want()),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Turning table columns into model inputs: scaling numbers, one-hot encoding categories (or, for
 //! trees, coding them as one input that splits on sets of categories), imputing NULLs. Everything fitted here is stored with the model and re-applied at scoring.
 
+use super::text::embedded::{EmbeddedText, EncoderHandle};
 use super::text::model::{TextFit, TextModel, TextTarget};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -63,6 +64,17 @@ pub struct PrepOptions {
     /// instead of as categories.
     pub text: TextColumns,
     pub text_fit: TextFit,
+    /// How free text becomes vectors: hashed n-grams, or a sentence model's embeddings.
+    pub text_vectors: TextVectors,
+    /// The sentence model for `TextVectors::Embedding` (set by the caller, who finds it).
+    pub encoder: EncoderHandle,
+}
+
+/// How free text becomes vectors (options.text_vectors, or options.text = 'embedding').
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextVectors {
+    Ngrams,
+    Embedding,
 }
 
 /// Which text columns are free text.
@@ -143,10 +155,31 @@ impl PrepOptions {
         } else {
             o.usize_in("max_categories", 20, 1, 1000)?
         };
-        let text = match o.string_list("text")? {
-            Some(names) => TextColumns::Listed(names),
-            None if all_text_is_free => TextColumns::All,
-            None => TextColumns::Auto,
+        let default_columns = if all_text_is_free {
+            TextColumns::All
+        } else {
+            TextColumns::Auto
+        };
+        let (text, text_is) = match o.names_or_choice("text", &["ngrams", "embedding"])? {
+            Some(super::options::NamesOr::Names(names)) => (TextColumns::Listed(names), None),
+            Some(super::options::NamesOr::Choice(c)) => (default_columns, Some(c)),
+            None => (default_columns, None),
+        };
+        let vectors = o.choice(
+            "text_vectors",
+            text_is.unwrap_or("ngrams"),
+            &["ngrams", "embedding"],
+        )?;
+        if text_is.is_some_and(|t| t != vectors) {
+            return Err(super::problem::Problem::option(
+                format!("options \"text\" ({}) and \"text_vectors\" ({vectors}) disagree", text_is.unwrap_or_default()),
+                "Give one of them: options => '{\"text\": \"embedding\"}', or name the columns in \"text\" and the vectors in \"text_vectors\".",
+            ));
+        }
+        let text_vectors = if vectors == "embedding" {
+            TextVectors::Embedding
+        } else {
+            TextVectors::Ngrams
         };
         let range = |key: &'static str,
                      default: [usize; 2]|
@@ -161,11 +194,23 @@ impl PrepOptions {
                 )),
             }
         };
-        let options = super::text::tfidf::TextOptions {
-            char_ngrams: range("ngram_range", [1, 3])?,
-            word_ngrams: range("word_ngram_range", [1, 2])?,
-            hash_bits: o.usize_in("hash_bits", 20, 10, 24)? as u32,
-            max_chars: o.usize_in("max_chars", 10_000, 1, super::text::tfidf::MAX_CHARS)?,
+        let max_chars = o.usize_in("max_chars", 10_000, 1, super::text::tfidf::MAX_CHARS)?;
+        let options = if text_vectors == TextVectors::Embedding {
+            // a sentence model has its own tokens: the n-gram options have no effect
+            for key in ["ngram_range", "word_ngram_range", "hash_bits"] {
+                o.not_applicable(key, "It applies to n-gram text vectors; with text_vectors 'embedding' the sentence model tokenizes the text.");
+            }
+            super::text::tfidf::TextOptions {
+                max_chars,
+                ..Default::default()
+            }
+        } else {
+            super::text::tfidf::TextOptions {
+                char_ngrams: range("ngram_range", [1, 3])?,
+                word_ngrams: range("word_ngram_range", [1, 2])?,
+                hash_bits: o.usize_in("hash_bits", 20, 10, 24)? as u32,
+                max_chars,
+            }
         };
         if options.char_ngrams == (0, 0) && options.word_ngrams == (0, 0) {
             return Err(super::problem::Problem::option(
@@ -175,7 +220,20 @@ impl PrepOptions {
         }
         let text_fit = TextFit {
             options,
-            l2: o.f64_in("text_l2", 1.0, 1e-6, 1e6, "a number from 1e-6 to 1e6")?,
+            // embeddings are dense unit vectors whose signal needs larger weights than tf-idf's:
+            // 1.0 lost 7 points of out-of-fold accuracy on the demo reviews against 0.1
+            // (ml::embed's test)
+            l2: o.f64_in(
+                "text_l2",
+                if text_vectors == TextVectors::Embedding {
+                    0.1
+                } else {
+                    1.0
+                },
+                1e-6,
+                1e6,
+                "a number from 1e-6 to 1e6",
+            )?,
             folds: o.usize_in("text_folds", 5, 2, 20)?,
             max_iter: 1000,
         };
@@ -186,12 +244,23 @@ impl PrepOptions {
             native_categories,
             text,
             text_fit,
+            text_vectors,
+            encoder: EncoderHandle::default(),
         })
     }
 
     /// The text options as stored with a model that has free-text columns.
     pub fn text_json(&self, columns: &[String]) -> serde_json::Value {
         let o = &self.text_fit.options;
+        if self.text_vectors == TextVectors::Embedding {
+            return serde_json::json!({
+                "text": columns,
+                "text_vectors": "embedding",
+                "max_chars": o.max_chars,
+                "text_l2": self.text_fit.l2,
+                "text_folds": self.text_fit.folds,
+            });
+        }
         serde_json::json!({
             "text": columns,
             "ngram_range": [o.char_ngrams.0, o.char_ngrams.1],
@@ -223,6 +292,8 @@ impl Default for PrepOptions {
             native_categories: false,
             text: TextColumns::Auto,
             text_fit: TextFit::default(),
+            text_vectors: TextVectors::Ngrams,
+            encoder: EncoderHandle::default(),
         }
     }
 }
@@ -287,6 +358,9 @@ pub enum Encoding {
     /// Free text: the scores of a text model (one per output of the target, see
     /// ml::text::model). NULL scores as an empty text.
     Text(Box<TextModel>),
+    /// Free text through a sentence model's embeddings (options.text_vectors = 'embedding'): the
+    /// scores of a logistic regression over them, as `Text`.
+    Embedded(Box<EmbeddedText>),
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -310,6 +384,7 @@ impl Feature {
             Encoding::OneHot { categories, .. } => categories.len() + 1,
             Encoding::Coded { .. } => 1,
             Encoding::Text(m) => m.outputs,
+            Encoding::Embedded(m) => m.outputs,
         }
     }
 
@@ -356,8 +431,11 @@ impl Feature {
                 .chain(std::iter::once(format!("{}=(other)", self.name)))
                 .collect(),
             Encoding::Coded { .. } => vec![self.name.clone()],
-            Encoding::Text(m) if m.outputs == 1 => vec![format!("{} (text)", self.name)],
-            Encoding::Text(m) => (1..=m.outputs)
+            // a text model's scores: one for two classes, else one per class
+            Encoding::Text(_) | Encoding::Embedded(_) if self.width() == 1 => {
+                vec![format!("{} (text)", self.name)]
+            }
+            Encoding::Text(_) | Encoding::Embedded(_) => (1..=self.width())
                 .map(|i| format!("{} (text, class {i})", self.name))
                 .collect(),
         }
@@ -379,6 +457,8 @@ pub enum PrepError {
     NotFinite { feature: String },
     /// A value beyond +-MAX_INPUT: sums of its square would overflow float8.
     TooLarge { feature: String },
+    /// The sentence model of an embedding text feature failed, or is not there.
+    Embedding { feature: String, message: String },
 }
 
 /// The largest magnitude a numeric input may have at training (squares of larger values summed
@@ -553,7 +633,7 @@ impl Preprocessor {
         opts: &PrepOptions,
         par: &super::parallel::Parallel,
         monitor: &dyn super::monitor::Monitor,
-    ) -> Vec<(usize, Vec<f64>)> {
+    ) -> Result<Vec<(usize, Vec<f64>)>, PrepError> {
         let mut oof = Vec::new();
         for (j, (f, col)) in self.features.iter_mut().zip(data).enumerate() {
             let RawColumn::Text { dict, codes } = col else {
@@ -566,7 +646,29 @@ impl Preprocessor {
                         && looks_like_free_text(dict, codes, rows, opts.max_categories)
                 }
             };
-            if wanted {
+            if wanted && opts.text_vectors == TextVectors::Embedding {
+                let encoder = opts.encoder.0.clone().ok_or_else(|| PrepError::Embedding {
+                    feature: f.name.clone(),
+                    message: "no sentence model was given".into(),
+                })?;
+                let (m, scores) = super::text::embedded::fit_column(
+                    dict,
+                    codes,
+                    NULL_CODE,
+                    rows,
+                    target,
+                    &opts.text_fit,
+                    encoder,
+                    par,
+                    monitor,
+                )
+                .map_err(|message| PrepError::Embedding {
+                    feature: f.name.clone(),
+                    message,
+                })?;
+                f.encoding = Encoding::Embedded(Box::new(m));
+                oof.push((j, scores));
+            } else if wanted {
                 let (m, scores) = super::text::model::fit_column(
                     dict,
                     codes,
@@ -587,7 +689,45 @@ impl Preprocessor {
             offset += f.width();
         }
         self.width = offset;
-        oof
+        Ok(oof)
+    }
+
+    /// The sentence model this preprocessor's embedding features need (width, fingerprint), if
+    /// any.
+    pub fn sentence_model(&self) -> Option<(usize, u64)> {
+        self.features.iter().find_map(|f| match &f.encoding {
+            Encoding::Embedded(m) => Some((m.dims, m.fingerprint)),
+            _ => None,
+        })
+    }
+
+    /// The sentence model attached to the embedding features (the first one's), if any.
+    pub fn attached_sentence_model(
+        &self,
+    ) -> Option<std::sync::Arc<dyn super::text::embedded::SentenceEncoder>> {
+        self.features.iter().find_map(|f| match &f.encoding {
+            Encoding::Embedded(m) => m.encoder.0.clone(),
+            _ => None,
+        })
+    }
+
+    /// Attaches the sentence model that scores the embedding features; false (nothing attached)
+    /// when it is not the one they were trained with.
+    pub fn attach_sentence_model(
+        &mut self,
+        encoder: std::sync::Arc<dyn super::text::embedded::SentenceEncoder>,
+    ) -> bool {
+        let mut all_fit = true;
+        for f in &mut self.features {
+            if let Encoding::Embedded(m) = &mut f.encoding {
+                if m.fits(encoder.as_ref()) {
+                    m.encoder = EncoderHandle(Some(encoder.clone()));
+                } else {
+                    all_fit = false;
+                }
+            }
+        }
+        all_fit
     }
 
     /// Rebuilds lookup tables after decoding (they are not serialised).
@@ -706,6 +846,29 @@ impl Preprocessor {
                         })
                     }
                 }
+            }
+            Encoding::Embedded(m) => {
+                let out = &mut out[f.offset..f.offset + m.outputs];
+                let text = match value {
+                    Value::Text(s) => Some(s),
+                    Value::Null if f.null_is_error => {
+                        return Err(PrepError::Null {
+                            feature: f.name.clone(),
+                        })
+                    }
+                    Value::Null => None,
+                    Value::Number(_) => {
+                        return Err(PrepError::WrongKind {
+                            feature: f.name.clone(),
+                            expected: "text",
+                        })
+                    }
+                };
+                m.scores(text, out)
+                    .map_err(|message| PrepError::Embedding {
+                        feature: f.name.clone(),
+                        message,
+                    })?;
             }
         }
         Ok(())

@@ -139,7 +139,7 @@ pub fn rows(pre: &Preprocessor, p: &SegmentProfile) -> Vec<ProfileRow> {
                     .collect(),
                 // segmentations never code categories or hold free text (Model::check, and
                 // free text needs classes)
-                Encoding::Coded { .. } | Encoding::Text(_) => continue,
+                Encoding::Coded { .. } | Encoding::Text(_) | Encoding::Embedded(_) => continue,
             };
             for (col, feature, category) in slots {
                 if category && p.population_mean[col] == 0.0 {
@@ -149,9 +149,10 @@ pub fn rows(pre: &Preprocessor, p: &SegmentProfile) -> Vec<ProfileRow> {
                 // category slot is already a share
                 let (scale, shift) = match &f.encoding {
                     Encoding::Scaled { mean, scale, .. } => (*scale, *mean),
-                    Encoding::OneHot { .. } | Encoding::Coded { .. } | Encoding::Text(_) => {
-                        (1.0, 0.0)
-                    }
+                    Encoding::OneHot { .. }
+                    | Encoding::Coded { .. }
+                    | Encoding::Text(_)
+                    | Encoding::Embedded(_) => (1.0, 0.0),
                 };
                 let (sd, pm) = (p.population_sd[col], p.population_mean[col]);
                 let empty = p.sizes[j] == 0;

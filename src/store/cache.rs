@@ -26,7 +26,11 @@ pub fn load(stored: StoredModel) -> Result<Rc<Model>> {
     if let Some((_, m)) =
         MODELS.with(|c| c.borrow().get(&id).filter(|(s, _)| *s == stored).cloned())
     {
-        return Ok(m);
+        // a model with embedded text holds the sentence model of insight.embedding_model_path
+        // when it was loaded: if the setting names another since, attach (and check) again
+        if crate::api::embed::is_attached(&m) {
+            return Ok(m);
+        }
     }
     let bytes = catalog::weights(id);
     let model = Model::decode(&bytes).map_err(|e| match e {
@@ -43,6 +47,9 @@ pub fn load(stored: StoredModel) -> Result<Rc<Model>> {
             "Retrain the model; do not edit insight.models.weights by hand.",
         ),
     })?;
+    let mut model = model;
+    // a model whose text is embedded scores with the sentence model of this server
+    crate::api::embed::attach(&mut model, &format!("row {id}"))?;
     let model = Rc::new(model);
     MODELS.with(|c| {
         let mut c = c.borrow_mut();

@@ -530,6 +530,12 @@ impl Setup {
             },
         )?;
         opts.finish(&algorithm.known_options())?;
+        let mut prep = prep;
+        if prep.text_vectors == crate::ml::preprocess::TextVectors::Embedding {
+            // the sentence model, loaded before any row is read (errors say which setting)
+            prep.encoder =
+                crate::ml::text::embedded::EncoderHandle(Some(crate::api::embed::encoder()?));
+        }
         if recipe.uses_device() {
             crate::gucs::check_device()?;
         }

@@ -326,18 +326,20 @@ fn fit(
     }
     let text_started = std::time::Instant::now();
     let oof = match target {
-        Target::Classes(y, k) => pre.fit_text(
-            &inp.frame.columns,
-            train_idx,
-            &TextTarget {
-                classes: y,
-                n_classes: k,
-                weights,
-            },
-            &prep,
-            inp.ctx.par,
-            inp.ctx.monitor,
-        ),
+        Target::Classes(y, k) => pre
+            .fit_text(
+                &inp.frame.columns,
+                train_idx,
+                &TextTarget {
+                    classes: y,
+                    n_classes: k,
+                    weights,
+                },
+                &prep,
+                inp.ctx.par,
+                inp.ctx.monitor,
+            )
+            .map_err(prep_error)?,
         _ => Vec::new(),
     };
     if let Some(col) = pre.unfitted_text() {
@@ -502,7 +504,7 @@ fn prep_options(inp: &Inputs, pre: &Preprocessor) -> Map<String, Value> {
     let text: Vec<String> = pre
         .features
         .iter()
-        .filter(|f| matches!(f.encoding, Encoding::Text(_)))
+        .filter(|f| matches!(f.encoding, Encoding::Text(_) | Encoding::Embedded(_)))
         .map(|f| f.name.clone())
         .collect();
     if !text.is_empty() {
@@ -553,5 +555,6 @@ pub fn prep_error(e: PrepError) -> InsightError {
             ),
             "Rescale the column (e.g. divide by a power of ten) or filter those rows out.",
         ),
+        PrepError::Embedding { feature, message } => crate::api::embed::failed(&feature, &message),
     }
 }

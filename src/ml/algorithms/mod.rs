@@ -107,6 +107,7 @@ pub const PREPROCESSING_OPTIONS: &[&str] = &["impute", "max_categories", "scale"
 /// Option keys of free text (ml::preprocess::TextColumns): algorithms that learn classes.
 pub const TEXT_OPTIONS: &[&str] = &[
     "text",
+    "text_vectors",
     "ngram_range",
     "word_ngram_range",
     "hash_bits",

@@ -2,6 +2,7 @@
 //! regression over such sparse rows (sparse); a free-text column as model inputs (model); topics
 //! of reviews by spherical k-means (topics).
 
+pub mod embedded;
 pub mod model;
 pub mod sparse;
 pub mod tfidf;

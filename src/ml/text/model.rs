@@ -91,6 +91,7 @@ impl TextModel {
     }
 
     fn score_row(&self, row: &SparseRow, out: &mut [f64]) {
+        // sparse::scores's sum, over the f64 values of a row being scored
         let d = self.tfidf.width();
         for (c, o) in out.iter_mut().enumerate().take(self.outputs) {
             let w = &self.coef[c * d..(c + 1) * d];
@@ -159,6 +160,7 @@ fn fold_of(code: u32, folds: usize) -> usize {
 /// Fits the text model of a dictionary-coded column (`codes[r]` indexes `dict`, `null` for NULL)
 /// on training rows `rows`, and returns it with the out-of-fold scores of those rows (outputs
 /// per row, in the order of `rows`); with `fit.folds` < 2, the in-sample scores.
+#[allow(clippy::too_many_arguments)]
 pub fn fit_column(
     dict: &[String],
     codes: &[u32],
@@ -193,13 +195,59 @@ pub fn fit_column(
         texts.push(&row);
         position.insert(c, i);
     }
+    let codes_of: Vec<u32> = distinct.iter().map(|&(c, _)| c).collect();
+    let crossed = cross_fit(
+        &texts, &codes_of, &position, codes, rows, target, fit, par, monitor,
+    );
+    let mut model = TextModel {
+        tfidf,
+        outputs: crossed.outputs,
+        coef: crossed.coef,
+        intercept: crossed.intercept,
+        terms: Vec::new(),
+    };
+    model.terms = find_terms(
+        &model,
+        distinct.iter().filter_map(|&(c, _)| text(c)),
+        monitor,
+    );
+    (model, crossed.row_scores)
+}
+
+/// A text model's logistic regression, fitted on every training row, and the scores of those
+/// rows it gives the model over all inputs to train on.
+pub struct Crossed {
+    pub outputs: usize,
+    pub coef: Vec<f64>,
+    pub intercept: Vec<f64>,
+    /// outputs per training row, in the order of `rows`: out of fold, or with fewer than two
+    /// folds in sample.
+    pub row_scores: Vec<f64>,
+}
+
+/// Fits a logistic regression on the rows of `texts` (row i: the text of dictionary code
+/// `distinct[i]`; `position` maps a code to its row) for training rows `rows`, and the
+/// cross-fitted scores: the model of each fold is fitted on the other folds' texts. Rows sharing a
+/// text and a class are fitted as one row of their summed weight.
+#[allow(clippy::too_many_arguments)]
+pub fn cross_fit(
+    texts: &Csr,
+    distinct: &[u32],
+    position: &HashMap<u32, usize>,
+    codes: &[u32],
+    rows: &[usize],
+    target: &TextTarget,
+    fit: &TextFit,
+    par: &Parallel,
+    monitor: &dyn Monitor,
+) -> Crossed {
     // one fitted row per (text, class): summed weights
     let mut groups: HashMap<(u32, usize), f64> = HashMap::new();
     for (i, &r) in rows.iter().enumerate() {
         *groups.entry((codes[r], target.classes[i])).or_insert(0.0) += target.weights[i];
     }
     let mut groups: Vec<((u32, usize), f64)> = groups.into_iter().collect();
-    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    groups.sort_unstable_by_key(|a| a.0);
     let solver = SparseLogistic {
         l2: fit.l2,
         max_iter: fit.max_iter,
@@ -218,49 +266,39 @@ pub fn fit_column(
         target.n_classes
     };
     let all = fit_groups(&|_| true);
-    let mut model = TextModel {
-        tfidf,
-        outputs,
-        coef: all.coef,
-        intercept: all.intercept,
-        terms: Vec::new(),
-    };
     // scores of each distinct text: out of fold, or in sample
     let mut text_scores = vec![0.0; distinct.len() * outputs];
-    let score_text = |m: &TextModel, i: usize, out: &mut [f64]| {
+    let score_text = |coef: &[f64], intercept: &[f64], i: usize, out: &mut [f64]| {
         let (c, v) = texts.row(i);
-        scores(&m.coef, &m.intercept, c, v, out);
+        scores(coef, intercept, c, v, out);
     };
     if fit.folds >= 2 {
         for f in 0..fit.folds {
             let part = fit_groups(&|c| fold_of(c, fit.folds) != f);
-            let m = TextModel {
-                coef: part.coef,
-                intercept: part.intercept,
-                ..model.clone()
-            };
-            for (i, &(c, _)) in distinct.iter().enumerate() {
+            for (i, &c) in distinct.iter().enumerate() {
                 if fold_of(c, fit.folds) == f {
-                    score_text(&m, i, &mut text_scores[i * outputs..(i + 1) * outputs]);
+                    let out = &mut text_scores[i * outputs..(i + 1) * outputs];
+                    score_text(&part.coef, &part.intercept, i, out);
                 }
             }
         }
     } else {
         for i in 0..distinct.len() {
-            score_text(&model, i, &mut text_scores[i * outputs..(i + 1) * outputs]);
+            let out = &mut text_scores[i * outputs..(i + 1) * outputs];
+            score_text(&all.coef, &all.intercept, i, out);
         }
     }
-    let mut out = Vec::with_capacity(rows.len() * outputs);
+    let mut row_scores = Vec::with_capacity(rows.len() * outputs);
     for &r in rows {
         let i = position[&codes[r]];
-        out.extend_from_slice(&text_scores[i * outputs..(i + 1) * outputs]);
+        row_scores.extend_from_slice(&text_scores[i * outputs..(i + 1) * outputs]);
     }
-    model.terms = find_terms(
-        &model,
-        distinct.iter().filter_map(|&(c, _)| text(c)),
-        monitor,
-    );
-    (model, out)
+    Crossed {
+        outputs,
+        coef: all.coef,
+        intercept: all.intercept,
+        row_scores,
+    }
 }
 
 /// The n-grams behind the largest weights of each output, read again from the training texts:

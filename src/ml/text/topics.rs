@@ -179,6 +179,33 @@ fn fit_once(
 }
 
 impl Topics {
+    /// The same topics with centres in another representation `x` of the same rows: each the
+    /// unit-length mean of its members' rows (how topics found on sentence embeddings are named
+    /// by their n-grams).
+    pub fn recentred(&self, x: &Csr) -> Topics {
+        let d = x.n_cols;
+        let mut centres = vec![0.0; self.k * d];
+        for (i, a) in self.assignment.iter().enumerate() {
+            if let Some(c) = a {
+                let (cols, vals) = x.row(i);
+                for (&j, &v) in cols.iter().zip(vals) {
+                    centres[c * d + j as usize] += v as f64;
+                }
+            }
+        }
+        for centre in centres.chunks_mut(d.max(1)) {
+            let norm = centre.iter().map(|v| v * v).sum::<f64>().sqrt();
+            if norm > 0.0 {
+                centre.iter_mut().for_each(|v| *v /= norm);
+            }
+        }
+        Topics {
+            assignment: self.assignment.clone(),
+            centres,
+            k: self.k,
+        }
+    }
+
     /// Rows of topic `c`, and the one nearest its centre.
     pub fn members(&self, c: usize) -> Vec<usize> {
         (0..self.assignment.len())

@@ -101,8 +101,14 @@ SELECT try_sql($$SELECT * FROM insight.review_topics('satisfaction', 'reviews', 
 SELECT try_sql($$SELECT * FROM insight.review_topics('satisfaction', 'customers')$$);
 SELECT try_sql($$SELECT * FROM insight.review_topics('satisfaction', NULL)$$);
 -- (the tests' build has no candle feature: embeddings say how to get them; scripts/test checks
--- them against sentence-transformers in the pure tests with candle)
+-- them against sentence-transformers, and text models over them through SQL, in the tests with
+-- candle)
 SELECT try_sql($$SELECT insight.embed('great coffee')$$);
+SELECT try_sql($$SELECT * FROM insight.train('x', 'reviews', target => 'satisfied', algorithm => 'text_logistic', options => '{"text": "embedding"}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('x', 'reviews', target => 'satisfied', algorithm => 'logistic', options => '{"text": ["review"], "text_vectors": "embedding"}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('x', 'reviews', target => 'satisfied', algorithm => 'text_logistic', options => '{"text": "embedding", "text_vectors": "ngrams"}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('x', 'reviews', target => 'satisfied', algorithm => 'text_logistic', options => '{"text": "embedding", "hash_bits": 18}')$$);
+SELECT try_sql($$SELECT * FROM insight.train('x', 'reviews', target => 'satisfied', algorithm => 'text_logistic', options => '{"text_vectors": "bert"}')$$);
 SELECT try_sql($$SELECT * FROM insight.embed_many(ARRAY['a', NULL])$$);
 SELECT try_sql($$SELECT * FROM insight.embed_many(NULL)$$);
 SELECT insight.embed(NULL) IS NULL AS null_text_null_embedding;
