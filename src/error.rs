@@ -43,6 +43,11 @@ impl InsightError {
         Self::new(PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE, message, hint)
     }
 
+    /// 42809: an object of the wrong kind (an index where a table is wanted).
+    pub fn wrong_object_type(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, message, hint)
+    }
+
     pub fn undefined_object(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Self::new(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, message, hint)
     }
@@ -86,6 +91,11 @@ impl InsightError {
     }
 
     /// 54000: the work asked for is beyond what pg_insight does in one call.
+    /// 53200: a call that would need more memory than it may take.
+    pub fn out_of_memory(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY, message, hint)
+    }
+
     pub fn program_limit(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Self::new(
             PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,

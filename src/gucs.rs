@@ -11,6 +11,9 @@ pub static THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 /// The most threads any session may use (superuser-only). Defined by hand below: its default is
 /// the number of cores, known only at run time, and pgrx's GucSetting takes a constant default.
 static mut MAX_THREADS: i32 = 1;
+/// The most memory one training call may plan to use, in kB (superuser-only). Defined by hand:
+/// its default, a quarter of the machine's memory, is known only at run time.
+static mut MAX_TRAIN_MEMORY_KB: i32 = 1 << 20;
 /// Where neural networks run (only `cpu` exists in builds without the `candle` feature).
 pub static DEVICE: GucSetting<Device> = GucSetting::<Device>::new(Device::Cpu);
 /// Directory holding a sentence-embedding model (safetensors + tokenizer.json).
@@ -56,6 +59,24 @@ pub fn init() {
             MAX_THREADS_LIMIT,
             pg_sys::GucContext::PGC_SUSET,
             0,
+            None,
+            None,
+            None,
+        );
+    }
+    // SAFETY: PostgreSQL keeps a pointer to MAX_TRAIN_MEMORY_KB and writes it on SET (on this
+    // thread)
+    unsafe {
+        pg_sys::DefineCustomIntVariable(
+            c"insight.max_train_memory".as_ptr(),
+            c"The most memory one pg_insight training call may need (set by a superuser).".as_ptr(),
+            c"Training estimates its peak from rows x inputs before and while it reads, and refuses above this (53200). The default is a quarter of the machine's memory.".as_ptr(),
+            std::ptr::addr_of_mut!(MAX_TRAIN_MEMORY_KB),
+            quarter_of_memory_kb(),
+            1024,
+            i32::MAX,
+            pg_sys::GucContext::PGC_SUSET,
+            pg_sys::GUC_UNIT_KB as i32,
             None,
             None,
             None,
@@ -142,4 +163,26 @@ pub fn device() -> crate::ml::algorithms::Device {
         Device::Cpu => crate::ml::algorithms::Device::Cpu,
         Device::Cuda => crate::ml::algorithms::Device::Cuda,
     }
+}
+
+/// A quarter of the machine's physical memory, in kB (1 GB where it cannot be read).
+fn quarter_of_memory_kb() -> i32 {
+    // SAFETY: sysconf reads constants of the system
+    let (pages, size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    if pages <= 0 || size <= 0 {
+        return 1 << 20;
+    }
+    ((pages as i128 * size as i128 / 4 / 1024).clamp(1024, i32::MAX as i128)) as i32
+}
+
+/// insight.max_train_memory in bytes.
+pub fn max_train_memory() -> u64 {
+    // SAFETY: written only by PostgreSQL's GUC code, on this thread
+    let kb = unsafe { std::ptr::addr_of!(MAX_TRAIN_MEMORY_KB).read() };
+    kb.max(1024) as u64 * 1024
 }

@@ -78,6 +78,23 @@ mod tests {
         assert_eq!(n_features as usize, model.preprocessor.features.len());
     }
 
+    /// A panic in a helper thread (never on the backend's own thread) comes back to the
+    /// backend as an ERROR of the statement, not an abort of the server.
+    #[pg_test(error = "a pg_insight worker thread panicked")]
+    fn a_panic_in_a_helper_thread_is_an_error() {
+        let caller = std::thread::current().id();
+        let par = crate::ml::parallel::Parallel::new(2);
+        let items: Vec<usize> = (0..256).collect();
+        par.map(&items, |&i| {
+            // slow jobs, so that the helper takes some of them
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            if std::thread::current().id() != caller {
+                panic!("job {i} failed on a helper thread");
+            }
+            i
+        });
+    }
+
     #[pg_test(error = "model \"nope\" does not exist")]
     fn unknown_model_is_an_error() {
         Spi::run("SELECT insight.predict('nope', ARRAY[1, 2])").unwrap();

@@ -2,6 +2,7 @@
 //! from the distributions training kept (ml::drift), in one scan.
 
 use crate::api::evaluate::feature_inputs;
+use crate::api::regclass::RegClass;
 use crate::data::columns;
 use crate::data::reader::{self, ReadSpec};
 use crate::error::{required, InsightError, OrRaise, Result};
@@ -9,7 +10,7 @@ use crate::ml::drift::{score_of, status, Reference};
 use crate::ml::preprocess::{RawColumn, Value as Cell};
 use crate::store::{cache, catalog};
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgRelation};
+use pgrx::JsonB;
 
 /// The population stability index of every input column of `model` on `relation`, and of the
 /// model's scores (the row named `(score)`), against the training distributions, with status
@@ -17,7 +18,7 @@ use pgrx::{JsonB, PgRelation};
 #[pg_extern(volatile, parallel_unsafe)]
 fn drift(
     model: Option<&str>,
-    relation: Option<PgRelation>,
+    relation: Option<RegClass>,
     record: default!(Option<bool>, false),
 ) -> TableIterator<
     'static,
@@ -30,8 +31,7 @@ fn drift(
     let run = || -> Result<Vec<(String, f64, String)>> {
         let model_ref = required(model, "model", "Name a model, e.g. 'churn'.")?;
         let rel = required(relation, "relation", "Name the table or view of new rows.")?;
-        let relid = rel.oid();
-        drop(rel);
+        let relid = rel.oid()?;
         let record = required(record, "record", "Leave it out for false.")?;
         if record {
             catalog::check_can_write(&["insight.drift_history"])?;

@@ -51,9 +51,14 @@ fn embed_many(
     TableIterator::new(all)
 }
 
-/// Embeds texts with the model in insight.embedding_model_path.
+/// Embeds texts with the model in insight.embedding_model_path (always running it: the cache
+/// serves models, whose training and scoring embed the same texts again and again).
 fn run(texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-    encoder()?.encode(texts).map_err(|e| {
+    #[cfg(feature = "candle")]
+    let embedded = loaded()?.uncached().encode(texts);
+    #[cfg(not(feature = "candle"))]
+    let embedded = encoder()?.encode(texts);
+    embedded.map_err(|e| {
         InsightError::data(
             format!("embedding failed: {e}"),
             "Check the model directory in insight.embedding_model_path.",
@@ -119,13 +124,19 @@ pub fn encoder() -> Result<Arc<dyn SentenceEncoder>> {
 }
 
 /// The sentence model in insight.embedding_model_path, loaded once per backend (again when the
-/// setting changes).
+/// setting changes), with a cache of the texts it embedded last.
 #[cfg(feature = "candle")]
 pub fn encoder() -> Result<Arc<dyn SentenceEncoder>> {
+    Ok(loaded()?)
+}
+
+#[cfg(feature = "candle")]
+fn loaded() -> Result<Arc<crate::ml::text::embedded::Cached>> {
     use crate::ml::embed::Embedder;
+    use crate::ml::text::embedded::Cached;
     use std::cell::RefCell;
     thread_local! {
-        static LOADED: RefCell<Option<(String, Arc<Embedder>)>> = const { RefCell::new(None) };
+        static LOADED: RefCell<Option<(String, Arc<Cached>)>> = const { RefCell::new(None) };
     }
     let path = crate::gucs::EMBEDDING_MODEL_PATH
         .get()
@@ -153,12 +164,14 @@ pub fn encoder() -> Result<Arc<dyn SentenceEncoder>> {
                 _ => crate::ml::algorithms::mlp::candle::DeviceKind::Cpu,
             })
             .map_err(|e| InsightError::device(e, "SET insight.device = cpu."))?;
-            let e = Arc::new(Embedder::load(std::path::Path::new(&path), device).map_err(|e| {
+            let e = Embedder::load(std::path::Path::new(&path), device).map_err(|e| {
                 InsightError::invalid_parameter(
                     format!("the model in insight.embedding_model_path ({path}) cannot be used: {e}"),
                     "It must hold a BERT-family sentence model: config.json, tokenizer.json and model.safetensors (README \"Review text\").",
                 )
-            })?);
+            })?;
+            // the texts embedded last, 10,000 at most (15 MB of 384-number vectors)
+            let e = Arc::new(Cached::new(Arc::new(e), 10_000));
             LOADED.with(|l| *l.borrow_mut() = Some((path.clone(), e.clone())));
             e
         }

@@ -1,6 +1,7 @@
 //! insight.evaluate / roc_curve / lift / model_info: scoring a labelled relation and describing
 //! a model version.
 
+use crate::api::regclass::RegClass;
 use crate::data::columns;
 use crate::data::reader::{self, ReadSpec, TargetColumn, TargetRead};
 use crate::error::{ident, InsightError, OrRaise, Result};
@@ -8,7 +9,7 @@ use crate::ml::metrics;
 use crate::ml::model::{Model, Task};
 use crate::store::{cache, catalog};
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgRelation};
+use pgrx::JsonB;
 use serde_json::{json, Value};
 use std::rc::Rc;
 
@@ -178,9 +179,8 @@ fn binary_parts(s: &Scored, model_ref: &str) -> Result<(Vec<f64>, Vec<bool>)> {
 /// also appended to insight.evaluations (source 'evaluate') for charts over time (so it is
 /// PARALLEL UNSAFE: a parallel query cannot write).
 #[pg_extern(volatile, parallel_unsafe)]
-fn evaluate(model: &str, relation: PgRelation, record: default!(bool, false)) -> JsonB {
-    let relid = relation.oid();
-    drop(relation);
+fn evaluate(model: &str, relation: RegClass, record: default!(bool, false)) -> JsonB {
+    let relid = relation.oid().or_raise();
     let run = || -> Result<Value> {
         if record {
             catalog::check_can_write(&["insight.evaluations"])?;
@@ -219,10 +219,9 @@ fn evaluate(model: &str, relation: PgRelation, record: default!(bool, false)) ->
 #[pg_extern(stable, parallel_restricted)]
 fn roc_curve(
     model: &str,
-    relation: PgRelation,
+    relation: RegClass,
 ) -> TableIterator<'static, (name!(threshold, f64), name!(tpr, f64), name!(fpr, f64))> {
-    let relid = relation.oid();
-    drop(relation);
+    let relid = relation.oid().or_raise();
     let (scores, truth) = score_relation(model, relid)
         .and_then(|s| binary_parts(&s, model))
         .or_raise();
@@ -235,7 +234,7 @@ fn roc_curve(
 #[allow(clippy::type_complexity)]
 fn lift(
     model: &str,
-    relation: PgRelation,
+    relation: RegClass,
     bins: default!(i32, 10),
 ) -> TableIterator<
     'static,
@@ -248,8 +247,7 @@ fn lift(
         name!(cumulative_gain, f64),
     ),
 > {
-    let relid = relation.oid();
-    drop(relation);
+    let relid = relation.oid().or_raise();
     if !(1..=1000).contains(&bins) {
         InsightError::invalid_parameter(
             format!("bins must be from 1 to 1000, got {bins}"),

@@ -28,6 +28,7 @@ pub mod monitor;
 pub mod predict;
 pub mod recommend;
 pub mod recut;
+pub mod regclass;
 pub mod rewrite;
 pub mod score;
 pub mod segment;

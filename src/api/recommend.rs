@@ -4,6 +4,7 @@
 //! output text, as training read them.
 
 use crate::api::predict::Stamp;
+use crate::api::regclass::RegClass;
 use crate::data::columns;
 use crate::data::reader::{self, ReadSpec};
 use crate::error::{ident, required, InsightError, OrRaise, Result};
@@ -13,7 +14,7 @@ use crate::ml::preprocess::{RawColumn, ValueKind, NULL_CODE};
 use crate::ml::recommend::{Reason, Recommender};
 use crate::store::{cache, catalog};
 use pgrx::prelude::*;
-use pgrx::{AnyElement, JsonB, PgRelation};
+use pgrx::{AnyElement, JsonB};
 use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -231,7 +232,7 @@ fn similar_customers(
 #[pg_extern(stable, parallel_restricted)]
 fn evaluate_recommender(
     model: Option<&str>,
-    test_relation: Option<PgRelation>,
+    test_relation: Option<RegClass>,
     k: default!(Option<i32>, 10),
 ) -> JsonB {
     let run = || -> Result<Value> {
@@ -242,8 +243,7 @@ fn evaluate_recommender(
             "Name a table or view of held-out interactions.",
         )?;
         let k = required(k, "k", "Leave it out for the default 10.")?;
-        let relid = rel.oid();
-        drop(rel);
+        let relid = rel.oid()?;
         let (id, m) = load_with_id(model)?;
         let r = recommender(&m);
         let k = count(k, r)?;

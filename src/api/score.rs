@@ -1,6 +1,7 @@
 //! insight.score_table: nightly bulk scoring of a whole table into another, in bounded memory.
 
 use crate::api::evaluate::feature_inputs;
+use crate::api::regclass::RegClass;
 use crate::data::columns;
 use crate::data::reader::{self, ReadSpec, TargetColumn, TargetRead};
 use crate::error::{ident, required, InsightError, OrRaise, Result};
@@ -8,7 +9,6 @@ use crate::ml::metrics::argmax;
 use crate::ml::model::Task;
 use crate::store::{cache, catalog};
 use pgrx::prelude::*;
-use pgrx::PgRelation;
 use std::time::Instant;
 
 /// Rows scored and written per batch: the memory bound of a call.
@@ -20,7 +20,7 @@ const BATCH_ROWS: usize = 10_000;
 #[pg_extern(volatile, parallel_unsafe, name = "_score_table")]
 fn score_table_rows(
     model: Option<&str>,
-    source: Option<PgRelation>,
+    source: Option<RegClass>,
     target: Option<&str>,
     key: Option<&str>,
     mode: default!(Option<&str>, "'append'"),
@@ -28,7 +28,7 @@ fn score_table_rows(
 ) -> i64 {
     let hint = "CALL insight.score_table(model, source_table, target_table, key_column[, mode[, output]]).";
     (|| {
-        let relid = required(source, "source", hint)?.oid();
+        let relid = required(source, "source", hint)?.oid()?;
         run(
             required(model, "model", hint)?,
             relid,

@@ -3,6 +3,7 @@
 //! a relation are about, topic by topic, and how satisfied each topic's customers are predicted.
 
 use crate::api::monitor::PgMonitor;
+use crate::api::regclass::RegClass;
 use crate::data::columns;
 use crate::data::reader::{self, ReadSpec};
 use crate::error::{required, InsightError, OrRaise, Result};
@@ -14,7 +15,6 @@ use crate::ml::text::sparse::Csr;
 use crate::ml::text::tfidf::{Scratch, SparseRow, TextOptions, TfIdf};
 use crate::store::{cache, catalog};
 use pgrx::prelude::*;
-use pgrx::PgRelation;
 use std::collections::HashMap;
 
 fn no_text(model_ref: &str) -> InsightError {
@@ -97,7 +97,7 @@ fn top_terms(
 #[allow(clippy::type_complexity)]
 fn review_topics(
     model: Option<&str>,
-    relation: Option<PgRelation>,
+    relation: Option<RegClass>,
     k: default!(Option<i32>, 8),
 ) -> TableIterator<
     'static,
@@ -114,8 +114,7 @@ fn review_topics(
         let model_ref = required(model, "model", "Name a text model, e.g. 'satisfaction'.")?;
         let rel = required(relation, "relation", "Name the table or view of reviews.")?;
         let k = required(k, "k", "Leave it out for 8.")?;
-        let relid = rel.oid();
-        drop(rel);
+        let relid = rel.oid()?;
         if !(1..=100).contains(&k) {
             return Err(InsightError::invalid_parameter(
                 format!("k must be from 1 to 100, got {k}"),

@@ -73,9 +73,13 @@ fn text_field<'a>(doc: &'a Value, key: &str) -> Result<&'a str> {
 /// name to import under another), deployed by `deploy` as insight.train would deploy it.
 /// Returns the new model id.
 #[pg_extern(volatile, parallel_unsafe)]
-fn import_model(doc: Option<JsonB>, deploy: default!(Option<&str>, "'if_better'")) -> i64 {
+fn import_model(
+    doc: Option<crate::api::json_arg::JsonArg>,
+    deploy: default!(Option<&str>, "'if_better'"),
+) -> i64 {
     let run = || -> Result<i64> {
-        let doc = required(doc, "doc", "Pass what insight.export_model returned.")?.0;
+        // read without pgrx's JsonB, which panics (XX000) on documents nested deeper than 128
+        let doc = required(doc, "doc", "Pass what insight.export_model returned.")?.parse("doc")?;
         let deploy = required(
             deploy,
             "deploy",

@@ -2,6 +2,7 @@
 
 use crate::error::{ident, InsightError, Result};
 use crate::ml::preprocess::ValueKind;
+use crate::ml::privacy::{identity_of, Identity};
 use pgrx::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -217,8 +218,61 @@ fn key_like_chunk(candidates: &[&ColumnInfo], relation: &str) -> Vec<String> {
         .collect()
 }
 
-/// The feature columns: those listed, or every usable column but the target, `exclude` and
-/// primary-key columns (a NOTICE names what was left out).
+/// Up to 10,000 non-NULL values of each of the text columns `names` (the relation's first rows),
+/// read as text: what `identities` looks at.
+fn text_samples(names: &[&str], relation: &str) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = vec![Vec::new(); names.len()];
+    for (chunk_no, chunk) in names.chunks(500).enumerate() {
+        let cols: Vec<String> = chunk.iter().map(|n| ident(n)).collect();
+        // as UTF-8 bytes: in a database of another encoding a value read as text would not be
+        // valid UTF-8 (the reader reports that later, as an error that names the column)
+        let cast: Vec<String> = cols
+            .iter()
+            .map(|c| format!("pg_catalog.convert_to({c}::pg_catalog.text, 'UTF8')"))
+            .collect();
+        let q = format!(
+            "SELECT {} FROM (SELECT {} FROM {relation} LIMIT 10000) s",
+            cast.join(", "),
+            cols.join(", ")
+        );
+        Spi::connect(|c| {
+            if let Ok(table) = c.select(&q, None, &[]) {
+                for row in table {
+                    for i in 0..chunk.len() {
+                        if let Ok(Some(v)) = row.get::<Vec<u8>>(i + 1) {
+                            out[chunk_no * 500 + i].push(String::from_utf8_lossy(&v).into_owned());
+                        }
+                    }
+                }
+            }
+        });
+    }
+    out
+}
+
+/// The text columns among `candidates` whose values identify people (ml::privacy), with what
+/// they look like.
+fn identities(candidates: &[&ColumnInfo], relation: &str) -> Vec<(String, Identity)> {
+    let text: Vec<&str> = candidates
+        .iter()
+        .filter(|c| c.kind == Some(ValueKind::Text))
+        .map(|c| c.name.as_str())
+        .collect();
+    if text.is_empty() {
+        return Vec::new();
+    }
+    text.iter()
+        .zip(text_samples(&text, relation))
+        .filter_map(|(name, values)| {
+            identity_of(values.iter().map(String::as_str)).map(|i| (name.to_string(), i))
+        })
+        .collect()
+}
+
+/// The feature columns: those listed, or every usable column but the target, `exclude`,
+/// primary-key columns, columns that look like keys and text columns that look like personal
+/// identities (a NOTICE names what was left out; a listed column that looks like identities is
+/// used, with a WARNING).
 pub fn choose_features(
     cols: &[ColumnInfo],
     requested: Option<&[String]>,
@@ -266,6 +320,13 @@ pub fn choose_features(
                     out.push(c.clone());
                 }
             }
+            for (name, identity) in identities(&out.iter().collect::<Vec<_>>(), relation) {
+                warning!(
+                    "feature column {} looks like {}: the model will store some of its values (its most frequent categories, or its text model's n-grams) in insight.models",
+                    ident(&name),
+                    identity.describe()
+                );
+            }
         }
         None => {
             let exclude = exclude.unwrap_or(&[]);
@@ -292,9 +353,21 @@ pub fn choose_features(
                 .filter(|c| c.is_integer || c.kind == Some(ValueKind::Text))
                 .collect();
             let keys = key_like(&candidates, relation);
+            let not_keys: Vec<&ColumnInfo> = candidates
+                .iter()
+                .copied()
+                .filter(|c| !keys.contains(&c.name))
+                .collect();
+            let people = identities(&not_keys, relation);
             for c in usable {
                 if keys.contains(&c.name) {
                     skipped.push(format!("{} (looks like a key)", ident(&c.name)));
+                } else if let Some((_, i)) = people.iter().find(|(n, _)| *n == c.name) {
+                    skipped.push(format!(
+                        "{} (looks like {}: personal data stays out of models unless listed in features)",
+                        ident(&c.name),
+                        i.describe()
+                    ));
                 } else {
                     out.push(c.clone());
                 }

@@ -11,6 +11,7 @@ mod supervised;
 
 use crate::api::lifecycle::decide_deploy;
 use crate::api::monitor::PgMonitor;
+use crate::api::regclass::RegClass;
 use crate::data::columns::{self, ColumnInfo};
 use crate::data::reader::{self, ReadSpec, TargetColumn, TargetRead};
 use crate::error::{ident, no_null_elements, required, InsightError, OrRaise, Result};
@@ -23,7 +24,7 @@ use crate::ml::parallel::Parallel;
 use crate::ml::preprocess::{ColumnSpec, PrepOptions, ValueKind};
 use crate::store::catalog;
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgRelation};
+use pgrx::JsonB;
 use serde_json::{json, Value};
 use std::time::Instant;
 
@@ -31,7 +32,7 @@ use std::time::Instant;
 #[allow(clippy::too_many_arguments)]
 fn train(
     name: Option<&str>,
-    relation: Option<PgRelation>,
+    relation: Option<RegClass>,
     target: default!(Option<&str>, "NULL"),
     algorithm: default!(Option<&str>, "NULL"),
     features: default!(Option<Vec<Option<String>>>, "NULL"),
@@ -57,8 +58,7 @@ fn train(
             "relation",
             "Name a table or view, e.g. 'customers'.",
         )?;
-        let relid = relation.oid();
-        drop(relation);
+        let relid = relation.oid()?;
         Ok(Request {
             name: required(name, "name", "Name the model, e.g. 'purchase_propensity'.")?,
             relid,
@@ -231,12 +231,74 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
     } else {
         TargetRead::Number
     };
-    let frame = reader::read(&ReadSpec {
-        relation: &relation,
-        inputs: &inputs,
-        target: target.as_ref().map(|t| (t.name.as_str(), how)),
-        keys: false,
-    })?;
+    // the memory the rows will need, against insight.max_train_memory: from the planner's row
+    // count before reading, then from the rows themselves while reading
+    let shape = crate::ml::memory::RowShape {
+        numeric_inputs: inputs.iter().filter(|(_, k)| k.is_numeric()).count(),
+        text_inputs: inputs.iter().filter(|(_, k)| !k.is_numeric()).count(),
+        slots_per_text: if setup.prep.native_categories {
+            1
+        } else {
+            setup.prep.max_categories + 1
+        },
+        target_bytes: match (&target, learns) {
+            (None, _) => 0,
+            (Some(_), Learns::Classes) => 32,
+            _ => 8,
+        },
+    };
+    let budget = crate::gucs::max_train_memory();
+    let too_much = |rows: u64, counted: bool| {
+        let each = format!(
+            "{} bytes a row: {} inputs read, {} encoded",
+            shape.bytes_per_row(),
+            inputs.len(),
+            shape.encoded_width()
+        );
+        InsightError::out_of_memory(
+            if counted {
+                format!(
+                    "training on {relation} needs more than insight.max_train_memory ({} MB): it has more than the {rows} rows that fit ({each})",
+                    budget >> 20
+                )
+            } else {
+                format!(
+                    "training on {relation} needs about {} MB ({rows} rows, {each}), above insight.max_train_memory ({} MB)",
+                    shape.bytes_for(rows) >> 20,
+                    budget >> 20
+                )
+            },
+            "Train on a sample (a view with TABLESAMPLE or LIMIT), on fewer columns (features => ARRAY[...]), with fewer categories (max_categories), or have a superuser raise insight.max_train_memory.",
+        )
+    };
+    let planned = crate::spi::select_one::<f32>(
+        "SELECT c.reltuples FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) $1",
+        &[req.relid.into()],
+    )
+    .unwrap_or(-1.0);
+    if planned > 0.0 && shape.bytes_for(planned as u64) > budget {
+        return Err(too_much(planned as u64, false));
+    }
+    let max_rows = shape.rows_within(budget);
+    let mut frame = None;
+    reader::read_batches(
+        &ReadSpec {
+            relation: &relation,
+            inputs: &inputs,
+            target: target.as_ref().map(|t| (t.name.as_str(), how)),
+            keys: false,
+        },
+        (max_rows as usize).saturating_add(1),
+        &mut |f| {
+            // a frame before the end is handed over only past max_rows rows
+            if f.n_rows as u64 > max_rows {
+                return Err(too_much(max_rows, true));
+            }
+            frame = Some(f);
+            Ok(())
+        },
+    )?;
+    let frame = frame.expect("read_batches hands over at least one frame");
     let read_seconds = started.elapsed().as_secs_f64();
     if let (Some(t), true) = (&target, frame.skipped_null_target > 0) {
         notice!(

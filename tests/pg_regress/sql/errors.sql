@@ -125,3 +125,36 @@ SELECT try_sql($$SELECT * FROM insight.train('huge', 'huge_inputs', target => 'l
 -- options jsonb that serde_json cannot hold: 22023, not an internal error
 SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => '{"seed": 1e400}')$$);
 SELECT try_sql($$SELECT * FROM insight.train('m', 'customers', target => 'purchased', options => ('{"a":' || repeat('[', 200) || repeat(']', 200) || '}')::jsonb)$$);
+-- a regclass that names no relation (an OID of nothing, a dropped table's), or an index or a
+-- sequence: 42P01 / 42809 naming it, never PostgreSQL's internal error XX000
+CREATE TABLE soon_dropped (x int);
+SELECT 'soon_dropped'::regclass::oid AS dropped_oid \gset
+DROP TABLE soon_dropped;
+SELECT try_sql($$SELECT * FROM insight.train('x', 0::regclass, 'purchased')$$);
+SELECT regexp_replace(try_sql(format($$SELECT * FROM insight.train('x', %s::oid::regclass, 'purchased')$$, :dropped_oid)), 'OID [0-9]+', 'OID (the dropped table''s)') AS dropped;
+SELECT try_sql($$SELECT insight.evaluate('purchase', 0::regclass)$$);
+SELECT try_sql($$SELECT * FROM insight.roc_curve('purchase', 4294967295::oid::regclass)$$);
+SELECT try_sql($$SELECT * FROM insight.lift('purchase', 'insight.models_pkey'::regclass)$$);
+SELECT try_sql($$SELECT * FROM insight.drift('purchase', 'insight.models_id_seq'::regclass)$$);
+SELECT try_sql($$CALL insight.score_table('purchase', 0::regclass, 'x', 'customer_id')$$);
+SELECT try_sql($$SELECT * FROM insight.review_topics('purchase', 0::regclass)$$);
+SELECT try_sql($$SELECT insight.evaluate_recommender('purchase', 0::regclass)$$);
+SELECT 'alive' AS backend_after_bad_relations;
+-- memory: training refuses above insight.max_train_memory (53200, nothing stored): before
+-- reading, from the planner's row count; while reading, as soon as the rows pass it (a view
+-- has no count)
+CREATE VIEW customers_view AS SELECT * FROM customers;
+SET insight.max_train_memory = '65MB';
+SELECT try_sql($$SELECT * FROM insight.train('mem', 'customers_view', target => 'purchased')$$);
+ANALYZE customers;
+SELECT try_sql($$SELECT * FROM insight.train('mem', 'customers', target => 'purchased')$$);
+SELECT try_sql($$SELECT * FROM insight.train('mem', 'customers', target => 'purchased', features => ARRAY['age'])$$) AS one_column_fits;
+RESET insight.max_train_memory;
+SELECT count(*) AS mem_versions FROM insight.models WHERE name = 'mem';
+CREATE ROLE mem_user;
+GRANT EXECUTE ON FUNCTION try_sql(text) TO mem_user;
+SET ROLE mem_user;
+SELECT try_sql($$SET insight.max_train_memory = '100GB'$$) AS only_superusers_raise_it;
+RESET ROLE;
+DROP OWNED BY mem_user;
+DROP ROLE mem_user;

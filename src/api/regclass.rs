@@ -1,0 +1,83 @@
+//! A regclass argument read as its OID, checked by us. pgrx's PgRelation opens the relation while
+//! reading the argument, so an OID that names no relation (`0::regclass`, a dropped table's old
+//! OID) was PostgreSQL's internal error XX000 before any of our code ran; here it is 42P01, and
+//! an index, sequence or composite type is 42809, each naming the argument.
+
+use crate::error::{InsightError, Result};
+use pgrx::pgrx_sql_entity_graph::metadata::{
+    ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable,
+};
+use pgrx::prelude::*;
+
+/// A regclass argument, not yet checked.
+pub struct RegClass(pg_sys::Oid);
+
+impl FromDatum for RegClass {
+    unsafe fn from_polymorphic_datum(
+        datum: pg_sys::Datum,
+        is_null: bool,
+        _: pg_sys::Oid,
+    ) -> Option<RegClass> {
+        // regclass is an oid passed by value
+        (!is_null).then(|| RegClass(pg_sys::Oid::from(datum.value() as u32)))
+    }
+}
+
+unsafe impl SqlTranslatable for RegClass {
+    const TYPE_IDENT: &'static str = pgrx::pgrx_sql_entity_graph::pgrx_resolved_type!(RegClass);
+    const TYPE_ORIGIN: pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin =
+        pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin::External;
+    const ARGUMENT_SQL: std::result::Result<SqlMappingRef, ArgumentError> =
+        Ok(SqlMappingRef::literal("regclass"));
+    const RETURN_SQL: std::result::Result<ReturnsRef, ReturnsError> =
+        Ok(ReturnsRef::One(SqlMappingRef::literal("regclass")));
+}
+
+// SAFETY: declared as regclass in SQL (ARGUMENT_SQL above), a by-value oid; NULL is None
+unsafe impl<'fcx> pgrx::callconv::ArgAbi<'fcx> for RegClass {
+    unsafe fn unbox_arg_unchecked(arg: pgrx::callconv::Arg<'_, 'fcx>) -> Self {
+        let index = arg.index();
+        unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| {
+            InsightError::null_value(format!("argument {index} must not be NULL"), "").raise()
+        })
+    }
+
+    unsafe fn unbox_nullable_arg(
+        arg: pgrx::callconv::Arg<'_, 'fcx>,
+    ) -> pgrx::nullable::Nullable<Self> {
+        unsafe { arg.unbox_arg_using_from_datum() }.into()
+    }
+}
+
+impl RegClass {
+    /// The OID, where it names a table, view, materialized view, foreign or partitioned table.
+    pub fn oid(&self) -> Result<pg_sys::Oid> {
+        let kind = crate::spi::select_one::<String>(
+            "SELECT c.relkind::pg_catalog.text FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) $1",
+            &[self.0.into()],
+        );
+        match kind.as_deref() {
+            Some("r" | "v" | "m" | "f" | "p") => Ok(self.0),
+            None => Err(InsightError::undefined_table(
+                format!("relation with OID {} does not exist", self.0.to_u32()),
+                "Name a table or view, e.g. 'customers' or 'sales.orders'.",
+            )),
+            Some(k) => {
+                let what = match k {
+                    "i" | "I" => "an index",
+                    "S" => "a sequence",
+                    "c" => "a composite type",
+                    "t" => "a TOAST table",
+                    _ => "not a table",
+                };
+                Err(InsightError::wrong_object_type(
+                    format!(
+                        "{} is {what}, not a table or view",
+                        crate::data::columns::relation_name(self.0)
+                    ),
+                    "Name a table, view or materialized view.",
+                ))
+            }
+        }
+    }
+}
