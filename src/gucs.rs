@@ -73,7 +73,8 @@ pub fn init() {
             c"Training estimates its peak from rows x inputs before and while it reads, and refuses above this (53200). The default is a quarter of the machine's memory.".as_ptr(),
             std::ptr::addr_of_mut!(MAX_TRAIN_MEMORY_KB),
             quarter_of_memory_kb(),
-            1024,
+            // below the fixed cost (ml::memory::FIXED_BYTES) no training could run
+            65536,
             i32::MAX,
             pg_sys::GucContext::PGC_SUSET,
             pg_sys::GUC_UNIT_KB as i32,
@@ -165,7 +166,8 @@ pub fn device() -> crate::ml::algorithms::Device {
     }
 }
 
-/// A quarter of the machine's physical memory, in kB (1 GB where it cannot be read).
+/// A quarter of the machine's physical memory (or of the container's limit, where lower), in kB
+/// (1 GB where it cannot be read).
 fn quarter_of_memory_kb() -> i32 {
     // SAFETY: sysconf reads constants of the system
     let (pages, size) = unsafe {
@@ -177,12 +179,26 @@ fn quarter_of_memory_kb() -> i32 {
     if pages <= 0 || size <= 0 {
         return 1 << 20;
     }
-    ((pages as i128 * size as i128 / 4 / 1024).clamp(1024, i32::MAX as i128)) as i32
+    let mut bytes = pages as i128 * size as i128;
+    // in a container, its memory limit (cgroup v2, then v1) where that is lower
+    for limit in [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ] {
+        if let Some(b) = std::fs::read_to_string(limit)
+            .ok()
+            .and_then(|t| t.trim().parse::<i128>().ok())
+            .filter(|&b| b > 0)
+        {
+            bytes = bytes.min(b);
+        }
+    }
+    ((bytes / 4 / 1024).clamp(65536, i32::MAX as i128)) as i32
 }
 
 /// insight.max_train_memory in bytes.
 pub fn max_train_memory() -> u64 {
     // SAFETY: written only by PostgreSQL's GUC code, on this thread
     let kb = unsafe { std::ptr::addr_of!(MAX_TRAIN_MEMORY_KB).read() };
-    kb.max(1024) as u64 * 1024
+    kb.max(65536) as u64 * 1024
 }

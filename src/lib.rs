@@ -83,13 +83,20 @@ mod tests {
     #[pg_test(error = "a pg_insight worker thread panicked")]
     fn a_panic_in_a_helper_thread_is_an_error() {
         let caller = std::thread::current().id();
+        let helper_ran = std::sync::atomic::AtomicBool::new(false);
         let par = crate::ml::parallel::Parallel::new(2);
         let items: Vec<usize> = (0..256).collect();
         par.map(&items, |&i| {
-            // slow jobs, so that the helper takes some of them
-            std::thread::sleep(std::time::Duration::from_millis(2));
             if std::thread::current().id() != caller {
+                helper_ran.store(true, std::sync::atomic::Ordering::Release);
                 panic!("job {i} failed on a helper thread");
+            }
+            // the backend's thread waits for the helper to take a job (at most 10 s)
+            let started = std::time::Instant::now();
+            while !helper_ran.load(std::sync::atomic::Ordering::Acquire)
+                && started.elapsed().as_secs() < 10
+            {
+                std::thread::sleep(std::time::Duration::from_millis(1));
             }
             i
         });

@@ -81,6 +81,7 @@ pub(crate) fn measure(
         inputs: &inputs,
         target: None,
         keys: false,
+        text_budget: None,
     })?;
     if frame.n_rows == 0 {
         return Err(InsightError::data(

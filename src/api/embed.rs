@@ -83,11 +83,12 @@ pub fn attach(model: &mut Model, label: &str) -> Result<()> {
     let Some((dims, fingerprint)) = model.preprocessor.sentence_model() else {
         return Ok(());
     };
-    let encoder = encoder().map_err(|e| {
-        InsightError::not_supported(
-            format!("model {label} embeds its text with a sentence model, which cannot be loaded here: {}", e.message),
-            e.hint.unwrap_or_default(),
-        )
+    let encoder = encoder().map_err(|e| InsightError {
+        message: format!(
+            "model {label} embeds its text with a sentence model, which cannot be loaded here: {}",
+            e.message
+        ),
+        ..e
     })?;
     if !model.preprocessor.attach_sentence_model(encoder.clone()) {
         return Err(InsightError::invalid_parameter(
@@ -170,8 +171,8 @@ fn loaded() -> Result<Arc<crate::ml::text::embedded::Cached>> {
                     "It must hold a BERT-family sentence model: config.json, tokenizer.json and model.safetensors (README \"Review text\").",
                 )
             })?;
-            // the texts embedded last, 10,000 at most (15 MB of 384-number vectors)
-            let e = Arc::new(Cached::new(Arc::new(e), 10_000));
+            // the texts embedded last: 64 MB, about 38,000 texts with 384-number vectors
+            let e = Arc::new(Cached::new(Arc::new(e), 64 << 20));
             LOADED.with(|l| *l.borrow_mut() = Some((path.clone(), e.clone())));
             e
         }

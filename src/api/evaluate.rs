@@ -100,6 +100,7 @@ pub(crate) fn score_relation(model_ref: &str, relid: pg_sys::Oid) -> Result<Scor
         inputs: &inputs,
         target: Some((&target, how)),
         keys: false,
+        text_budget: None,
     })?;
     if frame.n_rows == 0 {
         return Err(InsightError::data(

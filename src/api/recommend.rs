@@ -266,6 +266,7 @@ fn evaluate_recommender(
             inputs: &inputs,
             target: None,
             keys: true,
+            text_budget: None,
         })?;
         let (
             RawColumn::Text {

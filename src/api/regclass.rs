@@ -52,32 +52,37 @@ unsafe impl<'fcx> pgrx::callconv::ArgAbi<'fcx> for RegClass {
 impl RegClass {
     /// The OID, where it names a table, view, materialized view, foreign or partitioned table.
     pub fn oid(&self) -> Result<pg_sys::Oid> {
-        let kind = crate::spi::select_one::<String>(
-            "SELECT c.relkind::pg_catalog.text FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) $1",
-            &[self.0.into()],
-        );
-        match kind.as_deref() {
-            Some("r" | "v" | "m" | "f" | "p") => Ok(self.0),
-            None => Err(InsightError::undefined_table(
-                format!("relation with OID {} does not exist", self.0.to_u32()),
-                "Name a table or view, e.g. 'customers' or 'sales.orders'.",
-            )),
-            Some(k) => {
-                let what = match k {
-                    "i" | "I" => "an index",
-                    "S" => "a sequence",
-                    "c" => "a composite type",
-                    "t" => "a TOAST table",
-                    _ => "not a table",
-                };
-                Err(InsightError::wrong_object_type(
-                    format!(
-                        "{} is {what}, not a table or view",
-                        crate::data::columns::relation_name(self.0)
-                    ),
-                    "Name a table, view or materialized view.",
-                ))
-            }
+        checked(self.0)
+    }
+}
+
+/// `relid`, where it names a table, view, materialized view, foreign or partitioned table: 42P01
+/// where it names nothing, 42809 for an index, sequence, composite type or TOAST table.
+pub fn checked(relid: pg_sys::Oid) -> Result<pg_sys::Oid> {
+    // the relation cache, as regclass's input function reads it (not the statement's snapshot)
+    // SAFETY: a syscache lookup by OID; 0 (no relation) for an OID of nothing
+    let kind = unsafe { pg_sys::get_rel_relkind(relid) } as u8;
+    match kind {
+        b'r' | b'v' | b'm' | b'f' | b'p' => Ok(relid),
+        0 => Err(InsightError::undefined_table(
+            format!("relation with OID {} does not exist", relid.to_u32()),
+            "Name a table or view, e.g. 'customers' or 'sales.orders'.",
+        )),
+        k => {
+            let what = match k {
+                b'i' | b'I' => "an index",
+                b'S' => "a sequence",
+                b'c' => "a composite type",
+                b't' => "a TOAST table",
+                _ => "not a table",
+            };
+            Err(InsightError::wrong_object_type(
+                format!(
+                    "{} is {what}, not a table or view",
+                    crate::data::columns::relation_name(relid)
+                ),
+                "Name a table, view or materialized view.",
+            ))
         }
     }
 }

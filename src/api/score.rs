@@ -187,6 +187,7 @@ fn run(
         inputs: &inputs,
         target: Some((key, TargetRead::Text)),
         keys: false,
+        text_budget: None,
     };
     reader::read_batches(&spec, BATCH_ROWS, &mut |frame| {
         skipped += frame.skipped_null_target;

@@ -139,6 +139,7 @@ fn review_topics(
             inputs: &inputs,
             target: None,
             keys: false,
+            text_budget: None,
         })?;
         let RawColumn::Text { dict, codes } = &frame.columns[j] else {
             unreachable!("a text feature is read as text")

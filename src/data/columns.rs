@@ -228,7 +228,10 @@ fn text_samples(names: &[&str], relation: &str) -> Vec<Vec<String>> {
         // valid UTF-8 (the reader reports that later, as an error that names the column)
         let cast: Vec<String> = cols
             .iter()
-            .map(|c| format!("pg_catalog.convert_to({c}::pg_catalog.text, 'UTF8')"))
+            // the first 300 characters tell the look; whole values could be megabytes each
+            .map(|c| {
+                format!("pg_catalog.convert_to(pg_catalog.left({c}::pg_catalog.text, 300), 'UTF8')")
+            })
             .collect();
         let q = format!(
             "SELECT {} FROM (SELECT {} FROM {relation} LIMIT 10000) s",
@@ -279,6 +282,7 @@ pub fn choose_features(
     exclude: Option<&[String]>,
     target: Option<&ColumnInfo>,
     relation: &str,
+    free_text: &[String],
 ) -> Result<Vec<ColumnInfo>> {
     let is_target = |name: &str| target.is_some_and(|t| t.name == name);
     let unusable = |c: &ColumnInfo| {
@@ -320,7 +324,11 @@ pub fn choose_features(
                     out.push(c.clone());
                 }
             }
-            for (name, identity) in identities(&out.iter().collect::<Vec<_>>(), relation) {
+            let listed: Vec<&ColumnInfo> = out
+                .iter()
+                .filter(|c| !free_text.contains(&c.name))
+                .collect();
+            for (name, identity) in identities(&listed, relation) {
                 warning!(
                     "feature column {} looks like {}: the model will store some of its values (its most frequent categories, or its text model's n-grams) in insight.models",
                     ident(&name),
@@ -347,10 +355,12 @@ pub fn choose_features(
                     usable.push(c);
                 }
             }
+            // (columns options.text names as free text are reviews, not keys or identities)
             let candidates: Vec<&ColumnInfo> = usable
                 .iter()
                 .copied()
                 .filter(|c| c.is_integer || c.kind == Some(ValueKind::Text))
+                .filter(|c| !free_text.contains(&c.name))
                 .collect();
             let keys = key_like(&candidates, relation);
             let not_keys: Vec<&ColumnInfo> = candidates

@@ -19,6 +19,9 @@ pub struct ReadSpec<'a> {
     /// of a cast to text: a key then reads as a scorer that is handed the same value sees it
     /// (a cast strips char(n)'s padding and spells booleans out; the output function does not).
     pub keys: bool,
+    /// The most bytes the distinct text values (and class labels) read may take, or None: past it
+    /// the read stops with 53200 (training's share of insight.max_train_memory).
+    pub text_budget: Option<u64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -185,6 +188,7 @@ pub fn read_batches(
     let mut target_text: Vec<String> = Vec::new();
     let mut target_num: Vec<f64> = Vec::new();
     let mut skipped = 0usize;
+    let mut text_bytes = 0u64;
     let n_in = spec.inputs.len();
 
     // Detoasted copies of long text values are made in this context and freed with each batch;
@@ -209,7 +213,11 @@ pub fn read_batches(
                                 skipped += 1;
                                 return Ok(());
                             }
-                            TargetRead::Text => target_text.push(text_datum(d, tname)?.to_string()),
+                            TargetRead::Text => {
+                                let label = text_datum(d, tname)?;
+                                text_bytes += label.len() as u64 + 24;
+                                target_text.push(label.to_string())
+                            }
                             TargetRead::Number if null => {
                                 skipped += 1;
                                 return Ok(());
@@ -250,6 +258,8 @@ pub fn read_batches(
                                     Some(&c) => c,
                                     None => {
                                         let c = dict.len() as u32;
+                                        // kept twice (the dictionary and its index) plus overhead
+                                        text_bytes += 2 * s.len() as u64 + 64;
                                         dict.push(s.to_string());
                                         index.insert(s.to_string(), c);
                                         c
@@ -262,6 +272,16 @@ pub fn read_batches(
                     Ok(())
                 }))?;
                 batch_memory.reset();
+                if let Some(budget) = spec.text_budget.filter(|&b| text_bytes > b) {
+                    return Err(InsightError::out_of_memory(
+                        format!(
+                            "the text values read from {} take more than {} MB, above insight.max_train_memory",
+                            spec.relation,
+                            budget >> 20
+                        ),
+                        "Train on fewer or shorter text values (a view with left(review, 2000), a sample), or have a superuser raise insight.max_train_memory.",
+                    ));
+                }
                 // pgrx never frees a fetched table: without this every batch stayed in memory
                 // until the end of the read
                 pg_sys::SPI_freetuptable(pg_sys::SPI_tuptable);
@@ -324,6 +344,7 @@ mod tests {
             inputs: &inputs,
             target: None,
             keys: false,
+            text_budget: None,
         };
         let mut at_frame = Vec::new();
         read_batches(&spec, FETCH_ROWS as usize, &mut |f| {

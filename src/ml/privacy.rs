@@ -49,14 +49,21 @@ fn is_phone(v: &str) -> bool {
             .all(|c| c.is_ascii_digit() || " +-().".contains(c))
 }
 
-/// Scripts written without spaces between words: a short value there is still a sentence.
+/// Scripts written without spaces between words (Thai, Lao, Myanmar, Khmer, kana, CJK, hangul): a
+/// short value there is still a sentence.
 fn unspaced(c: char) -> bool {
-    matches!(c as u32, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF)
+    matches!(c as u32,
+        0x0E00..=0x0EFF | 0x1000..=0x109F | 0x1780..=0x17FF | 0x3040..=0x30FF
+        | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF)
 }
 
+/// Three words or fewer, 40 characters or fewer, no exclamation or question (those are comments).
 fn is_short(v: &str) -> bool {
     let chars = v.chars().count();
-    v.split_whitespace().count() <= 3 && chars <= 40 && (chars <= 4 || !v.chars().any(unspaced))
+    v.split_whitespace().count() <= 3
+        && chars <= 40
+        && !v.contains(['!', '?', '！', '？'])
+        && (chars <= 4 || !v.chars().any(unspaced))
 }
 
 /// Whether the non-NULL values of a column (a sample) identify people: at least half of them
@@ -135,6 +142,10 @@ mod tests {
         assert_eq!(of(&reviews), None);
         let chinese_reviews = column(|i| format!("物流很快，咖啡很好喝，第{i}次买"));
         assert_eq!(of(&chinese_reviews), None);
+        let thai_reviews = column(|i| format!("กาแฟอร่อยมากส่งเร็ว{i}"));
+        assert_eq!(of(&thai_reviews), None);
+        let short_comments = column(|i| format!("Great coffee {i}!"));
+        assert_eq!(of(&short_comments), None);
         let regions = column(|i| ["north", "south", "east", "west"][i % 4].to_string());
         assert_eq!(of(&regions), None);
         let few: Vec<String> = (0..50).map(|i| format!("c{i}@example.com")).collect();

@@ -221,11 +221,13 @@ def run_session(s, calls, routine_list):
             if cur.description:
                 cur.fetchmany(10)
         except psycopg2.Error as e:
-            state = e.pgcode or "connection"
-            if state == "XX000" or e.pgcode is None:
+            state = e.pgcode or "client"
+            if conn.closed:  # the connection is gone: the backend died
+                state = "connection"
+            if state in ("XX000", "connection"):
                 with lock:
                     findings.append((state, sql[:500], str(e).strip()[:300]))
-            if e.pgcode is None:  # the connection is gone: the backend died
+            if conn.closed:
                 conn = connect()
                 cur = conn.cursor()
                 cur.execute("SET statement_timeout = '3s'; SET search_path = fz, public")

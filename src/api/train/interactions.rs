@@ -191,6 +191,7 @@ pub fn train(
         inputs: &inputs,
         target: None,
         keys: true,
+        text_budget: Some(crate::gucs::max_train_memory()),
     })?;
     let read_seconds = started.elapsed().as_secs_f64();
     let n = frame.n_rows;

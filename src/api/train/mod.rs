@@ -203,12 +203,18 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
     } else {
         req.features.as_deref()
     };
+    // columns options.text names as free text are wanted whatever their look
+    let named_text = match &setup.prep.text {
+        crate::ml::preprocess::TextColumns::Listed(names) => names.clone(),
+        _ => Vec::new(),
+    };
     let feats = columns::choose_features(
         &cols,
         features,
         req.exclude.as_deref(),
         target.as_ref(),
         &relation,
+        &named_text,
     )?;
     if learns == Learns::Histories {
         if let Some(c) = feats.iter().find(|c| c.kind != Some(ValueKind::Number)) {
@@ -231,8 +237,10 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
     } else {
         TargetRead::Number
     };
-    // the memory the rows will need, against insight.max_train_memory: from the planner's row
-    // count before reading, then from the rows themselves while reading
+    // the memory the rows will need, against insight.max_train_memory, checked while reading:
+    // the read stops once the rows (or the distinct text values) read pass it. (The planner's
+    // row count is no guide: it counts rows whose target is NULL, which are not read, and can be
+    // stale.)
     let shape = crate::ml::memory::RowShape {
         numeric_inputs: inputs.iter().filter(|(_, k)| k.is_numeric()).count(),
         text_inputs: inputs.iter().filter(|(_, k)| !k.is_numeric()).count(),
@@ -248,37 +256,18 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
         },
     };
     let budget = crate::gucs::max_train_memory();
-    let too_much = |rows: u64, counted: bool| {
-        let each = format!(
-            "{} bytes a row: {} inputs read, {} encoded",
-            shape.bytes_per_row(),
-            inputs.len(),
-            shape.encoded_width()
-        );
+    let too_much = |rows: u64| {
         InsightError::out_of_memory(
-            if counted {
-                format!(
-                    "training on {relation} needs more than insight.max_train_memory ({} MB): it has more than the {rows} rows that fit ({each})",
-                    budget >> 20
-                )
-            } else {
-                format!(
-                    "training on {relation} needs about {} MB ({rows} rows, {each}), above insight.max_train_memory ({} MB)",
-                    shape.bytes_for(rows) >> 20,
-                    budget >> 20
-                )
-            },
+            format!(
+                "training on {relation} needs more than insight.max_train_memory ({} MB): it has more than the {rows} rows that fit ({} bytes a row: {} inputs read, {} encoded)",
+                budget >> 20,
+                shape.bytes_per_row(),
+                inputs.len(),
+                shape.encoded_width()
+            ),
             "Train on a sample (a view with TABLESAMPLE or LIMIT), on fewer columns (features => ARRAY[...]), with fewer categories (max_categories), or have a superuser raise insight.max_train_memory.",
         )
     };
-    let planned = crate::spi::select_one::<f32>(
-        "SELECT c.reltuples FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) $1",
-        &[req.relid.into()],
-    )
-    .unwrap_or(-1.0);
-    if planned > 0.0 && shape.bytes_for(planned as u64) > budget {
-        return Err(too_much(planned as u64, false));
-    }
     let max_rows = shape.rows_within(budget);
     let mut frame = None;
     reader::read_batches(
@@ -287,12 +276,13 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
             inputs: &inputs,
             target: target.as_ref().map(|t| (t.name.as_str(), how)),
             keys: false,
+            text_budget: Some(budget),
         },
         (max_rows as usize).saturating_add(1),
         &mut |f| {
             // a frame before the end is handed over only past max_rows rows
             if f.n_rows as u64 > max_rows {
-                return Err(too_much(max_rows, true));
+                return Err(too_much(max_rows));
             }
             frame = Some(f);
             Ok(())

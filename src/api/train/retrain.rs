@@ -139,7 +139,8 @@ fn retrain(
                 ),
                 "Train a new model on another relation with insight.train.",
             )
-        })?;
+        })
+        .and_then(crate::api::regclass::checked)?;
         // the columns by name (supervised and segmentation models); recommenders and
         // lifetime-value models name theirs in the options
         let features: Option<Vec<String>> = match recipe.task.as_str() {

@@ -29,11 +29,11 @@ pub trait SentenceEncoder: Send + Sync {
 /// A sentence model with a memory of the texts it embedded last: training embeds each distinct
 /// text once, then encodes the training and test rows, shuffles them for permutation importance
 /// and scores them for the drift reference, each of which would embed every row again (112.6 s
-/// of a 3,025-review training went there before this cache). Up to `capacity` texts of at most
-/// `MAX_CACHED_TEXT` bytes; when full it starts again empty.
+/// of a 3,025-review training went there before this cache). Up to `capacity` bytes of texts
+/// (of at most `MAX_CACHED_TEXT` bytes each) and their vectors; when full it starts again empty.
 pub struct Cached {
     inner: Arc<dyn SentenceEncoder>,
-    memory: std::sync::Mutex<HashMap<String, Vec<f32>>>,
+    memory: std::sync::Mutex<(HashMap<String, Vec<f32>>, usize)>,
     capacity: usize,
 }
 
@@ -44,7 +44,7 @@ impl Cached {
     pub fn new(inner: Arc<dyn SentenceEncoder>, capacity: usize) -> Cached {
         Cached {
             inner,
-            memory: std::sync::Mutex::new(HashMap::new()),
+            memory: std::sync::Mutex::new((HashMap::new(), 0)),
             capacity,
         }
     }
@@ -70,7 +70,7 @@ impl SentenceEncoder for Cached {
                 .memory
                 .lock()
                 .map_err(|_| "the embedding cache is poisoned")?;
-            texts.iter().map(|t| memory.get(*t).cloned()).collect()
+            texts.iter().map(|t| memory.0.get(*t).cloned()).collect()
         };
         let missing: Vec<usize> = (0..texts.len()).filter(|&i| out[i].is_none()).collect();
         if !missing.is_empty() {
@@ -86,10 +86,13 @@ impl SentenceEncoder for Cached {
                 .map_err(|_| "the embedding cache is poisoned")?;
             for (&i, v) in missing.iter().zip(fresh) {
                 if texts[i].len() <= MAX_CACHED_TEXT {
-                    if memory.len() >= self.capacity {
-                        memory.clear();
+                    let cost = texts[i].len() + 4 * v.len() + 64;
+                    if memory.1 + cost > self.capacity {
+                        *memory = (HashMap::new(), 0);
                     }
-                    memory.insert(texts[i].to_string(), v.clone());
+                    if memory.0.insert(texts[i].to_string(), v.clone()).is_none() {
+                        memory.1 += cost;
+                    }
                 }
                 out[i] = Some(v);
             }
@@ -119,8 +122,10 @@ impl PartialEq for EncoderHandle {
     }
 }
 
-/// Texts per forward pass of the sentence model at training.
-const BATCH: usize = 32;
+/// Texts per forward pass of the sentence model at training: one, as scoring embeds a row, so
+/// that a text's vector (kept by `Cached`) is the same bit for bit whichever computed it (a
+/// padded batch sums in another order: the same vector to 1e-5, not to the last bit).
+const BATCH: usize = 1;
 /// The widest sentence model a stored row may claim (BERT-large: 1024).
 pub const MAX_DIMS: usize = 8192;
 
@@ -435,7 +440,8 @@ pub mod tests {
             BagOfWords { dims: 16 },
             std::sync::atomic::AtomicUsize::new(0),
         ));
-        let cached = Cached::new(inner.clone(), 3);
+        // room for three entries of 16 numbers and a short text
+        let cached = Cached::new(inner.clone(), 3 * (4 * 16 + 64 + 3));
         let direct = inner.0.encode(&["a b", "c"]).unwrap();
         assert_eq!(
             cached.encode(&["a b", "c", "a b"]).unwrap()[..2],
@@ -448,10 +454,10 @@ pub mod tests {
         // "a b" twice in the first call: asked for twice there, then never again
         assert_eq!(inner.1.load(std::sync::atomic::Ordering::Relaxed), 3);
         cached.encode(&["d", "e", "f", "g"]).unwrap();
-        assert!(cached.memory.lock().unwrap().len() <= 3);
+        assert!(cached.memory.lock().unwrap().0.len() <= 3);
         let long = "x ".repeat(MAX_CACHED_TEXT);
         cached.encode(&[&long]).unwrap();
-        assert!(!cached.memory.lock().unwrap().contains_key(&long));
+        assert!(!cached.memory.lock().unwrap().0.contains_key(&long));
     }
 
     /// A sentence model that fails, or lies about its width: an error, never a panic.

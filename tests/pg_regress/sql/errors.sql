@@ -140,15 +140,15 @@ SELECT try_sql($$CALL insight.score_table('purchase', 0::regclass, 'x', 'custome
 SELECT try_sql($$SELECT * FROM insight.review_topics('purchase', 0::regclass)$$);
 SELECT try_sql($$SELECT insight.evaluate_recommender('purchase', 0::regclass)$$);
 SELECT 'alive' AS backend_after_bad_relations;
--- memory: training refuses above insight.max_train_memory (53200, nothing stored): before
--- reading, from the planner's row count; while reading, as soon as the rows pass it (a view
--- has no count)
+-- memory: training refuses above insight.max_train_memory (53200, nothing stored) while reading,
+-- as soon as the rows read pass it (from a table or a view); the least setting is 64 MB
 CREATE VIEW customers_view AS SELECT * FROM customers;
 SET insight.max_train_memory = '65MB';
 SELECT try_sql($$SELECT * FROM insight.train('mem', 'customers_view', target => 'purchased')$$);
 ANALYZE customers;
 SELECT try_sql($$SELECT * FROM insight.train('mem', 'customers', target => 'purchased')$$);
 SELECT try_sql($$SELECT * FROM insight.train('mem', 'customers', target => 'purchased', features => ARRAY['age'])$$) AS one_column_fits;
+SELECT try_sql($$SET insight.max_train_memory = '1MB'$$) AS below_the_least;
 RESET insight.max_train_memory;
 SELECT count(*) AS mem_versions FROM insight.models WHERE name = 'mem';
 CREATE ROLE mem_user;
