@@ -1142,4 +1142,121 @@ pub(crate) mod tests {
             Err(CodecError::Corrupt(_))
         ));
     }
+
+    /// Property tests (proptest): no byte string makes decoding panic or allocate beyond its
+    /// length, and a model that decodes encodes any value of any feature and scores without a
+    /// panic: damaged rows are errors, never aborts.
+    mod properties {
+        use super::*;
+        use crate::ml::monitor::Silent;
+        use crate::ml::parallel::Parallel;
+        use crate::ml::text::model::TextTarget;
+        use proptest::prelude::*;
+
+        /// A binary model over one free-text column.
+        fn text_model() -> Model {
+            let specs = vec![ColumnSpec {
+                name: "review".into(),
+                sql_type: "text".into(),
+                kind: ValueKind::Text,
+            }];
+            let dict: Vec<String> = ["good coffee", "bad coffee", "late", "fast"]
+                .map(String::from)
+                .to_vec();
+            let codes: Vec<u32> = (0..40).map(|i| (i % 4) as u32).collect();
+            let data = vec![RawColumn::Text {
+                dict,
+                codes: codes.clone(),
+            }];
+            let rows: Vec<usize> = (0..40).collect();
+            let opts = PrepOptions {
+                text: TextColumns::All,
+                ..Default::default()
+            };
+            let mut pre = Preprocessor::fit(&specs, &data, &rows, &opts).unwrap();
+            let y: Vec<usize> = codes.iter().map(|&c| (c % 2) as usize).collect();
+            let w = vec![1.0; 40];
+            let target = TextTarget {
+                classes: &y,
+                n_classes: 2,
+                weights: &w,
+            };
+            pre.fit_text(&data, &rows, &target, &opts, &Parallel::serial(), &Silent)
+                .unwrap();
+            Model {
+                task: Task::Binary,
+                classes: vec!["false".into(), "true".into()],
+                threshold: 0.5,
+                estimator: Estimator::Linear {
+                    coef: vec![1.0; pre.width],
+                    intercept: vec![0.0],
+                },
+                preprocessor: pre,
+            }
+        }
+
+        fn samples() -> Vec<Vec<u8>> {
+            vec![
+                tiny_model().encode(),
+                tiny_recommender().encode(),
+                text_model().encode(),
+            ]
+        }
+
+        /// Decodes; where that succeeds, encodes values of every kind into every feature and
+        /// scores the encoded row.
+        fn exercise(bytes: &[u8]) {
+            let Ok(m) = Model::decode(bytes) else { return };
+            if m.task == Task::Recommendation {
+                return;
+            }
+            let mut x = vec![0.0; m.preprocessor.width];
+            for j in 0..m.preprocessor.features.len() {
+                for v in [
+                    Value::Null,
+                    Value::Number(1.5),
+                    Value::Number(f64::NAN),
+                    Value::Text("y"),
+                    Value::Text(""),
+                    Value::Text("good coffee"),
+                ] {
+                    let _ = m.preprocessor.encode(j, v, &mut x);
+                }
+            }
+            let mut out = vec![0.0; m.outputs()];
+            m.predict_encoded(&x, &mut out);
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 10_000, ..ProptestConfig::default() })]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+                exercise(&bytes);
+                let mut framed = MAGIC.to_vec();
+                framed.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+                framed.extend_from_slice(&bytes);
+                exercise(&framed);
+                let _ = crate::ml::bundle::Bundle::decode(&bytes);
+            }
+
+            #[test]
+            fn mutated_models_never_panic(
+                which in 0usize..3,
+                edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+                cut in any::<prop::sample::Index>(),
+                truncate in any::<bool>(),
+            ) {
+                let mut b = samples()[which].clone();
+                for (at, byte) in edits {
+                    let i = at.index(b.len());
+                    b[i] = byte;
+                }
+                if truncate {
+                    b.truncate(cut.index(b.len() + 1));
+                }
+                exercise(&b);
+            }
+        }
+    }
 }

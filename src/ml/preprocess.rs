@@ -1078,4 +1078,53 @@ mod tests {
             }
         );
     }
+
+    /// Property test (proptest): preprocessing any column values (NaN, infinities, huge numbers,
+    /// NULLs, any texts) fits or returns an error, and encodes the rows or returns an error; it
+    /// never panics.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+            #[test]
+            fn any_columns_fit_or_fail_cleanly(
+                numbers in proptest::collection::vec(any::<f64>(), 1..40),
+                words in proptest::collection::vec(proptest::option::of(0u8..6), 1..40),
+                native in any::<bool>(),
+                impute in 0usize..5,
+                max_categories in 1usize..4,
+            ) {
+                let n = numbers.len().min(words.len());
+                let dict: Vec<String> = (0..6).map(|i| "ab".repeat(i)).collect();
+                let codes: Vec<u32> = words[..n]
+                    .iter()
+                    .map(|w| w.map_or(NULL_CODE, u32::from))
+                    .collect();
+                let data = vec![
+                    RawColumn::Number(numbers[..n].to_vec()),
+                    RawColumn::Text { dict, codes },
+                ];
+                let opts = PrepOptions {
+                    impute: [Impute::Mean, Impute::Median, Impute::Zero, Impute::Error, Impute::Native][impute],
+                    native_categories: native,
+                    max_categories,
+                    ..Default::default()
+                };
+                let rows: Vec<usize> = (0..n).collect();
+                if let Ok(p) = Preprocessor::fit(&specs(), &data, &rows, &opts) {
+                    if let Ok(m) = p.encode_rows(&data, &rows) {
+                        prop_assert_eq!(m.rows, n);
+                    }
+                    let mut x = vec![0.0; p.width];
+                    for v in [Value::Null, Value::Number(f64::INFINITY), Value::Text("zz")] {
+                        let _ = p.encode(0, v, &mut x);
+                        let _ = p.encode(1, v, &mut x);
+                    }
+                }
+            }
+        }
+    }
 }

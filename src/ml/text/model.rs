@@ -136,7 +136,7 @@ impl TextModel {
             || self
                 .terms
                 .iter()
-                .any(|(j, _, s)| *j as usize >= d || s.abs() != 1)
+                .any(|(j, _, s)| *j as usize >= d || !matches!(s, 1 | -1))
         {
             return Err("text model weights do not fit its vocabulary".into());
         }
