@@ -9,6 +9,7 @@ use crate::ml::metrics;
 use crate::ml::model::{Model, Task};
 use crate::store::{cache, catalog};
 use pgrx::prelude::*;
+use crate::ml::preprocess::ValueKind;
 use pgrx::JsonB;
 use serde_json::{json, Value};
 use std::rc::Rc;
@@ -38,8 +39,10 @@ pub(crate) fn feature_inputs(
     let mut inputs = Vec::new();
     for f in &model.preprocessor.features {
         let c = columns::find(cols, &f.name, relation, "feature")?;
+        // as the scorers bind a row: a text feature needs a text column (a number read as text
+        // would be an unknown category, silently), a numeric one any numeric column
         let ok = match (f.kind, c.kind) {
-            (crate::ml::preprocess::ValueKind::Text, _) => true, // anything reads as text
+            (ValueKind::Text, Some(k)) => k == ValueKind::Text,
             (_, Some(k)) => k.is_numeric(),
             _ => false,
         };

@@ -158,3 +158,10 @@ SELECT try_sql($$SET insight.max_train_memory = '100GB'$$) AS only_superusers_ra
 RESET ROLE;
 DROP OWNED BY mem_user;
 DROP ROLE mem_user;
+-- a text feature whose column became a number (ALTER TABLE between training and evaluating):
+-- evaluate refuses as the scorers do (42804), instead of reading the numbers as unknown categories
+CREATE TABLE retyped AS SELECT * FROM customers LIMIT 300;
+SELECT count(*) AS trained FROM insight.train('retyped', 'retyped', target => 'purchased', features => ARRAY['age', 'region']);
+ALTER TABLE retyped ALTER COLUMN region TYPE int USING length(region);
+SELECT try_sql($$SELECT insight.evaluate('retyped', 'retyped')$$);
+SELECT try_sql($$SELECT count(insight.predict_proba('retyped', t)) FROM retyped t$$);
