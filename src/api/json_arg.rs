@@ -3,9 +3,6 @@
 //! the datum as it is and parses it when asked, with an error the caller can report (22023).
 
 use crate::error::{InsightError, Result};
-use pgrx::pgrx_sql_entity_graph::metadata::{
-    ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable,
-};
 use pgrx::prelude::*;
 use serde_json::Value;
 
@@ -22,15 +19,7 @@ impl FromDatum for JsonArg {
     }
 }
 
-unsafe impl SqlTranslatable for JsonArg {
-    const TYPE_IDENT: &'static str = pgrx::pgrx_sql_entity_graph::pgrx_resolved_type!(JsonArg);
-    const TYPE_ORIGIN: pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin =
-        pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin::External;
-    const ARGUMENT_SQL: std::result::Result<SqlMappingRef, ArgumentError> =
-        Ok(SqlMappingRef::literal("jsonb"));
-    const RETURN_SQL: std::result::Result<ReturnsRef, ReturnsError> =
-        Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
-}
+argument_type!(JsonArg, "jsonb");
 
 impl JsonArg {
     /// The document, or 22023 naming the argument when serde_json cannot hold it.
@@ -51,20 +40,4 @@ pub unsafe fn parse_jsonb(d: pg_sys::Datum, argument: &str) -> Result<Value> {
             "Pass a flat JSON object of options with numbers float8 can hold, e.g. '{\"seed\": 7}'.",
         )
     })
-}
-
-// SAFETY: declared as jsonb in SQL (ARGUMENT_SQL above), so the datum is a jsonb; NULL is None
-unsafe impl<'fcx> pgrx::callconv::ArgAbi<'fcx> for JsonArg {
-    unsafe fn unbox_arg_unchecked(arg: pgrx::callconv::Arg<'_, 'fcx>) -> Self {
-        let index = arg.index();
-        unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| {
-            InsightError::null_value(format!("argument {index} must not be NULL"), "").raise()
-        })
-    }
-
-    unsafe fn unbox_nullable_arg(
-        arg: pgrx::callconv::Arg<'_, 'fcx>,
-    ) -> pgrx::nullable::Nullable<Self> {
-        unsafe { arg.unbox_arg_using_from_datum() }.into()
-    }
 }

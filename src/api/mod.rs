@@ -14,6 +14,50 @@ macro_rules! function_info_v1 {
     };
 }
 
+/// The SQL side of an argument type that reads its datum itself (`FromDatum`): declared in SQL as
+/// `$sql`, NULL is None for an `Option` argument, and a NULL reaching a non-`Option` one (a
+/// function pgrx did not make STRICT) is 22004, never pgrx's panic text.
+macro_rules! argument_type {
+    ($ty:ident, $sql:literal) => {
+        unsafe impl pgrx::pgrx_sql_entity_graph::metadata::SqlTranslatable for $ty {
+            const TYPE_IDENT: &'static str = pgrx::pgrx_sql_entity_graph::pgrx_resolved_type!($ty);
+            const TYPE_ORIGIN: pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin =
+                pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin::External;
+            const ARGUMENT_SQL: std::result::Result<
+                pgrx::pgrx_sql_entity_graph::metadata::SqlMappingRef,
+                pgrx::pgrx_sql_entity_graph::metadata::ArgumentError,
+            > = Ok(pgrx::pgrx_sql_entity_graph::metadata::SqlMappingRef::literal($sql));
+            const RETURN_SQL: std::result::Result<
+                pgrx::pgrx_sql_entity_graph::metadata::ReturnsRef,
+                pgrx::pgrx_sql_entity_graph::metadata::ReturnsError,
+            > = Ok(pgrx::pgrx_sql_entity_graph::metadata::ReturnsRef::One(
+                pgrx::pgrx_sql_entity_graph::metadata::SqlMappingRef::literal($sql),
+            ));
+        }
+
+        // SAFETY: declared as $sql in SQL (ARGUMENT_SQL above), so the datum is one of that type
+        // and `FromDatum` reads it as such; NULL is None
+        unsafe impl<'fcx> pgrx::callconv::ArgAbi<'fcx> for $ty {
+            unsafe fn unbox_arg_unchecked(arg: pgrx::callconv::Arg<'_, 'fcx>) -> Self {
+                let index = arg.index();
+                unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| {
+                    crate::error::InsightError::null_value(
+                        format!("argument {index} must not be NULL"),
+                        "",
+                    )
+                    .raise()
+                })
+            }
+
+            unsafe fn unbox_nullable_arg(
+                arg: pgrx::callconv::Arg<'_, 'fcx>,
+            ) -> pgrx::nullable::Nullable<Self> {
+                unsafe { arg.unbox_arg_using_from_datum() }.into()
+            }
+        }
+    };
+}
+
 pub mod agg_state;
 pub mod aggregate;
 pub mod customer_value;

@@ -4,9 +4,6 @@
 //! an index, sequence or composite type is 42809, each naming the argument.
 
 use crate::error::{InsightError, Result};
-use pgrx::pgrx_sql_entity_graph::metadata::{
-    ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable,
-};
 use pgrx::prelude::*;
 
 /// A regclass argument, not yet checked.
@@ -23,31 +20,7 @@ impl FromDatum for RegClass {
     }
 }
 
-unsafe impl SqlTranslatable for RegClass {
-    const TYPE_IDENT: &'static str = pgrx::pgrx_sql_entity_graph::pgrx_resolved_type!(RegClass);
-    const TYPE_ORIGIN: pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin =
-        pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin::External;
-    const ARGUMENT_SQL: std::result::Result<SqlMappingRef, ArgumentError> =
-        Ok(SqlMappingRef::literal("regclass"));
-    const RETURN_SQL: std::result::Result<ReturnsRef, ReturnsError> =
-        Ok(ReturnsRef::One(SqlMappingRef::literal("regclass")));
-}
-
-// SAFETY: declared as regclass in SQL (ARGUMENT_SQL above), a by-value oid; NULL is None
-unsafe impl<'fcx> pgrx::callconv::ArgAbi<'fcx> for RegClass {
-    unsafe fn unbox_arg_unchecked(arg: pgrx::callconv::Arg<'_, 'fcx>) -> Self {
-        let index = arg.index();
-        unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| {
-            InsightError::null_value(format!("argument {index} must not be NULL"), "").raise()
-        })
-    }
-
-    unsafe fn unbox_nullable_arg(
-        arg: pgrx::callconv::Arg<'_, 'fcx>,
-    ) -> pgrx::nullable::Nullable<Self> {
-        unsafe { arg.unbox_arg_using_from_datum() }.into()
-    }
-}
+argument_type!(RegClass, "regclass");
 
 impl RegClass {
     /// The OID, where it names a table, view, materialized view, foreign or partitioned table.
