@@ -16,6 +16,8 @@ CREATE TABLE insight.models (
     train_seconds float8 NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now(),
     created_by    name NOT NULL DEFAULT current_user,
+    -- the numbers behind insight.report's charts (ml::report_data), from the test split
+    report_data   jsonb,
     UNIQUE (name, version)
 );
 

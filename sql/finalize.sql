@@ -236,6 +236,8 @@ COMMENT ON FUNCTION insight.similar_customers(text, anyelement, int) IS
   'The k customers most similar to a customer: cosine on the customer factors (als)';
 COMMENT ON FUNCTION insight.evaluate_recommender(text, regclass, int) IS
   'precision@k, recall@k, NDCG@k, MAP@k and coverage of a recommender against held-out (customer, item) rows';
+COMMENT ON FUNCTION insight.report(text, regclass) IS
+  'A model version''s report as one self-contained HTML page (inline SVG, no scripts): the model card, deployments, and the charts of its task, on the test split stored at training or on the rows of relation';
 
 -- Everyone may read the registry, the recipes, metrics and history of models, and score; the
 -- weights only the extension's owner and who is granted them (scoring reads them as the owner:
@@ -247,7 +249,7 @@ GRANT USAGE ON SCHEMA insight TO PUBLIC;
 -- nothing here, but writes the table's privileges out as an upgraded 0.1.0 database has them.
 REVOKE SELECT ON insight.models FROM PUBLIC;
 GRANT SELECT (id, name, version, task, algorithm, relation, target, features, options, metrics, n_rows,
-              train_seconds, created_at, created_by, xmin, cmin) ON insight.models TO PUBLIC;
+              train_seconds, created_at, created_by, report_data, xmin, cmin) ON insight.models TO PUBLIC;
 GRANT SELECT ON insight.deployments, insight.model_registry, insight.evaluations, insight.drift_history TO PUBLIC;
 
 -- Planner rewrite of whole-row scoring calls into column arguments (see src/api/predict.rs):

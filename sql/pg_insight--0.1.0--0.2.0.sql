@@ -416,11 +416,13 @@ SELECT n.name,
 
 COMMENT ON VIEW insight.model_registry IS 'One row per model name: deployed version and why, algorithm, task, key test metrics, last recorded evaluation and drift';
 
+-- the numbers behind insight.report's charts (ml::report_data), from the test split
+ALTER TABLE insight.models ADD COLUMN report_data jsonb;
 -- the weights are no longer everyone's to read: scoring reads them as the extension's owner
 REVOKE SELECT ON insight.models FROM PUBLIC;
 -- (xmin and cmin: a decoded model is cached by row version, store::cache)
 GRANT SELECT (id, name, version, task, algorithm, relation, target, features, options, metrics, n_rows,
-              train_seconds, created_at, created_by, xmin, cmin) ON insight.models TO PUBLIC;
+              train_seconds, created_at, created_by, report_data, xmin, cmin) ON insight.models TO PUBLIC;
 GRANT SELECT ON insight.evaluations, insight.drift_history TO PUBLIC;
 
 -- review text: demo reviews and the n-grams behind text models (api/demo.rs, api/text.rs)
@@ -451,3 +453,9 @@ COMMENT ON FUNCTION insight.embed(text) IS
   'The unit-length sentence embedding of a text with the model in insight.embedding_model_path (builds with the candle feature)';
 COMMENT ON FUNCTION insight.embed_many(text[]) IS
   'Sentence embeddings of many texts, batched through the model: one row per text (ordinality, embedding; NULL for a NULL text)';
+
+-- model reports (api/report.rs): one self-contained HTML page per model version
+CREATE FUNCTION insight.report(model text, relation regclass DEFAULT NULL)
+  RETURNS text STABLE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'report_wrapper';
+COMMENT ON FUNCTION insight.report(text, regclass) IS
+  'A model version''s report as one self-contained HTML page (inline SVG, no scripts): the model card, deployments, and the charts of its task, on the test split stored at training or on the rows of relation';

@@ -10,6 +10,7 @@ pub mod data;
 pub mod error;
 pub mod gucs;
 pub mod ml;
+pub mod report;
 pub mod spi;
 pub mod store;
 

@@ -923,7 +923,8 @@ fn save(
         weights: u.model.encode(),
         n_rows: u.n_rows.min(i64::MAX as u64) as i64,
         train_seconds,
-    });
+        report_data: None,
+        });
     let deployed = crate::api::lifecycle::decide_deploy(
         name,
         deploy,

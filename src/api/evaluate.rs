@@ -149,7 +149,7 @@ pub(crate) fn score_relation(model_ref: &str, relid: pg_sys::Oid) -> Result<Scor
 }
 
 /// Class index of each label; labels the model never saw are an error.
-fn class_indices(model: &Model, labels: &[String]) -> Result<Vec<usize>> {
+pub(crate) fn class_indices(model: &Model, labels: &[String]) -> Result<Vec<usize>> {
     labels
         .iter()
         .map(|l| {

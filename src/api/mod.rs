@@ -73,6 +73,7 @@ pub mod predict;
 pub mod recommend;
 pub mod recut;
 pub mod regclass;
+pub mod report;
 pub mod rewrite;
 pub mod score;
 pub mod segment;

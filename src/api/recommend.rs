@@ -27,7 +27,7 @@ thread_local! {
 }
 
 /// The recommender `model` names, resolved again once per statement, with its model id.
-fn load_with_id(model: &str) -> Result<(i64, Rc<Model>)> {
+pub(crate) fn load_with_id(model: &str) -> Result<(i64, Rc<Model>)> {
     let stamp = Stamp::now();
     let hit = LAST.with(|l| {
         l.borrow()
@@ -58,7 +58,7 @@ fn load(model: &str) -> Result<Rc<Model>> {
     Ok(load_with_id(model)?.1)
 }
 
-fn recommender(m: &Model) -> &Recommender {
+pub(crate) fn recommender(m: &Model) -> &Recommender {
     match &m.estimator {
         Estimator::Recommender(r) => r,
         _ => unreachable!("load() returns recommenders only"),
@@ -224,6 +224,91 @@ fn similar_customers(
     TableIterator::new(run().or_raise())
 }
 
+/// Held-out interactions read from a relation with the model's customer and item columns:
+/// per customer (None: one the model has not seen) their distinct items (an item the model
+/// does not know has an index past its items).
+pub(crate) struct HeldOut {
+    pub tests: Vec<(Option<usize>, Vec<usize>)>,
+    pub unknown_customers: usize,
+    pub unknown_items: usize,
+    pub skipped: usize,
+    pub relation: String,
+    pub inputs: Vec<(String, ValueKind)>,
+}
+
+pub(crate) fn held_out(id: i64, r: &Recommender, relid: pg_sys::Oid) -> Result<HeldOut> {
+    let options = crate::spi::select_one::<JsonB>(
+        "SELECT options FROM insight.models WHERE id OPERATOR(pg_catalog.=) $1",
+        &[id.into()],
+    )
+    .map(|j| j.0)
+    .unwrap_or(Value::Null);
+    let relation = columns::relation_name(relid);
+    let cols = columns::relation_columns(relid);
+    let mut inputs = Vec::new();
+    for key in ["customer", "item"] {
+        let name = options.get(key).and_then(Value::as_str).unwrap_or_default();
+        let c = columns::find(&cols, name, &relation, key)?;
+        inputs.push((c.name.clone(), ValueKind::Text));
+    }
+    let frame = reader::read(&ReadSpec {
+        relation: &relation,
+        inputs: &inputs,
+        target: None,
+        keys: true,
+        text_budget: None,
+    })?;
+    let (
+        RawColumn::Text {
+            dict: cd,
+            codes: cc,
+        },
+        RawColumn::Text {
+            dict: id,
+            codes: ic,
+        },
+    ) = (&frame.columns[0], &frame.columns[1])
+    else {
+        unreachable!("keys are read as text")
+    };
+    // per test customer (by dictionary code): their distinct test items
+    let customer_of: Vec<Option<usize>> = cd.iter().map(|c| r.customer(c)).collect();
+    let item_of: Vec<usize> = id
+        .iter()
+        .enumerate()
+        .map(|(j, i)| r.item(i).unwrap_or(r.items.len() + j))
+        .collect();
+    let mut held: Vec<Vec<usize>> = vec![Vec::new(); cd.len()];
+    let mut skipped = 0usize;
+    for (&c, &i) in cc.iter().zip(ic) {
+        if c == NULL_CODE || i == NULL_CODE {
+            skipped += 1;
+            continue;
+        }
+        held[c as usize].push(item_of[i as usize]);
+    }
+    let tests: Vec<(Option<usize>, Vec<usize>)> = held
+        .into_iter()
+        .enumerate()
+        .filter(|(_, items)| !items.is_empty())
+        .map(|(c, mut items)| {
+            items.sort_unstable();
+            items.dedup();
+            (customer_of[c], items)
+        })
+        .collect();
+    let unknown_customers = tests.iter().filter(|(u, _)| u.is_none()).count();
+    let unknown_items = item_of.iter().filter(|&&i| i >= r.items.len()).count();
+    Ok(HeldOut {
+        tests,
+        unknown_customers,
+        unknown_items,
+        skipped,
+        relation,
+        inputs,
+    })
+}
+
 /// Ranking metrics of the model's top `k` against the interactions in `test_relation` (the
 /// columns the model was trained on, by name): precision@k, recall@k, NDCG@k, MAP@k over the
 /// customers in it, and the coverage of the items. Each customer's recommendations leave out
@@ -247,68 +332,14 @@ fn evaluate_recommender(
         let (id, m) = load_with_id(model)?;
         let r = recommender(&m);
         let k = count(k, r)?;
-        let options = crate::spi::select_one::<JsonB>(
-            "SELECT options FROM insight.models WHERE id OPERATOR(pg_catalog.=) $1",
-            &[id.into()],
-        )
-        .map(|j| j.0)
-        .unwrap_or(Value::Null);
-        let relation = columns::relation_name(relid);
-        let cols = columns::relation_columns(relid);
-        let mut inputs = Vec::new();
-        for key in ["customer", "item"] {
-            let name = options.get(key).and_then(Value::as_str).unwrap_or_default();
-            let c = columns::find(&cols, name, &relation, key)?;
-            inputs.push((c.name.clone(), ValueKind::Text));
-        }
-        let frame = reader::read(&ReadSpec {
-            relation: &relation,
-            inputs: &inputs,
-            target: None,
-            keys: true,
-            text_budget: None,
-        })?;
-        let (
-            RawColumn::Text {
-                dict: cd,
-                codes: cc,
-            },
-            RawColumn::Text {
-                dict: id,
-                codes: ic,
-            },
-        ) = (&frame.columns[0], &frame.columns[1])
-        else {
-            unreachable!("keys are read as text")
-        };
-        // per test customer (by dictionary code): their distinct test items
-        let customer_of: Vec<Option<usize>> = cd.iter().map(|c| r.customer(c)).collect();
-        let item_of: Vec<usize> = id
-            .iter()
-            .enumerate()
-            .map(|(j, i)| r.item(i).unwrap_or(r.items.len() + j))
-            .collect();
-        let mut held: Vec<Vec<usize>> = vec![Vec::new(); cd.len()];
-        let mut skipped = 0usize;
-        for (&c, &i) in cc.iter().zip(ic) {
-            if c == NULL_CODE || i == NULL_CODE {
-                skipped += 1;
-                continue;
-            }
-            held[c as usize].push(item_of[i as usize]);
-        }
-        let tests: Vec<(Option<usize>, Vec<usize>)> = held
-            .into_iter()
-            .enumerate()
-            .filter(|(_, items)| !items.is_empty())
-            .map(|(c, mut items)| {
-                items.sort_unstable();
-                items.dedup();
-                (customer_of[c], items)
-            })
-            .collect();
-        let unknown_customers = tests.iter().filter(|(u, _)| u.is_none()).count();
-        let unknown_items = item_of.iter().filter(|&&i| i >= r.items.len()).count();
+        let HeldOut {
+            tests,
+            unknown_customers,
+            unknown_items,
+            skipped,
+            relation,
+            inputs,
+        } = held_out(id, r, relid)?;
         let par = Parallel::new(crate::gucs::threads());
         let metrics = r.evaluate_customers(&tests, k, &par, &crate::api::monitor::PgMonitor::new());
         let mut out = serde_json::to_value(&metrics).unwrap_or(Value::Null);

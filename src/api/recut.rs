@@ -91,6 +91,7 @@ fn recut(
             weights: new_model.encode(),
             n_rows: src.n_rows,
             train_seconds: seconds,
+            report_data: None,
         });
         let deployed = decide_deploy(
             &src.name,

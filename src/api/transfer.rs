@@ -4,6 +4,7 @@
 //! pg_insight document, that the weights are the ones exported (checksum) and that they decode
 //! into a model of the task the document states.
 
+use crate::ml::report_data::ReportData;
 use crate::api::lifecycle::{check_deploy_policy, decide_deploy};
 use crate::error::{required, InsightError, OrRaise, Result};
 use crate::ml::model::{CodecError, Model, FORMAT_VERSION};
@@ -29,16 +30,21 @@ fn export_model(model: Option<&str>) -> JsonB {
                 "Scoring needs no such right; to move models, the extension's owner can run GRANT SELECT ON insight.models TO <role>.",
             ));
         }
+        let report_data = if catalog::has_column("insight.models", "report_data") {
+            "m.report_data"
+        } else {
+            "NULL::pg_catalog.jsonb"
+        };
         let doc = select_one::<JsonB>(
-            "SELECT pg_catalog.jsonb_build_object(
+            &format!("SELECT pg_catalog.jsonb_build_object(
                       'name', m.name, 'version', m.version, 'task', m.task, 'algorithm', m.algorithm,
                       'relation', m.relation, 'target', m.target, 'features', m.features,
                       'options', m.options, 'metrics', m.metrics, 'n_rows', m.n_rows,
                       'train_seconds', m.train_seconds, 'created_at', m.created_at,
-                      'created_by', m.created_by,
+                      'created_by', m.created_by, 'report_data', {report_data},
                       'weights', pg_catalog.encode(m.weights, 'base64'),
                       'weights_sha256', pg_catalog.encode(pg_catalog.sha256(m.weights), 'hex'))
-               FROM insight.models m WHERE m.id OPERATOR(pg_catalog.=) $1",
+               FROM insight.models m WHERE m.id OPERATOR(pg_catalog.=) $1"),
             &[stored.id.into()],
         )
         .ok_or_else(|| {
@@ -175,6 +181,11 @@ fn import_model(
             weights: decoded,
             n_rows,
             train_seconds,
+            // the charts' numbers travel with the model when they read as such
+            report_data: doc
+                .get("report_data")
+                .filter(|v| ReportData::from_json(v).is_some_and(|d| d.bounded()))
+                .cloned(),
         });
         decide_deploy(
             name,

@@ -23,6 +23,7 @@ pub mod privacy;
 pub mod problem;
 pub mod profile;
 pub mod recommend;
+pub mod report_data;
 pub mod reservoir;
 pub mod special;
 pub mod split;

@@ -304,6 +304,8 @@ pub struct NewModel<'a> {
     pub weights: Vec<u8>,
     pub n_rows: i64,
     pub train_seconds: f64,
+    /// The report's chart data (ml::report_data), NULL when the version has none.
+    pub report_data: Option<serde_json::Value>,
 }
 
 /// Inserts a new version (the next number for this name) and returns (id, version). A
@@ -333,24 +335,36 @@ pub fn insert(m: NewModel) -> (i64, i32) {
 }
 
 fn insert_version(m: NewModel, version: i32) -> (i64, i32) {
+    // a catalog not yet updated to 0.2.0 has no report_data column
+    let (report_column, report_param) = if has_column("insight.models", "report_data") {
+        (", report_data", ", $13")
+    } else {
+        ("", "")
+    };
+    let mut args: Vec<pgrx::datum::DatumWithOid> = vec![
+        m.name.into(),
+        version.into(),
+        m.task.into(),
+        m.algorithm.into(),
+        m.relation.into(),
+        m.target.into(),
+        JsonB(m.features).into(),
+        JsonB(m.options).into(),
+        JsonB(m.metrics).into(),
+        m.weights.into(),
+        m.n_rows.into(),
+        m.train_seconds.into(),
+    ];
+    if !report_column.is_empty() {
+        args.push(m.report_data.map(JsonB).into());
+    }
     let id = Spi::get_one_with_args::<i64>(
-        "INSERT INTO insight.models (name, version, task, algorithm, relation, target, features, options,
-                                     metrics, weights, n_rows, train_seconds)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-        &[
-            m.name.into(),
-            version.into(),
-            m.task.into(),
-            m.algorithm.into(),
-            m.relation.into(),
-            m.target.into(),
-            JsonB(m.features).into(),
-            JsonB(m.options).into(),
-            JsonB(m.metrics).into(),
-            m.weights.into(),
-            m.n_rows.into(),
-            m.train_seconds.into(),
-        ],
+        &format!(
+            "INSERT INTO insight.models (name, version, task, algorithm, relation, target, features, options,
+                                         metrics, weights, n_rows, train_seconds{report_column})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12{report_param}) RETURNING id"
+        ),
+        &args,
     )
     .expect("insert model")
     .expect("model id");
@@ -379,16 +393,20 @@ impl Cause {
     }
 }
 
-pub fn deploy(name: &str, model_id: i64, strategy: &str, reason: &str, cause: Cause) {
-    // between installing this library and ALTER EXTENSION pg_insight UPDATE the catalog is still
-    // 0.1.0's, without the column: training and deploying go on there (tests/shell/upgrade.sh)
-    if select_one::<bool>(
-        "SELECT pg_catalog.count(*) OPERATOR(pg_catalog.=) 0 FROM pg_catalog.pg_attribute
-          WHERE attrelid OPERATOR(pg_catalog.=) 'insight.deployments'::pg_catalog.regclass
-            AND attname OPERATOR(pg_catalog.=) 'cause' AND NOT attisdropped",
-        &[],
+/// Whether a catalog table has a column: between installing this library and ALTER EXTENSION
+/// pg_insight UPDATE the catalog is still 0.1.0's, without the columns 0.2.0 added, and
+/// training, deploying and reporting go on there (tests/shell/upgrade.sh).
+pub fn has_column(table: &str, column: &str) -> bool {
+    select_one::<bool>(
+        "SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 FROM pg_catalog.pg_attribute
+          WHERE attrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass
+            AND attname OPERATOR(pg_catalog.=) $2 AND NOT attisdropped",
+        &[table.into(), column.into()],
     ) == Some(true)
-    {
+}
+
+pub fn deploy(name: &str, model_id: i64, strategy: &str, reason: &str, cause: Cause) {
+    if !has_column("insight.deployments", "cause") {
         Spi::run_with_args(
             "INSERT INTO insight.deployments (name, model_id, strategy, reason) VALUES ($1, $2, $3, $4)",
             &[name.into(), model_id.into(), strategy.into(), reason.into()],

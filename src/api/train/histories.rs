@@ -5,11 +5,12 @@
 use super::supervised::{object, Inputs, Trained};
 use crate::error::Result;
 use crate::ml::model::{Model, Task};
+use crate::ml::report_data;
 use serde_json::json;
 
 pub fn fit(inp: &Inputs) -> Result<Trained> {
     let n = inp.frame.n_rows;
-    let (pre, _, fitted) = super::segments::fit_all_rows(inp)?;
+    let (pre, x, fitted) = super::segments::fit_all_rows(inp)?;
     let model = Model {
         task: Task::LifetimeValue,
         classes: vec![],
@@ -21,9 +22,14 @@ pub fn fit(inp: &Inputs) -> Result<Trained> {
     metrics.extend(fitted.info);
     let mut options = object(inp.recipe.options());
     options.extend(object(inp.prep.to_json()));
+    // the summary's unit (a Gamma-Gamma model stores it; insight.clv_summary's default else)
+    let unit = options.get("unit").and_then(|u| u.as_str()).unwrap_or("week").to_string();
+    let report = report_data::value_distributions(&model, &x, report_data::year_in(&unit), &unit)
+        .map(report_data::ReportData::Value);
     Ok(Trained {
         model,
         metrics,
         options,
+        report,
     })
 }

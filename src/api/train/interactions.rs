@@ -23,6 +23,8 @@ use std::time::Instant;
 /// Held-out metrics are at this cut-off, over at most this many customers.
 const EVAL_K: usize = 10;
 const EVAL_MAX_CUSTOMERS: usize = 10_000;
+/// List lengths of the report's ranking curves (EVAL_K among them).
+const REPORT_KS: [usize; 7] = [1, 2, 3, 5, 10, 15, 20];
 /// A strength beyond this would overflow the f32 the factors are fitted in.
 const MAX_STRENGTH: f64 = 1e30;
 
@@ -267,15 +269,19 @@ pub fn train(
 
     // measured on the held-out items, each customer's training items left out
     let measured = Recommender::new(customers.clone(), item_keys.clone(), train.by_user, scorer);
-    let test = measured.evaluate(&held, EVAL_K, EVAL_MAX_CUSTOMERS, &par, &monitor);
+    // one ranking per customer serves the stored metrics (at EVAL_K) and the report's curves
+    let at = |r: &Recommender| r.evaluate_at(&held, &REPORT_KS, EVAL_MAX_CUSTOMERS, &par, &monitor);
+    let curve = at(&measured);
+    let test = curve[REPORT_KS.iter().position(|&k| k == EVAL_K).unwrap_or(0)].clone();
     let Recommender { scorer, seen, .. } = measured;
-    let baseline = Recommender::new(
+    let baseline_curve = at(&Recommender::new(
         customers.clone(),
         item_keys.clone(),
         seen,
         Scorer::Popularity,
-    )
-    .evaluate(&held, EVAL_K, EVAL_MAX_CUSTOMERS, &par, &monitor);
+    ));
+    let baseline = baseline_curve[REPORT_KS.iter().position(|&k| k == EVAL_K).unwrap_or(0)].clone();
+    let report = crate::ml::report_data::RankingCurves::of(&curve, &baseline_curve);
 
     let recommender = Recommender::new(customers, item_keys, all.by_user, scorer);
     let mut metrics = object(serde_json::to_value(&test).unwrap_or(Value::Null));
@@ -320,6 +326,7 @@ pub fn train(
             model,
             metrics,
             options: opts,
+            report: Some(crate::ml::report_data::ReportData::Ranking(report)),
         },
         threads,
         n_rows: n,

@@ -363,6 +363,7 @@ fn store(
         model,
         mut metrics,
         options,
+        report,
     } = trained;
     let train_seconds = started.elapsed().as_secs_f64();
     let retrain = req
@@ -391,6 +392,7 @@ fn store(
         weights: model.encode(),
         n_rows: n_rows as i64,
         train_seconds,
+        report_data: report.map(|r| r.to_json()),
     });
     let deployed = match retrain {
         Some((deploy, reason)) => {

@@ -89,9 +89,15 @@ pub fn segment(inp: &Inputs) -> Result<Trained> {
     metrics.extend(fitted.info);
     let mut options = object(inp.recipe.options());
     options.extend(object(inp.prep.to_json()));
+    let map = crate::ml::report_data::segment_map(
+        &x,
+        &labels.iter().map(|l| l + 1).collect::<Vec<_>>(),
+        inp.seed,
+    );
     Ok(Trained {
         model,
         metrics,
         options,
+        report: Some(crate::ml::report_data::ReportData::Segments(map)),
     })
 }

@@ -7,6 +7,7 @@ use crate::error::{ident, InsightError, Result};
 use crate::ml::algorithms::logistic::balanced_weights;
 use crate::ml::algorithms::{ClassifierOptions, FitContext, Fitted, Recipe, Target, TrainingData};
 use crate::ml::importance::{self, Truth};
+use crate::ml::report_data::{self, ReportData};
 use crate::ml::metrics;
 use crate::ml::model::{Model, Task};
 use crate::ml::preprocess::{
@@ -28,6 +29,8 @@ pub struct Trained {
     pub model: Model,
     pub metrics: Map<String, Value>,
     pub options: Map<String, Value>,
+    /// The numbers behind the report's charts (insight.report), from the test split.
+    pub report: Option<ReportData>,
 }
 
 /// What every supervised fit starts from.
@@ -135,6 +138,12 @@ pub fn classify(
             metrics::multiclass(outputs, k, &y_test).to_json()
         }
     };
+    let report = if k == 2 {
+        let truth: Vec<bool> = y_test.iter().map(|&c| c == 1).collect();
+        ReportData::Binary(report_data::binary(&outputs, &truth, cfg.threshold))
+    } else {
+        ReportData::Multiclass(report_data::multiclass(&outputs, &classes, &y_test))
+    };
     let mut metrics = score(&outputs);
     add_champion(
         &mut metrics,
@@ -183,6 +192,7 @@ pub fn classify(
         model,
         metrics: object(metrics),
         options,
+        report: Some(report),
     })
 }
 
@@ -207,6 +217,7 @@ pub fn regress(inp: &Inputs, y: &[f64]) -> Result<Trained> {
     };
     let pred = score_rows(&model, inp.frame, &test_idx)?;
     let truth: Vec<f64> = test_idx.iter().map(|&i| y[i]).collect();
+    let report = ReportData::Regression(report_data::regression(&pred, &truth));
     let mut metrics = metrics::regression(&pred, &truth).to_json();
     add_champion(
         &mut metrics,
@@ -233,6 +244,7 @@ pub fn regress(inp: &Inputs, y: &[f64]) -> Result<Trained> {
         model,
         metrics: object(metrics),
         options,
+        report: Some(report),
     })
 }
 

@@ -282,6 +282,19 @@ impl Recommender {
         par: &crate::ml::parallel::Parallel,
         monitor: &dyn crate::ml::monitor::Monitor,
     ) -> metrics::RankingMetrics {
+        self.evaluate_at(held, &[k], max_customers, par, monitor)
+            .remove(0)
+    }
+
+    /// As `evaluate`, at each list length of `ks` (not empty) from one ranking per customer.
+    pub fn evaluate_at(
+        &self,
+        held: &[Vec<u32>],
+        ks: &[usize],
+        max_customers: usize,
+        par: &crate::ml::parallel::Parallel,
+        monitor: &dyn crate::ml::monitor::Monitor,
+    ) -> Vec<metrics::RankingMetrics> {
         let with: Vec<usize> = (0..held.len()).filter(|&u| !held[u].is_empty()).collect();
         let step = with.len().div_ceil(max_customers.max(1)).max(1);
         let tests: Vec<(Option<usize>, Vec<usize>)> = with
@@ -289,7 +302,7 @@ impl Recommender {
             .step_by(step)
             .map(|u| (Some(u), held[u].iter().map(|&i| i as usize).collect()))
             .collect();
-        self.evaluate_customers(&tests, k, par, monitor)
+        self.evaluate_customers_at(&tests, ks, par, monitor)
     }
 
     /// Ranking metrics of the top `k` (each customer's own items left out) against each
@@ -303,6 +316,20 @@ impl Recommender {
         par: &crate::ml::parallel::Parallel,
         monitor: &dyn crate::ml::monitor::Monitor,
     ) -> metrics::RankingMetrics {
+        self.evaluate_customers_at(tests, &[k], par, monitor)
+            .remove(0)
+    }
+
+    /// As `evaluate_customers` at each list length of `ks`: one ranking of the longest list
+    /// per customer, its first k items for each k (top_k orders ties the same way at any k).
+    pub fn evaluate_customers_at(
+        &self,
+        tests: &[(Option<usize>, Vec<usize>)],
+        ks: &[usize],
+        par: &crate::ml::parallel::Parallel,
+        monitor: &dyn crate::ml::monitor::Monitor,
+    ) -> Vec<metrics::RankingMetrics> {
+        let longest = ks.iter().copied().max().unwrap_or(1);
         // small blocks: a customer costs a pass over every item, and cancel is asked between
         // rounds of blocks
         let mut tops: Vec<Vec<usize>> = Vec::with_capacity(tests.len());
@@ -314,17 +341,22 @@ impl Recommender {
             |block| {
                 tests[block]
                     .iter()
-                    .map(|(u, _)| self.top_items(*u, &self.scores(*u), k, true))
+                    .map(|(u, _)| self.top_items(*u, &self.scores(*u), longest, true))
                     .collect::<Vec<_>>()
             },
             |acc, part| acc.extend(part),
         );
-        let mut acc = metrics::RankingAccumulator::new(k, self.items.len());
+        let mut accs: Vec<metrics::RankingAccumulator> = ks
+            .iter()
+            .map(|&k| metrics::RankingAccumulator::new(k, self.items.len()))
+            .collect();
         for ((_, items), top) in tests.iter().zip(tops) {
             let truth: std::collections::HashSet<usize> = items.iter().copied().collect();
-            acc.add(&top, &truth);
+            for (acc, &k) in accs.iter_mut().zip(ks) {
+                acc.add(&top[..k.min(top.len())], &truth);
+            }
         }
-        acc.finish()
+        accs.iter().map(|a| a.finish()).collect()
     }
 
     /// For each recommended item, the customer's own item that contributes most to its score.

@@ -130,7 +130,7 @@ SET ROLE rec_outsider;
 SELECT try_sql($$SELECT * FROM insight.recommend('recs', 1, 100, false)$$);
 RESET ROLE;
 GRANT SELECT (id, name, version, task, algorithm, relation, target, features, options, metrics, n_rows,
-              train_seconds, created_at, created_by, xmin, cmin) ON insight.models TO PUBLIC;
+              train_seconds, created_at, created_by, report_data, xmin, cmin) ON insight.models TO PUBLIC;
 DROP ROLE rec_outsider;
 \pset tuples_only off
 \pset format aligned
