@@ -29,7 +29,9 @@ fn target_name(id: i64) -> Option<String> {
     )
 }
 
-/// The model's input columns as they are read from `relation`, checked for existence and type.
+/// The model's input columns as they are read from `relation`, checked for existence and type
+/// by the scorers' rule (ValueKind::takes), each read as its own kind: a boolean column feeding a
+/// number feature reads as 0/1, a timestamp feeding a date as days, as a scored row does.
 pub(crate) fn feature_inputs(
     model: &Model,
     cols: &[columns::ColumnInfo],
@@ -39,14 +41,7 @@ pub(crate) fn feature_inputs(
     let mut inputs = Vec::new();
     for f in &model.preprocessor.features {
         let c = columns::find(cols, &f.name, relation, "feature")?;
-        // as the scorers bind a row: a text feature needs a text column (a number read as text
-        // would be an unknown category, silently), a numeric one any numeric column
-        let ok = match (f.kind, c.kind) {
-            (ValueKind::Text, Some(k)) => k == ValueKind::Text,
-            (_, Some(k)) => k.is_numeric(),
-            _ => false,
-        };
-        if !ok {
+        let Some(kind) = c.kind.filter(|&k| f.kind.takes(k)) else {
             return Err(InsightError::datatype_mismatch(
                 format!(
                     "column {} of {relation} has type {}, but model \"{model_ref}\" was trained on it as {}",
@@ -56,8 +51,8 @@ pub(crate) fn feature_inputs(
                 ),
                 "Use a relation with the training table's column types.",
             ));
-        }
-        inputs.push((f.name.clone(), f.kind));
+        };
+        inputs.push((f.name.clone(), kind));
     }
     Ok(inputs)
 }

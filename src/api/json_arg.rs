@@ -37,7 +37,11 @@ pub unsafe fn parse_jsonb(d: pg_sys::Datum, argument: &str) -> Result<Value> {
     serde_json::from_str(text.to_str().unwrap_or("")).map_err(|e| {
         InsightError::invalid_parameter(
             format!("{argument} cannot be read: {e}"),
-            "Pass a flat JSON object of options with numbers float8 can hold, e.g. '{\"seed\": 7}'.",
+            if argument == "doc" {
+                "Pass the document insight.export_model returned: numbers float8 can hold, nesting at most 128 deep."
+            } else {
+                "Pass a flat JSON object of options with numbers float8 can hold, e.g. '{\"seed\": 7}'."
+            },
         )
     })
 }

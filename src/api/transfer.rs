@@ -7,7 +7,7 @@
 use crate::ml::report_data::ReportData;
 use crate::api::lifecycle::{check_deploy_policy, decide_deploy};
 use crate::error::{required, InsightError, OrRaise, Result};
-use crate::ml::model::{CodecError, Model, FORMAT_VERSION};
+use crate::ml::model::{CodecError, Estimator, Model, FORMAT_VERSION};
 use crate::spi::select_one;
 use crate::store::catalog;
 use pgrx::prelude::*;
@@ -69,6 +69,48 @@ fn foreign(why: impl Into<String>) -> InsightError {
     )
 }
 
+/// The algorithm names whose weights decode into this model.
+fn algorithms_of(model: &Model) -> Vec<&'static str> {
+    match &model.estimator {
+        Estimator::Linear { .. } => vec!["logistic", "linear", "text_logistic"],
+        Estimator::Mlp(_) => vec!["mlp"],
+        Estimator::KMeans { .. } => vec!["kmeans"],
+        Estimator::Agglomerative { .. } => vec!["agglomerative"],
+        Estimator::BgNbd(_) => vec!["bgnbd"],
+        Estimator::ParetoNbd(_) => vec!["pareto_nbd"],
+        Estimator::GammaGamma { .. } => vec!["gamma_gamma"],
+        Estimator::Boosted(_) => vec!["gbdt"],
+        Estimator::Forest(_) => vec!["random_forest"],
+        Estimator::Recommender(r) => vec![r.algorithm()],
+    }
+}
+
+/// The features description of an imported version: rebuilt from its weights (the document's
+/// copy could describe other columns than the weights read), with the document's split and
+/// drift reference where they read as such. A recommender's (its key columns) is kept, if small.
+fn imported_features(doc: &Value, model: &Model) -> Result<Value> {
+    let given = &doc["features"];
+    if matches!(model.estimator, Estimator::Recommender(_)) {
+        if given.to_string().len() > 65_536 {
+            return Err(foreign("\"features\" is larger than a recommender's description"));
+        }
+        return Ok(given.clone());
+    }
+    let split = &given["split"];
+    let test_size = split["test_size"].as_f64().filter(|t| (0.0..1.0).contains(t));
+    let seed = split["seed"].as_i64();
+    let (Some(test_size), Some(seed)) = (test_size, seed) else {
+        return Err(foreign("\"features\".\"split\" is not a test_size in [0, 1) and a seed"));
+    };
+    let mut features = crate::api::train::features_json(model, test_size, seed);
+    if let Some(r) = given.get("reference") {
+        if serde_json::from_value::<crate::ml::drift::Reference>(r.clone()).is_ok() {
+            features["reference"] = r.clone();
+        }
+    }
+    Ok(features)
+}
+
 fn text_field<'a>(doc: &'a Value, key: &str) -> Result<&'a str> {
     doc.get(key)
         .and_then(Value::as_str)
@@ -93,6 +135,16 @@ fn import_model(
         )?;
         if doc.get("format").and_then(Value::as_str) != Some(FORMAT) {
             return Err(foreign("its \"format\" is not \"pg_insight model\""));
+        }
+        match doc.get("format_version").and_then(Value::as_u64) {
+            Some(v) if (1..=FORMAT_VERSION as u64).contains(&v) => {}
+            Some(v) if v > FORMAT_VERSION as u64 => {
+                return Err(InsightError::not_supported(
+                    format!("the model document is in model format {v}, which this pg_insight release (format {FORMAT_VERSION}) cannot read"),
+                    "Import it into a database with the pg_insight release that exported it, or a newer one.",
+                ))
+            }
+            _ => return Err(foreign("\"format_version\" is not a model format number")),
         }
         let name = text_field(&doc, "name")?;
         catalog::validate_name(name)?;
@@ -156,10 +208,12 @@ fn import_model(
                 "Export the model again.",
             ),
         })?;
-        if model.task.as_str() != task || !crate::ml::algorithms::names().contains(&algorithm) {
+        let algorithms = algorithms_of(&model);
+        if model.task.as_str() != task || !algorithms.contains(&algorithm) {
             return Err(foreign(format!(
-                "it says task {task} and algorithm {algorithm}, but its weights hold a {} model",
-                model.task.as_str()
+                "it says task {task} and algorithm {algorithm}, but its weights hold a {} model of algorithm {}",
+                model.task.as_str(),
+                algorithms.join(" or ")
             )));
         }
         // where the version came from, next to its training metrics
@@ -175,7 +229,7 @@ fn import_model(
             algorithm,
             relation,
             target,
-            features: doc["features"].clone(),
+            features: imported_features(&doc, &model)?,
             options: doc["options"].clone(),
             metrics: metrics.clone(),
             weights: decoded,

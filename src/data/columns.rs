@@ -74,7 +74,26 @@ pub fn relation_name(relid: pg_sys::Oid) -> String {
           WHERE c.oid OPERATOR(pg_catalog.=) $1",
         &[relid.into()],
     )
-        .unwrap_or_else(|| relid.to_u32().to_string())
+    .unwrap_or_else(|| catalog_cache_name(relid).unwrap_or_else(|| relid.to_u32().to_string()))
+}
+
+/// The name from the catalog caches, which see the catalog as it is now (a table created after
+/// a REPEATABLE READ transaction's snapshot, which the SQL above cannot see).
+fn catalog_cache_name(relid: pg_sys::Oid) -> Option<String> {
+    // SAFETY: syscache lookups by OID; each returns NULL or a palloc'd C string
+    unsafe {
+        let rel = pg_sys::get_rel_name(relid);
+        let nsp = pg_sys::get_namespace_name(pg_sys::get_rel_namespace(relid));
+        if rel.is_null() || nsp.is_null() {
+            return None;
+        }
+        let quote = |s: *mut std::ffi::c_char| {
+            std::ffi::CStr::from_ptr(pg_sys::quote_identifier(s))
+                .to_string_lossy()
+                .into_owned()
+        };
+        Some(format!("{}.{}", quote(nsp), quote(rel)))
+    }
 }
 
 /// Looks a column up by exact name, with a hint listing what exists.
@@ -85,6 +104,14 @@ pub fn find<'a>(
     what: &str,
 ) -> Result<&'a ColumnInfo> {
     cols.iter().find(|c| c.name == name).ok_or_else(|| {
+        if cols.is_empty() {
+            // the regclass check reads the catalog as it is now; the columns are read under the
+            // transaction's snapshot, which under REPEATABLE READ predates a newer table
+            return InsightError::undefined_table(
+                format!("relation {relation} has no columns this transaction can see: it was created after the transaction's snapshot, or has no columns"),
+                "Run the call in a new transaction (under REPEATABLE READ or SERIALIZABLE a transaction sees the catalog as it began).",
+            );
+        }
         let names: Vec<String> = cols.iter().map(|c| ident(&c.name)).collect();
         InsightError::undefined_column(
             format!(

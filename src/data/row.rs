@@ -84,16 +84,21 @@ impl AttrRead {
         })
     }
 
-    /// Whether this read gives what a feature of `kind` takes.
-    pub fn serves(&self, kind: ValueKind) -> bool {
+    /// The kind of value this read gives.
+    fn kind(&self) -> ValueKind {
         use AttrRead::*;
-        match kind {
-            ValueKind::Number | ValueKind::Boolean => {
-                matches!(self, Int2 | Int4 | Int8 | Float4 | Float8 | Numeric | Bool)
-            }
-            ValueKind::Date | ValueKind::Timestamp => matches!(self, Date | Timestamp),
-            ValueKind::Text => matches!(self, Text | Bpchar | Name | Unknown | Enum(_)),
+        match self {
+            Int2 | Int4 | Int8 | Float4 | Float8 | Numeric => ValueKind::Number,
+            Bool => ValueKind::Boolean,
+            Date => ValueKind::Date,
+            Timestamp => ValueKind::Timestamp,
+            Text | Bpchar | Name | Unknown | Enum(_) => ValueKind::Text,
         }
+    }
+
+    /// Whether this read gives what a feature of `kind` takes (ValueKind::takes).
+    pub fn serves(&self, kind: ValueKind) -> bool {
+        kind.takes(self.kind())
     }
 
     /// Fixed-width types passed by value: readable straight from a tuple at a known offset.

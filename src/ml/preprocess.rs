@@ -25,6 +25,19 @@ impl ValueKind {
     pub fn is_numeric(self) -> bool {
         !matches!(self, ValueKind::Text)
     }
+
+    /// Whether a column of kind `column` can feed a feature learnt as `self`: the one rule of
+    /// the row scorers and of everything that reads a relation for a model (evaluate, drift,
+    /// score_table, report). Numbers and booleans stand for each other (true is 1); dates and
+    /// timestamps too (days since 1970-01-01); text only for text.
+    pub fn takes(self, column: ValueKind) -> bool {
+        use ValueKind::*;
+        match self {
+            Number | Boolean => matches!(column, Number | Boolean),
+            Date | Timestamp => matches!(column, Date | Timestamp),
+            Text => column == Text,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -938,6 +951,31 @@ impl Preprocessor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_column_feeds_a_feature_by_one_rule() {
+        use ValueKind::*;
+        let kinds = [Number, Boolean, Date, Timestamp, Text];
+        let takes: Vec<(ValueKind, ValueKind)> = kinds
+            .iter()
+            .flat_map(|&f| kinds.iter().map(move |&c| (f, c)))
+            .filter(|(f, c)| f.takes(*c))
+            .collect();
+        assert_eq!(
+            takes,
+            vec![
+                (Number, Number),
+                (Number, Boolean),
+                (Boolean, Number),
+                (Boolean, Boolean),
+                (Date, Date),
+                (Date, Timestamp),
+                (Timestamp, Date),
+                (Timestamp, Timestamp),
+                (Text, Text)
+            ]
+        );
+    }
 
     fn specs() -> Vec<ColumnSpec> {
         vec![

@@ -24,6 +24,10 @@ pub fn parse_ref(s: &str) -> Result<ModelRef<'_>> {
     };
     match s.rsplit_once('@') {
         Some((name, v)) => {
+            // digits only: i32's parser also takes a sign ('m@+1')
+            if !v.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
             let version: i32 = v.parse().map_err(|_| bad())?;
             if name.is_empty() || version < 1 {
                 return Err(bad());

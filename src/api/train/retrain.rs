@@ -126,6 +126,18 @@ fn retrain(
         }
         catalog::check_can_write(&tables)?;
         let (recipe, deployed) = recipe_of(name)?;
+        // a temporary table lived in the session that trained on it; a later session can have a
+        // temporary table of the same schema-qualified name holding anything (pg_temp_N is
+        // reused), so its recipe does not carry over (no user schema can start with pg_)
+        if recipe.relation.starts_with("pg_temp_") {
+            return Err(InsightError::not_supported(
+                format!(
+                    "model \"{name}\" was trained on a temporary table ({}), which lived only in the session that trained it",
+                    recipe.relation
+                ),
+                "Train a new version with insight.train on the rows it should learn from now.",
+            ));
+        }
         let relid = crate::spi::select_one::<pg_sys::Oid>(
             "SELECT pg_catalog.to_regclass($1)::pg_catalog.oid",
             &[recipe.relation.as_str().into()],

@@ -205,6 +205,46 @@ SELECT v, abs(sum(e.contribution) - insight.predict('att_mlp', ROW(40, 5, v))) <
   FROM (VALUES (50.0::numeric), (1e8::numeric)) t(v), insight.explain('att_mlp', ROW(40, 5, v)) e
  GROUP BY v ORDER BY v;
 
+-- The second attack review (stop 12) -----------------------------------------------------------
+-- F4: one rule for which column feeds which feature, in the row scorers and in everything that
+-- reads a relation: numbers and booleans stand for each other, dates and timestamps too
+SELECT version FROM insight.train('att_kinds', 'customers', target => 'purchased',
+  features => ARRAY['avg_order_value', 'is_member', 'signup_date'], deploy => 'always');
+CREATE TABLE att_kinds AS SELECT customer_id, purchased, (avg_order_value > 50) AS avg_order_value,
+       is_member::int AS is_member, signup_date::timestamptz AS signup_date FROM customers;
+-- score_table (which reads the relation as evaluate and drift do) scores each row as the row
+-- scorer does: the boolean as 0/1, the timestamp as days
+CALL insight.score_table('att_kinds', 'att_kinds', 'att_kinds_scores', 'customer_id');
+SELECT count(*) AS rows_scored, max(abs(s.score - insight.predict('att_kinds', k))) < 1e-12 AS same_scores
+  FROM att_kinds k JOIN att_kinds_scores s USING (customer_id);
+SELECT (insight.evaluate('att_kinds', 'att_kinds')->>'n_rows')::int AS evaluated_rows;
+SELECT abs(insight.predict('att_kinds', k) - insight.predict('att_kinds', ROW(k.avg_order_value::int, k.is_member, k.signup_date))) < 1e-12 AS row_and_position_agree
+  FROM att_kinds k ORDER BY customer_id LIMIT 1;
+SELECT (SELECT count(*) FROM insight.drift('att_kinds', 'att_kinds')) AS drift_rows;
+ALTER TABLE att_kinds ALTER COLUMN signup_date TYPE int USING 5;
+SELECT try_sql($$SELECT insight.predict('att_kinds', k) FROM att_kinds k LIMIT 1$$);
+SELECT try_sql($$SELECT insight.evaluate('att_kinds', 'att_kinds')$$);
+SELECT try_sql($$SELECT * FROM insight.drift('att_kinds', 'att_kinds')$$);
+SELECT try_sql($$CALL insight.score_table('att_kinds', 'att_kinds', 'att_kinds_scores', 'customer_id')$$);
+-- F6: a model trained on a temporary table is not retrained from whatever later holds its name
+CREATE TEMP TABLE att_temp AS SELECT * FROM customers LIMIT 500;
+SELECT version FROM insight.train('att_temp', 'att_temp', target => 'purchased', features => ARRAY['age', 'visits_30d']);
+SELECT try_sql($$SELECT version FROM insight.retrain('att_temp')$$);
+-- F7: an imported document cannot say another algorithm, describe other columns or claim a
+-- model format from the future; its features are rebuilt from its weights
+SELECT try_sql($$SELECT insight.import_model(jsonb_set(jsonb_set(insight.export_model('att_kinds'), '{name}', '"att_imp"'), '{algorithm}', '"gbdt"'))$$);
+SELECT try_sql($$SELECT insight.import_model(jsonb_set(jsonb_set(insight.export_model('att_kinds'), '{name}', '"att_imp"'), '{format_version}', '4294967297'))$$);
+SELECT try_sql($$SELECT insight.import_model(jsonb_set(jsonb_set(insight.export_model('att_kinds'), '{name}', '"att_imp"'), '{format_version}', '-1'))$$);
+SELECT insight.import_model(jsonb_set(jsonb_set(jsonb_set(insight.export_model('att_kinds'), '{name}', '"att_imp"'),
+         '{features,width}', '99'), '{features,junk}', '"x"'), deploy => 'never') > 0 AS imported;
+SELECT m.features->'width' AS width, m.features ? 'junk' AS kept_junk,
+       m.features->'columns' = o.features->'columns' AS same_columns, m.features ? 'reference' AS has_reference
+  FROM insight.models m, insight.models o WHERE m.name = 'att_imp' AND o.name = 'att_kinds';
+-- F8: a document that cannot be read says so, with the hint for documents
+SELECT try_sql($$SELECT insight.import_model('{"a": 1e400}')$$);
+-- F10: a version is digits only
+SELECT try_sql($$SELECT insight.predict('att_kinds@+1', ARRAY[1, 1, 1])$$);
+
 DROP PROCEDURE att_p5();
 DROP PROCEDURE att_p6();
 REVOKE ALL ON insight.models, insight.deployments FROM insight_writer;
