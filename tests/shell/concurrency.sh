@@ -4,7 +4,7 @@
 # train with deploy always, rollback, deploy by number). No scoring call may fail or see a model
 # that is not one of the versions stored; the server must not restart. Also: a train inside a
 # rolled-back transaction leaves nothing, and two concurrent trains of one name get distinct
-# versions. Runs against the cluster scripts/test started (PGHOST, PGPORT, PGUSER set).
+# versions; under REPEATABLE READ a table newer than the snapshot is named in the error. Runs against the cluster scripts/test started (PGHOST, PGPORT, PGUSER set).
 set -euo pipefail
 db=insight_concurrency
 export PGOPTIONS="-c client_min_messages=warning"
@@ -70,6 +70,17 @@ wait $a || fail "the first of two concurrent trains failed: $(cat "$work/twin1")
 wait $b || fail "the second of two concurrent trains failed: $(cat "$work/twin2")"
 versions=$(cat "$work/twin1" "$work/twin2" | sort | paste -sd' ')
 [ "$versions" = "1 2" ] || fail "two concurrent trains made versions '$versions', expected '1 2'"
+
+# a table created by another session after a REPEATABLE READ transaction's snapshot: the
+# transaction cannot read its columns; the error names the table and says why (not an OID)
+rr=$(psql -qXAt -d $db 2>&1 <<SQL || true
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT 1;
+\\! psql -qXAt -d $db -c "CREATE TABLE rr_new AS SELECT * FROM c"
+SELECT insight.evaluate('m', 'rr_new');
+SQL
+)
+[[ "$rr" == *"relation public.rr_new has no columns this transaction can see"* ]] || fail "REPEATABLE READ and a newer table: $rr"
 
 [ "$(q -d $db -c "SELECT pg_postmaster_start_time()")" = "$started" ] || fail "the server restarted"
 q -c "DROP DATABASE $db"
