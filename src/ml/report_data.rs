@@ -495,16 +495,18 @@ pub fn segment_map(x: &Matrix, segments: &[usize], seed: u64) -> SegmentMap {
 /// A lifetime-value model's view of the customers in the rows of `x` (frequency, recency, T and,
 /// for Gamma-Gamma, monetary value: the model's inputs). Transaction models (BG/NBD,
 /// Pareto/NBD, and a Gamma-Gamma paired with one) give expected purchases over `horizon` and
-/// P(alive); the deciles rank customers by expected purchases, or by expected spend per order
-/// for a Gamma-Gamma model. Rows the formulas give no finite number for are left out.
+/// P(alive); the deciles rank customers by expected purchases, or for a Gamma-Gamma model by
+/// their 12-month CLV (undiscounted, as insight.predict_clv(model, row, 12)), or by expected
+/// spend per order when it has no transaction model. Rows the formulas give no finite number
+/// for are left out.
 pub fn value_distributions(model: &super::model::Model, x: &Matrix, horizon: f64, unit: &str) -> Option<ValueDistributions> {
     use super::clv::bgnbd::Customer;
     use super::clv::Transactions;
     use super::model::Estimator;
-    let (transactions, spend) = match &model.estimator {
-        Estimator::BgNbd(p) => (Some(Transactions::BgNbd(*p)), None),
-        Estimator::ParetoNbd(p) => (Some(Transactions::ParetoNbd(*p)), None),
-        Estimator::GammaGamma { model: gg, transactions, .. } => (*transactions, Some(*gg)),
+    let (transactions, spend, per_month) = match &model.estimator {
+        Estimator::BgNbd(p) => (Some(Transactions::BgNbd(*p)), None, 0.0),
+        Estimator::ParetoNbd(p) => (Some(Transactions::ParetoNbd(*p)), None, 0.0),
+        Estimator::GammaGamma { model: gg, transactions, per_month } => (*transactions, Some(*gg), *per_month),
         _ => return None,
     };
     let (mut expected, mut alive, mut spends) = (Vec::new(), Vec::new(), Vec::new());
@@ -516,14 +518,19 @@ pub fn value_distributions(model: &super::model::Model, x: &Matrix, horizon: f64
             alive.push(t.p_alive(&c));
         }
         if let (Some(gg), Some(&m)) = (spend, row.get(3)) {
-            spends.push(gg.expected_spend(row[0], m));
+            // with a transaction model: the customer's value over the next 12 months, as
+            // insight.predict_clv(model, row, 12) gives it; alone: the spend per order
+            spends.push(match transactions {
+                Some(t) => gg.clv(&t, &Customer::of(row), m, 12, 0.0, per_month),
+                None => gg.expected_spend(row[0], m),
+            });
         }
     }
     let has_transactions = transactions.is_some();
-    let (deciles_of, measure) = if spend.is_some() {
-        (&spends, "expected spend per order")
-    } else {
-        (&expected, "expected purchases")
+    let (deciles_of, measure) = match (spend.is_some(), has_transactions) {
+        (true, true) => (&spends, "12-month CLV"),
+        (true, false) => (&spends, "expected spend per order"),
+        _ => (&expected, "expected purchases"),
     };
     Some(ValueDistributions {
         customers: x.rows as u64,
