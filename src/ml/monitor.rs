@@ -29,3 +29,41 @@ impl Monitor for Silent {
     fn warn(&self, _message: &str) {}
     fn notice(&self, _message: &str) {}
 }
+
+/// For tests: counts the checkpoints, and stops the work (unwinds, as query cancel does in
+/// PostgreSQL) at checkpoint number `stop_at`, if given.
+#[cfg(test)]
+pub struct Counting {
+    pub checks: std::sync::atomic::AtomicUsize,
+    pub stop_at: Option<usize>,
+}
+
+#[cfg(test)]
+impl Counting {
+    pub fn new(stop_at: Option<usize>) -> Self {
+        Counting {
+            checks: std::sync::atomic::AtomicUsize::new(0),
+            stop_at,
+        }
+    }
+
+    pub fn checks(&self) -> usize {
+        self.checks.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+impl Monitor for Counting {
+    fn checkpoint(&self) {
+        let n = self.checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if self.stop_at == Some(n) {
+            std::panic::panic_any("cancelled");
+        }
+    }
+    fn wants_progress(&self) -> bool {
+        false
+    }
+    fn progress(&self, _: &str) {}
+    fn warn(&self, _: &str) {}
+    fn notice(&self, _: &str) {}
+}
