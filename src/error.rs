@@ -159,6 +159,7 @@ impl From<crate::ml::problem::Problem> for InsightError {
             ProblemKind::InvalidOption => InsightError::invalid_parameter(p.message, p.hint),
             ProblemKind::Data => InsightError::data(p.message, p.hint),
             ProblemKind::Device => InsightError::device(p.message, p.hint),
+            ProblemKind::Memory => InsightError::out_of_memory(p.message, p.hint),
         }
     }
 }

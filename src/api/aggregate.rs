@@ -514,6 +514,16 @@ unsafe fn add_row(fcinfo: pg_sys::FunctionCallInfo, kind: &Kind, s: &mut State) 
     Ok(())
 }
 
+/// The bytes a target label takes in a group's sample and its training rows (as training reads
+/// one: 8 a number, 32 a label read as text).
+fn target_bytes(t: TargetKind) -> usize {
+    match t {
+        TargetKind::None => 0,
+        TargetKind::Text => 32,
+        TargetKind::Integer | TargetKind::Float => 8,
+    }
+}
+
 function_info_v1!(pg_finfo_insight_kmeans_agg_step);
 /// insight._kmeans_agg_step(internal, float8[], int [, jsonb]) RETURNS internal
 #[no_mangle]
@@ -733,8 +743,23 @@ fn train_group(s: &State) -> Result<Vec<u8>> {
         })
         .collect();
     let target_name = (learns != Learns::Segments).then_some("target");
-    let (trained, threads) =
-        setup.fit(&frame, &specs, target_name, job.test_size, job.seed, None)?;
+    // the sample and its training rows, as the steps charged them; the fit adds the
+    // algorithm's own working memory (ml::memory::check_fit)
+    let memory = train::RowMemory {
+        rows_bytes: crate::ml::memory::sample_row_bytes(job.width, target_bytes(job.target))
+            .saturating_mul(n as u64)
+            .saturating_add(crate::ml::memory::FIXED_BYTES),
+        encoded_width: job.width,
+    };
+    let (trained, threads) = setup.fit(
+        &frame,
+        &specs,
+        target_name,
+        job.test_size,
+        job.seed,
+        None,
+        &memory,
+    )?;
     let mut metrics = trained.metrics;
     // rows offered to the sample: every row but those left out (NULL inputs or target)
     let rows = s.sample.seen;

@@ -10,6 +10,8 @@ pub enum ProblemKind {
     Data,
     /// The compute device failed (58000).
     Device,
+    /// The work would need more memory than insight.max_train_memory allows (53200).
+    Memory,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -31,6 +33,14 @@ impl Problem {
     pub fn data(message: impl Into<String>, hint: impl Into<String>) -> Problem {
         Problem {
             kind: ProblemKind::Data,
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    pub fn memory(message: impl Into<String>, hint: impl Into<String>) -> Problem {
+        Problem {
+            kind: ProblemKind::Memory,
             message: message.into(),
             hint: hint.into(),
         }

@@ -325,6 +325,10 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
         req.test_size,
         req.seed,
         req.champion.as_ref().map(|c| c.model.as_ref()),
+        &RowMemory {
+            rows_bytes: shape.bytes_for(frame.n_rows as u64),
+            encoded_width: shape.encoded_width(),
+        },
     )?;
     let mut features = features_json(&trained.model, req.test_size, req.seed);
     // what insight.drift compares new rows with
@@ -524,6 +528,14 @@ fn paired_options(algorithm: &Algorithm, options: &Value) -> Result<Value> {
     Ok(o)
 }
 
+/// What the rows of a fit cost in memory, as the caller reads them: their bytes (the fixed cost
+/// included) and the encoded inputs per row at most. Setup::fit adds the algorithm's working
+/// memory and refuses above insight.max_train_memory.
+pub struct RowMemory {
+    pub rows_bytes: u64,
+    pub encoded_width: usize,
+}
+
 /// An algorithm with its options read and checked (before any data is read).
 pub struct Setup {
     pub algorithm: &'static Algorithm,
@@ -613,8 +625,10 @@ impl Setup {
         test_size: f64,
         seed: i64,
         champion: Option<&Model>,
+        memory: &RowMemory,
     ) -> Result<(supervised::Trained, usize)> {
         let threads = crate::gucs::threads();
+        self.check_memory(frame, test_size, threads, memory)?;
         let (par, monitor) = (Parallel::new(threads), PgMonitor::new());
         let ctx = FitContext {
             par: &par,
@@ -639,6 +653,55 @@ impl Setup {
             _ => unreachable!("the target is read as text for classes, as numbers for values, not at all for segments"),
         };
         Ok((trained, threads))
+    }
+}
+
+impl Setup {
+    /// Refuses (53200) a fit whose rows and the algorithm's working memory together pass
+    /// insight.max_train_memory, before the algorithm allocates anything. Segments add the
+    /// silhouette's sample (a copy of at most 10,000 rows and its tiles).
+    fn check_memory(
+        &self,
+        frame: &reader::Frame,
+        test_size: f64,
+        threads: usize,
+        memory: &RowMemory,
+    ) -> Result<()> {
+        let n = frame.n_rows;
+        let classes = match &frame.target {
+            Some(TargetColumn::Text(labels)) => labels
+                .iter()
+                .map(String::as_str)
+                .collect::<std::collections::HashSet<&str>>()
+                .len(),
+            Some(TargetColumn::Number(_)) => 1,
+            None => 0,
+        };
+        let rows = match self.learns {
+            Learns::Classes | Learns::Values => n - (n as f64 * test_size).floor() as usize,
+            _ => n,
+        };
+        let shape = crate::ml::memory::FitShape {
+            rows,
+            inputs: memory.encoded_width,
+            classes,
+            threads,
+        };
+        let mut working = self.recipe.working_memory(&shape);
+        if self.learns == Learns::Segments {
+            working = working.saturating_add(crate::ml::memory::bytes(
+                n.min(segments::SILHOUETTE_SAMPLE),
+                2 * 8 * memory.encoded_width,
+            ));
+        }
+        crate::ml::memory::check_fit(
+            self.algorithm.name,
+            memory.rows_bytes,
+            working,
+            crate::gucs::max_train_memory(),
+            self.recipe.memory_hint(),
+        )?;
+        Ok(())
     }
 }
 

@@ -16,7 +16,7 @@ use crate::ml::profile::SegmentProfile;
 use serde_json::json;
 
 /// Rows of the seeded sample the silhouette is computed on.
-const SILHOUETTE_SAMPLE: usize = 10_000;
+pub(super) const SILHOUETTE_SAMPLE: usize = 10_000;
 
 /// Every row preprocessed and the recipe fitted on all of them (no target, no split): what
 /// segmentation and lifetime-value models start from.

@@ -87,6 +87,24 @@ fn read_recipe(o: &Options, ctx: &RecipeContext) -> Result<Box<dyn Recipe>, Prob
 }
 
 impl Recipe for ForestRecipe {
+    /// One tree's growth (histograms), the trees kept (trees x outputs), and per row the
+    /// bootstrap (draw counts, the drawn rows twice), the gradients and the out-of-bag sums.
+    fn working_memory(&self, shape: &crate::ml::memory::FitShape) -> u64 {
+        use crate::ml::memory::bytes;
+        use crate::ml::trees::grow::{growth_bytes, tree_bytes};
+        let k = if shape.classes > 2 { shape.classes } else { 1 };
+        growth_bytes(shape.rows, shape.inputs, self.max_bins, &self.tree, shape.threads)
+            .saturating_add(
+                tree_bytes(shape.rows, &self.tree)
+                    .saturating_mul((self.trees as u64).saturating_mul(k as u64)),
+            )
+            .saturating_add(bytes(shape.rows, 4 + 4 + 8 + 8 + 8).saturating_mul(k as u64))
+    }
+
+    fn memory_hint(&self) -> &'static str {
+        "Lower options.max_leaves, options.max_bins or options.trees (or raise options.min_samples_leaf)"
+    }
+
     fn fit(&self, data: &TrainingData, ctx: &FitContext) -> Result<Fitted, Problem> {
         let x = data.x;
         let n = x.rows;

@@ -51,6 +51,49 @@ const PARALLEL_ROWS: usize = 4096;
 /// LightGBM's cat_smooth).
 const MIN_CATEGORY_SUPPORT: f64 = 10.0;
 
+/// Leaves a tree of these options can have on `rows` rows.
+fn max_leaves_on(rows: usize, o: &GrowOptions) -> usize {
+    let by_depth = if o.max_depth == 0 || o.max_depth >= 32 {
+        usize::MAX
+    } else {
+        1 << o.max_depth
+    };
+    o.max_leaves
+        .max(1)
+        .min(by_depth)
+        .min((rows / o.min_samples_leaf.max(1)).max(1))
+}
+
+/// Bytes growing one tree holds at its peak beyond the binned rows and the gradients: a
+/// histogram (gradient, hessian, rows: 24 bytes a bin; at most max_bins value bins and the
+/// missing bin an input) for every leaf that may still split (at most the tree's leaves, and one
+/// per 2 x min_samples_leaf rows), a partial histogram per input being counted, and the rows'
+/// order and partition scratch (4 bytes a row each).
+pub fn growth_bytes(
+    rows: usize,
+    inputs: usize,
+    max_bins: usize,
+    o: &GrowOptions,
+    threads: usize,
+) -> u64 {
+    use crate::ml::memory::bytes;
+    let layout = bytes(inputs, 24 * (max_bins.min(rows.max(1)) + 1));
+    let splittable = max_leaves_on(rows, o)
+        .min(rows / (2 * o.min_samples_leaf.max(1)))
+        .max(1)
+        + 1;
+    layout
+        .saturating_mul(splittable as u64)
+        .saturating_add(bytes(threads.max(1), 24 * 257))
+        .saturating_add(bytes(rows, 8))
+}
+
+/// Bytes of one grown tree: per leaf its value and cover, per split node the node, its gain and
+/// its cover.
+pub fn tree_bytes(rows: usize, o: &GrowOptions) -> u64 {
+    crate::ml::memory::bytes(max_leaves_on(rows, o), 16 + 24 + 16)
+}
+
 /// (sum of gradients, sum of hessians, rows) of a bin or a node.
 #[derive(Clone, Copy, Default, Debug)]
 struct Stats {

@@ -100,7 +100,50 @@ fn read_recipe(o: &Options, ctx: &RecipeContext) -> Result<Box<dyn Recipe>, Prob
     }))
 }
 
+impl AgglomerativeRecipe {
+    /// Bytes the tree of `m` clustered rows of `d` inputs needs: the sample's copy, then the
+    /// condensed pairwise matrix (average, complete: m (m - 1) / 2 float8, built a row-slice per
+    /// row), Ward's centroids or single linkage's nearest distances; the merges, the chain and
+    /// the labels; the silhouettes that choose k on AUTO_K_SAMPLE rows.
+    fn tree_bytes(&self, m: usize, d: usize) -> u64 {
+        use crate::ml::memory::bytes;
+        let sample = bytes(m, 8 * d);
+        let clusters = match self.linkage {
+            Linkage::Average | Linkage::Complete => {
+                bytes(m.saturating_mul(m.saturating_sub(1)) / 2, 8).saturating_add(bytes(m, 48))
+            }
+            Linkage::Ward => bytes(m, 8 * d + 8),
+            Linkage::Single => bytes(m, 16),
+        };
+        let merges = bytes(m, 24 + 8 + 8 + 8);
+        let auto_k = if self.k.is_none() {
+            bytes(m.min(AUTO_K_SAMPLE), 2 * 8 * d)
+        } else {
+            0
+        };
+        sample
+            .saturating_add(clusters)
+            .saturating_add(merges)
+            .saturating_add(auto_k)
+    }
+}
+
 impl Recipe for AgglomerativeRecipe {
+    fn working_memory(&self, shape: &crate::ml::memory::FitShape) -> u64 {
+        let m = shape.rows.min(self.sample_limit);
+        // every training row's segment (the nearest centre) on top of the tree
+        self.tree_bytes(m, shape.inputs)
+            .saturating_add(crate::ml::memory::bytes(shape.rows, 16))
+    }
+
+    fn memory_hint(&self) -> &'static str {
+        if self.linkage.needs_matrix() {
+            "Lower options.sample_limit (average and complete linkage keep sample_limit^2 / 2 distances of 8 bytes), use linkage ward"
+        } else {
+            "Lower options.sample_limit"
+        }
+    }
+
     fn fit(&self, data: &TrainingData, ctx: &FitContext) -> Result<Fitted, Problem> {
         let x = data.x;
         let (lo, hi) = self.k.map_or(self.k_range, |k| (k, k));

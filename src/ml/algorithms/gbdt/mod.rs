@@ -104,6 +104,24 @@ fn read_recipe(o: &Options, ctx: &RecipeContext) -> Result<Box<dyn Recipe>, Prob
 }
 
 impl Recipe for GbdtRecipe {
+    /// One tree's growth (histograms), the trees kept (rounds x outputs), and per training row
+    /// and output the scores, gradients, hessians and the best round's scores (8 bytes each).
+    fn working_memory(&self, shape: &crate::ml::memory::FitShape) -> u64 {
+        use crate::ml::memory::bytes;
+        use crate::ml::trees::grow::{growth_bytes, tree_bytes};
+        let k = if shape.classes > 2 { shape.classes } else { 1 };
+        let o = &self.o;
+        growth_bytes(shape.rows, shape.inputs, o.max_bins, &o.tree, shape.threads)
+            .saturating_add(
+                tree_bytes(shape.rows, &o.tree).saturating_mul((o.rounds as u64).saturating_mul(k as u64)),
+            )
+            .saturating_add(bytes(shape.rows, 8 * 5).saturating_mul(k as u64))
+    }
+
+    fn memory_hint(&self) -> &'static str {
+        "Lower options.max_leaves, options.max_bins or options.rounds"
+    }
+
     fn fit(&self, data: &TrainingData, ctx: &FitContext) -> Result<Fitted, Problem> {
         let x = data.x;
         let early = self.early_stopping.unwrap_or(x.rows > 10_000);

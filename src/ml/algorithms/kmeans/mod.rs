@@ -118,6 +118,25 @@ fn read_recipe(o: &Options, ctx: &RecipeContext) -> Result<Box<dyn Recipe>, Prob
 }
 
 impl Recipe for KMeansRecipe {
+    /// Per row (twice: the best fit so far and the current one): its label, Hamerly's upper and
+    /// lower bounds and k-means++'s cumulative potentials; per block of rows a centre sums
+    /// (k x inputs float8: every block's are alive until they are added up); the centres; the
+    /// seeded sample of AUTO_K_SAMPLE rows the silhouette is computed on, and its tiles.
+    fn working_memory(&self, shape: &crate::ml::memory::FitShape) -> u64 {
+        use crate::ml::memory::bytes;
+        let k = self.k_range.map_or(self.opts.k, |(_, hi)| hi).min(shape.rows.max(1));
+        let d = shape.inputs;
+        let blocks = shape.rows.div_ceil(crate::ml::parallel::BLOCK_ROWS).max(1);
+        bytes(shape.rows, 2 * (4 + 8 + 8 + 8))
+            .saturating_add(bytes(blocks, 8 * d).saturating_mul(k as u64 + 1))
+            .saturating_add(bytes(k, 8 * (6 * d + k)))
+            .saturating_add(bytes(shape.rows.min(AUTO_K_SAMPLE), 2 * 8 * d))
+    }
+
+    fn memory_hint(&self) -> &'static str {
+        "Ask for fewer segments (options.k or options.k_range)"
+    }
+
     fn fit(&self, data: &TrainingData, ctx: &FitContext) -> Result<Fitted, Problem> {
         let x = data.x;
         let (lo, hi) = self.k_range.unwrap_or((self.opts.k, self.opts.k));

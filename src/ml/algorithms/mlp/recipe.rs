@@ -172,6 +172,42 @@ impl Recipe for MlpOptions {
     fn uses_device(&self) -> bool {
         true
     }
+
+    /// Float32 parameters P (the layers, and the linear shortcut) times the copies a fit holds
+    /// at once: the network being trained, its starting point, the best epoch's and the one
+    /// replacing it, two optimiser moments (Adam's m and v; allocated for sgd too), and one
+    /// gradient per 16-row shard of a mini-batch (all of a batch's shard gradients are alive
+    /// until they are summed); plus activations: a shard's forward and backward pass per thread,
+    /// and the 1024-row chunks of the validation loss per thread. (On insight.device = cuda the
+    /// network lives on the GPU, but the same host copies are made.)
+    fn working_memory(&self, shape: &crate::ml::memory::FitShape) -> u64 {
+        use crate::ml::memory::bytes;
+        let outputs = if shape.classes > 2 { shape.classes } else { 1 };
+        let mut widths = vec![shape.inputs];
+        widths.extend_from_slice(&self.hidden);
+        widths.push(outputs);
+        let mut params = widths
+            .windows(2)
+            .fold(0usize, |p, w| p.saturating_add(w[0].saturating_mul(w[1]).saturating_add(w[1])));
+        if self.skip {
+            params = params.saturating_add(shape.inputs.saturating_mul(outputs) + outputs);
+        }
+        let batch = self.batch_size.min(shape.rows.max(1));
+        let shards = batch.div_ceil(super::train::SHARD_ROWS);
+        let copies = 4 + 2 + shards;
+        let units: usize = widths.iter().fold(0usize, |a, &w| a.saturating_add(w));
+        let threads = shape.threads.max(1);
+        // activations, pre-activations and dropout masks of a shard; two per 1024-row chunk
+        let shard_acts = bytes(super::train::SHARD_ROWS * 3, 4).saturating_mul(units as u64);
+        let chunk_acts = bytes(1024 * 2, 4).saturating_mul(units as u64);
+        bytes(params, 4)
+            .saturating_mul(copies as u64)
+            .saturating_add(shard_acts.max(chunk_acts).saturating_mul(threads as u64))
+    }
+
+    fn memory_hint(&self) -> &'static str {
+        "Use narrower layers (options.hidden) or a smaller options.batch_size"
+    }
 }
 
 /// JSON has no NaN.
