@@ -510,8 +510,17 @@ unsafe fn add_row(fcinfo: pg_sys::FunctionCallInfo, kind: &Kind, s: &mut State) 
             }
         }
     };
-    s.sample.offer(&values, label);
+    if s.sample.offer(&values, label) {
+        check_sample_memory(kind_name(kind), &s.job, s.sample.len())?;
+    }
     Ok(())
+}
+
+fn kind_name(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::KMeans => "insight.kmeans_agg",
+        Kind::Fit => "insight.fit_agg",
+    }
 }
 
 /// The bytes a target label takes in a group's sample and its training rows (as training reads
@@ -522,6 +531,31 @@ fn target_bytes(t: TargetKind) -> usize {
         TargetKind::Text => 32,
         TargetKind::Integer | TargetKind::Float => 8,
     }
+}
+
+/// 53200 once a group holds more sampled rows than insight.max_train_memory leaves room for:
+/// each kept row costs its place in the sample and its share of the final function's training
+/// rows (ml::memory::sample_row_bytes), so the group stops before it holds more than its
+/// training could use, not after the whole scan.
+fn check_sample_memory(aggregate: &str, job: &Job, held: usize) -> Result<()> {
+    let budget = crate::gucs::max_train_memory();
+    let fits = crate::ml::memory::sample_rows_within(budget, job.width, target_bytes(job.target));
+    if held as u64 <= fits {
+        return Ok(());
+    }
+    Err(InsightError::out_of_memory(
+        format!(
+            "a group of {aggregate} needs more than insight.max_train_memory ({} MB): its sample passed the {fits} rows of {} inputs that fit ({} bytes a row: the sampled row and the rows its model trains on), of options.sample_size {}",
+            budget >> 20,
+            job.width,
+            crate::ml::memory::sample_row_bytes(job.width, target_bytes(job.target)),
+            job.capacity
+        ),
+        format!(
+            "Lower options.sample_size{}, pass fewer inputs, or have a superuser raise insight.max_train_memory.",
+            if fits >= 10 { format!(" to at most {fits}") } else { String::new() }
+        ),
+    ))
 }
 
 function_info_v1!(pg_finfo_insight_kmeans_agg_step);
@@ -576,6 +610,7 @@ pub unsafe extern "C-unwind" fn insight_agg_combine(
         s.job.skipped += o.job.skipped;
         s.job.width = s.job.width.max(o.job.width);
         s.sample.merge(o.sample);
+        check_sample_memory("a training aggregate", &s.job, s.sample.len()).or_raise();
     })
 }
 
