@@ -498,3 +498,22 @@ fn regression_unscales_its_output() {
     f.mlp.predict(&[0.9], &mut out);
     assert!((out[0] - (100.0 + 30.0 * 0.81)).abs() < 4.0, "{}", out[0]);
 }
+
+/// The epoch loop asks the monitor before every mini-batch (a batch of a wide network is seconds
+/// of work: once every 64 batches left a cancel a minute away).
+#[test]
+fn training_asks_the_monitor_before_every_batch() {
+    let (x, y) = xor_data(640);
+    let opts = MlpOptions {
+        hidden: vec![8],
+        epochs: 2,
+        batch_size: 32,
+        early_stopping: false,
+        ..Default::default()
+    };
+    let w = vec![1.0; y.len()];
+    let count = crate::ml::monitor::Counting::new(None);
+    fit(&x, &Target::Classes(&y, 2), &w, &opts, &Parallel::serial(), &count);
+    // 20 batches an epoch
+    assert!(count.checks() >= 2 * 20, "{}", count.checks());
+}
