@@ -73,8 +73,10 @@ pub fn init() {
             c"Training estimates its peak from rows x inputs before and while it reads, and refuses above this (53200). The default is a quarter of the machine's memory.".as_ptr(),
             std::ptr::addr_of_mut!(MAX_TRAIN_MEMORY_KB),
             quarter_of_memory_kb(),
-            // below the fixed cost (ml::memory::FIXED_BYTES) no training could run
-            65536,
+            // twice the fixed cost (ml::memory::FIXED_BYTES): at the least, as much room for
+            // the rows and the algorithm as the fixed cost (at the fixed cost itself, 64 MB,
+            // nothing could train)
+            crate::ml::memory::LEAST_BUDGET_KB,
             i32::MAX,
             pg_sys::GucContext::PGC_SUSET,
             pg_sys::GUC_UNIT_KB as i32,
@@ -193,12 +195,12 @@ fn quarter_of_memory_kb() -> i32 {
             bytes = bytes.min(b);
         }
     }
-    ((bytes / 4 / 1024).clamp(65536, i32::MAX as i128)) as i32
+    ((bytes / 4 / 1024).clamp(crate::ml::memory::LEAST_BUDGET_KB as i128, i32::MAX as i128)) as i32
 }
 
 /// insight.max_train_memory in bytes.
 pub fn max_train_memory() -> u64 {
     // SAFETY: written only by PostgreSQL's GUC code, on this thread
     let kb = unsafe { std::ptr::addr_of!(MAX_TRAIN_MEMORY_KB).read() };
-    kb.max(65536) as u64 * 1024
+    kb.max(crate::ml::memory::LEAST_BUDGET_KB) as u64 * 1024
 }

@@ -80,3 +80,4 @@ pub mod segment;
 pub mod text;
 pub mod train;
 pub mod transfer;
+mod memory_limits;
