@@ -17,7 +17,7 @@ pub const FIXED_BYTES: u64 = 64 << 20;
 /// The least insight.max_train_memory, in kB: twice the fixed cost, so that at the least
 /// setting the rows and the algorithm have as much room as the fixed cost (at the fixed cost
 /// itself no row would fit).
-pub const LEAST_BUDGET_KB: i32 = (2 * FIXED_BYTES >> 10) as i32;
+pub const LEAST_BUDGET_KB: i32 = ((2 * FIXED_BYTES) >> 10) as i32;
 
 /// The inputs of a training call as read.
 pub struct RowShape {

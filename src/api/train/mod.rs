@@ -617,6 +617,7 @@ impl Setup {
     /// Preprocesses, fits and evaluates on the rows of `frame` (a target read as text for
     /// classes, as numbers for values, not at all for segments), on insight.threads threads.
     /// Returns the model with its metrics and options, and the thread count.
+    #[allow(clippy::too_many_arguments)]
     pub fn fit(
         &self,
         frame: &reader::Frame,
