@@ -7,7 +7,6 @@ use crate::data::reader::{self, ReadSpec, TargetColumn, TargetRead};
 use crate::error::{ident, InsightError, OrRaise, Result};
 use crate::ml::metrics;
 use crate::ml::model::{Model, Task};
-use crate::ml::preprocess::ValueKind;
 use crate::store::{cache, catalog};
 use pgrx::prelude::*;
 use pgrx::JsonB;
