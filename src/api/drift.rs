@@ -1,10 +1,9 @@
 //! insight.drift: how far each input column and the model's scores have moved on a relation
 //! from the distributions training kept (ml::drift), in one scan.
 
-use crate::api::evaluate::feature_inputs;
+use crate::api::evaluate::read_features;
 use crate::api::regclass::RegClass;
 use crate::data::columns;
-use crate::data::reader::{self, ReadSpec};
 use crate::error::{required, InsightError, OrRaise, Result};
 use crate::ml::drift::{score_of, status, Reference};
 use crate::ml::preprocess::{RawColumn, Value as Cell};
@@ -73,16 +72,7 @@ pub(crate) fn measure(
                     "A model trained before drift references were kept has none: insight.retrain trains one that has; models of insight.fit_agg keep none (no training relation).",
                 )
             })?;
-    let relation = columns::relation_name(relid);
-    let cols = columns::relation_columns(relid);
-    let inputs = feature_inputs(&m, &cols, &relation, model_ref)?;
-    let frame = reader::read(&ReadSpec {
-        relation: &relation,
-        inputs: &inputs,
-        target: None,
-        keys: false,
-        text_budget: None,
-    })?;
+    let (relation, frame) = read_features(&m, relid, model_ref)?;
     if frame.n_rows == 0 {
         return Err(InsightError::data(
             format!("relation {relation} has no rows to compare"),

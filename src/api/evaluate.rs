@@ -56,6 +56,26 @@ pub(crate) fn feature_inputs(
     Ok(inputs)
 }
 
+/// The relation's name and its rows' model inputs (no target), as drift, review_topics and
+/// report read them.
+pub(crate) fn read_features(
+    model: &Model,
+    relid: pg_sys::Oid,
+    model_ref: &str,
+) -> Result<(String, reader::Frame)> {
+    let relation = columns::relation_name(relid);
+    let cols = columns::relation_columns(relid);
+    let inputs = feature_inputs(model, &cols, &relation, model_ref)?;
+    let frame = reader::read(&ReadSpec {
+        relation: &relation,
+        inputs: &inputs,
+        target: None,
+        keys: false,
+        text_budget: None,
+    })?;
+    Ok((relation, frame))
+}
+
 /// Reads the model's features and target from `relid` and scores every row.
 pub(crate) fn score_relation(model_ref: &str, relid: pg_sys::Oid) -> Result<Scored> {
     let stored = catalog::resolve(&catalog::parse_ref(model_ref)?)?;

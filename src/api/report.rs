@@ -5,7 +5,7 @@
 use crate::api::evaluate::{self, Scored};
 use crate::api::regclass::RegClass;
 use crate::data::columns;
-use crate::data::reader::{self, ReadSpec, TargetColumn};
+use crate::data::reader::TargetColumn;
 use crate::error::{required, InsightError, OrRaise, Result};
 use crate::ml::linalg::Matrix;
 use crate::ml::model::{Model, Task};
@@ -55,12 +55,7 @@ fn gather(model_ref: &str, relid: Option<pg_sys::Oid>) -> Result<Report> {
     let id = stored.id;
     let model = cache::load(stored)?;
     // every column but the weights, which the analyst may not read (and the page does not need)
-    // (a catalog not yet updated to 0.2.0 has no report_data column)
-    let report_data = if catalog::has_column("insight.models", "report_data") {
-        "m.report_data"
-    } else {
-        "NULL::pg_catalog.jsonb"
-    };
+    let report_data = catalog::report_data_expression();
     let row = crate::spi::select_one::<JsonB>(
         &format!(
             "SELECT pg_catalog.jsonb_build_object('name', m.name, 'version', m.version, 'task', m.task,
@@ -314,16 +309,7 @@ fn from_relation(model_ref: &str, model: &Model, id: i64, relid: pg_sys::Oid) ->
 /// The model's inputs read from `relid` and encoded: every row, or a seeded choice of at most
 /// `sample` of them; with the number of rows read.
 fn encoded_rows(model_ref: &str, model: &Model, relid: pg_sys::Oid, sample: Option<usize>) -> Result<(Matrix, usize)> {
-    let relation = columns::relation_name(relid);
-    let cols = columns::relation_columns(relid);
-    let inputs = evaluate::feature_inputs(model, &cols, &relation, model_ref)?;
-    let frame = reader::read(&ReadSpec {
-        relation: &relation,
-        inputs: &inputs,
-        target: None,
-        keys: false,
-        text_budget: None,
-    })?;
+    let (relation, frame) = evaluate::read_features(model, relid, model_ref)?;
     let n = frame.n_rows;
     if n == 0 {
         return Err(InsightError::data(format!("relation {relation} has no rows"), "Report on a relation with customers in it."));

@@ -4,8 +4,6 @@
 
 use crate::api::monitor::PgMonitor;
 use crate::api::regclass::RegClass;
-use crate::data::columns;
-use crate::data::reader::{self, ReadSpec};
 use crate::error::{required, InsightError, OrRaise, Result};
 use crate::ml::model::Task;
 use crate::ml::parallel::Parallel;
@@ -131,16 +129,7 @@ fn review_topics(
             .find(|(_, f)| matches!(f.encoding, Encoding::Text(_) | Encoding::Embedded(_)))
             .map(|(j, f)| (j, &f.encoding))
             .ok_or_else(|| no_text(model_ref))?;
-        let relation = columns::relation_name(relid);
-        let cols = columns::relation_columns(relid);
-        let inputs = crate::api::evaluate::feature_inputs(&m, &cols, &relation, model_ref)?;
-        let frame = reader::read(&ReadSpec {
-            relation: &relation,
-            inputs: &inputs,
-            target: None,
-            keys: false,
-            text_budget: None,
-        })?;
+        let (_, frame) = crate::api::evaluate::read_features(&m, relid, model_ref)?;
         let RawColumn::Text { dict, codes } = &frame.columns[j] else {
             unreachable!("a text feature is read as text")
         };

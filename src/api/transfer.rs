@@ -30,11 +30,7 @@ fn export_model(model: Option<&str>) -> JsonB {
                 "Scoring needs no such right; to move models, the extension's owner can run GRANT SELECT ON insight.models TO <role>.",
             ));
         }
-        let report_data = if catalog::has_column("insight.models", "report_data") {
-            "m.report_data"
-        } else {
-            "NULL::pg_catalog.jsonb"
-        };
+        let report_data = catalog::report_data_expression();
         let doc = select_one::<JsonB>(
             &format!("SELECT pg_catalog.jsonb_build_object(
                       'name', m.name, 'version', m.version, 'task', m.task, 'algorithm', m.algorithm,

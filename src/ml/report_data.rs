@@ -296,14 +296,10 @@ pub fn binary(scores: &[f64], labels: &[bool], threshold: f64) -> BinaryCurves {
     for (&s, &y) in scores.iter().zip(labels) {
         confusion[usize::from(y)][usize::from(s >= threshold)] += 1;
     }
-    let (neg, pos): (Vec<f64>, Vec<f64>) = {
-        let mut neg = Vec::new();
-        let mut pos = Vec::new();
-        for (&s, &y) in scores.iter().zip(labels) {
-            if y { pos.push(s) } else { neg.push(s) }
-        }
-        (neg, pos)
+    let of_class = |class: bool| -> Vec<f64> {
+        scores.iter().zip(labels).filter(|(_, &y)| y == class).map(|(&s, _)| s).collect()
     };
+    let (neg, pos) = (of_class(false), of_class(true));
     BinaryCurves {
         rows: n,
         positives,

@@ -409,6 +409,15 @@ pub fn has_column(table: &str, column: &str) -> bool {
     ) == Some(true)
 }
 
+/// The SQL for insight.models' report_data of row `m`: NULL in a catalog not yet updated to 0.2.0.
+pub fn report_data_expression() -> &'static str {
+    if has_column("insight.models", "report_data") {
+        "m.report_data"
+    } else {
+        "NULL::pg_catalog.jsonb"
+    }
+}
+
 pub fn deploy(name: &str, model_id: i64, strategy: &str, reason: &str, cause: Cause) {
     if !has_column("insight.deployments", "cause") {
         Spi::run_with_args(
