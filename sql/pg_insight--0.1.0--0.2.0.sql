@@ -459,3 +459,73 @@ CREATE FUNCTION insight.report(model text, relation regclass DEFAULT NULL)
   RETURNS text STABLE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'report_wrapper';
 COMMENT ON FUNCTION insight.report(text, regclass) IS
   'A model version''s report as one self-contained HTML page (inline SVG, no scripts): the model card, deployments, and the charts of its task, on the test split stored at training or on the rows of relation';
+
+-- Citus (README "Scale out with Citus"): the catalog as reference tables, so that every node
+-- holds every model and a scorer pushed down to a worker finds it (store/citus.rs). Citus turns
+-- every plain table in a foreign-key graph into a "Citus local table" as soon as one of them
+-- becomes a reference table, and that conversion drops identity columns, whose sequences belong
+-- to this extension; so the three foreign keys to insight.models are dropped first, on every
+-- node, and added back once all four tables are reference tables (Citus then adds them to the
+-- shards as well).
+CREATE FUNCTION insight.distribute_catalog() RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $$
+DECLARE
+  tables constant text[] := ARRAY['insight.models', 'insight.deployments', 'insight.evaluations', 'insight.drift_history'];
+  fks constant text[] := ARRAY['deployments', 'evaluations', 'drift_history'];
+  t text;
+  failed text;
+  nodes bigint;
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
+    RAISE EXCEPTION 'insight.distribute_catalog needs Citus, and database % does not have it', current_database()
+      USING ERRCODE = 'feature_not_supported',
+            HINT = 'On one server there is nothing to distribute. On a Citus cluster, run CREATE EXTENSION citus (with shared_preload_libraries = ''citus'') and call this on the coordinator.';
+  END IF;
+  IF NOT citus_is_coordinator() THEN
+    RAISE EXCEPTION 'insight.distribute_catalog runs on the Citus coordinator, and this node is a worker'
+      USING ERRCODE = 'feature_not_supported',
+            HINT = 'Connect to the coordinator and call it there.';
+  END IF;
+  SELECT count(*) INTO nodes FROM pg_dist_node WHERE isactive AND noderole = 'primary';
+  IF (SELECT count(*) FROM pg_dist_partition
+       WHERE logicalrelid = ANY (tables::regclass[]) AND partmethod = 'n' AND repmodel = 't') = 4 THEN
+    RETURN format('the model catalog is already a set of reference tables, on %s nodes', nodes);
+  END IF;
+  IF EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = ANY (tables::regclass[])) THEN
+    RAISE EXCEPTION 'the model catalog is partly distributed in another way than insight.distribute_catalog does'
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Undo it with SELECT undistribute_table(...) for each of insight.models, deployments, evaluations and drift_history, then call this again.';
+  END IF;
+  FOREACH t IN ARRAY fks LOOP
+    EXECUTE format('ALTER TABLE insight.%I DROP CONSTRAINT IF EXISTS %I', t, t || '_model_id_fkey');
+  END LOOP;
+  SELECT string_agg(format('%s:%s: %s', nodename, nodeport, result), '; ') INTO failed
+    FROM run_command_on_workers(
+      'ALTER TABLE insight.deployments DROP CONSTRAINT IF EXISTS deployments_model_id_fkey;'
+      ' ALTER TABLE insight.evaluations DROP CONSTRAINT IF EXISTS evaluations_model_id_fkey;'
+      ' ALTER TABLE insight.drift_history DROP CONSTRAINT IF EXISTS drift_history_model_id_fkey')
+   WHERE NOT success;
+  IF failed IS NOT NULL THEN
+    RAISE EXCEPTION 'insight.distribute_catalog could not prepare the catalog on the workers: %', failed
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Every worker needs pg_insight (CREATE EXTENSION pg_insight on the coordinator propagates it; citus_add_node adds it to a new node).';
+  END IF;
+  FOREACH t IN ARRAY tables LOOP
+    PERFORM create_reference_table(t::regclass);
+  END LOOP;
+  ALTER TABLE insight.deployments ADD CONSTRAINT deployments_model_id_fkey
+    FOREIGN KEY (model_id) REFERENCES insight.models (id) ON DELETE CASCADE;
+  ALTER TABLE insight.evaluations ADD CONSTRAINT evaluations_model_id_fkey
+    FOREIGN KEY (model_id) REFERENCES insight.models (id) ON DELETE SET NULL;
+  ALTER TABLE insight.drift_history ADD CONSTRAINT drift_history_model_id_fkey
+    FOREIGN KEY (model_id) REFERENCES insight.models (id) ON DELETE SET NULL;
+  -- the coordinator's own copies of the rows, now hidden behind the reference tables' shards
+  FOREACH t IN ARRAY ARRAY['insight.drift_history', 'insight.evaluations', 'insight.deployments', 'insight.models'] LOOP
+    PERFORM truncate_local_data_after_distributing_table(t::regclass);
+  END LOOP;
+  RETURN format('insight.models, deployments, evaluations and drift_history are reference tables on %s nodes', nodes);
+END
+$$;
+REVOKE EXECUTE ON FUNCTION insight.distribute_catalog() FROM PUBLIC;
+COMMENT ON FUNCTION insight.distribute_catalog() IS
+  'On a Citus coordinator: make the model catalog reference tables, so that every node sees every model (once per cluster)';

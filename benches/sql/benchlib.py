@@ -1,13 +1,15 @@
 """What every SQL benchmark script here shares: a connection to insight_bench, timing, interleaved
 rounds (A, B, A, B, ...: the machine's noise hits each side alike) and the report as a Markdown
 table of medians, spreads and per-round ratios against a base arm (never the fastest run alone)."""
+import os
 import statistics
 import sys
 import time
 
 import psycopg2
 
-conn = psycopg2.connect(dbname="insight_bench", user="postgres")
+# BENCH_DB: bench_citus.py runs against the Citus coordinator's database
+conn = psycopg2.connect(dbname=os.environ.get("BENCH_DB", "insight_bench"), user="postgres")
 conn.autocommit = True
 cur = conn.cursor()
 

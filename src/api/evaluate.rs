@@ -72,6 +72,7 @@ pub(crate) fn read_features(
         target: None,
         keys: false,
         text_budget: None,
+        ordered: false,
     })?;
     Ok((relation, frame))
 }
@@ -118,6 +119,7 @@ pub(crate) fn score_relation(model_ref: &str, relid: pg_sys::Oid) -> Result<Scor
         target: Some((&target, how)),
         keys: false,
         text_budget: None,
+        ordered: false,
     })?;
     if frame.n_rows == 0 {
         return Err(InsightError::data(

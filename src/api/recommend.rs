@@ -257,6 +257,7 @@ pub(crate) fn held_out(id: i64, r: &Recommender, relid: pg_sys::Oid) -> Result<H
         target: None,
         keys: true,
         text_budget: None,
+        ordered: false,
     })?;
     let (
         RawColumn::Text {

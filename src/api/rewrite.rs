@@ -244,6 +244,10 @@ pub unsafe extern "C-unwind" fn insight_predict_support(
     {
         return none;
     }
+    // on Citus, the workers rewrite the call for their own shard (store::citus)
+    if crate::store::citus::is_citus_table((*rte).relid) {
+        return none;
+    }
     let name = std::ffi::CStr::from_ptr(pg_sys::get_func_name((*fexpr).funcid))
         .to_string_lossy()
         .into_owned();

@@ -188,6 +188,7 @@ fn run(
         target: Some((key, TargetRead::Text)),
         keys: false,
         text_budget: None,
+        ordered: false,
     };
     reader::read_batches(&spec, BATCH_ROWS, &mut |frame| {
         skipped += frame.skipped_null_target;

@@ -22,6 +22,11 @@ pub struct ReadSpec<'a> {
     /// The most bytes the distinct text values (and class labels) read may take, or None: past it
     /// the read stops with 53200 (training's share of insight.max_train_memory).
     pub text_budget: Option<u64>,
+    /// Rows in a fixed order (by every value read) where the relation is a Citus table, whose rows
+    /// otherwise arrive shard by shard in whichever order the workers answer: training's seeded
+    /// split and samples depend on row order, and the same table and seed must give the same
+    /// model. Costs a sort on the coordinator; elsewhere the relation is read in its own order.
+    pub ordered: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -183,7 +188,11 @@ pub fn read_batches(
     if select.is_empty() {
         select.push("1".into());
     }
-    let query = format!("SELECT {} FROM {}", select.join(", "), spec.relation);
+    let mut query = format!("SELECT {} FROM {}", select.join(", "), spec.relation);
+    if spec.ordered && crate::store::citus::is_citus_relation(spec.relation) {
+        let all: Vec<String> = (1..=select.len()).map(|i| i.to_string()).collect();
+        query.push_str(&format!(" ORDER BY {}", all.join(", ")));
+    }
     let mut builders: Vec<Builder> = empty_builders(spec);
     let mut target_text: Vec<String> = Vec::new();
     let mut target_num: Vec<f64> = Vec::new();
@@ -345,6 +354,7 @@ mod tests {
             target: None,
             keys: false,
             text_budget: None,
+            ordered: false,
         };
         let mut at_frame = Vec::new();
         read_batches(&spec, FETCH_ROWS as usize, &mut |f| {

@@ -94,6 +94,7 @@ const ID_AND_VERSION: &str = "ARRAY[m.id, m.xmin::pg_catalog.text::pg_catalog.in
 /// Checks, before any work, that this session may write `tables` (insight.models to store a
 /// version, insight.deployments to deploy one): INSERT on each, and not a read-only transaction.
 pub fn check_can_write(tables: &[&str]) -> Result<()> {
+    crate::store::citus::before_catalog_write();
     if select_one::<bool>(
         "SELECT pg_catalog.current_setting('transaction_read_only')::pg_catalog.bool",
         &[],
@@ -135,6 +136,10 @@ pub fn check_can_write(tables: &[&str]) -> Result<()> {
 
 /// Resolves a reference to a stored model version.
 pub fn resolve(r: &ModelRef) -> Result<StoredModel> {
+    crate::store::citus::catalog_read(|| resolve_in_catalog(r))
+}
+
+fn resolve_in_catalog(r: &ModelRef) -> Result<StoredModel> {
     if let Some(v) = r.version {
         let id = stored(
             &format!(
@@ -176,7 +181,11 @@ pub fn resolve(r: &ModelRef) -> Result<StoredModel> {
 fn no_such_model(name: &str) -> InsightError {
     InsightError::undefined_object(
         format!("model \"{name}\" does not exist"),
-        "Train it with insight.train(...); SELECT name FROM insight.model_registry lists existing models.",
+        if crate::store::citus::catalog_not_distributed() {
+            crate::store::citus::DISTRIBUTE_HINT
+        } else {
+            "Train it with insight.train(...); SELECT name FROM insight.model_registry lists existing models."
+        },
     )
 }
 
@@ -201,11 +210,13 @@ fn max_version(name: &str, fresh: bool) -> Option<i32> {
 /// as the owner of insight.models, in a restricted security context, by a query that names every
 /// object with its schema and runs no code of the caller's.
 pub fn weights(id: i64) -> Vec<u8> {
-    as_catalog_owner(|| {
-        select_one::<Vec<u8>>(
-            "SELECT weights FROM insight.models WHERE id OPERATOR(pg_catalog.=) $1",
-            &[id.into()],
-        )
+    crate::store::citus::catalog_read(|| {
+        as_catalog_owner(|| {
+            select_one::<Vec<u8>>(
+                "SELECT weights FROM insight.models WHERE id OPERATOR(pg_catalog.=) $1",
+                &[id.into()],
+            )
+        })
     })
     .unwrap_or_default()
 }

@@ -194,6 +194,7 @@ pub fn train(
         target: None,
         keys: true,
         text_budget: Some(crate::gucs::max_train_memory()),
+        ordered: true,
     })?;
     let read_seconds = started.elapsed().as_secs_f64();
     let n = frame.n_rows;

@@ -277,6 +277,7 @@ pub fn run(req: &Request) -> Result<(i64, String, i32, String, bool, JsonB)> {
             target: target.as_ref().map(|t| (t.name.as_str(), how)),
             keys: false,
             text_budget: Some(budget),
+            ordered: true,
         },
         (max_rows as usize).saturating_add(1),
         &mut |f| {

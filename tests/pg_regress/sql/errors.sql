@@ -169,3 +169,5 @@ SELECT count(*) AS trained FROM insight.train('retyped', 'retyped', target => 'p
 ALTER TABLE retyped ALTER COLUMN region TYPE int USING length(region);
 SELECT try_sql($$SELECT insight.evaluate('retyped', 'retyped')$$);
 SELECT try_sql($$SELECT count(insight.predict_proba('retyped', t)) FROM retyped t$$);
+-- insight.distribute_catalog without Citus: 0A000, and what to do instead
+SELECT try_sql($$SELECT insight.distribute_catalog()$$);

@@ -1,0 +1,137 @@
+//! What pg_insight does differently on a Citus cluster. Nothing here runs, or costs more than a
+//! cached catalog lookup, on a server without Citus.
+//!
+//! On Citus, `insight.distribute_catalog()` (sql/finalize.sql) makes the catalog tables reference
+//! tables: every node then holds every model. Two things follow:
+//!
+//! - A scorer pushed down to a worker runs inside the query of one shard, and reads the catalog
+//!   there. Citus refuses a distributed query (and a reference table read through its name is one)
+//!   from within a shard's query unless `citus.allow_nested_distributed_execution` is on, because a
+//!   nested query in general may see another snapshot than the outer one. The catalog's reads
+//!   are safe nested: a reference table has a placement on every node, read by local execution in
+//!   the same transaction, and model rows are never updated in place. So the catalog reads turn
+//!   that setting on for themselves only (`catalog_read`).
+//! - The planner rewrite of `predict(model, table_row)` (api::rewrite) puts the row type's OID and
+//!   column numbers into the call; Citus ships the query text to the workers, where that OID names
+//!   another type, or none. A row of a Citus table is therefore left to the workers, whose planner
+//!   rewrites the call for their own shard (`is_citus_table`).
+
+use crate::spi::select_one;
+use pgrx::prelude::*;
+
+const NESTED: &std::ffi::CStr = c"citus.allow_nested_distributed_execution";
+
+/// Whether Citus's metadata exists in this database (CREATE EXTENSION citus ran here).
+pub fn present() -> bool {
+    // SAFETY: a syscache lookup by name in pg_catalog
+    unsafe {
+        pg_sys::get_relname_relid(
+            c"pg_dist_partition".as_ptr(),
+            pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE),
+        ) != pg_sys::InvalidOid
+    }
+}
+
+/// Whether `relid` is a Citus table (distributed, reference or Citus local): its rows live in
+/// shards, which on a worker are other relations with other OIDs.
+pub fn is_citus_table(relid: pg_sys::Oid) -> bool {
+    present()
+        && select_one::<bool>(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+                             WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1)",
+            &[relid.into()],
+        ) == Some(true)
+}
+
+/// Whether this database runs Citus but insight.models is a plain table on this node: a model
+/// trained on the coordinator is then unknown to the workers.
+pub fn catalog_not_distributed() -> bool {
+    present()
+        && select_one::<bool>(
+            "SELECT NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+                                 WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'insight.models'::pg_catalog.regclass)",
+            &[],
+        ) == Some(true)
+}
+
+/// Hint for a model that cannot be found, on a Citus node whose catalog is not distributed.
+pub const DISTRIBUTE_HINT: &str = "On a Citus cluster, run SELECT insight.distribute_catalog(); on the coordinator once: it makes the model catalog a reference table, so that every node sees every model.";
+
+/// Runs `f`, a read of the model catalog, with `citus.allow_nested_distributed_execution` on
+/// where Citus is loaded and the setting is off (see the module comment); the setting is back
+/// to what it was when `f` returns. On an ERROR, the (sub)transaction abort puts it back.
+pub fn catalog_read<T>(f: impl FnOnce() -> T) -> T {
+    if setting(NESTED).as_deref() != Some("off") {
+        return f();
+    }
+    struct Restore(i32);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            // while unwinding from an ERROR, the abort that follows restores the setting; calling
+            // into PostgreSQL then is best avoided
+            if !std::thread::panicking() {
+                // SAFETY: pops the GUC nest level pushed below, keeping nothing set in it
+                unsafe { pg_sys::AtEOXact_GUC(true, self.0) }
+            }
+        }
+    }
+    // SAFETY: a nest level as a function's SET clause makes one
+    let _restore = unsafe { Restore(pg_sys::NewGUCNestLevel()) };
+    set(NESTED, c"on", pg_sys::GucAction::GUC_ACTION_SAVE);
+    f()
+}
+
+/// Called before a function writes the catalog (store::catalog::check_can_write). Citus refuses
+/// to write a reference table that others reference by foreign key (insight.models) in a
+/// transaction that read a distributed table over parallel connections, as insight.train does
+/// with its training rows; in sequential mode (one connection per node) it may. So where the
+/// catalog is distributed, the rest of the transaction runs in sequential mode, as Citus itself
+/// switches when a reference table is written first (SET LOCAL citus.multi_shard_modify_mode).
+pub fn before_catalog_write() {
+    if setting(MODIFY_MODE).as_deref() == Some("parallel") && !catalog_not_distributed() {
+        set(
+            MODIFY_MODE,
+            c"sequential",
+            pg_sys::GucAction::GUC_ACTION_LOCAL,
+        );
+    }
+}
+
+const MODIFY_MODE: &std::ffi::CStr = c"citus.multi_shard_modify_mode";
+
+/// The value of a setting, None where no library defines it (Citus is not loaded).
+fn setting(name: &std::ffi::CStr) -> Option<String> {
+    // SAFETY: GetConfigOption with missing_ok returns NULL for a setting no library defined, else
+    // a string owned by the GUC machinery that is copied at once
+    unsafe {
+        let v = pg_sys::GetConfigOption(name.as_ptr(), true, false);
+        (!v.is_null()).then(|| std::ffi::CStr::from_ptr(v).to_string_lossy().into_owned())
+    }
+}
+
+/// Sets a Citus setting that exists (`setting` returned Some) and that any user may set.
+fn set(name: &std::ffi::CStr, value: &std::ffi::CStr, action: pg_sys::GucAction::Type) {
+    // SAFETY: both settings are PGC_USERSET and the values valid, so this cannot fail
+    unsafe {
+        pg_sys::set_config_option(
+            name.as_ptr(),
+            value.as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            action,
+            true,
+            0,
+            false,
+        );
+    }
+}
+
+/// Whether the relation named `relation` (as a query would name it) is a Citus table.
+pub fn is_citus_relation(relation: &str) -> bool {
+    present()
+        && select_one::<bool>(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+                             WHERE p.logicalrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1))",
+            &[relation.into()],
+        ) == Some(true)
+}

@@ -1,0 +1,121 @@
+-- pg_insight on Citus (scripts/citus test): a coordinator and two workers, database insight_citus
+-- with citus and pg_insight on every node. Scores of distributed tables equal the single-node
+-- scores of the same rows (to 1e-12); EXPLAIN shows the scorers and aggregates inside the
+-- workers' task queries.
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+SET client_min_messages = warning;
+-- EXPLAIN without what differs between runs: shard numbers, OIDs, ports, costs
+CREATE FUNCTION plan_shape(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE l text;
+BEGIN
+  FOR l IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q LOOP
+    l := regexp_replace(l, '_1\d{5}\M', '_N', 'g');
+    l := regexp_replace(l, '''\d+''::oid', '''<rowtype>''::oid', 'g');
+    l := regexp_replace(l, 'port=\d+', 'port=<worker>', 'g');
+    RETURN NEXT l;
+  END LOOP;
+END $$;
+
+-- the same rows twice: distributed by customer_id, and as a plain table on the coordinator
+CREATE TABLE cust AS SELECT * FROM insight.demo_customers(20000, 7);
+CREATE TABLE cust_local AS SELECT * FROM cust;
+SELECT create_distributed_table('cust', 'customer_id');
+CREATE TABLE orders AS SELECT * FROM insight.demo_orders(3000, 7);
+CREATE TABLE orders_local AS SELECT * FROM orders;
+SELECT create_distributed_table('orders', 'customer_id');
+
+-- a model trained on the coordinator, before the catalog is distributed: the workers do not know
+-- it, and say how to fix that
+SELECT version FROM insight.train('buy', 'cust_local', 'purchased', 'logistic');
+SELECT sum(insight.predict_purchase('buy', c)) FROM cust c;
+-- the fix, on the coordinator only; a second call changes nothing
+SELECT insight.distribute_catalog();
+SELECT insight.distribute_catalog();
+SELECT logicalrelid, partmethod FROM pg_dist_partition WHERE logicalrelid::text LIKE 'insight.%' ORDER BY 1;
+SELECT nodeport > 0 AS worker, success, result FROM run_command_on_workers(
+  'SELECT name || ''@'' || version FROM insight.models') ORDER BY nodeport;
+-- on a worker the function says where to call it
+SELECT success, result FROM run_command_on_workers('SELECT insight.distribute_catalog()') ORDER BY nodeport;
+
+-- scoring: the table-row form and ROW(...) run inside every shard's query; each customer's score
+-- equals the single-node score
+CREATE TABLE d AS SELECT customer_id, insight.predict_purchase('buy', c) AS p,
+                         insight.predict_purchase('buy', ROW(c.*)::cust) AS p_row FROM cust c;
+CREATE TABLE l AS SELECT customer_id, insight.predict_purchase('buy', c) AS p FROM cust_local c;
+SELECT count(*) AS customers, max(abs(d.p - l.p)) < 1e-12 AS same, max(abs(d.p_row - l.p)) < 1e-12 AS same_row
+  FROM d JOIN l USING (customer_id);
+SELECT plan_shape($$SELECT customer_id, insight.predict_purchase('buy', c) FROM cust c$$);
+
+-- a new version trained on the coordinator is what the workers' next statement scores
+SELECT version, deployed FROM insight.train('buy', 'cust_local', 'purchased', 'logistic',
+                                             features => ARRAY['age', 'visits_30d'], deploy => 'always');
+SELECT max(abs(insight.predict_purchase('buy', c) - insight.predict_purchase('buy@2', c))) = 0 AS v2_scored,
+       max(abs(insight.predict_purchase('buy', c) - insight.predict_purchase('buy@1', c))) > 0 AS not_v1
+  FROM cust c;
+SELECT insight.deploy('buy', 1);
+SELECT count(*) FILTER (WHERE insight.predict_purchase('buy', c) = insight.predict_purchase('buy@1', c)) = count(*) AS v1_again
+  FROM cust c;
+
+-- score_table into a distributed target
+CREATE TABLE scores (customer_id bigint, score float8);
+SELECT create_distributed_table('scores', 'customer_id');
+CALL insight.score_table('buy', 'cust', 'scores', 'customer_id');
+SELECT count(*), max(abs(s.score - l.p)) < 1e-12 AS same
+  FROM (SELECT * FROM scores) s JOIN l USING (customer_id);
+
+-- segments
+SELECT version FROM insight.train('seg', 'cust_local', algorithm => 'kmeans',
+                                  features => ARRAY['age', 'visits_30d', 'tenure_days'], options => '{"k": 4}');
+CREATE TABLE ds AS SELECT customer_id, insight.segment('seg', c) AS s FROM cust c;
+CREATE TABLE ls AS SELECT customer_id, insight.segment('seg', c) AS s FROM cust_local c;
+SELECT count(*), count(*) FILTER (WHERE ds.s = ls.s) AS same FROM ds JOIN ls USING (customer_id);
+SELECT plan_shape($$SELECT insight.segment('seg', c), count(*) FROM cust c GROUP BY 1$$);
+
+-- training over a distributed table reads through the coordinator, in a fixed order: the same
+-- table and seed give the same model
+SELECT a.metrics->'roc_auc' = b.metrics->'roc_auc' AND a.metrics->'log_loss' = b.metrics->'log_loss' AS reproducible
+  FROM insight.train('dist', 'cust', 'purchased', 'logistic', deploy => 'never') a,
+       insight.train('dist', 'cust', 'purchased', 'logistic', deploy => 'never') b;
+
+-- customer value: rfm and clv_summary grouped by the distribution column run on the workers;
+-- the rows equal the single-node ones
+SELECT plan_shape($$SELECT customer_id, insight.rfm(order_date, amount, '2026-07-01') FROM orders GROUP BY customer_id$$);
+SELECT count(*) AS differing FROM (
+  (SELECT customer_id, (insight.rfm(order_date, amount, '2026-07-01')).* FROM orders GROUP BY customer_id
+   EXCEPT SELECT customer_id, (insight.rfm(order_date, amount, '2026-07-01')).* FROM orders_local GROUP BY customer_id)
+  UNION ALL
+  (SELECT customer_id, (insight.rfm(order_date, amount, '2026-07-01')).* FROM orders_local GROUP BY customer_id
+   EXCEPT SELECT customer_id, (insight.rfm(order_date, amount, '2026-07-01')).* FROM orders GROUP BY customer_id)) x;
+CREATE TABLE histories (customer_id bigint, frequency int, recency float8, t float8, monetary_value float8);
+SELECT create_distributed_table('histories', 'customer_id');
+INSERT INTO histories SELECT customer_id, (insight.clv_summary(order_date, amount, '2026-03-31')).* FROM orders GROUP BY customer_id;
+CREATE TABLE histories_local AS
+  SELECT customer_id, (insight.clv_summary(order_date, amount, '2026-03-31')).* FROM orders_local GROUP BY customer_id;
+SELECT count(*) AS differing FROM (
+  (SELECT * FROM histories EXCEPT SELECT * FROM histories_local)
+  UNION ALL (SELECT * FROM histories_local EXCEPT SELECT * FROM histories)) x;
+-- customers whose first order falls after the calibration end have no history yet
+DELETE FROM histories WHERE frequency IS NULL;
+DELETE FROM histories_local WHERE frequency IS NULL;
+SELECT version FROM insight.train('bgnbd', 'histories_local', algorithm => 'bgnbd');
+CREATE TABLE dh AS SELECT customer_id, insight.expected_purchases('bgnbd', h, 52) AS e, insight.p_alive('bgnbd', h) AS a
+  FROM histories h;
+CREATE TABLE lh AS SELECT customer_id, insight.expected_purchases('bgnbd', h, 52) AS e, insight.p_alive('bgnbd', h) AS a
+  FROM histories_local h;
+SELECT count(*), max(abs(dh.e - lh.e)) < 1e-12 AS same_purchases, max(abs(dh.a - lh.a)) < 1e-12 AS same_alive
+  FROM dh JOIN lh USING (customer_id);
+
+-- training aggregates grouped by the distribution column run whole on the workers
+SELECT plan_shape($$SELECT customer_id, insight.kmeans_agg(ARRAY[amount]::float8[], 1) FROM orders GROUP BY customer_id$$);
+
+-- recommendations: customers of a distributed table, each scored on the worker holding it
+CREATE TABLE lines AS SELECT customer_id, product_id, quantity FROM insight.demo_interactions(1000, 7);
+SELECT version FROM insight.train('recs', 'lines', algorithm => 'item_knn',
+                                  options => '{"customer": "customer_id", "item": "product_id"}');
+CREATE TABLE dr AS SELECT c.customer_id, r.item, r.score FROM cust c
+  CROSS JOIN LATERAL insight.recommend('recs', c.customer_id, 3) r WHERE c.customer_id <= 200;
+CREATE TABLE lr AS SELECT c.customer_id, r.item, r.score FROM cust_local c
+  CROSS JOIN LATERAL insight.recommend('recs', c.customer_id, 3) r WHERE c.customer_id <= 200;
+SELECT (SELECT count(*) FROM dr) AS rows, count(*) AS matching FROM dr JOIN lr USING (customer_id, item)
+ WHERE abs(dr.score - lr.score) < 1e-12;
