@@ -16,8 +16,10 @@ ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
 ORDER_CUSTOMERS = N // 5  # about 4.8 orders a customer: as many order rows as customers
 
 q("SET client_min_messages = warning")
-if not q("SELECT to_regclass('cust_local')")[0][0]:
-    print(f"loading {N:,} customers and the orders of {ORDER_CUSTOMERS:,} (once)")
+loaded = q("SELECT to_regclass('cust_local') IS NOT NULL AND to_regclass('bench_loaded') IS NOT NULL")[0][0]
+if not loaded or q("SELECT count(*) FROM cust_local")[0][0] != N:
+    print(f"loading {N:,} customers and the orders of {ORDER_CUSTOMERS:,}")
+    q("DROP TABLE IF EXISTS cust, cust_local, orders, orders_local, bench_loaded CASCADE")
     q(f"CREATE TABLE cust_local AS SELECT * FROM insight.demo_customers({N}, 7)")
     q("CREATE TABLE cust AS SELECT * FROM cust_local")
     q("SELECT create_distributed_table('cust', 'customer_id')")
@@ -28,6 +30,7 @@ if not q("SELECT to_regclass('cust_local')")[0][0]:
     q("SELECT truncate_local_data_after_distributing_table('orders')")
     q("VACUUM ANALYZE cust_local, orders_local, cust, orders")
     q("SELECT insight.distribute_catalog()")
+    q("CREATE TABLE bench_loaded ()")
 numeric = ["age", "tenure_days", "visits_30d", "email_opens_30d", "support_tickets", "avg_order_value",
            "days_since_last_purchase"]
 q("SELECT * FROM insight.train('bench', 'cust_local', 'purchased', 'logistic', features => %s, deploy => 'always')",

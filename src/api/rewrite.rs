@@ -244,9 +244,17 @@ pub unsafe extern "C-unwind" fn insight_predict_support(
     {
         return none;
     }
-    // on Citus, the workers rewrite the call for their own shard (store::citus)
-    if crate::store::citus::is_citus_table((*rte).relid) {
-        return none;
+    // on Citus, the workers rewrite the call for their own shard (store::citus); a query that
+    // reads any Citus table may ship the call to them, so none is rewritten there
+    if crate::store::citus::present() {
+        let relids: Vec<pg_sys::Oid> = (0..(*rtable).length)
+            .map(|i| pg_sys::list_nth(rtable, i) as *mut pg_sys::RangeTblEntry)
+            .filter(|r| (**r).rtekind == pg_sys::RTEKind::RTE_RELATION)
+            .map(|r| (*r).relid)
+            .collect();
+        if crate::store::citus::any_citus_table(relids) {
+            return none;
+        }
     }
     let name = std::ffi::CStr::from_ptr(pg_sys::get_func_name((*fexpr).funcid))
         .to_string_lossy()

@@ -190,8 +190,29 @@ pub fn read_batches(
     }
     let mut query = format!("SELECT {} FROM {}", select.join(", "), spec.relation);
     if spec.ordered && crate::store::citus::is_citus_relation(spec.relation) {
-        let all: Vec<String> = (1..=select.len()).map(|i| i.to_string()).collect();
-        query.push_str(&format!(" ORDER BY {}", all.join(", ")));
+        // text in byte order: a collation may call different strings equal, and their order
+        // would then be the shards'
+        let mut text = spec
+            .inputs
+            .iter()
+            .map(|(_, k)| *k == ValueKind::Text)
+            .collect::<Vec<bool>>();
+        if let Some((_, how)) = spec.target {
+            text.push(how == TargetRead::Text);
+        }
+        let keys: Vec<String> = select
+            .iter()
+            .zip(text.iter().chain(std::iter::repeat(&false)))
+            .enumerate()
+            .map(|(i, (e, t))| {
+                if *t {
+                    format!("({e}) COLLATE \"C\"")
+                } else {
+                    (i + 1).to_string()
+                }
+            })
+            .collect();
+        query.push_str(&format!(" ORDER BY {}", keys.join(", ")));
     }
     let mut builders: Vec<Builder> = empty_builders(spec);
     let mut target_text: Vec<String> = Vec::new();

@@ -4,6 +4,7 @@
 
 use crate::error::{InsightError, Result};
 use crate::spi::select_one;
+use crate::store::citus::CatalogTables;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use pgrx::PgSqlErrorCode;
@@ -94,6 +95,7 @@ const ID_AND_VERSION: &str = "ARRAY[m.id, m.xmin::pg_catalog.text::pg_catalog.in
 /// Checks, before any work, that this session may write `tables` (insight.models to store a
 /// version, insight.deployments to deploy one): INSERT on each, and not a read-only transaction.
 pub fn check_can_write(tables: &[&str]) -> Result<()> {
+    crate::store::citus::check_writer()?;
     crate::store::citus::before_catalog_write();
     if select_one::<bool>(
         "SELECT pg_catalog.current_setting('transaction_read_only')::pg_catalog.bool",
@@ -136,20 +138,27 @@ pub fn check_can_write(tables: &[&str]) -> Result<()> {
 
 /// Resolves a reference to a stored model version.
 pub fn resolve(r: &ModelRef) -> Result<StoredModel> {
-    crate::store::citus::catalog_read(|| resolve_in_catalog(r))
+    crate::store::citus::catalog_read(|t| {
+        if t.as_owner {
+            as_catalog_owner(|| resolve_in(t, r))
+        } else {
+            resolve_in(t, r)
+        }
+    })
 }
 
-fn resolve_in_catalog(r: &ModelRef) -> Result<StoredModel> {
+fn resolve_in(t: &CatalogTables, r: &ModelRef) -> Result<StoredModel> {
+    let (models, deployments) = (&t.models, &t.deployments);
     if let Some(v) = r.version {
         let id = stored(
             &format!(
-                "SELECT {ID_AND_VERSION} FROM insight.models m
+                "SELECT {ID_AND_VERSION} FROM {models} m
                   WHERE m.name OPERATOR(pg_catalog.=) $1 AND m.version OPERATOR(pg_catalog.=) $2"
             ),
             &[r.name.into(), v.into()],
         );
         return id.ok_or_else(|| {
-            let latest = latest_version(r.name);
+            let latest = max_version_in(models, r.name, false);
             match latest {
                 None => no_such_model(r.name),
                 Some(l) => InsightError::undefined_object(
@@ -161,12 +170,12 @@ fn resolve_in_catalog(r: &ModelRef) -> Result<StoredModel> {
     }
     let id = stored(
         &format!(
-            "SELECT {ID_AND_VERSION} FROM insight.deployments d JOIN insight.models m ON m.id OPERATOR(pg_catalog.=) d.model_id
+            "SELECT {ID_AND_VERSION} FROM {deployments} d JOIN {models} m ON m.id OPERATOR(pg_catalog.=) d.model_id
               WHERE d.name OPERATOR(pg_catalog.=) $1 ORDER BY d.id DESC LIMIT 1"
         ),
         &[r.name.into()],
     );
-    id.ok_or_else(|| match latest_version(r.name) {
+    id.ok_or_else(|| match max_version_in(models, r.name, false) {
         None => no_such_model(r.name),
         Some(l) => InsightError::undefined_object(
             format!("model \"{}\" has no deployed version", r.name),
@@ -181,11 +190,14 @@ fn resolve_in_catalog(r: &ModelRef) -> Result<StoredModel> {
 fn no_such_model(name: &str) -> InsightError {
     InsightError::undefined_object(
         format!("model \"{name}\" does not exist"),
-        if crate::store::citus::catalog_not_distributed() {
-            crate::store::citus::DISTRIBUTE_HINT
-        } else {
-            "Train it with insight.train(...); SELECT name FROM insight.model_registry lists existing models."
-        },
+        format!(
+            "Train it with insight.train(...); SELECT name FROM insight.model_registry lists existing models.{}",
+            if crate::store::citus::present() && crate::store::citus::catalog_not_distributed() {
+                crate::store::citus::DISTRIBUTE_HINT
+            } else {
+                ""
+            }
+        ),
     )
 }
 
@@ -195,12 +207,17 @@ pub fn latest_version(name: &str) -> Option<i32> {
 
 /// The highest version of `name`, in the calling statement's snapshot or a fresh one.
 fn max_version(name: &str, fresh: bool) -> Option<i32> {
-    let q =
-        "SELECT pg_catalog.max(version) FROM insight.models WHERE name OPERATOR(pg_catalog.=) $1";
+    max_version_in("insight.models", name, fresh)
+}
+
+fn max_version_in(models: &str, name: &str, fresh: bool) -> Option<i32> {
+    let q = format!(
+        "SELECT pg_catalog.max(version) FROM {models} WHERE name OPERATOR(pg_catalog.=) $1"
+    );
     if fresh {
-        crate::spi::select_one_fresh::<i32>(q, &[name.into()])
+        crate::spi::select_one_fresh::<i32>(&q, &[name.into()])
     } else {
-        select_one::<i32>(q, &[name.into()])
+        select_one::<i32>(&q, &[name.into()])
     }
 }
 
@@ -210,10 +227,13 @@ fn max_version(name: &str, fresh: bool) -> Option<i32> {
 /// as the owner of insight.models, in a restricted security context, by a query that names every
 /// object with its schema and runs no code of the caller's.
 pub fn weights(id: i64) -> Vec<u8> {
-    crate::store::citus::catalog_read(|| {
+    crate::store::citus::catalog_read(|t| {
         as_catalog_owner(|| {
             select_one::<Vec<u8>>(
-                "SELECT weights FROM insight.models WHERE id OPERATOR(pg_catalog.=) $1",
+                &format!(
+                    "SELECT weights FROM {} WHERE id OPERATOR(pg_catalog.=) $1",
+                    t.models
+                ),
                 &[id.into()],
             )
         })

@@ -32,15 +32,30 @@ pub fn present() -> bool {
     }
 }
 
-/// Whether `relid` is a Citus table (distributed, reference or Citus local): its rows live in
-/// shards, which on a worker are other relations with other OIDs.
-pub fn is_citus_table(relid: pg_sys::Oid) -> bool {
+/// Whether any of `relids` is a Citus table (distributed, reference or Citus local): its rows
+/// live in shards, which on a worker are other relations with other OIDs.
+pub fn any_citus_table(relids: Vec<pg_sys::Oid>) -> bool {
     present()
         && select_one::<bool>(
             "SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
-                             WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1)",
-            &[relid.into()],
+                             WHERE p.logicalrelid OPERATOR(pg_catalog.=) ANY ($1))",
+            &[relids.into()],
         ) == Some(true)
+}
+
+/// Refuses a write of the catalog on a Citus worker: the ids of the catalog's rows come from
+/// sequences of the coordinator (a worker's would collide with them).
+pub fn check_writer() -> crate::error::Result<()> {
+    if present()
+        && !catalog_not_distributed()
+        && select_one::<bool>("SELECT pg_catalog.citus_is_coordinator()", &[]) == Some(false)
+    {
+        return Err(crate::error::InsightError::not_supported(
+            "models are trained, deployed and recorded on the Citus coordinator, and this node is a worker",
+            "Connect to the coordinator and run it there; every node scores the models it stores.",
+        ));
+    }
+    Ok(())
 }
 
 /// Whether this database runs Citus but insight.models is a plain table on this node: a model
@@ -55,14 +70,53 @@ pub fn catalog_not_distributed() -> bool {
 }
 
 /// Hint for a model that cannot be found, on a Citus node whose catalog is not distributed.
-pub const DISTRIBUTE_HINT: &str = "On a Citus cluster, run SELECT insight.distribute_catalog(); on the coordinator once: it makes the model catalog a reference table, so that every node sees every model.";
+/// (Starts with a space: it follows the usual hint.)
+pub const DISTRIBUTE_HINT: &str = " On a Citus cluster, run SELECT insight.distribute_catalog(); on the coordinator once: it makes the model catalog a reference table, so that every node sees every model.";
 
-/// Runs `f`, a read of the model catalog, with `citus.allow_nested_distributed_execution` on
-/// where Citus is loaded and the setting is off (see the module comment); the setting is back
-/// to what it was when `f` returns. On an ERROR, the (sub)transaction abort puts it back.
-pub fn catalog_read<T>(f: impl FnOnce() -> T) -> T {
+/// Where a read of the catalog finds it: insight.models and insight.deployments, or, in a
+/// parallel worker on a Citus node, this node's placements of them.
+pub struct CatalogTables {
+    pub models: String,
+    pub deployments: String,
+    /// The catalog is a set of Citus reference tables: the caller reads it as the catalog's owner
+    /// (what it reads, ids, names, versions and row versions, anyone may read). Citus copies the
+    /// catalog's column privileges to its shards without those of the system columns xmin and
+    /// cmin, which a model's row version is read from; and a shard read directly has Citus's
+    /// copy of the privileges, not the catalog's.
+    pub as_owner: bool,
+}
+
+/// Runs `f`, a read of the model catalog (see the module comment), with the tables to read:
+/// - where the catalog is not a Citus table, the catalog, as the caller;
+/// - in a parallel worker where it is, this node's placement of it: Citus cannot run a
+///   distributed query in a parallel worker (it would open a coordinated transaction there, which
+///   fails at the worker's end with "cannot use 2PC in transactions involving multiple
+///   servers"), and every node holds a placement of a reference table;
+/// - elsewhere where it is, the catalog, with `citus.allow_nested_distributed_execution` on; it
+///   is back to what it was when `f` returns, and on an ERROR the (sub)transaction abort puts it
+///   back.
+pub fn catalog_read<T>(f: impl FnOnce(&CatalogTables) -> T) -> T {
+    let tables = |as_owner| CatalogTables {
+        models: "insight.models".into(),
+        deployments: "insight.deployments".into(),
+        as_owner,
+    };
+    if !present() || catalog_not_distributed() {
+        return f(&tables(false));
+    }
+    // SAFETY: a plain read of a backend global
+    if unsafe { pg_sys::ParallelWorkerNumber } >= 0 {
+        let Some(local) = local_placements() else {
+            crate::error::InsightError::not_supported(
+                "a parallel worker of this node cannot read the model catalog: this node holds no copy of it",
+                "Add the coordinator to the cluster's metadata (SELECT citus_set_coordinator_host(host, port);), which gives it a copy of every reference table, or score with max_parallel_workers_per_gather = 0.",
+            )
+            .raise()
+        };
+        return f(&local);
+    }
     if setting(NESTED).as_deref() != Some("off") {
-        return f();
+        return f(&tables(true));
     }
     struct Restore(i32);
     impl Drop for Restore {
@@ -75,10 +129,38 @@ pub fn catalog_read<T>(f: impl FnOnce() -> T) -> T {
             }
         }
     }
-    // SAFETY: a nest level as a function's SET clause makes one
+    // SAFETY: a nest level as a function's SET clause makes one (GUC_ACTION_SAVE, which
+    // PostgreSQL allows in parallel mode too)
     let _restore = unsafe { Restore(pg_sys::NewGUCNestLevel()) };
     set(NESTED, c"on", pg_sys::GucAction::GUC_ACTION_SAVE);
-    f()
+    f(&tables(true))
+}
+
+/// This node's placements of insight.models and insight.deployments where they are Citus
+/// reference tables with a placement here, else None.
+fn local_placements() -> Option<CatalogTables> {
+    if !present() {
+        return None;
+    }
+    let names = select_one::<Vec<String>>(
+        "SELECT pg_catalog.array_agg(pg_catalog.shard_name(s.logicalrelid, s.shardid)
+                                     ORDER BY s.logicalrelid OPERATOR(pg_catalog.=) 'insight.models'::pg_catalog.regclass DESC)
+           FROM pg_catalog.pg_dist_shard s
+           JOIN pg_catalog.pg_dist_placement p ON p.shardid OPERATOR(pg_catalog.=) s.shardid
+          WHERE s.logicalrelid OPERATOR(pg_catalog.=) ANY (ARRAY['insight.models'::pg_catalog.regclass,
+                                                                 'insight.deployments'::pg_catalog.regclass])
+            AND p.groupid OPERATOR(pg_catalog.=) (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g)
+            AND pg_catalog.to_regclass(pg_catalog.shard_name(s.logicalrelid, s.shardid)) IS NOT NULL",
+        &[],
+    )?;
+    match names.as_slice() {
+        [models, deployments] => Some(CatalogTables {
+            models: models.clone(),
+            deployments: deployments.clone(),
+            as_owner: true,
+        }),
+        _ => None,
+    }
 }
 
 /// Called before a function writes the catalog (store::catalog::check_can_write). Citus refuses
@@ -88,7 +170,10 @@ pub fn catalog_read<T>(f: impl FnOnce() -> T) -> T {
 /// catalog is distributed, the rest of the transaction runs in sequential mode, as Citus itself
 /// switches when a reference table is written first (SET LOCAL citus.multi_shard_modify_mode).
 pub fn before_catalog_write() {
-    if setting(MODIFY_MODE).as_deref() == Some("parallel") && !catalog_not_distributed() {
+    if setting(MODIFY_MODE).as_deref() == Some("parallel")
+        && present()
+        && !catalog_not_distributed()
+    {
         set(
             MODIFY_MODE,
             c"sequential",

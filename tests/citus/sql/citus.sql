@@ -119,3 +119,51 @@ CREATE TABLE lr AS SELECT c.customer_id, r.item, r.score FROM cust_local c
   CROSS JOIN LATERAL insight.recommend('recs', c.customer_id, 3) r WHERE c.customer_id <= 200;
 SELECT (SELECT count(*) FROM dr) AS rows, count(*) AS matching FROM dr JOIN lr USING (customer_id, item)
  WHERE abs(dr.score - lr.score) < 1e-12;
+
+-- the catalog's writers on a Citus cluster: evaluate and drift with record over a distributed
+-- table, retrain over one, prune (whose deletes cascade between the reference tables); every
+-- node sees the result
+SELECT (insight.evaluate('buy', 'cust', record => true))->>'n_rows' AS evaluated;
+SELECT count(*) AS drift_rows FROM insight.drift('buy', 'cust', record => true);
+SELECT version, algorithm FROM insight.retrain('dist');
+SELECT insight.prune('dist', keep => 1) AS pruned;
+SELECT success, result FROM run_command_on_workers(
+  $$SELECT string_agg(name || '@' || version, ' ' ORDER BY name, version) FROM insight.models$$) ORDER BY nodeport;
+SELECT success, result FROM run_command_on_workers(
+  $$SELECT (SELECT count(*) FROM insight.evaluations) || ' evaluations, ' || (SELECT count(*) FROM insight.drift_history) || ' drift rows, ' || (SELECT count(*) FROM insight.deployments) || ' deployments'$$)
+ ORDER BY nodeport;
+SELECT plan_shape($$SELECT c.customer_id, r.item FROM cust c CROSS JOIN LATERAL insight.recommend('recs', c.customer_id, 3) r$$);
+
+-- parallel plans, on the coordinator's own table and in the workers' shard queries: a scorer in a
+-- parallel worker reads its node's placement of the catalog (Citus cannot run a distributed query
+-- in a parallel worker)
+SET citus.propagate_set_commands TO 'local';
+BEGIN;
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+SET LOCAL max_parallel_workers_per_gather = 2;
+SELECT count(*) FILTER (WHERE line ~ 'Gather') > 0 AS parallel
+  FROM plan_shape($$SELECT sum(insight.predict_purchase('buy', c)) FROM cust c$$) line;
+SELECT count(*) FILTER (WHERE line ~ 'Gather') > 0 AS parallel
+  FROM plan_shape($$SELECT sum(insight.predict_purchase('buy', c)) FROM cust_local c$$) line;
+SELECT abs((SELECT sum(insight.predict_purchase('buy', c)) FROM cust c) - (SELECT sum(p) FROM l)) < 1e-9 AS distributed_same,
+       abs((SELECT sum(insight.predict_purchase('buy', c)) FROM cust_local c) - (SELECT sum(p) FROM l)) < 1e-9 AS local_same;
+COMMIT;
+
+-- a role that is no superuser scores a distributed table (Citus creates the role on the workers);
+-- it reads the model rows as anyone may, never the weights
+CREATE ROLE citus_analyst LOGIN;
+GRANT SELECT ON cust TO citus_analyst;
+SET ROLE citus_analyst;
+SELECT count(*) AS scored FROM cust c WHERE insight.predict_purchase('buy', c) IS NOT NULL;
+SELECT count(*) FROM insight.models WHERE weights IS NOT NULL;
+RESET ROLE;
+
+-- a plain table of the coordinator joined to a distributed one: the call is not rewritten with
+-- the coordinator's row type where Citus may ship it; Citus ships the plain table's rows to the
+-- workers, where its row type does not exist (a limit of Citus: score such rows in a subquery
+-- on the coordinator, or pass ROW(...) or an array)
+SELECT sum(insight.predict_purchase('buy', cl)) FROM cust_local cl JOIN cust USING (customer_id);
+-- the catalog is written on the coordinator only (its ids come from the coordinator's sequences)
+SELECT success, result FROM run_command_on_workers($$SELECT insight.deploy('buy', 2)$$) ORDER BY nodeport;
