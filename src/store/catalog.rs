@@ -95,8 +95,7 @@ const ID_AND_VERSION: &str = "ARRAY[m.id, m.xmin::pg_catalog.text::pg_catalog.in
 /// Checks, before any work, that this session may write `tables` (insight.models to store a
 /// version, insight.deployments to deploy one): INSERT on each, and not a read-only transaction.
 pub fn check_can_write(tables: &[&str]) -> Result<()> {
-    crate::store::citus::check_writer()?;
-    crate::store::citus::before_catalog_write();
+    crate::store::citus::prepare_catalog_write()?;
     if select_one::<bool>(
         "SELECT pg_catalog.current_setting('transaction_read_only')::pg_catalog.bool",
         &[],
@@ -192,7 +191,7 @@ fn no_such_model(name: &str) -> InsightError {
         format!("model \"{name}\" does not exist"),
         format!(
             "Train it with insight.train(...); SELECT name FROM insight.model_registry lists existing models.{}",
-            if crate::store::citus::present() && crate::store::citus::catalog_not_distributed() {
+            if crate::store::citus::present() && !crate::store::citus::catalog_distributed() {
                 crate::store::citus::DISTRIBUTE_HINT
             } else {
                 ""

@@ -43,30 +43,11 @@ pub fn any_citus_table(relids: Vec<pg_sys::Oid>) -> bool {
         ) == Some(true)
 }
 
-/// Refuses a write of the catalog on a Citus worker: the ids of the catalog's rows come from
-/// sequences of the coordinator (a worker's would collide with them).
-pub fn check_writer() -> crate::error::Result<()> {
-    if present()
-        && !catalog_not_distributed()
-        && select_one::<bool>("SELECT pg_catalog.citus_is_coordinator()", &[]) == Some(false)
-    {
-        return Err(crate::error::InsightError::not_supported(
-            "models are trained, deployed and recorded on the Citus coordinator, and this node is a worker",
-            "Connect to the coordinator and run it there; every node scores the models it stores.",
-        ));
-    }
-    Ok(())
-}
-
-/// Whether this database runs Citus but insight.models is a plain table on this node: a model
-/// trained on the coordinator is then unknown to the workers.
-pub fn catalog_not_distributed() -> bool {
-    present()
-        && select_one::<bool>(
-            "SELECT NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
-                                 WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'insight.models'::pg_catalog.regclass)",
-            &[],
-        ) == Some(true)
+/// Whether insight.models is a Citus table here (insight.distribute_catalog ran); false where
+/// Citus is absent. Where Citus runs and this is false, a model trained on the coordinator is
+/// unknown to the workers.
+pub fn catalog_distributed() -> bool {
+    is_citus_relation("insight.models")
 }
 
 /// Hint for a model that cannot be found, on a Citus node whose catalog is not distributed.
@@ -101,7 +82,7 @@ pub fn catalog_read<T>(f: impl FnOnce(&CatalogTables) -> T) -> T {
         deployments: "insight.deployments".into(),
         as_owner,
     };
-    if !present() || catalog_not_distributed() {
+    if !catalog_distributed() {
         return f(&tables(false));
     }
     // SAFETY: a plain read of a backend global
@@ -163,23 +144,33 @@ fn local_placements() -> Option<CatalogTables> {
     }
 }
 
-/// Called before a function writes the catalog (store::catalog::check_can_write). Citus refuses
-/// to write a reference table that others reference by foreign key (insight.models) in a
-/// transaction that read a distributed table over parallel connections, as insight.train does
-/// with its training rows; in sequential mode (one connection per node) it may. So where the
-/// catalog is distributed, the rest of the transaction runs in sequential mode, as Citus itself
-/// switches when a reference table is written first (SET LOCAL citus.multi_shard_modify_mode).
-pub fn before_catalog_write() {
-    if setting(MODIFY_MODE).as_deref() == Some("parallel")
-        && present()
-        && !catalog_not_distributed()
-    {
+/// Called before a function writes the catalog (store::catalog::check_can_write), where it is a
+/// set of Citus reference tables:
+/// - on a worker the write is refused: the ids of the catalog's rows come from sequences of the
+///   coordinator (a worker's would collide with them);
+/// - Citus refuses to write a reference table that others reference by foreign key
+///   (insight.models) in a transaction that read a distributed table over parallel connections,
+///   as insight.train does with its training rows; in sequential mode (one connection per node)
+///   it may. So the rest of the transaction runs in sequential mode, as Citus itself switches
+///   when a reference table is written first (SET LOCAL citus.multi_shard_modify_mode).
+pub fn prepare_catalog_write() -> crate::error::Result<()> {
+    if !catalog_distributed() {
+        return Ok(());
+    }
+    if select_one::<bool>("SELECT pg_catalog.citus_is_coordinator()", &[]) == Some(false) {
+        return Err(crate::error::InsightError::not_supported(
+            "models are trained, deployed and recorded on the Citus coordinator, and this node is a worker",
+            "Connect to the coordinator and run it there; every node scores the models it stores.",
+        ));
+    }
+    if setting(MODIFY_MODE).as_deref() == Some("parallel") {
         set(
             MODIFY_MODE,
             c"sequential",
             pg_sys::GucAction::GUC_ACTION_LOCAL,
         );
     }
+    Ok(())
 }
 
 const MODIFY_MODE: &std::ffi::CStr = c"citus.multi_shard_modify_mode";
