@@ -124,47 +124,71 @@ CREATE FUNCTION insight.recut(model text, k integer, deploy text DEFAULT 'never'
 COMMENT ON FUNCTION insight.recut(text, int, text) IS
   'A new version of an agglomerative model cut into k segments, from its stored merge tree (no data is read)';
 
--- training aggregates: one model per group (api/aggregate.rs). The support functions take
--- internal and check that an aggregate calls them; nobody but the aggregates' owner may call
--- them, so no one can build another aggregate on them.
-CREATE FUNCTION insight._kmeans_agg_step(internal, float8[], int) RETURNS internal
+-- the transition state of the training and customer-value aggregates (api/agg_state.rs): a real
+-- type rather than internal, so that Citus can run partial aggregation on its workers (it ships
+-- a state as text) and PostgreSQL's parallel aggregation needs no serial functions. The support
+-- functions check that an aggregate calls them and read any state they did not make as if a
+-- stranger wrote it; Citus checks EXECUTE on them as the calling user, so they stay PUBLIC.
+CREATE TYPE insight.agg_state;
+CREATE FUNCTION insight.agg_state_in(cstring) RETURNS insight.agg_state
+  IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_agg_state_in';
+CREATE FUNCTION insight.agg_state_out(insight.agg_state) RETURNS cstring
+  IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_agg_state_out';
+CREATE TYPE insight.agg_state (INPUT = insight.agg_state_in, OUTPUT = insight.agg_state_out,
+  INTERNALLENGTH = VARIABLE, STORAGE = extended, ALIGNMENT = int4);
+COMMENT ON TYPE insight.agg_state IS
+  'A partial state of pg_insight''s aggregates (kmeans_agg, fit_agg, clv_summary, rfm); text form <kind>:<base64>';
+
+-- training aggregates: one model per group (api/aggregate.rs).
+CREATE FUNCTION insight._kmeans_agg_step(insight.agg_state, float8[], int) RETURNS insight.agg_state
   PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_kmeans_agg_step';
-CREATE FUNCTION insight._kmeans_agg_step(internal, float8[], int, jsonb) RETURNS internal
+CREATE FUNCTION insight._kmeans_agg_step(insight.agg_state, float8[], int, jsonb) RETURNS insight.agg_state
   PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_kmeans_agg_step';
-CREATE FUNCTION insight._fit_agg_step(internal, text, float8[], anyelement) RETURNS internal
+CREATE FUNCTION insight._fit_agg_step(insight.agg_state, text, float8[], anyelement) RETURNS insight.agg_state
   PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_fit_agg_step';
-CREATE FUNCTION insight._fit_agg_step(internal, text, float8[], anyelement, jsonb) RETURNS internal
+CREATE FUNCTION insight._fit_agg_step(insight.agg_state, text, float8[], anyelement, jsonb) RETURNS insight.agg_state
   PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_fit_agg_step';
-CREATE FUNCTION insight._agg_combine(internal, internal) RETURNS internal
+CREATE FUNCTION insight._agg_combine(insight.agg_state, insight.agg_state) RETURNS insight.agg_state
   PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_agg_combine';
-CREATE FUNCTION insight._agg_serial(internal) RETURNS bytea
-  STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_agg_serial';
-CREATE FUNCTION insight._agg_deserial(bytea, internal) RETURNS internal
-  STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_agg_deserial';
-CREATE FUNCTION insight._agg_final(internal) RETURNS bytea
+CREATE FUNCTION insight._agg_final(insight.agg_state) RETURNS bytea
   PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_agg_final';
 CREATE AGGREGATE insight.kmeans_agg(features float8[], k int) (
-  SFUNC = insight._kmeans_agg_step, STYPE = internal, FINALFUNC = insight._agg_final,
-  COMBINEFUNC = insight._agg_combine, SERIALFUNC = insight._agg_serial, DESERIALFUNC = insight._agg_deserial,
-  PARALLEL = SAFE);
+  SFUNC = insight._kmeans_agg_step, STYPE = insight.agg_state, SSPACE = 8192, FINALFUNC = insight._agg_final,
+  COMBINEFUNC = insight._agg_combine, PARALLEL = SAFE);
 CREATE AGGREGATE insight.kmeans_agg(features float8[], k int, options jsonb) (
-  SFUNC = insight._kmeans_agg_step, STYPE = internal, FINALFUNC = insight._agg_final,
-  COMBINEFUNC = insight._agg_combine, SERIALFUNC = insight._agg_serial, DESERIALFUNC = insight._agg_deserial,
-  PARALLEL = SAFE);
+  SFUNC = insight._kmeans_agg_step, STYPE = insight.agg_state, SSPACE = 8192, FINALFUNC = insight._agg_final,
+  COMBINEFUNC = insight._agg_combine, PARALLEL = SAFE);
 CREATE AGGREGATE insight.fit_agg(algorithm text, features float8[], target anyelement) (
-  SFUNC = insight._fit_agg_step, STYPE = internal, FINALFUNC = insight._agg_final,
-  COMBINEFUNC = insight._agg_combine, SERIALFUNC = insight._agg_serial, DESERIALFUNC = insight._agg_deserial,
-  PARALLEL = SAFE);
+  SFUNC = insight._fit_agg_step, STYPE = insight.agg_state, SSPACE = 8192, FINALFUNC = insight._agg_final,
+  COMBINEFUNC = insight._agg_combine, PARALLEL = SAFE);
 CREATE AGGREGATE insight.fit_agg(algorithm text, features float8[], target anyelement, options jsonb) (
-  SFUNC = insight._fit_agg_step, STYPE = internal, FINALFUNC = insight._agg_final,
-  COMBINEFUNC = insight._agg_combine, SERIALFUNC = insight._agg_serial, DESERIALFUNC = insight._agg_deserial,
-  PARALLEL = SAFE);
-REVOKE EXECUTE ON FUNCTION insight._kmeans_agg_step(internal, float8[], int),
-  insight._kmeans_agg_step(internal, float8[], int, jsonb),
-  insight._fit_agg_step(internal, text, float8[], anyelement),
-  insight._fit_agg_step(internal, text, float8[], anyelement, jsonb),
-  insight._agg_combine(internal, internal), insight._agg_serial(internal),
-  insight._agg_deserial(bytea, internal), insight._agg_final(internal) FROM PUBLIC;
+  SFUNC = insight._fit_agg_step, STYPE = insight.agg_state, SSPACE = 8192, FINALFUNC = insight._agg_final,
+  COMBINEFUNC = insight._agg_combine, PARALLEL = SAFE);
+-- fit_agg once more for each target type it learns: Citus distributes no polymorphic aggregate
+-- (worker_partial_agg checks the declared argument types), and PostgreSQL picks these over the
+-- anyelement one, which stays for the other types (enums).
+DO $fit_agg$
+DECLARE t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['boolean', 'smallint', 'integer', 'bigint', 'real', 'double precision', 'numeric', 'text'] LOOP
+    EXECUTE format($sql$
+      CREATE FUNCTION insight._fit_agg_step(insight.agg_state, text, float8[], %1$s) RETURNS insight.agg_state
+        PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_fit_agg_step';
+      CREATE FUNCTION insight._fit_agg_step(insight.agg_state, text, float8[], %1$s, jsonb) RETURNS insight.agg_state
+        PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_fit_agg_step';
+      CREATE AGGREGATE insight.fit_agg(algorithm text, features float8[], target %1$s) (
+        SFUNC = insight._fit_agg_step, STYPE = insight.agg_state, SSPACE = 8192, FINALFUNC = insight._agg_final,
+        COMBINEFUNC = insight._agg_combine, PARALLEL = SAFE);
+      CREATE AGGREGATE insight.fit_agg(algorithm text, features float8[], target %1$s, options jsonb) (
+        SFUNC = insight._fit_agg_step, STYPE = insight.agg_state, SSPACE = 8192, FINALFUNC = insight._agg_final,
+        COMBINEFUNC = insight._agg_combine, PARALLEL = SAFE);
+      COMMENT ON AGGREGATE insight.fit_agg(text, float8[], %1$s) IS
+        'A logistic, linear or mlp model of a group''s rows (a bounded sample of them), for insight.save_model';
+      COMMENT ON AGGREGATE insight.fit_agg(text, float8[], %1$s, jsonb) IS
+        'A logistic, linear or mlp model of a group''s rows (a bounded sample of them), for insight.save_model';
+    $sql$, t);
+  END LOOP;
+END $fit_agg$;
 COMMENT ON AGGREGATE insight.kmeans_agg(float8[], int) IS
   'k-means segments of a group''s rows (a bounded sample of them), as a model for insight.save_model';
 COMMENT ON AGGREGATE insight.kmeans_agg(float8[], int, jsonb) IS
@@ -193,30 +217,20 @@ CREATE TYPE insight.clv_stats AS (frequency integer, recency double precision, t
                                   monetary_value double precision);
 COMMENT ON TYPE insight.clv_stats IS
   'A customer''s repeat purchase days, recency and age (T) in units, and mean repeat purchase amount, as lifetimes summarises orders';
-CREATE FUNCTION insight._clv_summary_step(internal, date, numeric, date) RETURNS internal
+CREATE FUNCTION insight._clv_summary_step(insight.agg_state, date, numeric, date) RETURNS insight.agg_state
   PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_clv_summary_step';
-CREATE FUNCTION insight._clv_summary_step(internal, date, numeric, date, text) RETURNS internal
+CREATE FUNCTION insight._clv_summary_step(insight.agg_state, date, numeric, date, text) RETURNS insight.agg_state
   PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_clv_summary_step';
-CREATE FUNCTION insight._clv_summary_combine(internal, internal) RETURNS internal
+CREATE FUNCTION insight._clv_summary_combine(insight.agg_state, insight.agg_state) RETURNS insight.agg_state
   PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_clv_summary_combine';
-CREATE FUNCTION insight._clv_summary_serial(internal) RETURNS bytea
-  STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_clv_summary_serial';
-CREATE FUNCTION insight._clv_summary_deserial(bytea, internal) RETURNS internal
-  STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_clv_summary_deserial';
-CREATE FUNCTION insight._clv_summary_final(internal) RETURNS insight.clv_stats
+CREATE FUNCTION insight._clv_summary_final(insight.agg_state) RETURNS insight.clv_stats
   PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_clv_summary_final';
 CREATE AGGREGATE insight.clv_summary(order_date date, amount numeric, calibration_end date) (
-  SFUNC = insight._clv_summary_step, STYPE = internal, FINALFUNC = insight._clv_summary_final,
-  COMBINEFUNC = insight._clv_summary_combine, SERIALFUNC = insight._clv_summary_serial,
-  DESERIALFUNC = insight._clv_summary_deserial, PARALLEL = SAFE);
+  SFUNC = insight._clv_summary_step, STYPE = insight.agg_state, SSPACE = 1536, FINALFUNC = insight._clv_summary_final,
+  COMBINEFUNC = insight._clv_summary_combine, PARALLEL = SAFE);
 CREATE AGGREGATE insight.clv_summary(order_date date, amount numeric, calibration_end date, unit text) (
-  SFUNC = insight._clv_summary_step, STYPE = internal, FINALFUNC = insight._clv_summary_final,
-  COMBINEFUNC = insight._clv_summary_combine, SERIALFUNC = insight._clv_summary_serial,
-  DESERIALFUNC = insight._clv_summary_deserial, PARALLEL = SAFE);
-REVOKE EXECUTE ON FUNCTION insight._clv_summary_step(internal, date, numeric, date),
-  insight._clv_summary_step(internal, date, numeric, date, text),
-  insight._clv_summary_combine(internal, internal), insight._clv_summary_serial(internal),
-  insight._clv_summary_deserial(bytea, internal), insight._clv_summary_final(internal) FROM PUBLIC;
+  SFUNC = insight._clv_summary_step, STYPE = insight.agg_state, SSPACE = 1536, FINALFUNC = insight._clv_summary_final,
+  COMBINEFUNC = insight._clv_summary_combine, PARALLEL = SAFE);
 COMMENT ON AGGREGATE insight.clv_summary(date, numeric, date) IS
   'A customer''s orders summarised as lifetimes does (frequency, recency, T, monetary_value), in weeks';
 COMMENT ON AGGREGATE insight.clv_summary(date, numeric, date, text) IS
@@ -241,22 +255,15 @@ COMMENT ON FUNCTION insight.predict_clv(text, anyelement, float8, float8) IS
 CREATE TYPE insight.rfm_stats AS (recency_days integer, frequency integer, monetary numeric, tenure_days integer);
 COMMENT ON TYPE insight.rfm_stats IS
   'Days since the last order, orders, total amount (refunds netted) and days since the first order, up to as_of';
-CREATE FUNCTION insight._rfm_step(internal, date, numeric, date) RETURNS internal
+CREATE FUNCTION insight._rfm_step(insight.agg_state, date, numeric, date) RETURNS insight.agg_state
   PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_rfm_step';
-CREATE FUNCTION insight._rfm_combine(internal, internal) RETURNS internal
+CREATE FUNCTION insight._rfm_combine(insight.agg_state, insight.agg_state) RETURNS insight.agg_state
   PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_rfm_combine';
-CREATE FUNCTION insight._rfm_serial(internal) RETURNS bytea
-  STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_rfm_serial';
-CREATE FUNCTION insight._rfm_deserial(bytea, internal) RETURNS internal
-  STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_rfm_deserial';
-CREATE FUNCTION insight._rfm_final(internal) RETURNS insight.rfm_stats
+CREATE FUNCTION insight._rfm_final(insight.agg_state) RETURNS insight.rfm_stats
   PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_rfm_final';
 CREATE AGGREGATE insight.rfm(order_date date, amount numeric, as_of date) (
-  SFUNC = insight._rfm_step, STYPE = internal, FINALFUNC = insight._rfm_final,
-  COMBINEFUNC = insight._rfm_combine, SERIALFUNC = insight._rfm_serial, DESERIALFUNC = insight._rfm_deserial,
-  PARALLEL = SAFE);
-REVOKE EXECUTE ON FUNCTION insight._rfm_step(internal, date, numeric, date), insight._rfm_combine(internal, internal),
-  insight._rfm_serial(internal), insight._rfm_deserial(bytea, internal), insight._rfm_final(internal) FROM PUBLIC;
+  SFUNC = insight._rfm_step, STYPE = insight.agg_state, SSPACE = 1536, FINALFUNC = insight._rfm_final,
+  COMBINEFUNC = insight._rfm_combine, PARALLEL = SAFE);
 COMMENT ON AGGREGATE insight.rfm(date, numeric, date) IS
   'A customer''s recency, frequency, monetary value and tenure from raw orders up to as_of';
 CREATE FUNCTION insight.rfm_segment(r_score integer, f_score integer, m_score integer) RETURNS text
@@ -486,6 +493,8 @@ BEGIN
       USING ERRCODE = 'feature_not_supported',
             HINT = 'Connect to the coordinator and call it there.';
   END IF;
+  -- two sessions at once: the second waits here, then finds the work done
+  PERFORM pg_advisory_xact_lock(hashtext('pg_insight'), hashtext('distribute_catalog'));
   SELECT count(*) INTO nodes FROM pg_dist_node WHERE isactive AND noderole = 'primary';
   IF (SELECT count(*) FROM pg_dist_partition
        WHERE logicalrelid = ANY (tables::regclass[]) AND partmethod = 'n' AND repmodel = 't') = 4 THEN
@@ -494,7 +503,7 @@ BEGIN
   IF EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = ANY (tables::regclass[])) THEN
     RAISE EXCEPTION 'the model catalog is partly distributed in another way than insight.distribute_catalog does'
       USING ERRCODE = 'object_not_in_prerequisite_state',
-            HINT = 'Undo it with SELECT undistribute_table(...) for each of insight.models, deployments, evaluations and drift_history, then call this again.';
+            HINT = 'SELECT logicalrelid, partmethod FROM pg_dist_partition shows which of insight.models, deployments, evaluations and drift_history are Citus tables; all four must be plain for this call. Save the models (insight.export_model), recreate the extension, import them (insight.import_model) and call this again.';
   END IF;
   FOREACH t IN ARRAY fks LOOP
     EXECUTE format('ALTER TABLE insight.%I DROP CONSTRAINT IF EXISTS %I', t, t || '_model_id_fkey');

@@ -136,6 +136,20 @@ impl InsightError {
         )
     }
 
+    /// 22P02: text that is not a value of the type it is read as.
+    pub fn invalid_text(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(
+            PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
+            message,
+            hint,
+        )
+    }
+
+    /// XX000: a broken invariant of pg_insight itself.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, message, "")
+    }
+
     /// XX001: a stored model that cannot be decoded.
     pub fn corrupt(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Self::new(PgSqlErrorCode::ERRCODE_DATA_CORRUPTED, message, hint)

@@ -60,9 +60,11 @@ pair(f"insight.rfm per customer over {n_orders:,} orders (grouped by the distrib
      "SELECT count(*) FROM (SELECT customer_id, insight.rfm(order_date, amount, '2026-07-01') FROM {o} GROUP BY customer_id) x")
 pair(f"insight.clv_summary per customer over {n_orders:,} orders (whole on the workers)",
      "SELECT count(*) FROM (SELECT customer_id, insight.clv_summary(order_date, amount, '2026-03-31') FROM {o} GROUP BY customer_id) x")
-pair(f"insight.kmeans_agg per region over {N:,} customers (not the distribution column: rows to the coordinator)",
+pair(f"insight.rfm per order month over {n_orders:,} orders (not the distribution column: partial states on the workers, combined on the coordinator)",
+     "SELECT count(*) FROM (SELECT date_trunc('month', order_date), insight.rfm(order_date, amount, '2026-07-01') FROM {o} GROUP BY 1) x")
+pair(f"insight.kmeans_agg per region over {N:,} customers (partial samples on the workers, combined and trained on the coordinator)",
      "SELECT region, length(insight.kmeans_agg(ARRAY[age, visits_30d, tenure_days]::float8[], 4)) FROM {t} GROUP BY region")
-pair(f"insight.fit_agg('logistic') per channel over {N:,} customers (rows to the coordinator)",
+pair(f"insight.fit_agg('logistic') per channel over {N:,} customers (partial samples on the workers)",
      "SELECT channel, length(insight.fit_agg('logistic', ARRAY[age, visits_30d, tenure_days]::float8[], purchased)) FROM {t} GROUP BY channel")
 # training reads through the coordinator: the read (in a fixed order on Citus), then the same fit
 train = {}

@@ -11,13 +11,12 @@
 //! (api::train::Setup) and returns a bundle (ml::bundle) that insight.save_model stores.
 //!
 //! The support functions are C functions declared in sql/finalize.sql, so that an argument is
-//! read only when needed (options and the algorithm once per group, not per row). They take
-//! `internal` and check that an aggregate calls them (AggCheckCallContext) and that the state is
-//! one of theirs (a magic number), and EXECUTE on them is revoked from PUBLIC: an aggregate's
-//! functions run with its owner's rights, and nobody else can build another aggregate on them.
+//! read only when needed (options and the algorithm once per group, not per row). Their state
+//! is an `insight.agg_state` (api::agg_state: why, and how each function checks what it gets).
 
 use crate::api::agg_state::{
-    aggregate_context as context, arg, combine, new_state, null, state_at, varlena_bytes, StateKind,
+    aggregate_context as context, arg, bincode_encode, combine, new_state, null, state_arg,
+    state_arg_mut, varlena_bytes, StateKind,
 };
 use crate::api::train::{self, Setup};
 use crate::data::reader::{Frame, TargetColumn};
@@ -73,17 +72,31 @@ struct Job {
     skipped: u64,
 }
 
-struct State {
+#[derive(Clone)]
+pub(crate) struct State {
     job: Job,
     sample: Reservoir,
 }
 
 impl StateKind for State {
-    const MAGIC: u64 = 0x5047_494e_5341_4747; // "PGINSAGG"
+    const KIND: u8 = 1;
+    const NAME: &'static str = "training";
     const AGGREGATES: &'static str = "insight.kmeans_agg(...) or insight.fit_agg(...)";
+
+    fn encode(&self) -> Vec<u8> {
+        bincode_encode(&Stored {
+            job: self.job.clone(),
+            seen: self.sample.seen,
+            entries: self.sample.entries().cloned().collect(),
+        })
+    }
+
+    fn decode(bytes: &[u8]) -> std::result::Result<State, String> {
+        decode_state(bytes)
+    }
 }
 
-/// The serialised state (serialfunc / deserialfunc).
+/// The flat state.
 #[derive(Serialize, Deserialize)]
 struct Stored {
     job: Job,
@@ -330,16 +343,9 @@ unsafe fn step(fcinfo: pg_sys::FunctionCallInfo, kind: Kind) -> pg_sys::Datum {
         Kind::Fit => "insight._fit_agg_step",
     };
     let ctx = context::<State>(fcinfo, name);
-    let datum = match arg(fcinfo, 0) {
-        Some(d) => d,
+    let (datum, s) = match state_arg_mut::<State>(fcinfo, ctx) {
+        Some(held) => held,
         None => new_state(ctx, first_row(fcinfo, &kind).or_raise()),
-    };
-    let Some(s) = state_at::<State>(datum).state.as_mut() else {
-        InsightError::corrupt(
-            "a training aggregate's state was used after it was merged",
-            "",
-        )
-        .raise()
     };
     same_as_first(fcinfo, &kind, &s.job).or_raise();
     add_row(fcinfo, &kind, s).or_raise();
@@ -384,6 +390,24 @@ unsafe fn algorithm_arg(fcinfo: pg_sys::FunctionCallInfo, kind: &Kind) -> Result
     }
 }
 
+/// The type of fit_agg's target: from the call, or, where the caller passes no call expression
+/// (Citus's worker_partial_agg calls the transition function so), the declared type of the
+/// overload called. sql/finalize.sql declares fit_agg for each target type, besides anyelement,
+/// because Citus distributes no polymorphic aggregate.
+unsafe fn target_type(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Oid {
+    let t = pg_sys::get_fn_expr_argtype((*fcinfo).flinfo, 3);
+    if t != pg_sys::InvalidOid {
+        return t;
+    }
+    let mut types: *mut pg_sys::Oid = std::ptr::null_mut();
+    let mut n: i32 = 0;
+    pg_sys::get_func_signature((*(*fcinfo).flinfo).fn_oid, &mut types, &mut n);
+    match (n > 3 && !types.is_null()).then(|| *types.add(3)) {
+        Some(t) if t != pg_sys::ANYELEMENTOID => t,
+        _ => pg_sys::InvalidOid,
+    }
+}
+
 /// The job of a group's first row: its algorithm, k, options and target type, checked.
 unsafe fn first_row(fcinfo: pg_sys::FunctionCallInfo, kind: &Kind) -> Result<State> {
     let k = k_arg(fcinfo, kind)?;
@@ -396,7 +420,7 @@ unsafe fn first_row(fcinfo: pg_sys::FunctionCallInfo, kind: &Kind) -> Result<Sta
         match kind {
             Kind::KMeans => TargetKind::None,
             Kind::Fit => {
-                let t = pg_sys::get_fn_expr_argtype((*fcinfo).flinfo, 3);
+                let t = target_type(fcinfo);
                 target_kind(t).map(|(k, _)| k).ok_or_else(|| {
                     InsightError::datatype_mismatch(
                     format!("a target of type {} cannot be learned", crate::spi::type_name(t)),
@@ -479,7 +503,7 @@ unsafe fn add_row(fcinfo: pg_sys::FunctionCallInfo, kind: &Kind, s: &mut State) 
                 s.job.skipped += 1;
                 return Ok(());
             };
-            let typ = pg_sys::get_fn_expr_argtype((*fcinfo).flinfo, 3);
+            let typ = target_type(fcinfo);
             let (tk, read) = target_kind(typ)
                 .ok_or_else(|| InsightError::datatype_mismatch("the target's type changed", ""))?;
             if tk != s.job.target {
@@ -559,7 +583,7 @@ fn check_sample_memory(aggregate: &str, job: &Job, held: usize) -> Result<()> {
 }
 
 function_info_v1!(pg_finfo_insight_kmeans_agg_step);
-/// insight._kmeans_agg_step(internal, float8[], int [, jsonb]) RETURNS internal
+/// insight._kmeans_agg_step(insight.agg_state, float8[], int [, jsonb]) RETURNS insight.agg_state
 #[no_mangle]
 #[doc(hidden)]
 #[pg_guard]
@@ -570,7 +594,7 @@ pub unsafe extern "C-unwind" fn insight_kmeans_agg_step(
 }
 
 function_info_v1!(pg_finfo_insight_fit_agg_step);
-/// insight._fit_agg_step(internal, text, float8[], anyelement [, jsonb]) RETURNS internal
+/// insight._fit_agg_step(insight.agg_state, text, float8[], anyelement [, jsonb]) RETURNS insight.agg_state
 #[no_mangle]
 #[doc(hidden)]
 #[pg_guard]
@@ -581,7 +605,7 @@ pub unsafe extern "C-unwind" fn insight_fit_agg_step(
 }
 
 // ------------------------------------------------------------------------------------------
-// combine, serialise, deserialise
+// combine
 
 fn same_job(a: &Job, b: &Job) -> bool {
     a.algorithm == b.algorithm
@@ -594,8 +618,8 @@ fn same_job(a: &Job, b: &Job) -> bool {
 }
 
 function_info_v1!(pg_finfo_insight_agg_combine);
-/// insight._agg_combine(internal, internal) RETURNS internal: merges a worker's sample into
-/// the leader's. The second state may live in a short-lived context: its content is moved out.
+/// insight._agg_combine(insight.agg_state, insight.agg_state) RETURNS insight.agg_state: merges
+/// a worker's sample into the leader's.
 #[no_mangle]
 #[doc(hidden)]
 #[pg_guard]
@@ -614,66 +638,36 @@ pub unsafe extern "C-unwind" fn insight_agg_combine(
     })
 }
 
-function_info_v1!(pg_finfo_insight_agg_serial);
-/// insight._agg_serial(internal) RETURNS bytea
-#[no_mangle]
-#[doc(hidden)]
-#[pg_guard]
-pub unsafe extern "C-unwind" fn insight_agg_serial(
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> pg_sys::Datum {
-    context::<State>(fcinfo, "insight._agg_serial");
-    let Some(d) = arg(fcinfo, 0) else {
-        return null(fcinfo);
-    };
-    let Some(s) = state_at::<State>(d).state.as_ref() else {
-        return null(fcinfo);
-    };
-    let stored = Stored {
-        job: s.job.clone(),
-        seen: s.sample.seen,
-        entries: s.sample.entries().cloned().collect(),
-    };
-    let bytes = bincode::serialize(&stored).expect("serialising to a Vec cannot fail");
-    bytes.into_datum().expect("bytea")
-}
-
-function_info_v1!(pg_finfo_insight_agg_deserial);
-/// insight._agg_deserial(bytea, internal) RETURNS internal; the bytes are checked as if a
-/// stranger wrote them.
-#[no_mangle]
-#[doc(hidden)]
-#[pg_guard]
-pub unsafe extern "C-unwind" fn insight_agg_deserial(
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> pg_sys::Datum {
-    context::<State>(fcinfo, "insight._agg_deserial");
-    let Some(d) = arg(fcinfo, 0) else {
-        return null(fcinfo);
-    };
-    let bytes = varlena_bytes(d);
-    let state = decode_state(bytes).unwrap_or_else(|why| {
-        InsightError::corrupt(
-            format!("a partial training aggregate state cannot be read: {why}"),
-            "",
-        )
-        .raise()
-    });
-    // in the calling (per-tuple) context: combine moves the content into the aggregate's
-    new_state(pg_sys::CurrentMemoryContext, state)
+/// A job read from a flat state: the algorithm, options and split checked as a group's first
+/// row checks them (the bytes may be anyone's).
+fn check_job(j: &Job) -> std::result::Result<(), String> {
+    let alg = algorithms::find(&j.algorithm).ok_or("an unknown algorithm")?;
+    let kmeans = j.target == TargetKind::None;
+    let supervised = alg.learns.contains(&Learns::Classes) || alg.learns.contains(&Learns::Values);
+    if kmeans != (alg.name == "kmeans") || (!kmeans && (!supervised || alg.all_text_is_free)) {
+        return Err(format!("algorithm {} with that target", alg.name));
+    }
+    let options: Value =
+        serde_json::from_str(&j.options).map_err(|_| "options that are not JSON")?;
+    if kmeans && options.get("k").and_then(Value::as_i64) != Some(j.k as i64) {
+        return Err("a k that differs from its options".into());
+    }
+    if !(j.test_size > 0.0 && j.test_size < 1.0) || j.seed < 0 {
+        return Err("a test size or seed out of range".into());
+    }
+    learns(alg, j.target)
+        .and_then(|l| Setup::read(alg, l, &options, j.seed, false))
+        .map(drop)
+        .map_err(|e| e.message)
 }
 
 fn decode_state(bytes: &[u8]) -> std::result::Result<State, String> {
-    use bincode::Options;
-    let s: Stored = bincode::DefaultOptions::new()
-        .with_fixint_encoding()
-        .with_limit(bytes.len() as u64)
-        .deserialize(bytes)
-        .map_err(|e| e.to_string())?;
+    let s: Stored = crate::api::agg_state::bincode_decode(bytes)?;
     let j = &s.job;
     if j.capacity == 0 || j.capacity > MAX_SAMPLE_SIZE || j.width > MAX_WIDTH {
         return Err("its sample size or width is out of range".into());
     }
+    check_job(j)?;
     if s.entries.iter().any(|e| e.values.len() != j.width) {
         return Err("a sampled row of another width".into());
     }
@@ -696,7 +690,7 @@ fn decode_state(bytes: &[u8]) -> std::result::Result<State, String> {
 // final: train on the sample
 
 function_info_v1!(pg_finfo_insight_agg_final);
-/// insight._agg_final(internal) RETURNS bytea: the group's model as a bundle (NULL for a group
+/// insight._agg_final(insight.agg_state) RETURNS bytea: the group's model as a bundle (NULL for a group
 /// without usable rows).
 #[no_mangle]
 #[doc(hidden)]
@@ -705,11 +699,11 @@ pub unsafe extern "C-unwind" fn insight_agg_final(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
     context::<State>(fcinfo, "insight._agg_final");
-    let state = arg(fcinfo, 0).and_then(|d| state_at::<State>(d).state.as_ref());
+    let state = state_arg::<State>(fcinfo, 0);
     match state.filter(|s| !s.sample.is_empty()) {
         None => null(fcinfo),
         Some(s) => {
-            let bytes = train_group(s).or_raise();
+            let bytes = train_group(&s).or_raise();
             bytes.into_datum().expect("bytea")
         }
     }
@@ -726,7 +720,8 @@ fn label_text(v: f64) -> String {
 fn train_group(s: &State) -> Result<Vec<u8>> {
     let started = std::time::Instant::now();
     let job = &s.job;
-    let algorithm = algorithms::find(&job.algorithm).expect("checked at the first row");
+    let algorithm = algorithms::find(&job.algorithm)
+        .ok_or_else(|| InsightError::corrupt("a training aggregate's algorithm is unknown", ""))?;
     let learns = learns(algorithm, job.target)?;
     let options: Value = serde_json::from_str(&job.options).map_err(|_| {
         InsightError::corrupt("a training aggregate's options cannot be read back", "")
@@ -984,7 +979,7 @@ fn save(
         n_rows: u.n_rows.min(i64::MAX as u64) as i64,
         train_seconds,
         report_data: None,
-        });
+    });
     let deployed = crate::api::lifecycle::decide_deploy(
         name,
         deploy,

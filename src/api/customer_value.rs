@@ -7,17 +7,30 @@
 //! how a state is checked).
 
 use crate::api::agg_state::{
-    aggregate_context, arg, combine, composite, deserial, new_state, null, serial, state_at,
-    varlena_bytes, StateKind,
+    aggregate_context, arg, bincode_decode, bincode_encode, combine, composite, new_state, null,
+    state_arg, state_arg_mut, varlena_bytes, StateKind,
 };
 use crate::error::{InsightError, OrRaise, Result};
 use crate::ml::clv::summary::{Purchases, Unit};
 use pgrx::prelude::*;
 
 impl StateKind for Purchases {
-    const MAGIC: u64 = 0x5047_494e_5343_4c56; // "PGINSCLV"
+    const KIND: u8 = 2;
+    const NAME: &'static str = "clv_summary";
     const AGGREGATES: &'static str =
         "insight.clv_summary(order_date, amount, calibration_end [, unit])";
+
+    fn encode(&self) -> Vec<u8> {
+        bincode_encode(self)
+    }
+
+    fn decode(bytes: &[u8]) -> std::result::Result<Purchases, String> {
+        let p: Purchases = bincode_decode(bytes)?;
+        if p.days.len() > MAX_DAYS || !p.days.values().all(|a| a.is_finite() && *a >= 0.0) {
+            return Err("too many purchase days, or an amount below 0 or not finite".into());
+        }
+        Ok(p)
+    }
 }
 
 /// Most distinct purchase days one customer's state may hold (a century of days).
@@ -85,13 +98,10 @@ unsafe fn step(fcinfo: pg_sys::FunctionCallInfo) -> Result<pg_sys::Datum> {
         ));
     }
     let unit = unit_arg(fcinfo)?;
-    let datum = match arg(fcinfo, 0) {
-        Some(d) => d,
+    let (datum, p) = match state_arg_mut::<Purchases>(fcinfo, ctx) {
+        Some(held) => held,
         None => new_state(ctx, Purchases::new(cal, unit)),
     };
-    let p = state_at::<Purchases>(datum).state.as_mut().ok_or_else(|| {
-        InsightError::corrupt("a clv_summary state was used after it was merged", "")
-    })?;
     if p.calibration_end != cal || p.unit != unit {
         return Err(InsightError::invalid_parameter(
             "calibration_end and unit must be the same for every order of a customer",
@@ -128,7 +138,7 @@ unsafe fn step(fcinfo: pg_sys::FunctionCallInfo) -> Result<pg_sys::Datum> {
 }
 
 function_info_v1!(pg_finfo_insight_clv_summary_step);
-/// insight._clv_summary_step(internal, date, numeric, date [, text]) RETURNS internal
+/// insight._clv_summary_step(insight.agg_state, date, numeric, date [, text]) RETURNS insight.agg_state
 #[no_mangle]
 #[doc(hidden)]
 #[pg_guard]
@@ -139,7 +149,7 @@ pub unsafe extern "C-unwind" fn insight_clv_summary_step(
 }
 
 function_info_v1!(pg_finfo_insight_clv_summary_combine);
-/// insight._clv_summary_combine(internal, internal) RETURNS internal
+/// insight._clv_summary_combine(insight.agg_state, insight.agg_state) RETURNS insight.agg_state
 #[no_mangle]
 #[doc(hidden)]
 #[pg_guard]
@@ -168,32 +178,8 @@ pub unsafe extern "C-unwind" fn insight_clv_summary_combine(
     })
 }
 
-function_info_v1!(pg_finfo_insight_clv_summary_serial);
-/// insight._clv_summary_serial(internal) RETURNS bytea
-#[no_mangle]
-#[doc(hidden)]
-#[pg_guard]
-pub unsafe extern "C-unwind" fn insight_clv_summary_serial(
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> pg_sys::Datum {
-    serial::<Purchases>(fcinfo, "insight._clv_summary_serial")
-}
-
-function_info_v1!(pg_finfo_insight_clv_summary_deserial);
-/// insight._clv_summary_deserial(bytea, internal) RETURNS internal
-#[no_mangle]
-#[doc(hidden)]
-#[pg_guard]
-pub unsafe extern "C-unwind" fn insight_clv_summary_deserial(
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> pg_sys::Datum {
-    deserial::<Purchases>(fcinfo, "insight._clv_summary_deserial", |p| {
-        p.days.len() <= MAX_DAYS && p.days.values().all(|a| a.is_finite() && *a >= 0.0)
-    })
-}
-
 function_info_v1!(pg_finfo_insight_clv_summary_final);
-/// insight._clv_summary_final(internal) RETURNS insight.clv_stats: NULL for a customer without
+/// insight._clv_summary_final(insight.agg_state) RETURNS insight.clv_stats: NULL for a customer without
 /// a purchase on or before the calibration end.
 #[no_mangle]
 #[doc(hidden)]
@@ -202,9 +188,7 @@ pub unsafe extern "C-unwind" fn insight_clv_summary_final(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
     aggregate_context::<Purchases>(fcinfo, "insight._clv_summary_final");
-    let stats = arg(fcinfo, 0)
-        .and_then(|d| state_at::<Purchases>(d).state.as_ref())
-        .and_then(Purchases::stats);
+    let stats = state_arg::<Purchases>(fcinfo, 0).and_then(|p| p.stats());
     let Some(s) = stats else {
         return null(fcinfo);
     };
@@ -397,8 +381,21 @@ fn predict_clv(
 use crate::ml::clv::rfm::{self, Decimal, Rfm};
 
 impl StateKind for Rfm {
-    const MAGIC: u64 = 0x5047_494e_5352_464d; // "PGINSRFM"
+    const KIND: u8 = 3;
+    const NAME: &'static str = "rfm";
     const AGGREGATES: &'static str = "insight.rfm(order_date, amount, as_of)";
+
+    fn encode(&self) -> Vec<u8> {
+        bincode_encode(self)
+    }
+
+    fn decode(bytes: &[u8]) -> std::result::Result<Rfm, String> {
+        let r: Rfm = bincode_decode(bytes)?;
+        if r.monetary.scale > rfm::MAX_SCALE || r.first.is_some() != r.last.is_some() {
+            return Err("a scale beyond 12 decimals, or a first order without a last".into());
+        }
+        Ok(r)
+    }
 }
 
 fn overflow() -> InsightError {
@@ -425,14 +422,10 @@ unsafe fn rfm_step(fcinfo: pg_sys::FunctionCallInfo) -> Result<pg_sys::Datum> {
             ))
         }
     };
-    let datum = match arg(fcinfo, 0) {
-        Some(d) => d,
+    let (datum, r) = match state_arg_mut::<Rfm>(fcinfo, ctx) {
+        Some(held) => held,
         None => new_state(ctx, Rfm::new(as_of)),
     };
-    let r = state_at::<Rfm>(datum)
-        .state
-        .as_mut()
-        .ok_or_else(|| InsightError::corrupt("an rfm state was used after it was merged", ""))?;
     if r.as_of != as_of {
         return Err(InsightError::invalid_parameter(
             "as_of must be the same for every order of a customer",
@@ -474,7 +467,7 @@ unsafe fn rfm_step(fcinfo: pg_sys::FunctionCallInfo) -> Result<pg_sys::Datum> {
 }
 
 function_info_v1!(pg_finfo_insight_rfm_step);
-/// insight._rfm_step(internal, date, numeric, date) RETURNS internal
+/// insight._rfm_step(insight.agg_state, date, numeric, date) RETURNS insight.agg_state
 #[no_mangle]
 #[doc(hidden)]
 #[pg_guard]
@@ -485,7 +478,7 @@ pub unsafe extern "C-unwind" fn insight_rfm_step(
 }
 
 function_info_v1!(pg_finfo_insight_rfm_combine);
-/// insight._rfm_combine(internal, internal) RETURNS internal
+/// insight._rfm_combine(insight.agg_state, insight.agg_state) RETURNS insight.agg_state
 #[no_mangle]
 #[doc(hidden)]
 #[pg_guard]
@@ -507,32 +500,8 @@ pub unsafe extern "C-unwind" fn insight_rfm_combine(
     })
 }
 
-function_info_v1!(pg_finfo_insight_rfm_serial);
-/// insight._rfm_serial(internal) RETURNS bytea
-#[no_mangle]
-#[doc(hidden)]
-#[pg_guard]
-pub unsafe extern "C-unwind" fn insight_rfm_serial(
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> pg_sys::Datum {
-    serial::<Rfm>(fcinfo, "insight._rfm_serial")
-}
-
-function_info_v1!(pg_finfo_insight_rfm_deserial);
-/// insight._rfm_deserial(bytea, internal) RETURNS internal
-#[no_mangle]
-#[doc(hidden)]
-#[pg_guard]
-pub unsafe extern "C-unwind" fn insight_rfm_deserial(
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> pg_sys::Datum {
-    deserial::<Rfm>(fcinfo, "insight._rfm_deserial", |r| {
-        r.monetary.scale <= rfm::MAX_SCALE && r.first.is_some() == r.last.is_some()
-    })
-}
-
 function_info_v1!(pg_finfo_insight_rfm_final);
-/// insight._rfm_final(internal) RETURNS insight.rfm_stats: NULL without an order on or before as_of.
+/// insight._rfm_final(insight.agg_state) RETURNS insight.rfm_stats: NULL without an order on or before as_of.
 #[no_mangle]
 #[doc(hidden)]
 #[pg_guard]
@@ -540,10 +509,7 @@ pub unsafe extern "C-unwind" fn insight_rfm_final(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
     aggregate_context::<Rfm>(fcinfo, "insight._rfm_final");
-    let Some(s) = arg(fcinfo, 0)
-        .and_then(|d| state_at::<Rfm>(d).state.as_ref())
-        .and_then(Rfm::stats)
-    else {
+    let Some(s) = state_arg::<Rfm>(fcinfo, 0).and_then(|r| r.stats()) else {
         return null(fcinfo);
     };
     let text = std::ffi::CString::new(s.monetary.to_text()).expect("digits");

@@ -109,6 +109,42 @@ SELECT count(*), max(abs(dh.e - lh.e)) < 1e-12 AS same_purchases, max(abs(dh.a -
 -- training aggregates grouped by the distribution column run whole on the workers
 SELECT plan_shape($$SELECT customer_id, insight.kmeans_agg(ARRAY[amount]::float8[], 1) FROM orders GROUP BY customer_id$$);
 
+-- grouped by anything else, or not grouped: each worker aggregates its shards' rows to partial
+-- states (worker_partial_agg, shipped as insight.agg_state text) and the coordinator combines
+-- them (coord_combine_agg); the results equal the single-node ones
+SELECT plan_shape($$SELECT region, insight.fit_agg('logistic', ARRAY[age, visits_30d]::float8[], purchased) FROM cust GROUP BY region$$);
+SELECT plan_shape($$SELECT insight.rfm(order_date, amount, '2026-07-01') FROM orders$$);
+SELECT count(*) AS differing FROM (
+  (SELECT order_date < '2025-01-01' AS early, (insight.rfm(order_date, amount, '2026-07-01')).* FROM orders GROUP BY 1
+   EXCEPT SELECT order_date < '2025-01-01', (insight.rfm(order_date, amount, '2026-07-01')).* FROM orders_local GROUP BY 1)
+  UNION ALL
+  (SELECT order_date < '2025-01-01', (insight.rfm(order_date, amount, '2026-07-01')).* FROM orders_local GROUP BY 1
+   EXCEPT SELECT order_date < '2025-01-01', (insight.rfm(order_date, amount, '2026-07-01')).* FROM orders GROUP BY 1)) x;
+-- day totals add up in another order across shards: float8 sums equal to 1e-12 relative
+SELECT (d).frequency = (l).frequency AND (d).recency = (l).recency AND (d).t = (l).t AS same_days,
+       abs((d).monetary_value - (l).monetary_value) <= 1e-12 * (l).monetary_value AS same_value
+  FROM (SELECT insight.clv_summary(order_date, amount, '2026-03-31') AS d FROM orders) a,
+       (SELECT insight.clv_summary(order_date, amount, '2026-03-31') AS l FROM orders_local) b;
+-- a model per region from partial samples: the same sample, so the same model (scores to 1e-12)
+CREATE TEMP TABLE region_models AS
+  SELECT region, insight.fit_agg('logistic', ARRAY[age, visits_30d]::float8[], purchased) AS m FROM cust GROUP BY region;
+CREATE TEMP TABLE region_models_local AS
+  SELECT region, insight.fit_agg('logistic', ARRAY[age, visits_30d]::float8[], purchased) AS m FROM cust_local GROUP BY region;
+SELECT count(*) AS regions FROM (SELECT insight.save_model('region_' || region, m, ARRAY['age', 'visits_30d'], deploy => 'always')
+                                   FROM region_models) s;
+SELECT count(*) AS regions FROM (SELECT insight.save_model('region_local_' || region, m, ARRAY['age', 'visits_30d'], deploy => 'always')
+                                   FROM region_models_local) s;
+SELECT count(*) AS customers,
+       max(abs(insight.predict_purchase('region_' || region, c) - insight.predict_purchase('region_local_' || region, c))) < 1e-12 AS same_scores
+  FROM cust_local c;
+CREATE TEMP TABLE segments AS SELECT insight.kmeans_agg(ARRAY[amount, extract(dow FROM order_date)]::float8[], 3) AS m FROM orders;
+CREATE TEMP TABLE segments_local AS
+  SELECT insight.kmeans_agg(ARRAY[amount, extract(dow FROM order_date)]::float8[], 3) AS m FROM orders_local;
+SELECT count(*) FROM (SELECT insight.save_model('order_segments', m, ARRAY['amount', 'dow']) FROM segments) s;
+SELECT count(*) FROM (SELECT insight.save_model('order_segments_local', m, ARRAY['amount', 'dow']) FROM segments_local) s;
+SELECT count(*) AS centre_values, bool_and(a.center = b.center) AS same_centres
+  FROM insight.centroids('order_segments') a JOIN insight.centroids('order_segments_local') b USING (segment, feature);
+
 -- recommendations: customers of a distributed table, each scored on the worker holding it
 CREATE TABLE lines AS SELECT customer_id, product_id, quantity FROM insight.demo_interactions(1000, 7);
 SELECT version FROM insight.train('recs', 'lines', algorithm => 'item_knn',

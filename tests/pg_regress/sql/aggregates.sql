@@ -133,16 +133,38 @@ SELECT count(*) FILTER (WHERE r = 'ok') + count(*) FILTER (WHERE r LIKE '22023: 
                               overlay(model placing decode(lpad(to_hex((get_byte(model, p) + 1) % 256), 2, '0'), 'hex') from p + 1 for 1))) AS r
           FROM agg_models, generate_series(0, length(model) - 1, 7) p WHERE g = 'a') t;
 SELECT count(*) AS models_named_x FROM insight.models WHERE name = 'x';
--- the support functions are not for calling: not by anyone without the owner's grant, and not
--- on their own even by a superuser
-SELECT try_sql($$SELECT insight._agg_final(NULL::internal)$$);
-SELECT try_sql($$SELECT insight._agg_serial(NULL::internal)$$);
+-- The support functions take insight.agg_state (a real type, so that Citus can distribute the
+-- aggregates). Anyone may call them, as Citus checks EXECUTE as the caller; they refuse to run
+-- outside an aggregate, and read any state they did not make as if a stranger wrote it.
+SELECT try_sql($$SELECT insight._agg_final(NULL)$$);
+SELECT try_sql($$SELECT insight._agg_combine(NULL, NULL)$$);
 CREATE ROLE agg_stranger;
+GRANT SELECT ON agg_blobs TO agg_stranger;
 SET ROLE agg_stranger;
-SELECT try_sql($$SELECT insight._agg_final(NULL::internal)$$);
-SELECT try_sql($$CREATE AGGREGATE pg_temp.evil(float8) (SFUNC = array_agg_transfn, STYPE = internal, FINALFUNC = insight._agg_final)$$);
+SELECT try_sql($$SELECT insight._agg_final(NULL)$$);
+-- a stranger's aggregates on our functions: a state of another kind is refused
+CREATE AGGREGATE pg_temp.evil(float8[], int) (SFUNC = insight._kmeans_agg_step, STYPE = insight.agg_state, FINALFUNC = insight._rfm_final);
+SELECT try_sql($$SELECT pg_temp.evil(ARRAY[x1, x2], 2) FROM agg_blobs$$);
+-- a state as text and back: the same state, and a model trained from it
+CREATE AGGREGATE pg_temp.kmeans_state(float8[], int, jsonb) (SFUNC = insight._kmeans_agg_step, STYPE = insight.agg_state);
+CREATE AGGREGATE pg_temp.train_from(insight.agg_state) (SFUNC = insight._agg_combine, STYPE = insight.agg_state, FINALFUNC = insight._agg_final);
+CREATE TEMP TABLE agg_state_text AS
+  SELECT pg_temp.kmeans_state(ARRAY[x1, x2, x3], 3, '{"sample_size": 50, "seed": 5}')::text AS t FROM agg_blobs WHERE g = 'a';
+SELECT left(t, 9) AS kind, t::insight.agg_state::text = t AS round_trip,
+       (SELECT pg_temp.train_from(s) FROM (VALUES (t::insight.agg_state)) v(s)) IS NOT NULL AS trains
+  FROM agg_state_text;
+-- malformed text: 22P02 naming the problem
+SELECT try_sql($$SELECT 'junk'::insight.agg_state$$);
+SELECT try_sql($$SELECT 'nope:AAAA'::insight.agg_state$$);
+SELECT try_sql($$SELECT 'rfm:AAAA'::insight.agg_state$$);
+SELECT try_sql($$SELECT 'rfm:@@@@'::insight.agg_state$$);
+SELECT try_sql(format($$SELECT %L::insight.agg_state$$, 'rfm' || substr(t, 9))) FROM agg_state_text;
+-- every changed byte of a state (one in five) is refused at input or by training, or trains: never a crash
+SELECT count(*) AS tries, count(*) FILTER (WHERE r = 'ok' OR r ~ '^(22P02|22023|22000|22003|XX001): ') = count(*) AS refused_or_trained
+  FROM (SELECT try_sql(format($$SELECT pg_temp.train_from(%L::insight.agg_state)$$,
+                              'training:' || translate(encode(overlay(b placing decode(lpad(to_hex((get_byte(b, p) + 1) % 256), 2, '0'), 'hex') from p + 1 for 1), 'base64'), E'\n', ''))) AS r
+          FROM (SELECT decode(substr(t, 10), 'base64') AS b FROM agg_state_text) s,
+               generate_series(0, length(b) - 1, 5) p) t;
 RESET ROLE;
--- a superuser's aggregate that hands another state to our final function gets an error, not a crash
-CREATE AGGREGATE pg_temp.mixed(anynonarray) (SFUNC = array_agg_transfn, STYPE = internal, FINALFUNC = insight._agg_final);
-SELECT try_sql($$SELECT pg_temp.mixed(x1) FROM agg_blobs$$);
+DROP OWNED BY agg_stranger;
 DROP ROLE agg_stranger;

@@ -204,8 +204,8 @@ SELECT insight.rfm(d, a, '2020-03-01') FROM (VALUES ('2020-01-01'::date, 10.10),
                                                   ('2020-04-01', 99), (NULL, 1)) o(d, a);
 -- the named segments of quintile scores (the README's recipe) and the map itself
 SELECT insight.rfm_segment(r, f, m) AS segment, count(*) AS customers
-  FROM (SELECT ntile(5) OVER (ORDER BY recency_days DESC) AS r, ntile(5) OVER (ORDER BY frequency) AS f,
-               ntile(5) OVER (ORDER BY monetary) AS m
+  FROM (SELECT ntile(5) OVER (ORDER BY recency_days DESC, customer_id) AS r, ntile(5) OVER (ORDER BY frequency, customer_id) AS f,
+               ntile(5) OVER (ORDER BY monetary, customer_id) AS m
           FROM rfm_ours WHERE frequency IS NOT NULL) s
  GROUP BY 1 ORDER BY 2 DESC, 1;
 SELECT r, string_agg(insight.rfm_segment(r, fm, fm), ' | ' ORDER BY fm) AS "FM 1 to 5"
