@@ -182,10 +182,10 @@ CREATE FUNCTION insight._clv_summary_combine(insight.agg_state, insight.agg_stat
 CREATE FUNCTION insight._clv_summary_final(insight.agg_state) RETURNS insight.clv_stats
   PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_clv_summary_final';
 CREATE AGGREGATE insight.clv_summary(order_date date, amount numeric, calibration_end date) (
-  SFUNC = insight._clv_summary_step, STYPE = insight.agg_state, SSPACE = 1536, FINALFUNC = insight._clv_summary_final,
+  SFUNC = insight._clv_summary_step, STYPE = insight.agg_state, SSPACE = 256, FINALFUNC = insight._clv_summary_final,
   COMBINEFUNC = insight._clv_summary_combine, PARALLEL = SAFE);
 CREATE AGGREGATE insight.clv_summary(order_date date, amount numeric, calibration_end date, unit text) (
-  SFUNC = insight._clv_summary_step, STYPE = insight.agg_state, SSPACE = 1536, FINALFUNC = insight._clv_summary_final,
+  SFUNC = insight._clv_summary_step, STYPE = insight.agg_state, SSPACE = 256, FINALFUNC = insight._clv_summary_final,
   COMBINEFUNC = insight._clv_summary_combine, PARALLEL = SAFE);
 COMMENT ON AGGREGATE insight.clv_summary(date, numeric, date) IS
   'A customer''s orders summarised as lifetimes does (frequency, recency, T, monetary_value), in weeks';
@@ -211,7 +211,7 @@ CREATE FUNCTION insight._rfm_combine(insight.agg_state, insight.agg_state) RETUR
 CREATE FUNCTION insight._rfm_final(insight.agg_state) RETURNS insight.rfm_stats
   PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'insight_rfm_final';
 CREATE AGGREGATE insight.rfm(order_date date, amount numeric, as_of date) (
-  SFUNC = insight._rfm_step, STYPE = insight.agg_state, SSPACE = 1536, FINALFUNC = insight._rfm_final,
+  SFUNC = insight._rfm_step, STYPE = insight.agg_state, SSPACE = 64, FINALFUNC = insight._rfm_final,
   COMBINEFUNC = insight._rfm_combine, PARALLEL = SAFE);
 COMMENT ON AGGREGATE insight.rfm(date, numeric, date) IS
   'A customer''s recency, frequency, monetary value and tenure from raw orders up to as_of';

@@ -8,13 +8,15 @@
 //! AggregateEnabledCustom refuses pseudo-types), and PostgreSQL's own parallel aggregation
 //! needs no serial/deserial functions for such a type.
 //!
-//! In memory a state is an expanded object (PostgreSQL's expandeddatum.h): a header in a
-//! small memory context of its own, under the aggregate's context, that points to the Rust
-//! state; the Rust state is dropped when that context is deleted. Transition functions change
-//! it in place through the read-write pointer, so a row costs what it cost with `internal`.
+//! A training state (kmeans_agg, fit_agg: a sample of up to millions of values) is in memory an
+//! expanded object (PostgreSQL's expandeddatum.h): a header in a small memory context of its
+//! own, under the aggregate's context, that points to the Rust state; the Rust state is dropped
+//! when that context is deleted. Transition functions change it in place through the
+//! read-write pointer. A customer-grain state (rfm, clv_summary: a few bytes, one per customer)
+//! stays flat and is changed in place as bytes (see "states changed in place" below for why).
 //! When PostgreSQL stores or ships a state (a parallel worker's partial state, a Citus
-//! worker's, a value in a table), it flattens it: varlena header, "PGIS", kind, version, and
-//! the kind's own bytes (bincode). The text form is `<kind>:<base64 of those bytes>`.
+//! worker's, a value in a table) it is flat: varlena header, "PGIS", kind, version, and the
+//! kind's own bytes. The text form is `<kind>:<base64 of those bytes>`.
 //!
 //! Anyone may call the support functions (Citus checks EXECUTE as the calling user), so each
 //! one is safe with any argument: it refuses to run outside an aggregate
@@ -325,44 +327,279 @@ unsafe fn decoded<T: StateKind>(d: pg_sys::Datum) -> T {
         .unwrap_or_else(|why| wrong_kind::<T>(&why))
 }
 
-/// The state in argument 0 to change: in place when the caller passed our read-write pointer
-/// (the aggregate's own state); otherwise a copy in a new object under `ctx`, whose pointer
-/// the function must return. None when the argument is NULL.
+/// Where a transition or combine function of an expanded kind keeps the state it returns.
+/// Where every function of the calling aggregate is pg_insight's (`own`), the state lives under
+/// the aggregate's context and its read-write pointer goes back, to be changed in place by the
+/// next row. Otherwise (a window aggregate, someone's aggregate built on these functions) the
+/// read-write pointer must not leave: a PL/pgSQL function handed one takes ownership of the
+/// object (TransferExpandedObject), and when it returns the same pointer the aggregate keeps a
+/// state whose memory is freed with the function's context. There the state is made in the
+/// per-call context and returned flat.
+pub(crate) struct Keep {
+    ctx: pg_sys::MemoryContext,
+    own: bool,
+}
+
+pub(crate) unsafe fn keep<T: StateKind>(fcinfo: pg_sys::FunctionCallInfo, function: &str) -> Keep {
+    let ctx = aggregate_context::<T>(fcinfo, function);
+    if own_aggregate(fcinfo) {
+        Keep { ctx, own: true }
+    } else {
+        Keep {
+            ctx: pg_sys::CurrentMemoryContext,
+            own: false,
+        }
+    }
+}
+
+impl Keep {
+    /// The context a new state goes in.
+    pub(crate) fn ctx(&self) -> pg_sys::MemoryContext {
+        self.ctx
+    }
+}
+
+/// What the function returns for state `d` (see Keep).
+pub(crate) unsafe fn give(keep: &Keep, d: pg_sys::Datum) -> pg_sys::Datum {
+    if keep.own {
+        d
+    } else {
+        // the detoaster flattens an expanded object into a new value
+        pg_sys::Datum::from(pg_sys::pg_detoast_datum(d.cast_mut_ptr()))
+    }
+}
+
+/// The state in argument 0 to change: in place when it is our read-write pointer and the
+/// aggregate is ours; otherwise a copy in a new object (see Keep). Return it through `give`.
+/// None when the argument is NULL.
 pub(crate) unsafe fn state_arg_mut<'a, T: StateKind>(
     fcinfo: pg_sys::FunctionCallInfo,
-    ctx: pg_sys::MemoryContext,
+    keep: &Keep,
 ) -> Option<(pg_sys::Datum, &'a mut T)> {
     let d = arg(fcinfo, 0)?;
     Some(match expanded(d) {
-        Some((slot, true)) => (d, held::<T>(slot)),
-        Some((slot, false)) => new_state(ctx, held::<T>(slot).clone()),
-        None => new_state(ctx, decoded::<T>(d)),
+        Some((slot, true)) if keep.own => (d, held::<T>(slot)),
+        Some((slot, _)) => new_state(keep.ctx, held::<T>(slot).clone()),
+        None => new_state(keep.ctx, decoded::<T>(d)),
     })
+}
+
+/// The combine function's work for an expanded kind: `merge(into, from)` when both are there.
+/// The second state is another's (a worker's, read from its flat form): read, not changed.
+pub(crate) unsafe fn combine<T: StateKind>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    keep: &Keep,
+    merge: impl FnOnce(&mut T, T),
+) -> pg_sys::Datum {
+    let other = state_arg::<T>(fcinfo, 1).map(Cow::into_owned);
+    let d = match (state_arg_mut::<T>(fcinfo, keep), other) {
+        (None, None) => return null(fcinfo),
+        (Some((d, _)), None) => d,
+        (None, Some(o)) => new_state(keep.ctx, o).0,
+        (Some((d, s)), Some(o)) => {
+            merge(s, o);
+            d
+        }
+    };
+    give(keep, d)
+}
+
+/// Whether every support function of the aggregate calling us is one of pg_insight's C
+/// functions, and it has no moving-aggregate functions. Citus's worker_partial_agg and
+/// coord_combine_agg run the aggregate named by their first argument, which is what is
+/// checked for them. Answers are kept per backend until pg_aggregate or pg_proc changes.
+unsafe fn own_aggregate(fcinfo: pg_sys::FunctionCallInfo) -> bool {
+    let aggref = pg_sys::AggGetAggref(fcinfo);
+    if aggref.is_null() {
+        return false;
+    }
+    match verdict((*aggref).aggfnoid) {
+        Verdict::Own => true,
+        Verdict::Foreign => false,
+        Verdict::CitusWrapper => match citus_inner(aggref) {
+            Some(inner) => verdict(inner) == Verdict::Own,
+            None => false,
+        },
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Verdict {
+    Own,
+    Foreign,
+    CitusWrapper,
+}
+
+thread_local! {
+    static VERDICTS: std::cell::RefCell<std::collections::HashMap<pg_sys::Oid, Verdict>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+    static LISTENING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn forget_verdicts(_arg: pg_sys::Datum, _cache: i32, _hash: u32) {
+    VERDICTS.with(|v| v.borrow_mut().clear());
+}
+
+fn verdict(agg: pg_sys::Oid) -> Verdict {
+    if !LISTENING.with(|l| l.replace(true)) {
+        // SAFETY: registers a function that clears a map, once per backend
+        unsafe {
+            for cache in [
+                pg_sys::SysCacheIdentifier::AGGFNOID,
+                pg_sys::SysCacheIdentifier::PROCOID,
+            ] {
+                pg_sys::CacheRegisterSyscacheCallback(
+                    cache as i32,
+                    Some(forget_verdicts),
+                    pg_sys::Datum::from(0),
+                );
+            }
+        }
+    }
+    if let Some(v) = VERDICTS.with(|v| v.borrow().get(&agg).copied()) {
+        return v;
+    }
+    // no borrow is held across the query (an invalidation during it clears the map)
+    // (text: a value owned by Rust once SPI has finished)
+    let row = crate::spi::select_one::<String>(
+        "SELECT CASE WHEN p.proname IN ('worker_partial_agg', 'coord_combine_agg')
+                      AND p.pronamespace = 'pg_catalog'::pg_catalog.regnamespace THEN 'citus'
+                     WHEN a.aggmtransfn <> 0 OR a.aggminvtransfn <> 0 OR a.aggmfinalfn <> 0 THEN 'moving'
+                     ELSE pg_catalog.array_to_string(ARRAY[a.aggtransfn, a.aggcombinefn, a.aggfinalfn,
+                                                           a.aggserialfn, a.aggdeserialfn]::pg_catalog.oid[], ',') END
+           FROM pg_catalog.pg_aggregate a JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) a.aggfnoid
+          WHERE a.aggfnoid OPERATOR(pg_catalog.=) $1",
+        &[agg.into()],
+    );
+    let v = match row.as_deref() {
+        None | Some("moving") => Verdict::Foreign,
+        Some("citus") => Verdict::CitusWrapper,
+        Some(list) => {
+            let fns: Vec<Option<u32>> = list.split(',').map(|f| f.parse().ok()).collect();
+            let own = fns.first().is_some_and(|f| f.is_some_and(|f| f != 0))
+                && fns.iter().all(|f| match f {
+                    Some(0) => true,
+                    Some(f) => ours(pg_sys::Oid::from(*f)),
+                    None => false,
+                });
+            if own {
+                Verdict::Own
+            } else {
+                Verdict::Foreign
+            }
+        }
+    };
+    VERDICTS.with(|m| m.borrow_mut().insert(agg, v));
+    v
+}
+
+/// Whether function `f` is one of pg_insight's aggregate support functions: the C function it
+/// calls is one of these.
+fn ours(f: pg_sys::Oid) -> bool {
+    use crate::api::aggregate as training;
+    use crate::api::customer_value as value;
+    let mine: [unsafe extern "C-unwind" fn(pg_sys::FunctionCallInfo) -> pg_sys::Datum; 10] = [
+        training::insight_kmeans_agg_step,
+        training::insight_fit_agg_step,
+        training::insight_agg_combine,
+        training::insight_agg_final,
+        value::insight_clv_summary_step,
+        value::insight_clv_summary_combine,
+        value::insight_clv_summary_final,
+        value::insight_rfm_step,
+        value::insight_rfm_combine,
+        value::insight_rfm_final,
+    ];
+    // SAFETY: looks a function up (loading its library, as calling it would)
+    let addr = unsafe {
+        let mut info = pg_sys::FmgrInfo::default();
+        pg_sys::fmgr_info(f, &mut info);
+        info.fn_addr
+    };
+    addr.is_some_and(|a| mine.iter().any(|m| *m as usize == a as usize))
+}
+
+/// The aggregate a Citus wrapper runs: its first argument, a constant oid or regprocedure.
+unsafe fn citus_inner(aggref: *mut pg_sys::Aggref) -> Option<pg_sys::Oid> {
+    let args = (*aggref).args;
+    if args.is_null() || (*args).length < 1 {
+        return None;
+    }
+    let te = pg_sys::list_nth(args, 0) as *mut pg_sys::TargetEntry;
+    let c = (*te).expr as *mut pg_sys::Const;
+    if c.is_null()
+        || (*c).xpr.type_ != pg_sys::NodeTag::T_Const
+        || (*c).constisnull
+        || !matches!((*c).consttype, pg_sys::OIDOID | pg_sys::REGPROCEDUREOID)
+    {
+        return None;
+    }
+    Some(pg_sys::Oid::from((*c).constvalue.value() as u32))
+}
+
+// ------------------------------------------------------------------------------------------
+// states changed in place in their flat form (rfm, clv_summary)
+//
+// A customer-grain aggregate runs once per customer: an expanded object's memory context per
+// group would cost a kilobyte each, and PostgreSQL's hash aggregate walks every group's
+// context for each new group (hash_agg_check_limits: quadratic). So these kinds keep their
+// state flat, a palloc'd varlena that the transition function changes in place (allowed when
+// an aggregate calls it: the state is the aggregate's own copy). A state that must grow is
+// returned as a new value; PostgreSQL copies it into the aggregate's context and frees the old.
+
+/// The kind's bytes of the flat state in argument 0, to change in place, with the datum to
+/// return; None when NULL. Every flat state was checked when it was made (by the input
+/// function or by this code); here only its prefix is, and the kind checks what it reads.
+pub(crate) unsafe fn flat_arg_mut<'a, T: StateKind>(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Option<(pg_sys::Datum, &'a mut [u8])> {
+    let d = arg(fcinfo, 0)?;
+    Some(flat_mut::<T>(d))
+}
+
+/// A flat state's datum (detoasted to a 4-byte header, which may copy it) and its kind's bytes.
+pub(crate) unsafe fn flat_mut<'a, T: StateKind>(d: pg_sys::Datum) -> (pg_sys::Datum, &'a mut [u8]) {
+    if let Some((slot, _)) = expanded(d) {
+        wrong_kind::<T>(&format!("it is a state of {}", kind_name((*slot).kind)))
+    }
+    let p = pg_sys::pg_detoast_datum(d.cast_mut_ptr());
+    let n = pgrx::varlena::varsize_any_exhdr(p);
+    let bytes = std::slice::from_raw_parts_mut(pgrx::varlena::vardata_any(p) as *mut u8, n);
+    if let Err(why) = payload(bytes, T::KIND) {
+        wrong_kind::<T>(&why)
+    }
+    (pg_sys::Datum::from(p), &mut bytes[PREFIX..])
+}
+
+/// A new flat state of the kind's bytes, in the current memory context (the aggregate copies
+/// what a transition function returns into its own).
+pub(crate) unsafe fn new_flat<'a, T: StateKind>(payload: &[u8]) -> (pg_sys::Datum, &'a mut [u8]) {
+    flat_mut::<T>(flat_datum(T::KIND, payload))
+}
+
+/// The combine function's work for a flat kind: `merge(into, from)` of the two states read,
+/// returned as a new flat state.
+pub(crate) unsafe fn combine_flat<T: StateKind>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    merge: impl FnOnce(&mut T, T),
+) -> pg_sys::Datum {
+    let other = state_arg::<T>(fcinfo, 1).map(Cow::into_owned);
+    match (state_arg::<T>(fcinfo, 0).map(Cow::into_owned), other) {
+        (None, None) => null(fcinfo),
+        (Some(_), None) => arg(fcinfo, 0).expect("not NULL"),
+        (None, Some(o)) => new_flat::<T>(&o.encode()).0,
+        (Some(mut s), Some(o)) => {
+            merge(&mut s, o);
+            new_flat::<T>(&s.encode()).0
+        }
+    }
 }
 
 /// Returns SQL NULL from a C function.
 pub(crate) unsafe fn null(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     (*fcinfo).isnull = true;
     pg_sys::Datum::from(0)
-}
-
-/// The combine function's work for any state: `merge(into, from)` when both are there. The
-/// second state is another's (a worker's, read from its flat form): it is read, not changed.
-pub(crate) unsafe fn combine<T: StateKind>(
-    fcinfo: pg_sys::FunctionCallInfo,
-    ctx: pg_sys::MemoryContext,
-    merge: impl FnOnce(&mut T, T),
-) -> pg_sys::Datum {
-    let other = state_arg::<T>(fcinfo, 1).map(Cow::into_owned);
-    match (state_arg_mut::<T>(fcinfo, ctx), other) {
-        (None, None) => null(fcinfo),
-        (Some((d, _)), None) => d,
-        (None, Some(o)) => new_state(ctx, o).0,
-        (Some((d, s)), Some(o)) => {
-            merge(s, o);
-            d
-        }
-    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -402,9 +639,15 @@ unsafe fn state_in(text: &std::ffi::CStr) -> pg_sys::Datum {
 unsafe fn state_out(d: pg_sys::Datum) -> std::ffi::CString {
     // an expanded state is flattened by the detoaster
     let flat = varlena_bytes(d);
-    if flat.len() < PREFIX || flat[..4] != MAGIC {
+    let known = flat.len() >= PREFIX && kinds().iter().any(|k| k.0 == flat[4]);
+    let checked = if known {
+        payload(flat, flat[4]).map(drop)
+    } else {
+        Err("it is not a pg_insight aggregate state of a known kind".to_string())
+    };
+    if let Err(why) = checked {
         InsightError::corrupt(
-            "an insight.agg_state value is not a pg_insight aggregate state",
+            format!("an insight.agg_state value cannot be shown: {why}"),
             "",
         )
         .raise()

@@ -15,8 +15,8 @@
 //! is an `insight.agg_state` (api::agg_state: why, and how each function checks what it gets).
 
 use crate::api::agg_state::{
-    aggregate_context as context, arg, bincode_encode, combine, new_state, null, state_arg,
-    state_arg_mut, varlena_bytes, StateKind,
+    aggregate_context as context, arg, bincode_encode, combine, give, keep, new_state, null,
+    state_arg, state_arg_mut, varlena_bytes, StateKind,
 };
 use crate::api::train::{self, Setup};
 use crate::data::reader::{Frame, TargetColumn};
@@ -342,14 +342,14 @@ unsafe fn step(fcinfo: pg_sys::FunctionCallInfo, kind: Kind) -> pg_sys::Datum {
         Kind::KMeans => "insight._kmeans_agg_step",
         Kind::Fit => "insight._fit_agg_step",
     };
-    let ctx = context::<State>(fcinfo, name);
-    let (datum, s) = match state_arg_mut::<State>(fcinfo, ctx) {
+    let keep = keep::<State>(fcinfo, name);
+    let (datum, s) = match state_arg_mut::<State>(fcinfo, &keep) {
         Some(held) => held,
-        None => new_state(ctx, first_row(fcinfo, &kind).or_raise()),
+        None => new_state(keep.ctx(), first_row(fcinfo, &kind).or_raise()),
     };
     same_as_first(fcinfo, &kind, &s.job).or_raise();
     add_row(fcinfo, &kind, s).or_raise();
-    datum
+    give(&keep, datum)
 }
 
 /// Where the inputs array is among the arguments (after the state, and fit_agg's algorithm).
@@ -461,7 +461,7 @@ unsafe fn same_as_first(fcinfo: pg_sys::FunctionCallInfo, kind: &Kind, job: &Job
 
 unsafe fn add_row(fcinfo: pg_sys::FunctionCallInfo, kind: &Kind, s: &mut State) -> Result<()> {
     let Some(d) = arg(fcinfo, inputs_at(kind)) else {
-        s.job.skipped += 1;
+        s.job.skipped = s.job.skipped.saturating_add(1);
         return Ok(());
     };
     let values = features(d)?;
@@ -500,7 +500,7 @@ unsafe fn add_row(fcinfo: pg_sys::FunctionCallInfo, kind: &Kind, s: &mut State) 
         Kind::KMeans => Label::None,
         Kind::Fit => {
             let Some(t) = arg(fcinfo, 3) else {
-                s.job.skipped += 1;
+                s.job.skipped = s.job.skipped.saturating_add(1);
                 return Ok(());
             };
             let typ = target_type(fcinfo);
@@ -522,7 +522,7 @@ unsafe fn add_row(fcinfo: pg_sys::FunctionCallInfo, kind: &Kind, s: &mut State) 
                 Ok(Read::Number(v)) => Label::Number(v),
                 Ok(Read::Text(t)) => Label::Text(t.to_string()),
                 Ok(Read::Null) => {
-                    s.job.skipped += 1;
+                    s.job.skipped = s.job.skipped.saturating_add(1);
                     return Ok(());
                 }
                 Err(_) => {
@@ -626,12 +626,12 @@ function_info_v1!(pg_finfo_insight_agg_combine);
 pub unsafe extern "C-unwind" fn insight_agg_combine(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    let ctx = context::<State>(fcinfo, "insight._agg_combine");
-    combine::<State>(fcinfo, ctx, |s, o| {
+    let keep = keep::<State>(fcinfo, "insight._agg_combine");
+    combine::<State>(fcinfo, &keep, |s, o| {
         if !same_job(&s.job, &o.job) {
             not_same("the algorithm, k, options and target type").raise()
         }
-        s.job.skipped += o.job.skipped;
+        s.job.skipped = s.job.skipped.saturating_add(o.job.skipped);
         s.job.width = s.job.width.max(o.job.width);
         s.sample.merge(o.sample);
         check_sample_memory("a training aggregate", &s.job, s.sample.len()).or_raise();
@@ -668,9 +668,18 @@ fn decode_state(bytes: &[u8]) -> std::result::Result<State, String> {
         return Err("its sample size or width is out of range".into());
     }
     check_job(j)?;
-    if s.entries.iter().any(|e| e.values.len() != j.width) {
+    if s.entries.iter().any(|e| e.values.len() != j.width)
+        || (j.width == 0 && !s.entries.is_empty())
+    {
         return Err("a sampled row of another width".into());
     }
+    if s.entries.iter().any(|e| {
+        matches!(e.label, Label::Number(v) if !v.is_finite())
+            || e.values.iter().any(|v| v.is_infinite())
+    }) {
+        return Err("a sampled input or target that is infinite or NaN".into());
+    }
+    check_sample_memory("a training aggregate", j, s.entries.len()).map_err(|e| e.message)?;
     let labels_fit = s.entries.iter().all(|e| {
         matches!(
             (j.target, &e.label),
@@ -793,7 +802,7 @@ fn train_group(s: &State) -> Result<Vec<u8>> {
     let mut metrics = trained.metrics;
     // rows offered to the sample: every row but those left out (NULL inputs or target)
     let rows = s.sample.seen;
-    metrics.insert("rows_seen".into(), json!(rows + job.skipped));
+    metrics.insert("rows_seen".into(), json!(rows.saturating_add(job.skipped)));
     metrics.insert("rows_skipped".into(), json!(job.skipped));
     metrics.insert("sampled".into(), json!((n as u64) < rows));
     metrics.insert("sample_rows".into(), json!(n));

@@ -7,11 +7,11 @@
 //! how a state is checked).
 
 use crate::api::agg_state::{
-    aggregate_context, arg, bincode_decode, bincode_encode, combine, composite, new_state, null,
-    state_arg, state_arg_mut, varlena_bytes, StateKind,
+    aggregate_context, arg, combine_flat, composite, flat_arg_mut, new_flat, null, state_arg,
+    varlena_bytes, StateKind,
 };
 use crate::error::{InsightError, OrRaise, Result};
-use crate::ml::clv::summary::{Purchases, Unit};
+use crate::ml::clv::summary::{flat, Purchases, Unit};
 use pgrx::prelude::*;
 
 impl StateKind for Purchases {
@@ -21,15 +21,13 @@ impl StateKind for Purchases {
         "insight.clv_summary(order_date, amount, calibration_end [, unit])";
 
     fn encode(&self) -> Vec<u8> {
-        bincode_encode(self)
+        flat::from_purchases(self)
     }
 
     fn decode(bytes: &[u8]) -> std::result::Result<Purchases, String> {
-        let p: Purchases = bincode_decode(bytes)?;
-        if p.days.len() > MAX_DAYS || !p.days.values().all(|a| a.is_finite() && *a >= 0.0) {
-            return Err("too many purchase days, or an amount below 0 or not finite".into());
-        }
-        Ok(p)
+        flat::to_purchases(bytes, MAX_DAYS).ok_or_else(|| {
+            "days not ascending, an amount below 0 or not finite, or too many days".into()
+        })
     }
 }
 
@@ -81,7 +79,7 @@ fn too_much() -> InsightError {
 }
 
 unsafe fn step(fcinfo: pg_sys::FunctionCallInfo) -> Result<pg_sys::Datum> {
-    let ctx = aggregate_context::<Purchases>(fcinfo, "insight._clv_summary_step");
+    aggregate_context::<Purchases>(fcinfo, "insight._clv_summary_step");
     let cal = match arg(fcinfo, 3) {
         Some(d) => d.value() as i32,
         None => {
@@ -98,11 +96,13 @@ unsafe fn step(fcinfo: pg_sys::FunctionCallInfo) -> Result<pg_sys::Datum> {
         ));
     }
     let unit = unit_arg(fcinfo)?;
-    let (datum, p) = match state_arg_mut::<Purchases>(fcinfo, ctx) {
+    let (mut datum, mut b) = match flat_arg_mut::<Purchases>(fcinfo) {
         Some(held) => held,
-        None => new_state(ctx, Purchases::new(cal, unit)),
+        None => new_flat::<Purchases>(&flat::new(cal, unit, 4)),
     };
-    if p.calibration_end != cal || p.unit != unit {
+    let h = flat::header(b)
+        .ok_or_else(|| InsightError::corrupt("a clv_summary state cannot be read", ""))?;
+    if h.calibration_end != cal || h.unit != unit {
         return Err(InsightError::invalid_parameter(
             "calibration_end and unit must be the same for every order of a customer",
             "Pass constants, e.g. insight.clv_summary(order_date, amount, '1997-09-30', 'week').",
@@ -125,10 +125,15 @@ unsafe fn step(fcinfo: pg_sys::FunctionCallInfo) -> Result<pg_sys::Datum> {
             "Filter those orders out.",
         ));
     }
-    if !p.add(day, amount_of(amount)?) {
-        return Err(too_much());
+    let amount = amount_of(amount)?;
+    loop {
+        match flat::add(b, day, amount) {
+            flat::Added::Done(true) => break,
+            flat::Added::Done(false) => return Err(too_much()),
+            flat::Added::Full => (datum, b) = new_flat::<Purchases>(&flat::grown(b)),
+        }
     }
-    if p.days.len() > MAX_DAYS {
+    if h.n >= MAX_DAYS && flat::header(b).is_some_and(|now| now.n > MAX_DAYS) {
         return Err(InsightError::data(
             format!("a customer has more than {MAX_DAYS} purchase days"),
             "Group by customer: GROUP BY customer_id.",
@@ -156,8 +161,8 @@ function_info_v1!(pg_finfo_insight_clv_summary_combine);
 pub unsafe extern "C-unwind" fn insight_clv_summary_combine(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    let ctx = aggregate_context::<Purchases>(fcinfo, "insight._clv_summary_combine");
-    combine::<Purchases>(fcinfo, ctx, |a, b| {
+    aggregate_context::<Purchases>(fcinfo, "insight._clv_summary_combine");
+    combine_flat::<Purchases>(fcinfo, |a, b| {
         if a.calibration_end != b.calibration_end || a.unit != b.unit {
             InsightError::invalid_parameter(
                 "calibration_end and unit must be the same for every order of a customer",
@@ -386,15 +391,12 @@ impl StateKind for Rfm {
     const AGGREGATES: &'static str = "insight.rfm(order_date, amount, as_of)";
 
     fn encode(&self) -> Vec<u8> {
-        bincode_encode(self)
+        self.to_flat().to_vec()
     }
 
     fn decode(bytes: &[u8]) -> std::result::Result<Rfm, String> {
-        let r: Rfm = bincode_decode(bytes)?;
-        if r.monetary.scale > rfm::MAX_SCALE || r.first.is_some() != r.last.is_some() {
-            return Err("a scale beyond 12 decimals, or a first order without a last".into());
-        }
-        Ok(r)
+        Rfm::from_flat(bytes)
+            .ok_or_else(|| "another length, a scale beyond 12 decimals, or first after last".into())
     }
 }
 
@@ -406,7 +408,7 @@ fn overflow() -> InsightError {
 }
 
 unsafe fn rfm_step(fcinfo: pg_sys::FunctionCallInfo) -> Result<pg_sys::Datum> {
-    let ctx = aggregate_context::<Rfm>(fcinfo, "insight._rfm_step");
+    aggregate_context::<Rfm>(fcinfo, "insight._rfm_step");
     let as_of = match arg(fcinfo, 3) {
         Some(d) if !matches!(d.value() as i32, i32::MIN | i32::MAX) => d.value() as i32,
         Some(_) => {
@@ -422,10 +424,12 @@ unsafe fn rfm_step(fcinfo: pg_sys::FunctionCallInfo) -> Result<pg_sys::Datum> {
             ))
         }
     };
-    let (datum, r) = match state_arg_mut::<Rfm>(fcinfo, ctx) {
+    let (datum, b) = match flat_arg_mut::<Rfm>(fcinfo) {
         Some(held) => held,
-        None => new_state(ctx, Rfm::new(as_of)),
+        None => new_flat::<Rfm>(&Rfm::new(as_of).to_flat()),
     };
+    let mut r = Rfm::decode(b)
+        .map_err(|why| InsightError::corrupt(format!("an rfm state cannot be read: {why}"), ""))?;
     if r.as_of != as_of {
         return Err(InsightError::invalid_parameter(
             "as_of must be the same for every order of a customer",
@@ -463,6 +467,7 @@ unsafe fn rfm_step(fcinfo: pg_sys::FunctionCallInfo) -> Result<pg_sys::Datum> {
     if !r.add(day, value) {
         return Err(overflow());
     }
+    b.copy_from_slice(&r.to_flat());
     Ok(datum)
 }
 
@@ -485,8 +490,8 @@ function_info_v1!(pg_finfo_insight_rfm_combine);
 pub unsafe extern "C-unwind" fn insight_rfm_combine(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    let ctx = aggregate_context::<Rfm>(fcinfo, "insight._rfm_combine");
-    combine::<Rfm>(fcinfo, ctx, |a, b| {
+    aggregate_context::<Rfm>(fcinfo, "insight._rfm_combine");
+    combine_flat::<Rfm>(fcinfo, |a, b| {
         if a.as_of != b.as_of {
             InsightError::invalid_parameter(
                 "as_of must be the same for every order of a customer",

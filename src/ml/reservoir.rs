@@ -126,7 +126,7 @@ impl Reservoir {
 
     /// Offers a row; returns whether it is kept (for now).
     pub fn offer(&mut self, values: &[f64], label: Label) -> bool {
-        self.seen += 1;
+        self.seen = self.seen.saturating_add(1);
         let p = priority(self.seed, values, &label);
         if self.heap.len() >= self.capacity {
             // most rows of a large group stop here, before any allocation
@@ -156,7 +156,7 @@ impl Reservoir {
 
     /// Takes in another sample of the same seed and capacity (a parallel worker's).
     pub fn merge(&mut self, other: Reservoir) {
-        self.seen += other.seen;
+        self.seen = self.seen.saturating_add(other.seen);
         for e in other.heap {
             self.push(e);
         }

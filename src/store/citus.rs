@@ -33,14 +33,41 @@ pub fn present() -> bool {
 }
 
 /// Whether any of `relids` is a Citus table (distributed, reference or Citus local): its rows
-/// live in shards, which on a worker are other relations with other OIDs.
+/// live in shards, which on a worker are other relations with other OIDs. Asked by the planner
+/// for each query calling a row scorer, so the answers are kept per backend, and forgotten at
+/// any relcache invalidation (Citus invalidates a table's relcache entry when it adds or
+/// removes its metadata).
 pub fn any_citus_table(relids: Vec<pg_sys::Oid>) -> bool {
-    present()
-        && select_one::<bool>(
-            "SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
-                             WHERE p.logicalrelid OPERATOR(pg_catalog.=) ANY ($1))",
-            &[relids.into()],
-        ) == Some(true)
+    present() && relids.into_iter().any(is_citus_table)
+}
+
+thread_local! {
+    static KNOWN: std::cell::RefCell<std::collections::HashMap<pg_sys::Oid, bool>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+    static LISTENING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn forget(_arg: pg_sys::Datum, _relid: pg_sys::Oid) {
+    // no borrow is held across a catalog read (which may run this), so this cannot collide
+    KNOWN.with(|k| k.borrow_mut().clear());
+}
+
+fn is_citus_table(relid: pg_sys::Oid) -> bool {
+    if !LISTENING.with(|l| l.replace(true)) {
+        // SAFETY: registers a function that clears a map; once per backend, in a Citus database
+        unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(forget), pg_sys::Datum::from(0)) };
+    }
+    if let Some(known) = KNOWN.with(|k| k.borrow().get(&relid).copied()) {
+        return known;
+    }
+    let citus = select_one::<bool>(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+                         WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1)",
+        &[relid.into()],
+    ) == Some(true);
+    KNOWN.with(|k| k.borrow_mut().insert(relid, citus));
+    citus
 }
 
 /// Whether insight.models is a Citus table here (insight.distribute_catalog ran); false where

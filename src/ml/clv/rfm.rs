@@ -88,6 +88,9 @@ pub struct Rfm {
     pub monetary: Decimal,
 }
 
+/// Bytes of Rfm::to_flat.
+pub const FLAT_LEN: usize = 41;
+
 /// What insight.rfm returns.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RfmStats {
@@ -118,7 +121,7 @@ impl Rfm {
         };
         self.monetary = sum;
         if amount.mantissa >= 0 {
-            self.orders += 1;
+            self.orders = self.orders.saturating_add(1);
             self.first = Some(self.first.map_or(day, |f| f.min(day)));
             self.last = Some(self.last.map_or(day, |l| l.max(day)));
         }
@@ -130,7 +133,7 @@ impl Rfm {
             return false;
         };
         self.monetary = sum;
-        self.orders += other.orders;
+        self.orders = self.orders.saturating_add(other.orders);
         self.first = match (self.first, other.first) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -142,13 +145,57 @@ impl Rfm {
         true
     }
 
+    /// The state as fixed-size bytes, so that the aggregate changes it in place row by row:
+    /// as_of, first and last (0 unless `has_days`), orders, the sum's mantissa and scale,
+    /// `has_days` (1 when first and last are set), little-endian.
+    pub fn to_flat(&self) -> [u8; FLAT_LEN] {
+        let mut b = [0u8; FLAT_LEN];
+        b[0..4].copy_from_slice(&self.as_of.to_le_bytes());
+        b[4..8].copy_from_slice(&self.first.unwrap_or(0).to_le_bytes());
+        b[8..12].copy_from_slice(&self.last.unwrap_or(0).to_le_bytes());
+        b[12..20].copy_from_slice(&self.orders.to_le_bytes());
+        b[20..36].copy_from_slice(&self.monetary.mantissa.to_le_bytes());
+        b[36..40].copy_from_slice(&self.monetary.scale.to_le_bytes());
+        b[40] = (self.first.is_some() && self.last.is_some()) as u8;
+        b
+    }
+
+    /// The state of `to_flat`'s bytes; None for bytes it cannot have written (another length,
+    /// a scale beyond MAX_SCALE, first after last or last after as_of, a flag other than 0 or 1).
+    pub fn from_flat(b: &[u8]) -> Option<Rfm> {
+        let b: &[u8; FLAT_LEN] = b.try_into().ok()?;
+        let i32_at = |i: usize| i32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+        let (first, last) = match b[40] {
+            0 => (None, None),
+            1 if i32_at(4) <= i32_at(8) && i32_at(8) <= i32_at(0) => {
+                (Some(i32_at(4)), Some(i32_at(8)))
+            }
+            _ => return None,
+        };
+        let scale = u32::from_le_bytes(b[36..40].try_into().unwrap());
+        if scale > MAX_SCALE {
+            return None;
+        }
+        Some(Rfm {
+            as_of: i32_at(0),
+            first,
+            last,
+            orders: u64::from_le_bytes(b[12..20].try_into().unwrap()),
+            monetary: Decimal {
+                mantissa: i128::from_le_bytes(b[20..36].try_into().unwrap()),
+                scale,
+            },
+        })
+    }
+
     /// None without an order on or before `as_of`.
     pub fn stats(&self) -> Option<RfmStats> {
         Some(RfmStats {
-            recency_days: self.as_of - self.last?,
-            frequency: self.orders as i64,
+            // saturating: dates 5.8 million years apart do not fit int4 days
+            recency_days: self.as_of.saturating_sub(self.last?),
+            frequency: self.orders.min(i64::MAX as u64) as i64,
             monetary: self.monetary,
-            tenure_days: self.as_of - self.first?,
+            tenure_days: self.as_of.saturating_sub(self.first?),
         })
     }
 }
@@ -188,6 +235,33 @@ pub fn segment(r: i32, f: i32, m: i32) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_flat_form_reads_back_and_refuses_what_it_cannot_have_written() {
+        let mut r = Rfm::new(900);
+        assert_eq!(Rfm::from_flat(&r.to_flat()), Some(r.clone()));
+        for (d, m) in [(400, 1999), (120, -500), (880, 25)] {
+            assert!(r.add(
+                d,
+                Decimal {
+                    mantissa: m,
+                    scale: 2
+                }
+            ));
+        }
+        let b = r.to_flat();
+        assert_eq!(Rfm::from_flat(&b), Some(r.clone()));
+        assert!(Rfm::from_flat(&b[..FLAT_LEN - 1]).is_none());
+        let mut bad = b;
+        bad[40] = 2;
+        assert!(Rfm::from_flat(&bad).is_none());
+        let mut bad = b;
+        bad[36] = 13; // scale
+        assert!(Rfm::from_flat(&bad).is_none());
+        let mut bad = b;
+        bad[4..8].copy_from_slice(&950i32.to_le_bytes()); // first after last
+        assert!(Rfm::from_flat(&bad).is_none());
+    }
 
     #[test]
     fn decimals_add_exactly() {

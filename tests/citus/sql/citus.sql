@@ -145,6 +145,13 @@ SELECT count(*) FROM (SELECT insight.save_model('order_segments_local', m, ARRAY
 SELECT count(*) AS centre_values, bool_and(a.center = b.center) AS same_centres
   FROM insight.centroids('order_segments') a JOIN insight.centroids('order_segments_local') b USING (segment, feature);
 
+-- a table distributed after a scorer was planned on it as a plain table: the next plan knows
+-- (the planner's answers are forgotten at Citus's relcache invalidation), and scores the same
+CREATE TABLE late AS SELECT * FROM cust_local WHERE customer_id <= 1000;
+SELECT round(sum(insight.predict_purchase('buy', l))::numeric, 9) AS plain FROM late l;
+SELECT create_distributed_table('late', 'customer_id');
+SELECT round(sum(insight.predict_purchase('buy', l))::numeric, 9) AS distributed FROM late l;
+
 -- recommendations: customers of a distributed table, each scored on the worker holding it
 CREATE TABLE lines AS SELECT customer_id, product_id, quantity FROM insight.demo_interactions(1000, 7);
 SELECT version FROM insight.train('recs', 'lines', algorithm => 'item_knn',

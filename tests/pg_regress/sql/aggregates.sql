@@ -165,6 +165,54 @@ SELECT count(*) AS tries, count(*) FILTER (WHERE r = 'ok' OR r ~ '^(22P02|22023|
                               'training:' || translate(encode(overlay(b placing decode(lpad(to_hex((get_byte(b, p) + 1) % 256), 2, '0'), 'hex') from p + 1 for 1), 'base64'), E'\n', ''))) AS r
           FROM (SELECT decode(substr(t, 10), 'base64') AS b FROM agg_state_text) s,
                generate_series(0, length(b) - 1, 5) p) t;
+-- the customer-grain states (rfm, clv_summary) are flat bytes changed in place: every changed
+-- byte of one is refused at input, or read as a state that gives a row
+CREATE AGGREGATE pg_temp.rfm_state(date, numeric, date) (SFUNC = insight._rfm_step, STYPE = insight.agg_state);
+CREATE AGGREGATE pg_temp.clv_state(date, numeric, date) (SFUNC = insight._clv_summary_step, STYPE = insight.agg_state);
+CREATE AGGREGATE pg_temp.rfm_from(insight.agg_state) (SFUNC = insight._rfm_combine, STYPE = insight.agg_state, FINALFUNC = insight._rfm_final);
+CREATE AGGREGATE pg_temp.clv_from(insight.agg_state) (SFUNC = insight._clv_summary_combine, STYPE = insight.agg_state, FINALFUNC = insight._clv_summary_final);
+CREATE TEMP TABLE cv_orders AS SELECT date '2020-01-01' + (i * 37 % 200) AS d, (i % 7 + 0.25)::numeric AS a FROM generate_series(1, 40) i;
+CREATE TEMP TABLE cv_states AS
+  SELECT pg_temp.rfm_state(d, a, '2020-06-01')::text AS rfm, pg_temp.clv_state(d, a, '2020-06-01')::text AS clv FROM cv_orders;
+SELECT pg_temp.rfm_from(s) = (SELECT insight.rfm(d, a, '2020-06-01') FROM cv_orders) AS rfm_same,
+       pg_temp.clv_from(c) = (SELECT insight.clv_summary(d, a, '2020-06-01') FROM cv_orders) AS clv_same
+  FROM (SELECT rfm::insight.agg_state AS s, clv::insight.agg_state AS c FROM cv_states) x;
+SELECT kind, count(*) AS tries, count(*) FILTER (WHERE r = 'ok' OR r ~ '^(22P02|22023|22000|22003): ') = count(*) AS refused_or_read
+  FROM (SELECT kind, try_sql(format($$SELECT pg_temp.%s_from(%L::insight.agg_state)$$, kind,
+                                    CASE kind WHEN 'rfm' THEN 'rfm:' ELSE 'clv_summary:' END
+                                    || translate(encode(overlay(b placing decode(lpad(to_hex((get_byte(b, p) + 1) % 256), 2, '0'), 'hex') from p + 1 for 1), 'base64'), E'\n', ''))) AS r
+          FROM (SELECT 'rfm' AS kind, decode(substr(rfm, 5), 'base64') AS b FROM cv_states
+                UNION ALL SELECT 'clv', decode(substr(clv, 13), 'base64') FROM cv_states) s,
+               generate_series(0, length(b) - 1) p) t GROUP BY kind ORDER BY kind;
+-- a state of another kind as an aggregate's initial state
+SELECT try_sql(format($$CREATE AGGREGATE pg_temp.mixed_init(date, numeric, date) (SFUNC = insight._rfm_step, STYPE = insight.agg_state, INITCOND = %L)$$, clv)) FROM cv_states;
+SELECT try_sql($$SELECT pg_temp.mixed_init(d, a, '2020-06-01') FROM cv_orders$$);
+-- a moving-window aggregate whose inverse is PL/pgSQL: PL/pgSQL takes ownership of a read-write
+-- state handed to it, so the state may leave our functions only flat (this crashed the server)
+CREATE FUNCTION pg_temp.keep_rfm(s insight.agg_state, d date, a numeric, a2 date) RETURNS insight.agg_state
+  LANGUAGE plpgsql AS $$ BEGIN RETURN s; END $$;
+CREATE AGGREGATE pg_temp.moving_rfm(date, numeric, date) (SFUNC = insight._rfm_step, STYPE = insight.agg_state,
+  FINALFUNC = insight._rfm_final, MSFUNC = insight._rfm_step, MINVFUNC = pg_temp.keep_rfm, MSTYPE = insight.agg_state,
+  MFINALFUNC = insight._rfm_final);
+SELECT count(r) AS windows FROM (SELECT pg_temp.moving_rfm(d::date, 1.0, '2025-06-01') OVER (ORDER BY d ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) r
+  FROM generate_series(date '2024-01-01', date '2024-03-01', '1 day') g(d)) t;
+CREATE FUNCTION pg_temp.keep_sample(s insight.agg_state, f float8[], k int) RETURNS insight.agg_state
+  LANGUAGE plpgsql AS $$ BEGIN RETURN s; END $$;
+CREATE AGGREGATE pg_temp.moving_kmeans(float8[], int) (SFUNC = insight._kmeans_agg_step, STYPE = insight.agg_state,
+  FINALFUNC = insight._agg_final, MSFUNC = insight._kmeans_agg_step, MINVFUNC = pg_temp.keep_sample, MSTYPE = insight.agg_state,
+  MFINALFUNC = insight._agg_final);
+SELECT count(m) AS windows FROM (SELECT pg_temp.moving_kmeans(ARRAY[x1, x2], 2) OVER (ORDER BY x1 ROWS BETWEEN 2 PRECEDING AND 2 FOLLOWING) m
+  FROM (SELECT * FROM agg_blobs ORDER BY x1 LIMIT 20) b) t;
+-- and the other way round: a PL/pgSQL transition function, our inverse
+CREATE AGGREGATE pg_temp.moving_kmeans2(float8[], int) (SFUNC = insight._kmeans_agg_step, STYPE = insight.agg_state,
+  FINALFUNC = insight._agg_final, MSFUNC = pg_temp.keep_sample, MINVFUNC = insight._kmeans_agg_step, MSTYPE = insight.agg_state,
+  MFINALFUNC = insight._agg_final);
+SELECT try_sql($$SELECT count(m) FROM (SELECT pg_temp.moving_kmeans2(ARRAY[x1, x2], 2) OVER (ORDER BY x1 ROWS BETWEEN 2 PRECEDING AND 2 FOLLOWING) m
+  FROM (SELECT * FROM agg_blobs ORDER BY x1 LIMIT 20) b) t$$);
+-- kmeans_agg as a window aggregate (its state goes back flat there)
+SELECT count(*) AS frames, bool_and(w IS NOT NULL) AS all_trained
+  FROM (SELECT insight.kmeans_agg(ARRAY[x1, x2], 2) OVER (ORDER BY x1 ROWS BETWEEN 2 PRECEDING AND 2 FOLLOWING) w
+          FROM (SELECT * FROM agg_blobs ORDER BY x1 LIMIT 20) b) t;
 RESET ROLE;
 DROP OWNED BY agg_stranger;
 DROP ROLE agg_stranger;
