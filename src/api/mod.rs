@@ -58,6 +58,7 @@ macro_rules! argument_type {
     };
 }
 
+pub mod agg_caller;
 pub mod agg_state;
 pub mod aggregate;
 pub mod customer_value;

@@ -114,6 +114,8 @@ SELECT plan_shape($$SELECT customer_id, insight.kmeans_agg(ARRAY[amount]::float8
 -- them (coord_combine_agg); the results equal the single-node ones
 SELECT plan_shape($$SELECT region, insight.fit_agg('logistic', ARRAY[age, visits_30d]::float8[], purchased) FROM cust GROUP BY region$$);
 SELECT plan_shape($$SELECT insight.rfm(order_date, amount, '2026-07-01') FROM orders$$);
+SELECT plan_shape($$SELECT insight.clv_summary(order_date, amount, '2026-03-31') FROM orders$$);
+SELECT plan_shape($$SELECT insight.kmeans_agg(ARRAY[amount]::float8[], 2) FROM orders$$);
 SELECT count(*) AS differing FROM (
   (SELECT order_date < '2025-01-01' AS early, (insight.rfm(order_date, amount, '2026-07-01')).* FROM orders GROUP BY 1
    EXCEPT SELECT order_date < '2025-01-01', (insight.rfm(order_date, amount, '2026-07-01')).* FROM orders_local GROUP BY 1)
