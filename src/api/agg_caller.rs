@@ -63,9 +63,11 @@ fn verdict(agg: pg_sys::Oid) -> Verdict {
     // no borrow is held across the query (an invalidation during it clears the map)
     // (text: a value owned by Rust once SPI has finished)
     let row = crate::spi::select_one::<String>(
-        "SELECT CASE WHEN p.proname IN ('worker_partial_agg', 'coord_combine_agg')
-                      AND p.pronamespace = 'pg_catalog'::pg_catalog.regnamespace THEN 'citus'
-                     WHEN a.aggmtransfn <> 0 OR a.aggminvtransfn <> 0 OR a.aggmfinalfn <> 0 THEN 'moving'
+        "SELECT CASE WHEN p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['worker_partial_agg', 'coord_combine_agg']::pg_catalog.name[])
+                      AND p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace::pg_catalog.oid THEN 'citus'
+                     WHEN a.aggmtransfn::pg_catalog.oid OPERATOR(pg_catalog.<>) 0::pg_catalog.oid
+                       OR a.aggminvtransfn::pg_catalog.oid OPERATOR(pg_catalog.<>) 0::pg_catalog.oid
+                       OR a.aggmfinalfn::pg_catalog.oid OPERATOR(pg_catalog.<>) 0::pg_catalog.oid THEN 'moving'
                      ELSE pg_catalog.array_to_string(ARRAY[a.aggtransfn, a.aggcombinefn, a.aggfinalfn,
                                                            a.aggserialfn, a.aggdeserialfn]::pg_catalog.oid[], ',') END
            FROM pg_catalog.pg_aggregate a JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) a.aggfnoid

@@ -214,5 +214,16 @@ SELECT count(*) AS frames, bool_and(w IS NOT NULL) AS all_trained
   FROM (SELECT insight.kmeans_agg(ARRAY[x1, x2], 2) OVER (ORDER BY x1 ROWS BETWEEN 2 PRECEDING AND 2 FOLLOWING) w
           FROM (SELECT * FROM agg_blobs ORDER BY x1 LIMIT 20) b) t;
 RESET ROLE;
+-- the check of which aggregate calls the support functions reads the catalog with qualified
+-- operators: another role's operators on the search_path do not run (they did, as the caller)
+CREATE FUNCTION public.agg_hijack(regproc, integer) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijacked'; END $$;
+CREATE OPERATOR public.<> (LEFTARG = regproc, RIGHTARG = integer, FUNCTION = public.agg_hijack);
+CREATE FUNCTION public.agg_hijack(oid, regnamespace) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijacked'; END $$;
+CREATE OPERATOR public.= (LEFTARG = oid, RIGHTARG = regnamespace, FUNCTION = public.agg_hijack);
+SELECT try_sql($$SELECT insight.kmeans_agg(ARRAY[x1, x2], 2) FROM agg_blobs$$) AS kmeans_agg,
+       try_sql($$SELECT insight.rfm(d, a, '2020-06-01') FROM cv_orders$$) AS rfm;
+DROP OPERATOR public.<> (regproc, integer);
+DROP OPERATOR public.= (oid, regnamespace);
+DROP FUNCTION public.agg_hijack(regproc, integer), public.agg_hijack(oid, regnamespace);
 DROP OWNED BY agg_stranger;
 DROP ROLE agg_stranger;
